@@ -1,0 +1,1 @@
+//! See ../lib.rs for where this layer sits.
