@@ -8,5 +8,4 @@ echo "== [1/2] packages and real-kernel fixtures (kernels, QEMU dumps, oracles)"
 ./fixtures/build.sh
 
 echo "== [2/2] tests"
-export VMSCOPE_TEST_REQUIRE_FIXTURES=1
 cargo nextest run --release --no-fail-fast --status-level pass "$@"
