@@ -16,7 +16,7 @@ pub struct MmInfo {
 
 impl Kernel {
     pub fn read_mm(&self, addr: u64) -> Result<MmInfo, KernelError> {
-        let m = &self.off.mm;
+        let m = &self.off()?.mm;
         let rd = |f: super::offsets::Field, name: &str| self.mem.read_u64(addr + f.offset).ctx(|| format!("mm_struct.{name} at {addr:#x}"));
         Ok(MmInfo {
             addr,

@@ -41,6 +41,8 @@ pub enum KernelError {
     NoSuchPid(i32),
     #[error("{0}")]
     Live(String),
+    #[error("no type information loaded (internal: offsets needed)")]
+    NoTypes,
 }
 
 /// Attach a description to a memory fault.
@@ -60,7 +62,7 @@ pub struct Kernel {
     pub format: Format,
     pub mem: KernelSpace,
     pub syms: Symbols,
-    pub off: Offsets,
+    off: Option<Offsets>,
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub release: String,
     pub nr_cpus_hint: Option<u32>,
@@ -71,7 +73,9 @@ const PAGE_OFFSET_L4: u64 = 0xffff_8880_0000_0000;
 const PAGE_OFFSET_L5: u64 = 0xff11_0000_0000_0000;
 
 impl Kernel {
-    pub fn open(dump: Dump, vmlinux: &str, types: &dyn TypeLookup) -> Result<Kernel, KernelError> {
+    /// Open the kernel view. `types` may be None for commands that need no struct
+    /// offsets (`info`); walkers then fail with [`KernelError::NoTypes`].
+    pub fn open(dump: Dump, vmlinux: &str, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
         let mut syms = Symbols::open(vmlinux)?;
         let file_banner = syms.file_banner().ok_or_else(|| KernelError::Vmlinux {
             file: vmlinux.into(),
@@ -169,7 +173,7 @@ impl Kernel {
             });
         }
 
-        let off = Offsets::resolve(types)?;
+        let off = types.map(Offsets::resolve).transpose()?;
         let release = info.as_ref().and_then(|i| i.osrelease()).map(str::to_string).unwrap_or(vmlinux_release);
         Ok(Kernel {
             path: dump.path,
@@ -181,6 +185,11 @@ impl Kernel {
             release,
             nr_cpus_hint: dump.nr_cpus_hint,
         })
+    }
+
+    /// Member offsets resolved from the type model.
+    pub fn off(&self) -> Result<&Offsets, KernelError> {
+        self.off.as_ref().ok_or(KernelError::NoTypes)
     }
 
     pub fn paging(&self) -> &Paging {

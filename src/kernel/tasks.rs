@@ -73,7 +73,7 @@ fn get(buf: &[u8], f: Field) -> u64 {
 impl Kernel {
     /// Read one task_struct.
     pub fn read_task(&self, addr: u64) -> Result<Task, KernelError> {
-        let t = &self.off.task;
+        let t = &self.off()?.task;
         let buf = self.mem.read_vec(addr, t.size as usize).ctx(|| format!("task_struct at {addr:#x}"))?;
         let comm_bytes = buf.get(t.comm.offset as usize..(t.comm.offset + t.comm.size) as usize).unwrap_or_default();
         let real_parent = get(&buf, t.real_parent);
@@ -122,7 +122,7 @@ impl Kernel {
 
     /// Addresses of the threads of the group led by `leader` (leader included).
     pub fn thread_addrs(&self, leader: u64) -> Result<Vec<u64>, KernelError> {
-        let t = &self.off.task;
+        let t = &self.off()?.task;
         match t.threads {
             ThreadLink::SignalThreadHead { thread_head, thread_node } => {
                 let signal = self.mem.read_u64(leader + t.signal.offset).ctx(|| format!("signal of task {leader:#x}"))?;
@@ -147,7 +147,7 @@ impl Kernel {
         let init_task = self.syms.require("init_task")?;
         let mut out = Vec::new();
         for cpu in self.online_cpus()? {
-            let addr = match (cpu, self.off.rq_idle) {
+            let addr = match (cpu, self.off()?.rq_idle) {
                 (0, _) | (_, None) => init_task,
                 (_, Some(idle)) => {
                     let rq = self.per_cpu("runqueues", cpu)?;
@@ -168,7 +168,7 @@ impl Kernel {
     /// like `ps -eL`.
     pub fn tasks(&self) -> Result<Vec<Task>, KernelError> {
         let init_task = self.syms.require("init_task")?;
-        let toff = self.off.task.tasks.offset;
+        let toff = self.off()?.task.tasks.offset;
         let leaders = self.list_nodes(init_task + toff, "init_task.tasks")?;
         let mut seen = HashSet::new();
         let mut all = Vec::new();

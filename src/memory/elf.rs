@@ -146,7 +146,8 @@ pub struct ElfCore {
     /// PT_LOADs sorted by `paddr`.
     loads: Vec<ElfLoad>,
     pub notes: Vec<Note>,
-    /// True when the PT_LOADs carry virtual addresses (kdump style), not just 0.
+    /// True when the PT_LOADs carry kernel virtual addresses (kdump style); QEMU
+    /// writes 0 or the physical address there.
     pub has_vaddr: bool,
 }
 
@@ -188,7 +189,7 @@ impl ElfCore {
                 ),
             });
         }
-        let has_vaddr = loads.iter().any(|l| l.vaddr != 0);
+        let has_vaddr = loads.iter().any(|l| l.vaddr >= 0xffff_8000_0000_0000);
         Ok(ElfCore { path: path.into(), map, loads, notes: hdrs.notes, has_vaddr })
     }
 
