@@ -1,1 +1,3 @@
 //! See ../lib.rs for where this layer sits.
+
+pub mod btf;
