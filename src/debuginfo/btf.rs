@@ -295,3 +295,6 @@ impl Btf {
         BtfError::Cycle { id, limit: MAX_CHAIN, offset }
     }
 }
+
+#[cfg(test)]
+mod tests;
