@@ -11,6 +11,7 @@ mod error;
 mod header;
 mod kinds;
 mod source;
+pub mod align_infer;
 
 pub use error::BtfError;
 pub use header::{BtfHeader, BTF_MAGIC};
