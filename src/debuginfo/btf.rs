@@ -104,7 +104,7 @@ impl Btf {
 
     /// The string at `name_off` in the string section ("" for 0).
     pub fn name(&self, name_off: u32) -> Result<&str, BtfError> {
-        let bytes = self.name_bytes(name_off).ok_or(BtfError::StringOffset {
+        let bytes = self.name_bytes(name_off).ok_or_else(|| BtfError::StringOffset {
             id: 0,
             what: "string",
             name_off,
@@ -132,7 +132,7 @@ impl Btf {
         let mut found = Vec::new();
         for (id, &off) in self.record_offsets.iter().enumerate().skip(1) {
             let off = off as usize;
-            let (Ok(name_off), Ok(info)) = (r.u32_at(off, "type record"), r.u32_at(off + 4, "type record")) else {
+            let (Some(name_off), Some(info)) = (r.get_u32(off), r.get_u32(off + 4)) else {
                 continue;
             };
             if name_off == 0 {

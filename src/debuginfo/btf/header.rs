@@ -17,18 +17,29 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn u32_at(&self, offset: usize, what: &'static str) -> Result<u32, BtfError> {
-        let bytes = self.bytes_at(offset, 4, what)?;
-        let arr = [bytes[0], bytes[1], bytes[2], bytes[3]];
-        Ok(if self.big_endian { u32::from_be_bytes(arr) } else { u32::from_le_bytes(arr) })
+        self.get_u32(offset).ok_or_else(|| BtfError::Truncated {
+            what,
+            offset,
+            need: 4,
+            have: self.data.len().saturating_sub(offset),
+        })
+    }
+
+    /// The u32 at `offset`, None when it does not fit: the hot path of every walk.
+    #[inline]
+    pub fn get_u32(&self, offset: usize) -> Option<u32> {
+        let bytes: [u8; 4] = self.data.get(offset..offset.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) })
     }
 
     /// `len` bytes at `offset`, or a `Truncated` error naming the offset.
     pub fn bytes_at(&self, offset: usize, len: usize, what: &'static str) -> Result<&'a [u8], BtfError> {
-        let have = self.data.len().saturating_sub(offset);
-        offset
-            .checked_add(len)
-            .and_then(|end| self.data.get(offset..end))
-            .ok_or(BtfError::Truncated { what, offset, need: len, have })
+        offset.checked_add(len).and_then(|end| self.data.get(offset..end)).ok_or_else(|| BtfError::Truncated {
+            what,
+            offset,
+            need: len,
+            have: self.data.len().saturating_sub(offset),
+        })
     }
 }
 
@@ -48,7 +59,7 @@ pub struct BtfHeader {
 impl BtfHeader {
     /// Parse and validate the header of `data`: magic, version, and both sections inside the blob.
     pub fn parse(data: &[u8]) -> Result<BtfHeader, BtfError> {
-        let magic = data.get(0..2).ok_or(BtfError::Truncated {
+        let magic = data.get(0..2).ok_or_else(|| BtfError::Truncated {
             what: "BTF magic",
             offset: 0,
             need: 2,

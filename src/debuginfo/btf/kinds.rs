@@ -177,7 +177,7 @@ impl<'a> BtfType<'a> {
         let info = r.u32_at(offset + 4, "type record")?;
         let size_or_type = r.u32_at(offset + 8, "type record")?;
         let raw_kind = (info >> 24) & 0x1f;
-        let kind = BtfKind::from_raw(raw_kind).ok_or(BtfError::UnknownKind { id, kind: raw_kind, offset })?;
+        let kind = BtfKind::from_raw(raw_kind).ok_or_else(|| BtfError::UnknownKind { id, kind: raw_kind, offset })?;
         let vlen = (info & 0xffff) as u16;
         let tail_off = offset + TYPE_HEAD_LEN;
         let tail = r.bytes_at(tail_off, kind.tail_len(vlen), "type record tail")?;
@@ -200,7 +200,7 @@ impl<'a> BtfType<'a> {
 
     fn tail_u32(&self, index: usize) -> u32 {
         // The tail's length was checked in decode; a short tail reads as 0 rather than panic.
-        self.tail.u32_at(index * 4, "type record tail").unwrap_or(0)
+        self.tail.get_u32(index * 4).unwrap_or(0)
     }
 
     /// Members of a STRUCT or UNION; with kind_flag set the offset word packs
