@@ -12,6 +12,9 @@ mod header;
 mod kinds;
 mod source;
 pub mod align_infer;
+mod type_db;
+
+pub use type_db::{BtfDb, DEFAULT_CACHELINE};
 
 pub use error::BtfError;
 pub use header::{BtfHeader, BTF_MAGIC};
@@ -125,6 +128,10 @@ impl Btf {
     /// Ids of every type named `name` whose kind is one of `kinds` (all kinds if empty),
     /// in id order. Scans the record heads; no index is built.
     pub fn find_by_name(&self, name: &str, kinds: &[BtfKind]) -> Vec<TypeId> {
+        self.scan_by_name(name, kinds, false)
+    }
+
+    fn scan_by_name(&self, name: &str, kinds: &[BtfKind], first_only: bool) -> Vec<TypeId> {
         let want = name.as_bytes();
         let data = self.blob.bytes();
         let Some(strs) = data.get(self.strings.clone()) else { return Vec::new() };
@@ -146,9 +153,18 @@ impl Btf {
             let kind = BtfKind::from_raw((info >> 24) & 0x1f);
             if kinds.is_empty() || kind.is_some_and(|k| kinds.contains(&k)) {
                 found.push(id as TypeId);
+                if first_only {
+                    break;
+                }
             }
         }
         found
+    }
+
+    /// The first type id (in id order) named `name` whose kind is in `kinds`: the one
+    /// `pahole -C NAME` shows. Stops at the first hit.
+    pub fn find_first_by_name(&self, name: &str, kinds: &[BtfKind]) -> Option<TypeId> {
+        self.scan_by_name(name, kinds, true).into_iter().next()
     }
 
     /// Every validated name reference and type reference is in range; done once at open.

@@ -48,6 +48,16 @@ impl<'b> AlignmentInference<'b> {
         AlignmentInference { btf, cacheline_size, natural: HashMap::new() }
     }
 
+    /// Like `new`, reusing natural alignments computed earlier on the same BTF.
+    pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: HashMap<TypeId, u32>) -> Self {
+        AlignmentInference { btf, cacheline_size, natural }
+    }
+
+    /// Hand back the memo for the next conversion.
+    pub fn into_memo(self) -> HashMap<TypeId, u32> {
+        self.natural
+    }
+
     /// Place the members of STRUCT or UNION `id` and infer alignments.
     pub fn place(&mut self, id: TypeId) -> Result<CompositePlacement, BtfError> {
         let btf = self.btf;
