@@ -295,6 +295,28 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
     // ------------------------------------------------------------------ names
 
+    /// C spelling of a type as used in declarations (`struct list_head *`, `long unsigned
+    /// int`), with array dimensions appended (`char[16]`).
+    pub fn type_name(&mut self, id: Option<TypeId>) -> String {
+        let mut s = self.tag_name(id, 0);
+        if let Some(Type::Array(a)) = self.get(id) {
+            for d in &a.dims {
+                let _ = write!(s, "[{d}]");
+            }
+        }
+        s
+    }
+
+    /// Whether pahole would print `__attribute__((__packed__))` after this struct.
+    pub fn packed(&mut self, id: TypeId) -> bool {
+        self.infer_packed(id)
+    }
+
+    /// Placed members, holes and padding of a struct or union.
+    pub fn layout_of(&mut self, id: TypeId) -> Result<Rc<Layout>, TypeError> {
+        self.layout(id)
+    }
+
     /// pahole's `__tag__name`.
     fn tag_name(&mut self, id: Option<TypeId>, depth: usize) -> String {
         let Some(ty) = self.get(id) else { return "void".to_string() };
