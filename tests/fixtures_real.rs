@@ -271,3 +271,23 @@ fn drgn_oracle_agrees_with_the_guest_proc() {
         }
     }
 }
+
+#[test]
+fn run_in_guest_returns_output_status_and_a_fresh_proc_capture() {
+    // busybox-static is one of the fixture packages; it runs inside as /bin/busybox.
+    let busybox = std::path::Path::new("/bin/busybox");
+    assert!(busybox.is_file(), "no /bin/busybox (busybox-static): {BUILD_HINT}");
+    let run = common::run_in_guest("5.10", busybox, &["sh", "-c", "cat /proc/sys/kernel/osrelease; id -u; exit 3"], false);
+    let kernel = common::dump("5.10");
+    assert_eq!(run.status, 3, "stderr: {}", run.stderr);
+    assert_eq!(run.stdout, format!("{}\n0\n", kernel.release));
+    let wl = run.workloads();
+    assert_eq!(wl.release, kernel.release);
+    let proc = run.proc();
+    for p in &wl.processes {
+        let maps = proc.maps(p.pid);
+        for m in &p.mappings {
+            assert!(maps.iter().any(|l| l.start == m.start && l.end == m.end && l.perms == m.perms), "{} {m:?}", p.role);
+        }
+    }
+}
