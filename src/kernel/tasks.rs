@@ -159,6 +159,9 @@ impl Kernel {
             }
             let mut t = self.read_task(addr)?;
             t.idle_cpu = Some(cpu);
+            // Idle tasks are no processes: like pid 1 and kthreadd, no parent to show
+            // (their real_parent is whoever ran smp_init()).
+            t.ppid = 0;
             out.push(t);
         }
         Ok(out)
