@@ -5,11 +5,14 @@
 //! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
 //! that the vmlinux is the one that ran.
 
+pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
 pub mod symbols;
 pub mod tasks;
+pub mod vma;
+pub mod vma_layout;
 
 use crate::memory::dump::{Dump, Format, OpenError};
 use crate::memory::vmcoreinfo::VmcoreInfo;
