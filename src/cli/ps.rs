@@ -33,7 +33,7 @@ pub struct PsRow {
 
 pub fn run(a: &PsArgs) -> Result<i32> {
     let types = load_types(&a.target.vmlinux_path())?;
-    let k = a.target.open(Some(&*types))?;
+    let k = a.target.open(Some(&types))?;
     let mut rows = Vec::new();
     for t in k.tasks()? {
         let map_count = match t.mm {

@@ -16,7 +16,20 @@ pub trait TypeLookup {
     fn struct_size(&self, strukt: &str) -> Option<u64>;
 }
 
-// The type model (src/types) implements TypeLookup once it lands on main.
+impl<T: crate::types::model::TypeSource + ?Sized> TypeLookup for T {
+    fn member(&self, strukt: &str, path: &str) -> Option<(u64, u64)> {
+        use crate::types::model::TypeSourceExt;
+        let (off, ty) = self.member_offset(strukt, path).ok()?;
+        let size = self.size_of(ty).ok().flatten()?;
+        Some((off, size))
+    }
+
+    fn struct_size(&self, strukt: &str) -> Option<u64> {
+        use crate::types::model::TypeSourceExt;
+        let id = self.find_struct(strukt).ok()??;
+        self.size_of(id).ok().flatten()
+    }
+}
 
 /// Offset and size of one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
