@@ -4,6 +4,7 @@
 mod info;
 mod ps;
 mod read;
+mod show;
 mod target;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
+    /// A struct's layout with the value of each member read from memory
+    Show(show::ShowArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
+        Command::Show(a) => show::run(a),
     };
     match result {
         Ok(code) => code,
