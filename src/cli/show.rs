@@ -5,7 +5,7 @@
 
 use super::target::{load_types, parse_u64, TargetArgs};
 use crate::kernel::value::{Decoder, Value, ValueNode};
-use crate::memory::Memory;
+use crate::memory::{MemError, Memory};
 use crate::types::model::{TypeSourceExt, TypeSource};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
@@ -74,10 +74,13 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         bail!("{} is {size} bytes, over the {MAX_OBJECT}-byte limit", a.type_name);
     }
     let addr = base.checked_add(off).ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
-    let buf = k.mem.read_vec(addr, size as usize).map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
+    let (buf, missing) = read_sparse(&k.mem, addr, size).map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
     let dec = Decoder { types: src, syms: &k.syms };
     let ctx = if path.is_some() { a.type_name.as_str() } else { "" };
-    let node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
+    let mut node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
+    for (range, why) in &missing {
+        mark_missing(&mut node, range, why);
+    }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -96,6 +99,44 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     }
     print!("{out}");
     Ok(0)
+}
+
+/// Read `len` bytes page by page. Pages the dump left out are zero-filled and
+/// returned as ranges (relative to `addr`) with the reason; if nothing at all
+/// can be read, the first fault is the error.
+fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Vec<(std::ops::Range<u64>, String)>), MemError> {
+    let mut buf = vec![0u8; len as usize];
+    let mut missing = Vec::new();
+    let mut first_err = None;
+    let mut pos = 0u64;
+    while pos < len {
+        let va = addr.wrapping_add(pos);
+        let n = (4096 - va % 4096).min(len - pos);
+        let chunk = &mut buf[pos as usize..(pos + n) as usize];
+        if let Err(e) = mem.read(va, chunk) {
+            missing.push((pos..pos + n, e.to_string()));
+            first_err.get_or_insert(e);
+        }
+        pos += n;
+    }
+    match first_err {
+        Some(e) if missing.len() as u64 == len.div_ceil(4096).max(1) || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len => Err(e),
+        _ => Ok((buf, missing)),
+    }
+}
+
+/// Replace the values of members whose bytes were not readable.
+fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
+    let overlaps = node.offset < range.end && range.start < node.offset + node.size.max(1);
+    if !overlaps {
+        return;
+    }
+    if node.members.is_empty() {
+        node.value = Value::Unknown { why: why.to_string() };
+    }
+    for m in &mut node.members {
+        mark_missing(m, range, why);
+    }
 }
 
 fn comment(left: String, m: &ValueNode) -> String {

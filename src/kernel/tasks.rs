@@ -60,23 +60,24 @@ pub fn task_state_char(state: u64, exit_state: u64) -> char {
     "RSDTtXZPI".chars().nth(idx).unwrap_or('?')
 }
 
-fn get(buf: &[u8], f: Field) -> u64 {
-    let start = f.offset as usize;
-    let mut b = [0u8; 8];
-    let n = (f.size as usize).min(8);
-    if let Some(src) = buf.get(start..start + n) {
-        b[..n].copy_from_slice(src);
-    }
-    u64::from_le_bytes(b)
-}
-
 impl Kernel {
-    /// Read one task_struct.
+    /// Read one task_struct, field by field: a dump may leave out pages of the
+    /// struct that we do not need (zero pages filtered by makedumpfile -d 1).
     pub fn read_task(&self, addr: u64) -> Result<Task, KernelError> {
         let t = &self.off()?.task;
-        let buf = self.mem.read_vec(addr, t.size as usize).ctx(|| format!("task_struct at {addr:#x}"))?;
-        let comm_bytes = buf.get(t.comm.offset as usize..(t.comm.offset + t.comm.size) as usize).unwrap_or_default();
-        let real_parent = get(&buf, t.real_parent);
+        let field = |f: Field, name: &str| -> Result<u64, KernelError> {
+            let mut b = [0u8; 8];
+            let n = (f.size as usize).min(8);
+            self.mem
+                .read(addr + f.offset, &mut b[..n])
+                .ctx(|| format!("task_struct.{name} of task {addr:#x}"))?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let comm_bytes = self
+            .mem
+            .read_vec(addr + t.comm.offset, t.comm.size as usize)
+            .ctx(|| format!("task_struct.comm of task {addr:#x}"))?;
+        let real_parent = field(t.real_parent, "real_parent")?;
         let ppid = if real_parent == 0 {
             0
         } else {
@@ -84,17 +85,16 @@ impl Kernel {
                 .read_u32(real_parent + t.tgid.offset)
                 .ctx(|| format!("real_parent->tgid of task {addr:#x}"))? as i32
         };
-        let mm = get(&buf, t.mm);
-        let state = get(&buf, t.state);
+        let mm = field(t.mm, "mm")?;
         Ok(Task {
             addr,
-            pid: get(&buf, t.pid) as u32 as i32,
-            tgid: get(&buf, t.tgid) as u32 as i32,
+            pid: field(t.pid, "pid")? as u32 as i32,
+            tgid: field(t.tgid, "tgid")? as u32 as i32,
             ppid,
-            comm: c_string(comm_bytes),
-            state,
-            exit_state: get(&buf, t.exit_state) as u32 as u64,
-            flags: get(&buf, t.flags) as u32,
+            comm: c_string(&comm_bytes),
+            state: field(t.state, t.state_name)?,
+            exit_state: field(t.exit_state, "exit_state")? as u32 as u64,
+            flags: field(t.flags, "flags")? as u32,
             mm: (mm != 0).then_some(mm),
             idle_cpu: None,
         })

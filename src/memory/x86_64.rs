@@ -85,6 +85,9 @@ pub fn walk(phys: &dyn PhysMemory, paging: &Paging, pgd: u64, va: u64) -> Result
         if entry & _PAGE_PRESENT == 0 && !(leaf && entry & _PAGE_PROTNONE != 0) {
             return Err(MemError::NotMapped { addr: va });
         }
+        // L1TF mitigation (4.19, arch/x86/include/asm/pgtable-invert.h): a
+        // non-present entry stores its frame number inverted.
+        let entry = if entry & _PAGE_PRESENT == 0 { (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK) } else { entry };
         // PSE in a PUD maps 1 GiB, in a PMD 2 MiB (remaining levels 3 and 2).
         if entry & _PAGE_PSE != 0 && remaining == 3 {
             let pa = (entry & PUD_HUGE_MASK & !paging.sme_mask) | (va & 0x3fff_ffff);
@@ -249,7 +252,8 @@ mod tests {
         assert!(matches!(walk(&w, &paging(true), 0x1000, va + 0x1000), Err(MemError::NotInDump { .. }) | Err(MemError::NotMapped { .. })));
         // PROT_NONE leaf: present bit clear, _PAGE_PROTNONE set, still mapped.
         let mut m = w.0.clone();
-        m.insert(0x5000 + idx(12) * 8, 0x9000 | 0x100);
+        // (its frame is stored inverted, see pgtable-invert.h)
+        m.insert(0x5000 + idx(12) * 8, (!0x9000u64 & PTE_PFN_MASK) | 0x100);
         assert_eq!(walk(&Words(m.clone()), &paging(true), 0x1000, va).unwrap().paddr, 0x9000 | 0x678);
         // ... but not as a table pointer.
         m.insert(0x4000 + idx(21) * 8, 0x5000 | 0x100);
