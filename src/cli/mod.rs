@@ -5,6 +5,7 @@ mod info;
 mod layout;
 mod ps;
 mod read;
+mod show;
 mod target;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
+    /// A struct's layout with the value of each member read from memory
+    Show(show::ShowArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -48,6 +51,7 @@ pub fn main() -> i32 {
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
+        Command::Show(a) => show::run(a),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ pub mod mm;
 pub mod offsets;
 pub mod symbols;
 pub mod tasks;
+pub mod value;
 pub mod vma;
 pub mod vma_layout;
 
