@@ -5,6 +5,7 @@ mod info;
 mod ps;
 mod read;
 mod target;
+mod tree;
 mod vmas;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ pub enum Command {
     Read(read::ReadArgs),
     /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
     Vmas(vmas::VmasArgs),
+    /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
+    Tree(tree::TreeArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -48,6 +51,7 @@ pub fn main() -> i32 {
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
         Command::Vmas(a) => vmas::run(a),
+        Command::Tree(a) => tree::run(a),
     };
     match result {
         Ok(code) => code,
