@@ -7,6 +7,8 @@ mod ps;
 mod read;
 mod show;
 mod target;
+mod tree;
+mod vmas;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +31,10 @@ pub enum Command {
     Read(read::ReadArgs),
     /// A struct's layout with the value of each member read from memory
     Show(show::ShowArgs),
+    /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
+    Vmas(vmas::VmasArgs),
+    /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
+    Tree(tree::TreeArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -52,6 +58,8 @@ pub fn main() -> i32 {
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
         Command::Show(a) => show::run(a),
+        Command::Vmas(a) => vmas::run(a),
+        Command::Tree(a) => tree::run(a),
     };
     match result {
         Ok(code) => code,
