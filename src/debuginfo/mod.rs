@@ -1,1 +1,17 @@
-//! See ../lib.rs for where this layer sits.
+//! Debug-information loaders: DWARF (`dwarf`) and BTF (`btf`). Both produce the
+//! source-independent model of `crate::types::model` through its `TypeSource` trait.
+//!
+//! Entry points for other layers:
+//! - [`open`] / [`dwarf::TypeDb::open`]: a memory-mapped vmlinux with DWARF. Types are
+//!   materialised lazily; a name index (parallel scan of unit-level DIEs, cached on disk by
+//!   build-id) answers `find`.
+//! - [`btf::BtfDb::open`]: raw BTF (`/sys/kernel/btf/vmlinux`) or an ELF's `.BTF` section;
+//!   validated once, types converted on first `get`.
+//! - Use the `TypeSource` / `TypeSourceExt` traits (`get`, `find`, `find_struct`, `size_of`,
+//!   `member_offset`, `enumerator_value`) so code works for DWARF and BTF alike.
+
+pub mod btf;
+pub mod dwarf;
+mod index;
+
+pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};

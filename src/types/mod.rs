@@ -1,1 +1,3 @@
-//! See ../lib.rs for where this layer sits.
+//! The type model (independent of DWARF/BTF), layout computation and the pahole printer.
+
+pub mod model;

@@ -1,0 +1,275 @@
+//! BTF as a [`TypeSource`]: types are converted into the model on first `get`, one id at
+//! a time, so a lookup of one struct touches only that struct and what it refers to.
+//!
+//! Conversion follows what pahole 1.24's BTF loader builds, so that the printer gives
+//! `pahole -F btf` output: alignments are inferred (see `align_infer`), ENUM values
+//! are unsigned 32-bit, and TYPE_TAG (which pahole 1.24 cannot read) is skipped as the
+//! transparent annotation it is.
+
+use super::align_infer::{AlignmentInference, CompositePlacement};
+use super::{Btf, BtfError, BtfKind, BtfType};
+use crate::types::model::{
+    ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member, NameKind, Param,
+    PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource, Typedef, MAX_CHAIN,
+};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+/// Cacheline size pahole assumes when the CPU does not report one.
+pub const DEFAULT_CACHELINE: u32 = 64;
+
+/// A BTF blob seen through the type model.
+pub struct BtfDb {
+    btf: Btf,
+    /// Converted types, by BTF id (index 0, void, stays empty).
+    types: Vec<OnceLock<Box<Type>>>,
+    inference: Mutex<InferenceCache>,
+}
+
+/// Natural alignments memoised across conversions (pahole caches them per type too).
+struct InferenceCache {
+    cacheline_size: u32,
+    natural: std::collections::HashMap<u32, u32>,
+}
+
+impl BtfDb {
+    /// Open raw BTF or an ELF's `.BTF`. `cacheline_size` is the one layout output uses
+    /// (pahole infers `__aligned__(cacheline)` from it).
+    pub fn open(path: &Path, cacheline_size: u32) -> Result<BtfDb, BtfError> {
+        Ok(BtfDb::new(Btf::open(path)?, cacheline_size))
+    }
+
+    pub fn new(btf: Btf, cacheline_size: u32) -> BtfDb {
+        let types = (0..btf.type_count()).map(|_| OnceLock::new()).collect();
+        let cacheline_size = if cacheline_size == 0 { DEFAULT_CACHELINE } else { cacheline_size };
+        BtfDb {
+            btf,
+            types,
+            inference: Mutex::new(InferenceCache { cacheline_size, natural: Default::default() }),
+        }
+    }
+
+    /// The raw BTF underneath.
+    pub fn btf(&self) -> &Btf {
+        &self.btf
+    }
+
+    fn source_error(&self, e: BtfError) -> TypeError {
+        TypeError::Source(e.to_string())
+    }
+
+    fn name(&self, name_off: u32) -> Result<Option<String>, BtfError> {
+        let name = self.btf.name(name_off)?;
+        Ok((!name.is_empty()).then(|| name.to_string()))
+    }
+
+    /// A reference to another type: void is None, TYPE_TAGs are looked through.
+    fn type_ref(&self, id: u32) -> Result<Option<TypeId>, BtfError> {
+        let mut id = id;
+        for _ in 0..MAX_CHAIN {
+            if id == 0 {
+                return Ok(None);
+            }
+            let ty = self.btf.type_by_id(id)?;
+            if ty.kind != BtfKind::TypeTag {
+                return Ok(Some(TypeId(id)));
+            }
+            id = ty.size_or_type;
+        }
+        Err(BtfError::Cycle { id, limit: MAX_CHAIN, offset: 0 })
+    }
+
+    fn convert(&self, ty: &BtfType<'_>) -> Result<Type, BtfError> {
+        let btf = &self.btf;
+        Ok(match ty.kind {
+            BtfKind::Int => {
+                let int = ty.int().unwrap_or(super::BtfInt { signed: false, char: false, bool: false, bit_offset: 0, bits: 0 });
+                let encoding = match (int.bool, int.char, int.signed) {
+                    (true, _, _) => BaseEncoding::Bool,
+                    (_, true, true) => BaseEncoding::SignedChar,
+                    (_, true, false) => BaseEncoding::UnsignedChar,
+                    (_, _, true) => BaseEncoding::Signed,
+                    _ => BaseEncoding::Unsigned,
+                };
+                // pahole sizes a BTF int by its bit count.
+                Type::Base(BaseType { name: btf.name(ty.name_off)?.to_string(), byte_size: u64::from(int.bits) / 8, encoding })
+            }
+            BtfKind::Float => Type::Base(BaseType {
+                name: btf.name(ty.name_off)?.to_string(),
+                byte_size: u64::from(ty.size_or_type),
+                encoding: BaseEncoding::Float,
+            }),
+            BtfKind::Ptr => Type::Pointer(PointerType {
+                target: self.type_ref(ty.size_or_type)?,
+                byte_size: u64::from(btf.pointer_size()),
+            }),
+            BtfKind::Array => self.convert_array(ty)?,
+            BtfKind::Struct | BtfKind::Union => {
+                let placement = self.place(ty.id)?;
+                let composite = self.convert_composite(ty, &placement)?;
+                if ty.kind == BtfKind::Struct { Type::Struct(composite) } else { Type::Union(composite) }
+            }
+            BtfKind::Fwd => {
+                let composite = Composite {
+                    name: self.name(ty.name_off)?,
+                    byte_size: 0,
+                    members: Vec::new(),
+                    declaration: true,
+                    alignment: None,
+                };
+                if ty.kind_flag { Type::Union(composite) } else { Type::Struct(composite) }
+            }
+            BtfKind::Enum | BtfKind::Enum64 => {
+                let mut enumerators = Vec::with_capacity(ty.vlen as usize);
+                for e in ty.enumerators() {
+                    // pahole 1.24 keeps a 32-bit enumerator as unsigned and prints it so.
+                    let value = if ty.kind == BtfKind::Enum { e.value & 0xffff_ffff } else { e.value };
+                    enumerators.push(Enumerator { name: btf.name(e.name_off)?.to_string(), value });
+                }
+                Type::Enum(EnumType {
+                    name: self.name(ty.name_off)?,
+                    byte_size: if ty.size_or_type == 0 { 4 } else { u64::from(ty.size_or_type) },
+                    signed: false,
+                    enumerators,
+                    declaration: false,
+                })
+            }
+            BtfKind::Typedef => Type::Typedef(Typedef {
+                name: btf.name(ty.name_off)?.to_string(),
+                target: self.type_ref(ty.size_or_type)?,
+            }),
+            BtfKind::Const | BtfKind::Volatile | BtfKind::Restrict => Type::Qualified(Qualified {
+                qualifier: match ty.kind {
+                    BtfKind::Const => Qualifier::Const,
+                    BtfKind::Volatile => Qualifier::Volatile,
+                    _ => Qualifier::Restrict,
+                },
+                target: self.type_ref(ty.size_or_type)?,
+            }),
+            // Only reached when asked for the tag's own id; references skip it.
+            BtfKind::TypeTag => match self.type_ref(ty.size_or_type)? {
+                Some(t) => Type::Typedef(Typedef { name: btf.name(ty.name_off)?.to_string(), target: Some(t) }),
+                None => Type::Unsupported { what: "type tag on void".into() },
+            },
+            BtfKind::FuncProto => {
+                let mut params = Vec::with_capacity(ty.vlen as usize);
+                let mut variadic = false;
+                let n = ty.vlen as usize;
+                for (i, p) in ty.params().enumerate() {
+                    if p.type_id == 0 && i + 1 == n {
+                        variadic = true;
+                        continue;
+                    }
+                    params.push(Param { name: self.name(p.name_off)?, ty: self.type_ref(p.type_id)? });
+                }
+                Type::Function(FunctionType { ret: self.type_ref(ty.size_or_type)?, params, variadic })
+            }
+            BtfKind::Func => Type::Unsupported { what: format!("BTF function {}", btf.name(ty.name_off)?) },
+            BtfKind::Var => Type::Unsupported { what: format!("BTF variable {}", btf.name(ty.name_off)?) },
+            BtfKind::Datasec => Type::Unsupported { what: format!("BTF data section {}", btf.name(ty.name_off)?) },
+            BtfKind::DeclTag => Type::Unsupported { what: format!("BTF declaration tag {}", btf.name(ty.name_off)?) },
+        })
+    }
+
+    /// BTF nests the dimensions of `int a[2][3]` as arrays of arrays; the model keeps
+    /// them in one list, outermost first. (pahole -J flattens them to `a[6]` itself.)
+    fn convert_array(&self, ty: &BtfType<'_>) -> Result<Type, BtfError> {
+        let mut dims = Vec::new();
+        let mut cur = *ty;
+        for _ in 0..MAX_CHAIN {
+            let Some(a) = cur.array() else { break };
+            dims.push(u64::from(a.nelems));
+            match a.elem_type {
+                0 => return Ok(Type::Array(ArrayType { element: None, dims, vector: false })),
+                elem => {
+                    let next = self.btf.type_by_id(elem)?;
+                    if next.kind != BtfKind::Array {
+                        return Ok(Type::Array(ArrayType { element: self.type_ref(elem)?, dims, vector: false }));
+                    }
+                    cur = next;
+                }
+            }
+        }
+        Err(BtfError::Cycle { id: ty.id, limit: MAX_CHAIN, offset: ty.offset })
+    }
+
+    fn place(&self, id: u32) -> Result<CompositePlacement, BtfError> {
+        let mut cache = self.inference.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inference = AlignmentInference::with_memo(&self.btf, cache.cacheline_size, std::mem::take(&mut cache.natural));
+        let result = inference.place(id);
+        cache.natural = inference.into_memo();
+        result
+    }
+
+    fn convert_composite(&self, ty: &BtfType<'_>, placement: &CompositePlacement) -> Result<Composite, BtfError> {
+        let mut members = Vec::with_capacity(ty.vlen as usize);
+        for (m, place) in ty.members().zip(placement.members.iter()) {
+            members.push(Member {
+                name: self.name(m.name_off)?,
+                ty: self.type_ref(m.type_id)?,
+                bit_offset: u64::from(m.bit_offset),
+                bitfield_size: (m.bitfield_size != 0).then_some(u32::from(m.bitfield_size)),
+                storage_bytes: None,
+                alignment: (place.alignment != 0).then_some(u64::from(place.alignment)),
+            });
+        }
+        Ok(Composite {
+            name: self.name(ty.name_off)?,
+            byte_size: u64::from(ty.size_or_type),
+            members,
+            declaration: false,
+            alignment: (placement.alignment != 0).then_some(u64::from(placement.alignment)),
+        })
+    }
+
+    fn kinds_for(kind: NameKind) -> &'static [BtfKind] {
+        match kind {
+            NameKind::Composite => &[BtfKind::Struct, BtfKind::Union],
+            NameKind::Struct => &[BtfKind::Struct],
+            NameKind::Union => &[BtfKind::Union],
+            NameKind::Enum => &[BtfKind::Enum, BtfKind::Enum64],
+            NameKind::Typedef => &[BtfKind::Typedef],
+            // pahole -C: the first struct, union, typedef or enum of that name (not a FWD).
+            NameKind::Any => &[BtfKind::Struct, BtfKind::Union, BtfKind::Typedef, BtfKind::Enum, BtfKind::Enum64],
+        }
+    }
+}
+
+impl TypeSource for BtfDb {
+    fn get(&self, id: TypeId) -> Result<&Type, TypeError> {
+        let slot = self.types.get(id.0 as usize).filter(|_| id.0 != 0).ok_or(TypeError::BadId(id))?;
+        if let Some(t) = slot.get() {
+            return Ok(t);
+        }
+        let ty = self.btf.type_by_id(id.0).map_err(|e| self.source_error(e))?;
+        let converted = self.convert(&ty).map_err(|e| self.source_error(e))?;
+        Ok(slot.get_or_init(|| Box::new(converted)))
+    }
+
+    fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
+        Ok(self.btf.find_first_by_name(name, Self::kinds_for(kind)).map(TypeId))
+    }
+
+    fn pointer_size(&self) -> u64 {
+        u64::from(self.btf.pointer_size())
+    }
+
+    fn has_alignment_info(&self) -> bool {
+        false
+    }
+
+    fn composite_names(&self) -> Result<Vec<String>, TypeError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut names = Vec::new();
+        for ty in self.btf.types() {
+            let ty = ty.map_err(|e| self.source_error(e))?;
+            if matches!(ty.kind, BtfKind::Struct | BtfKind::Union) && ty.name_off != 0 {
+                let name = self.btf.name(ty.name_off).map_err(|e| self.source_error(e))?;
+                if seen.insert(name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Ok(names)
+    }
+}

@@ -1,0 +1,799 @@
+//! DWARF loader: a memory-mapped ELF file (a vmlinux) whose `.debug_info` is read lazily.
+//!
+//! Public API (used by the layout command and the kernel layer):
+//! ```no_run
+//! use vmscope::debuginfo;
+//! use vmscope::types::model::{TypeSource, TypeSourceExt, NameKind};
+//! let db = debuginfo::open("vmlinux".as_ref()).unwrap();
+//! let mm = db.find_struct("mm_struct").unwrap().unwrap();       // TypeId
+//! let size = db.size_of(mm).unwrap();                            // Some(bytes)
+//! let (off, ty) = db.member_offset("mm_struct", "mm_mt.ma_root").unwrap();
+//! let ty = db.get(ty).unwrap();                                  // &Type
+//! let v = db.enumerator_value("maple_type", "maple_arange_64").unwrap();
+//! ```
+//! Resolving one struct parses only that struct's DIE (and, lazily, whatever `get` is asked
+//! for next). `find` answers from the first compilation units by an early-exit scan, else from
+//! a name index built in parallel over all units and cached on disk by build-id.
+//!
+//! The Debian vmlinux is ET_EXEC and carries `.rela.debug_*` sections whose relocations are
+//! already applied to the DWARF: they are deliberately ignored.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gimli::{constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader};
+use memmap2::Mmap;
+use object::{Object, ObjectSection};
+
+use crate::types::model::{
+    ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member,
+    NameKind, Param, PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource,
+    Typedef,
+};
+
+use super::index::{self, NameIndex};
+
+pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Errors of the DWARF loader. Each names the file and, where it applies, the offset.
+#[derive(Debug, thiserror::Error)]
+pub enum DebugInfoError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not an ELF file ({reason})")]
+    NotElf { path: PathBuf, reason: String },
+    #[error("{path}: no DWARF debug information (no {section} section)")]
+    NoDwarf { path: PathBuf, section: &'static str },
+    #[error("{path}: section {section} is compressed; compressed DWARF is not supported")]
+    Compressed { path: PathBuf, section: &'static str },
+    #[error("{path}: section {section} lies outside the file (truncated?)")]
+    Truncated { path: PathBuf, section: &'static str },
+    #[error("{path}: big-endian or non-64-bit ELF is not supported")]
+    Unsupported { path: PathBuf },
+    #[error("{path}: bad DWARF at .debug_info offset {offset:#x}: {reason}")]
+    BadDwarf { path: PathBuf, offset: u64, reason: String },
+}
+
+/// Options for [`TypeDb::open_with`].
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Directory of the on-disk name-index cache; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Show a progress bar on stderr (only when stderr is a terminal and indexing is slow).
+    pub progress: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { cache_dir: index::default_cache_dir(), progress: true }
+    }
+}
+
+/// Open a vmlinux (or any ELF with DWARF) with default options.
+pub fn open(path: &Path) -> Result<TypeDb, DebugInfoError> {
+    TypeDb::open_with(path, OpenOptions::default())
+}
+
+/// One compilation unit's place in `.debug_info`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UnitSpan {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A DWARF type database over a memory-mapped file.
+pub struct TypeDb {
+    path: PathBuf,
+    mmap: Mmap,
+    info: SectionData,
+    abbrev: SectionData,
+    str_: SectionData,
+    line_str: SectionData,
+    build_id: Option<Vec<u8>>,
+    units: Vec<UnitSpan>,
+    abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+    arena: Arena,
+    index: OnceLock<Result<NameIndex, DebugInfoError>>,
+    /// Answers found by the early-exit scan before the full index exists.
+    early: Mutex<HashMap<(String, u8), Option<u64>>>,
+    options: OpenOptions,
+}
+
+/// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
+struct SectionData {
+    range: Range<usize>,
+    owned: Option<Vec<u8>>,
+}
+
+impl SectionData {
+    fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
+        match &self.owned {
+            Some(v) => v,
+            None => map.get(self.range.clone()).unwrap_or(&[]),
+        }
+    }
+}
+
+fn section_data(
+    path: &Path,
+    file: &object::File<'_>,
+    map: &[u8],
+    name: &'static str,
+    required: bool,
+) -> Result<SectionData, DebugInfoError> {
+    let missing = || -> Result<SectionData, DebugInfoError> {
+        if required {
+            Err(DebugInfoError::NoDwarf { path: path.to_path_buf(), section: name })
+        } else {
+            Ok(SectionData { range: 0..0, owned: None })
+        }
+    };
+    let Some(sec) = file.section_by_name(name) else {
+        return missing();
+    };
+    let compressed = sec.compressed_file_range().map_err(|e| DebugInfoError::NotElf {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if compressed.format != object::CompressionFormat::None {
+        return Err(DebugInfoError::Compressed { path: path.to_path_buf(), section: name });
+    }
+    let Some((off, size)) = sec.file_range() else {
+        return missing();
+    };
+    let start = usize::try_from(off).ok();
+    let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
+    let range = match (start, end) {
+        (Some(s), Some(e)) if e <= map.len() => s..e,
+        _ => return Err(DebugInfoError::Truncated { path: path.to_path_buf(), section: name }),
+    };
+    // Only relocatable objects (gcc -c output, kernel modules) need their DWARF relocated. An
+    // ET_EXEC vmlinux also carries .rela.debug_* but those are already applied.
+    let owned = if file.kind() == object::ObjectKind::Relocatable {
+        Some(relocated(path, file, &sec, map.get(range.clone()).unwrap_or(&[]), name)?)
+    } else {
+        None
+    };
+    Ok(SectionData { range, owned })
+}
+
+/// Copy of a section with its absolute relocations applied (symbol value + addend).
+fn relocated(
+    path: &Path,
+    file: &object::File<'_>,
+    sec: &object::Section<'_, '_>,
+    data: &[u8],
+    name: &'static str,
+) -> Result<Vec<u8>, DebugInfoError> {
+    let mut out = data.to_vec();
+    for (at, rel) in sec.relocations() {
+        let value = match rel.target() {
+            object::RelocationTarget::Symbol(idx) => match file.symbol_by_index(idx) {
+                Ok(sym) => object::ObjectSymbol::address(&sym),
+                Err(_) => 0,
+            },
+            _ => 0,
+        };
+        let v = (value as i64).wrapping_add(rel.addend()) as u64;
+        let width = (rel.size() / 8) as usize;
+        let at = usize::try_from(at).unwrap_or(usize::MAX);
+        let Some(dst) = at.checked_add(width).and_then(|e| out.get_mut(at..e)) else {
+            return Err(DebugInfoError::Truncated { path: path.to_path_buf(), section: name });
+        };
+        match width {
+            4 => dst.copy_from_slice(&(v as u32).to_le_bytes()),
+            8 => dst.copy_from_slice(&v.to_le_bytes()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+impl TypeDb {
+    /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
+    /// headers and the unit headers of `.debug_info`.
+    pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
+        let io = |source| DebugInfoError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
+        // usual mmap caveat and is out of our control.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let (info, abbrev, str_, line_str, build_id) = {
+            let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            if !obj.is_little_endian() || !obj.is_64() {
+                return Err(DebugInfoError::Unsupported { path: path.to_path_buf() });
+            }
+            let info = section_data(path, &obj, &mmap, ".debug_info", true)?;
+            let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
+            let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
+            let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
+            let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
+            (info, abbrev, str_, line_str, build_id)
+        };
+        let mut db = TypeDb {
+            path: path.to_path_buf(),
+            mmap,
+            info,
+            abbrev,
+            str_,
+            line_str,
+            build_id,
+            units: Vec::new(),
+            abbrev_cache: Mutex::new(HashMap::new()),
+            arena: Arena::default(),
+            index: OnceLock::new(),
+            early: Mutex::new(HashMap::new()),
+            options,
+        };
+        db.units = db.read_unit_spans()?;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.build_id.as_deref()
+    }
+
+    /// Number of compilation units.
+    pub fn unit_count(&self) -> usize {
+        self.units.len()
+    }
+
+    pub(crate) fn options(&self) -> &OpenOptions {
+        &self.options
+    }
+
+    pub(crate) fn units(&self) -> &[UnitSpan] {
+        &self.units
+    }
+
+    pub(crate) fn bad(&self, offset: u64, reason: impl Into<String>) -> DebugInfoError {
+        DebugInfoError::BadDwarf { path: self.path.clone(), offset, reason: reason.into() }
+    }
+
+    fn sec<'a>(&'a self, s: &'a SectionData) -> &'a [u8] {
+        s.bytes(&self.mmap)
+    }
+
+    pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
+        gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
+    }
+
+    /// Size of `.debug_info`, part of the cache key.
+    pub(crate) fn debug_info_len(&self) -> u64 {
+        self.sec(&self.info).len() as u64
+    }
+
+    fn read_unit_spans(&self) -> Result<Vec<UnitSpan>, DebugInfoError> {
+        let mut spans = Vec::new();
+        let mut iter = self.debug_info().units();
+        loop {
+            let header = match iter.next() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    let at = spans.last().map(|s: &UnitSpan| s.end).unwrap_or(0);
+                    return Err(self.bad(at, format!("unit header: {e}")));
+                }
+            };
+            let start = header.offset().as_debug_info_offset().map(|o| o.0 as u64).unwrap_or(0);
+            let end = start.saturating_add(header.length_including_self() as u64);
+            spans.push(UnitSpan { start, end });
+        }
+        if spans.is_empty() {
+            return Err(DebugInfoError::NoDwarf { path: self.path.clone(), section: ".debug_info units" });
+        }
+        Ok(spans)
+    }
+
+    pub(crate) fn unit_header(&self, start: u64) -> Result<UnitHeader<Slice<'_>>, DebugInfoError> {
+        let off = usize::try_from(start).map_err(|_| self.bad(start, "offset too large"))?;
+        self.debug_info()
+            .header_from_offset(DebugInfoOffset(off))
+            .map_err(|e| self.bad(start, format!("unit header: {e}")))
+    }
+
+    pub(crate) fn abbreviations(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+    ) -> Result<Arc<gimli::Abbreviations>, DebugInfoError> {
+        let key = header.debug_abbrev_offset().0 as u64;
+        if let Ok(cache) = self.abbrev_cache.lock() {
+            if let Some(a) = cache.get(&key) {
+                return Ok(a.clone());
+            }
+        }
+        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
+        let a = Arc::new(header.abbreviations(&abbrev).map_err(|e| self.bad(key, format!("abbreviations: {e}")))?);
+        if let Ok(mut cache) = self.abbrev_cache.lock() {
+            cache.insert(key, a.clone());
+        }
+        Ok(a)
+    }
+
+    /// Abbreviations parsed without touching the shared cache (index scan: each unit once).
+    pub(crate) fn abbreviations_uncached(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+    ) -> Result<gimli::Abbreviations, DebugInfoError> {
+        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
+        let key = header.debug_abbrev_offset().0 as u64;
+        header.abbreviations(&abbrev).map_err(|e| self.bad(key, format!("abbreviations: {e}")))
+    }
+
+    /// String value of an attribute (inline, `.debug_str` or `.debug_line_str`).
+    pub(crate) fn attr_str<'a>(&'a self, value: &AttributeValue<Slice<'a>>) -> Option<&'a [u8]> {
+        match value {
+            AttributeValue::String(s) => Some(s.slice()),
+            AttributeValue::DebugStrRef(o) => {
+                gimli::DebugStr::new(self.sec(&self.str_), LittleEndian)
+                    .get_str(*o)
+                    .ok()
+                    .map(|s| s.slice())
+            }
+            AttributeValue::DebugLineStrRef(o) => {
+                gimli::DebugLineStr::new(self.sec(&self.line_str), LittleEndian)
+                    .get_str(*o)
+                    .ok()
+                    .map(|s| s.slice())
+            }
+            _ => None,
+        }
+    }
+
+    fn unit_for(&self, offset: u64) -> Option<UnitSpan> {
+        let i = self.units.partition_point(|u| u.start <= offset);
+        let u = *self.units.get(i.checked_sub(1)?)?;
+        (offset < u.end).then_some(u)
+    }
+
+    /// Id for the DIE at this `.debug_info` offset (no parsing happens here).
+    pub fn id_for_offset(&self, offset: u64) -> TypeId {
+        self.arena.id_for(offset)
+    }
+
+    /// `.debug_info` offset of the DIE behind an id (for diagnostics).
+    pub fn offset_of(&self, id: TypeId) -> Option<u64> {
+        self.arena.offset(id)
+    }
+
+    /// The name index, built (or loaded from the cache) on first use.
+    pub fn index(&self) -> Result<&NameIndex, DebugInfoError> {
+        let r = self.index.get_or_init(|| index::load_or_build(self));
+        r.as_ref().map_err(|e| self.bad(0, e.to_string()))
+    }
+
+    /// Whether the full index is already available (cache hit or built).
+    pub fn index_ready(&self) -> bool {
+        self.index.get().is_some()
+    }
+
+    fn find_offset(&self, name: &str, kind: NameKind) -> Result<Option<u64>, DebugInfoError> {
+        if let Some(Ok(ix)) = self.index.get() {
+            return Ok(ix.lookup(name, kind));
+        }
+        let key = (name.to_string(), kind as u8);
+        if let Ok(early) = self.early.lock() {
+            if let Some(hit) = early.get(&key) {
+                return Ok(*hit);
+            }
+        }
+        // A cached index answers everything; try it before scanning.
+        if let Some(ix) = index::try_load_cache(self) {
+            let _ = self.index.set(Ok(ix));
+            if let Some(Ok(ix)) = self.index.get() {
+                return Ok(ix.lookup(name, kind));
+            }
+        }
+        // Names defined in the first units (task_struct, mm_struct, ...) are found by a short
+        // sequential scan, as fast as pahole, without waiting for the whole index.
+        if let Some(hit) = index::early_scan(self, name, kind)? {
+            if let Ok(mut early) = self.early.lock() {
+                early.insert(key, Some(hit));
+            }
+            return Ok(Some(hit));
+        }
+        Ok(self.index()?.lookup(name, kind))
+    }
+
+    /// Parse the DIE behind `id` into a model type.
+    fn parse(&self, id: TypeId) -> Result<Type, DebugInfoError> {
+        let offset = self.arena.offset(id).ok_or_else(|| self.bad(0, format!("unknown type id {id}")))?;
+        let span = self.unit_for(offset).ok_or_else(|| self.bad(offset, "offset outside every unit"))?;
+        let header = self.unit_header(span.start)?;
+        let abbrevs = self.abbreviations(&header)?;
+        let unit_off = gimli::UnitOffset((offset - span.start) as usize);
+        let mut tree = header
+            .entries_tree(&abbrevs, Some(unit_off))
+            .map_err(|e| self.bad(offset, e.to_string()))?;
+        let root = tree.root().map_err(|e| self.bad(offset, e.to_string()))?;
+        let die = root.entry();
+        let attrs = self.die_attrs(&header, die, offset)?;
+        let tag = die.tag();
+        let ty = match tag {
+            dw::DW_TAG_base_type => Type::Base(BaseType {
+                name: attrs.name.unwrap_or_default(),
+                byte_size: attrs.byte_size.unwrap_or(0),
+                encoding: match attrs.encoding {
+                    Some(dw::DW_ATE_signed) => BaseEncoding::Signed,
+                    Some(dw::DW_ATE_unsigned) => BaseEncoding::Unsigned,
+                    Some(dw::DW_ATE_signed_char) => BaseEncoding::SignedChar,
+                    Some(dw::DW_ATE_unsigned_char) => BaseEncoding::UnsignedChar,
+                    Some(dw::DW_ATE_boolean) => BaseEncoding::Bool,
+                    Some(dw::DW_ATE_float) => BaseEncoding::Float,
+                    _ => BaseEncoding::Other,
+                },
+            }),
+            dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
+                let is_union = tag == dw::DW_TAG_union_type;
+                let mut members = Vec::new();
+                let mut children = root.children();
+                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                    let e = child.entry();
+                    if e.tag() != dw::DW_TAG_member {
+                        continue;
+                    }
+                    let moff = e.offset().to_debug_info_offset(&header).map(|o| o.0 as u64).unwrap_or(offset);
+                    let a = self.die_attrs(&header, e, moff)?;
+                    members.push(self.member_from(a, is_union, moff)?);
+                }
+                let c = Composite {
+                    name: attrs.name,
+                    byte_size: attrs.byte_size.unwrap_or(0),
+                    members,
+                    declaration: attrs.declaration,
+                    alignment: attrs.alignment,
+                };
+                if is_union {
+                    Type::Union(c)
+                } else {
+                    Type::Struct(c)
+                }
+            }
+            dw::DW_TAG_enumeration_type => {
+                let mut enumerators = Vec::new();
+                let mut children = root.children();
+                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                    let e = child.entry();
+                    if e.tag() != dw::DW_TAG_enumerator {
+                        continue;
+                    }
+                    let eoff = e.offset().to_debug_info_offset(&header).map(|o| o.0 as u64).unwrap_or(offset);
+                    let a = self.die_attrs(&header, e, eoff)?;
+                    enumerators.push(Enumerator {
+                        name: a.name.unwrap_or_default(),
+                        value: a.const_value.unwrap_or(0),
+                    });
+                }
+                let signed = match attrs.ty {
+                    Some(t) => matches!(
+                        self.get(t).ok(),
+                        Some(Type::Base(BaseType {
+                            encoding: BaseEncoding::Signed | BaseEncoding::SignedChar,
+                            ..
+                        }))
+                    ),
+                    None => false,
+                };
+                Type::Enum(EnumType {
+                    name: attrs.name,
+                    byte_size: attrs.byte_size.unwrap_or(0),
+                    signed,
+                    enumerators,
+                    declaration: attrs.declaration,
+                })
+            }
+            dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type | dw::DW_TAG_rvalue_reference_type => {
+                Type::Pointer(PointerType { target: attrs.ty, byte_size: attrs.byte_size.unwrap_or(8) })
+            }
+            dw::DW_TAG_typedef => Type::Typedef(Typedef { name: attrs.name.unwrap_or_default(), target: attrs.ty }),
+            dw::DW_TAG_const_type => Type::Qualified(Qualified { qualifier: Qualifier::Const, target: attrs.ty }),
+            dw::DW_TAG_volatile_type => {
+                Type::Qualified(Qualified { qualifier: Qualifier::Volatile, target: attrs.ty })
+            }
+            dw::DW_TAG_restrict_type => {
+                Type::Qualified(Qualified { qualifier: Qualifier::Restrict, target: attrs.ty })
+            }
+            dw::DW_TAG_atomic_type => Type::Qualified(Qualified { qualifier: Qualifier::Atomic, target: attrs.ty }),
+            dw::DW_TAG_array_type => {
+                let mut dims = Vec::new();
+                let mut children = root.children();
+                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                    let e = child.entry();
+                    if e.tag() != dw::DW_TAG_subrange_type {
+                        continue;
+                    }
+                    let a = self.die_attrs(&header, e, offset)?;
+                    let n = match (a.count, a.upper_bound) {
+                        (Some(c), _) => c,
+                        (None, Some(ub)) => ub.wrapping_add(1),
+                        (None, None) => 0,
+                    };
+                    dims.push(n);
+                }
+                Type::Array(ArrayType { element: attrs.ty, dims, vector: attrs.vector })
+            }
+            dw::DW_TAG_subroutine_type => {
+                let mut params = Vec::new();
+                let mut variadic = false;
+                let mut children = root.children();
+                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                    let e = child.entry();
+                    match e.tag() {
+                        dw::DW_TAG_formal_parameter => {
+                            let a = self.die_attrs(&header, e, offset)?;
+                            params.push(Param { name: a.name, ty: a.ty });
+                        }
+                        dw::DW_TAG_unspecified_parameters => variadic = true,
+                        _ => {}
+                    }
+                }
+                Type::Function(FunctionType { ret: attrs.ty, params, variadic })
+            }
+            other => Type::Unsupported { what: format!("{other}") },
+        };
+        Ok(ty)
+    }
+
+    fn member_from(&self, a: DieAttrs, in_union: bool, offset: u64) -> Result<Member, DebugInfoError> {
+        let byte_loc = a.member_location.unwrap_or(0);
+        let bit_offset = match (a.data_bit_offset, a.bitfield_size, a.bit_offset_msb) {
+            (Some(dbo), _, _) => dbo,
+            (None, Some(bits), Some(msb)) => {
+                // DWARF 2-4: DW_AT_bit_offset counts from the storage unit's most significant
+                // bit; convert to an absolute little-endian bit offset.
+                let storage = match a.byte_size {
+                    Some(s) => s,
+                    None => match a.ty {
+                        Some(t) => crate::types::model::TypeSourceExt::size_of(self, t)
+                            .map_err(|e| self.bad(offset, e.to_string()))?
+                            .unwrap_or(0),
+                        None => 0,
+                    },
+                };
+                let lsb = (storage as i64) * 8 - msb - bits as i64;
+                ((byte_loc as i64) * 8 + lsb).max(0) as u64
+            }
+            _ => byte_loc.saturating_mul(8),
+        };
+        let _ = in_union;
+        Ok(Member {
+            name: a.name,
+            ty: a.ty,
+            bit_offset,
+            bitfield_size: a.bitfield_size,
+            storage_bytes: if a.bitfield_size.is_some() { a.byte_size } else { None },
+            alignment: a.alignment,
+        })
+    }
+
+    fn die_attrs(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        die: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
+        offset: u64,
+    ) -> Result<DieAttrs, DebugInfoError> {
+        let mut out = DieAttrs::default();
+        let mut attrs = die.attrs();
+        while let Some(attr) = attrs.next().map_err(|e| self.bad(offset, e.to_string()))? {
+            let v = attr.value();
+            match attr.name() {
+                dw::DW_AT_name => {
+                    out.name = self.attr_str(&v).map(|b| String::from_utf8_lossy(b).into_owned());
+                }
+                dw::DW_AT_type => out.ty = self.type_ref(header, &v),
+                dw::DW_AT_byte_size => out.byte_size = udata(&v),
+                dw::DW_AT_bit_size => out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok()),
+                dw::DW_AT_data_bit_offset => out.data_bit_offset = udata(&v),
+                dw::DW_AT_bit_offset => out.bit_offset_msb = sdata(&v),
+                dw::DW_AT_data_member_location => out.member_location = udata(&v),
+                dw::DW_AT_declaration => out.declaration = matches!(v, AttributeValue::Flag(true)),
+                dw::DW_AT_alignment => out.alignment = udata(&v),
+                dw::DW_AT_encoding => {
+                    if let AttributeValue::Encoding(e) = v {
+                        out.encoding = Some(e);
+                    }
+                }
+                dw::DW_AT_const_value => out.const_value = udata(&v),
+                dw::DW_AT_count => out.count = udata(&v),
+                dw::DW_AT_upper_bound => out.upper_bound = udata(&v),
+                dw::DW_AT_GNU_vector => out.vector = matches!(v, AttributeValue::Flag(true)),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn type_ref(&self, header: &UnitHeader<Slice<'_>>, v: &AttributeValue<Slice<'_>>) -> Option<TypeId> {
+        let global = match v {
+            AttributeValue::UnitRef(u) => u.to_debug_info_offset(header)?.0 as u64,
+            AttributeValue::DebugInfoRef(d) => d.0 as u64,
+            _ => return None,
+        };
+        Some(self.arena.id_for(global))
+    }
+}
+
+/// Numeric attribute value as pahole reads it: fixed-size data zero-extended, sdata
+/// sign-extended into 64 bits.
+fn udata(v: &AttributeValue<Slice<'_>>) -> Option<u64> {
+    match *v {
+        AttributeValue::Data1(x) => Some(x as u64),
+        AttributeValue::Data2(x) => Some(x as u64),
+        AttributeValue::Data4(x) => Some(x as u64),
+        AttributeValue::Data8(x) => Some(x),
+        AttributeValue::Sdata(x) => Some(x as u64),
+        AttributeValue::Udata(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// Numeric attribute value read as signed (DW_AT_bit_offset may be negative).
+fn sdata(v: &AttributeValue<Slice<'_>>) -> Option<i64> {
+    match *v {
+        AttributeValue::Data1(x) => Some(x as i8 as i64),
+        AttributeValue::Data2(x) => Some(x as i16 as i64),
+        AttributeValue::Data4(x) => Some(x as i32 as i64),
+        AttributeValue::Data8(x) => Some(x as i64),
+        AttributeValue::Sdata(x) => Some(x),
+        AttributeValue::Udata(x) => Some(x as i64),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct DieAttrs {
+    name: Option<String>,
+    ty: Option<TypeId>,
+    byte_size: Option<u64>,
+    bitfield_size: Option<u32>,
+    data_bit_offset: Option<u64>,
+    bit_offset_msb: Option<i64>,
+    member_location: Option<u64>,
+    declaration: bool,
+    alignment: Option<u64>,
+    encoding: Option<gimli::DwAte>,
+    const_value: Option<u64>,
+    count: Option<u64>,
+    upper_bound: Option<u64>,
+    vector: bool,
+}
+
+impl TypeSource for TypeDb {
+    fn get(&self, id: TypeId) -> Result<&Type, TypeError> {
+        let slot = self.arena.slot(id).ok_or(TypeError::BadId(id))?;
+        if let Some(done) = slot.ty.get() {
+            return done.as_ref().map_err(|e| TypeError::Source(e.clone()));
+        }
+        // Parsing one type may look at another (a bitfield's storage size); a corrupt file could
+        // make that loop back to the type being parsed, which must fail, not deadlock.
+        let reentrant = IN_PROGRESS.with(|p| p.borrow().contains(&id.0));
+        if reentrant {
+            return Err(TypeError::Cycle(id));
+        }
+        IN_PROGRESS.with(|p| p.borrow_mut().push(id.0));
+        let parsed = self.parse(id).map_err(|e| e.to_string());
+        IN_PROGRESS.with(|p| p.borrow_mut().retain(|x| *x != id.0));
+        slot.ty
+            .get_or_init(|| parsed)
+            .as_ref()
+            .map_err(|e| TypeError::Source(e.clone()))
+    }
+
+    fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
+        let off = self.find_offset(name, kind).map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(off.map(|o| self.arena.id_for(o)))
+    }
+
+    fn has_alignment_info(&self) -> bool {
+        true
+    }
+
+    fn composite_names(&self) -> Result<Vec<String>, TypeError> {
+        let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(ix.composite_names_in_order())
+    }
+}
+
+thread_local! {
+    static IN_PROGRESS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Append-only store of lazily parsed types, addressed by dense ids. Buckets double in size so
+/// that references handed out by `get` stay valid while new ids are added (no unsafe code).
+#[derive(Default)]
+struct Arena {
+    ids: Mutex<HashMap<u64, u32>>,
+    next: AtomicU32,
+    buckets: [OnceLock<Box<[Slot]>>; BUCKETS],
+}
+
+const BUCKETS: usize = 24;
+const FIRST_BUCKET_BITS: u32 = 8;
+
+#[derive(Default)]
+struct Slot {
+    offset: OnceLock<u64>,
+    ty: OnceLock<Result<Type, String>>,
+}
+
+fn bucket_of(id: u32) -> (usize, usize) {
+    let n = id as u64 + (1u64 << FIRST_BUCKET_BITS);
+    let b = 63 - n.leading_zeros();
+    let bucket = (b - FIRST_BUCKET_BITS) as usize;
+    (bucket, (n - (1u64 << b)) as usize)
+}
+
+impl Arena {
+    fn id_for(&self, offset: u64) -> TypeId {
+        let mut ids = match self.ids.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(id) = ids.get(&offset) {
+            return TypeId(*id);
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (b, i) = bucket_of(id);
+        if let Some(bucket) = self.buckets.get(b) {
+            let slots = bucket.get_or_init(|| {
+                let size = 1usize << (b as u32 + FIRST_BUCKET_BITS);
+                (0..size).map(|_| Slot::default()).collect()
+            });
+            if let Some(slot) = slots.get(i) {
+                let _ = slot.offset.set(offset);
+            }
+        }
+        ids.insert(offset, id);
+        TypeId(id)
+    }
+
+    fn slot(&self, id: TypeId) -> Option<&Slot> {
+        let (b, i) = bucket_of(id.0);
+        let slot = self.buckets.get(b)?.get()?.get(i)?;
+        slot.offset.get()?;
+        Some(slot)
+    }
+
+    fn offset(&self, id: TypeId) -> Option<u64> {
+        self.slot(id).and_then(|s| s.offset.get().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_math_is_dense_and_monotonic() {
+        assert_eq!(bucket_of(0), (0, 0));
+        assert_eq!(bucket_of(255), (0, 255));
+        assert_eq!(bucket_of(256), (1, 0));
+        assert_eq!(bucket_of(767), (1, 511));
+        assert_eq!(bucket_of(768), (2, 0));
+    }
+
+    #[test]
+    fn arena_reuses_ids_per_offset() {
+        let a = Arena::default();
+        let x = a.id_for(0x1234);
+        let y = a.id_for(0x5678);
+        assert_ne!(x, y);
+        assert_eq!(a.id_for(0x1234), x);
+        assert_eq!(a.offset(y), Some(0x5678));
+        for i in 0..1000u64 {
+            a.id_for(0x10000 + i);
+        }
+        assert_eq!(a.offset(x), Some(0x1234));
+    }
+}
