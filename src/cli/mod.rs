@@ -5,6 +5,7 @@ mod info;
 mod ps;
 mod read;
 mod target;
+mod vmas;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
+    /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
+    Vmas(vmas::VmasArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
+        Command::Vmas(a) => vmas::run(a),
     };
     match result {
         Ok(code) => code,

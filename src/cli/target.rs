@@ -63,5 +63,7 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
 
 /// The type model of `vmlinux` (DWARF), for member offsets.
 pub fn load_types(vmlinux: &str) -> Result<Box<dyn TypeLookup>> {
-    anyhow::bail!("{vmlinux}: the DWARF type model is not available in this build yet")
+    let db = crate::debuginfo::dwarf::open(std::path::Path::new(vmlinux))
+        .map_err(|e| anyhow::anyhow!("{vmlinux}: {e}"))?;
+    Ok(Box::new(crate::kernel::type_lookup::ModelLookup(db)))
 }
