@@ -270,7 +270,14 @@ fn validate_list(tree: &RbSnapshot, list: &ListSnapshot, walked: &[WalkedVma], r
 /// in a slot some address inside it hashes to.
 fn validate_vmacache(facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
     let Some(seq) = facts.vmacache_seqnum else { return };
-    let by_vma: HashMap<u64, &WalkedVma> = walked.iter().map(|v| (v.vma, v)).collect();
+    // find_vma(addr) caches its answer under hash(addr), and addr may lie in the
+    // gap below the VMA it returns: the slot must be reachable from
+    // [previous vm_end, vm_end).
+    let by_vma: HashMap<u64, (u64, &WalkedVma)> = walked
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.vma, (if i == 0 { 0 } else { walked[i - 1].end }, v)))
+        .collect();
     for t in &facts.vmacaches {
         if t.seqnum != seq {
             r.checked("vmacache", 1);
@@ -281,15 +288,15 @@ fn validate_vmacache(facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
                 continue;
             }
             let field = format!("vmacache.vmas[{k}] (tid {})", t.tid);
-            let Some(w) = by_vma.get(&v) else {
+            let Some(&(below, w)) = by_vma.get(&v) else {
                 r.fail("vmacache", t.task, field, "a VMA of this mm's tree", hex(v));
                 continue;
             };
-            let lo = w.start >> VMACACHE_SHIFT;
-            let hi = (w.end - 1) >> VMACACHE_SHIFT;
+            let lo = below >> VMACACHE_SHIFT;
+            let hi = w.end.saturating_sub(1) >> VMACACHE_SHIFT;
             let ok = (lo..=hi.min(lo + 3)).any(|j| j & VMACACHE_MASK == k as u64);
             r.expect("vmacache", ok, t.task, field, || {
-                format!("slot hashed from an address in [{}, {})", hex(w.start), hex(w.end))
+                format!("slot hashed from an address in [{}, {})", hex(below), hex(w.end))
             }, || format!("{} in slot {k}", hex(v)));
         }
     }

@@ -1,6 +1,7 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod check;
 mod info;
 mod ps;
 mod read;
@@ -18,6 +19,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Validate each process's VMA tree, cross-check it with an independent reimplementation and /proc/PID/maps
+    Check(check::CheckArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
@@ -44,6 +47,7 @@ fn error_line(e: &anyhow::Error) -> String {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Check(a) => check::run(a),
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
