@@ -1,6 +1,7 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod check;
 mod info;
 mod layout;
 mod ps;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Struct layouts exactly as pahole prints them (DWARF or BTF)
     Layout(layout::LayoutArgs),
+    /// Validate each process's VMA tree, cross-check it with an independent reimplementation and /proc/PID/maps
+    Check(check::CheckArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
@@ -54,6 +57,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Layout(a) => layout::run(a),
+        Command::Check(a) => check::run(a),
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
