@@ -1,6 +1,11 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod info;
+mod ps;
+mod read;
+mod target;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -11,9 +16,40 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
+    Info(info::InfoArgs),
+    /// Every task, threads and idle tasks included (like `ps -eL`)
+    Ps(ps::PsArgs),
+    /// Hexdump of a process's user memory, read through its page tables
+    Read(read::ReadArgs),
+}
+
+/// One line: the error and the causes its message does not already contain.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !line.contains(&c) {
+            line.push_str(": ");
+            line.push_str(&c);
+        }
+    }
+    line.replace('\n', " ")
+}
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match &cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Ps(a) => ps::run(a),
+        Command::Read(a) => read::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmscope: error: {}", error_line(&e));
+            2
+        }
+    }
 }

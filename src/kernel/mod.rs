@@ -1,1 +1,231 @@
-//! See ../lib.rs for where this layer sits.
+//! Kernel objects on top of the memory layer: the vmlinux's symbols (relocated),
+//! member offsets probed from the type model, tasks and mm basics.
+//!
+//! [`Kernel::open`] turns an opened [`Dump`] plus a vmlinux into a kernel view:
+//! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
+//! that the vmlinux is the one that ran.
+
+pub mod dpath;
+pub mod live;
+pub mod mm;
+pub mod offsets;
+pub mod symbols;
+pub mod tasks;
+pub mod vma;
+pub mod vma_layout;
+
+use crate::memory::dump::{Dump, Format, OpenError};
+use crate::memory::vmcoreinfo::VmcoreInfo;
+use crate::memory::x86_64::{KernelSpace, Paging, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
+use crate::memory::{MemError, Memory};
+use offsets::{Offsets, TypeLookup};
+use symbols::{banner_release, Symbols};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("{file}: {what}")]
+    Vmlinux { file: String, what: String },
+    #[error("{file}: no symbol '{name}'")]
+    MissingSymbol { file: String, name: String },
+    #[error("the type model has no member {strukt}.{member}")]
+    MissingMember { strukt: String, member: String },
+    #[error("{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown")]
+    NoVmcoreinfo { dump: String },
+    #[error("vmlinux does not match the dump: dump {dump_what} {dump_value:?}, vmlinux {vmlinux_what} {vmlinux_value:?} ({vmlinux})")]
+    Mismatch { vmlinux: String, dump_what: String, dump_value: String, vmlinux_what: String, vmlinux_value: String },
+    #[error("reading {what}: {source}")]
+    Read { what: String, #[source] source: MemError },
+    #[error("{what} at {addr:#x}: {why}")]
+    Walk { what: String, addr: u64, why: String },
+    #[error("no task with pid {0}")]
+    NoSuchPid(i32),
+    #[error("{0}")]
+    Live(String),
+    #[error("no type information loaded (internal: offsets needed)")]
+    NoTypes,
+}
+
+/// Attach a description to a memory fault.
+pub(crate) trait ReadContext<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, KernelError>;
+}
+
+impl<T> ReadContext<T> for Result<T, MemError> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, KernelError> {
+        self.map_err(|source| KernelError::Read { what: what(), source })
+    }
+}
+
+/// A dumped or running kernel, ready for object walks.
+pub struct Kernel {
+    pub path: String,
+    pub format: Format,
+    pub mem: KernelSpace,
+    pub syms: Symbols,
+    off: Option<Offsets>,
+    pub vmcoreinfo: Option<VmcoreInfo>,
+    pub release: String,
+    pub nr_cpus_hint: Option<u32>,
+}
+
+/// Default `page_offset_base` when the kernel lacks CONFIG_RANDOMIZE_MEMORY.
+const PAGE_OFFSET_L4: u64 = 0xffff_8880_0000_0000;
+const PAGE_OFFSET_L5: u64 = 0xff11_0000_0000_0000;
+
+impl Kernel {
+    /// Open the kernel view. `types` may be None for commands that need no struct
+    /// offsets (`info`); walkers then fail with [`KernelError::NoTypes`].
+    pub fn open(dump: Dump, vmlinux: &str, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
+        let mut syms = Symbols::open(vmlinux)?;
+        let file_banner = syms.file_banner().ok_or_else(|| KernelError::Vmlinux {
+            file: vmlinux.into(),
+            what: "no readable linux_banner: not a vmlinux?".into(),
+        })?;
+        let vmlinux_release = banner_release(&file_banner).unwrap_or_default().to_string();
+        let info = dump.vmcoreinfo.clone();
+
+        // 1. Releases must agree before anything is translated.
+        if let Some(dump_release) = info.as_ref().and_then(|i| i.osrelease()) {
+            if dump_release != vmlinux_release {
+                return Err(KernelError::Mismatch {
+                    vmlinux: vmlinux.into(),
+                    dump_what: "OSRELEASE".into(),
+                    dump_value: dump_release.into(),
+                    vmlinux_what: "release".into(),
+                    vmlinux_value: vmlinux_release,
+                });
+            }
+        }
+        if info.is_none() && dump.format != Format::Kcore {
+            return Err(KernelError::NoVmcoreinfo { dump: dump.path.clone() });
+        }
+
+        // 2. KASLR text offset.
+        let text_link = syms.link_address("_text");
+        let kaslr = info
+            .as_ref()
+            .and_then(|i| i.kernel_offset())
+            .or_else(|| {
+                let stext = info.as_ref()?.symbol("_stext")?;
+                Some(stext.wrapping_sub(syms.link_address("_stext")?))
+            })
+            .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
+            .ok_or_else(|| KernelError::NoVmcoreinfo { dump: dump.path.clone() })?;
+        syms.kaslr_offset = kaslr;
+
+        // 3. Paging parameters.
+        let phys_base = info.as_ref().and_then(|i| i.phys_base()).or(dump.phys_base_hint).unwrap_or(0);
+        let kernel_image_size = info
+            .as_ref()
+            .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
+            .map(|n| n as u64)
+            .filter(|&n| n > 0 && n <= 1 << 31)
+            .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
+        let pgd_va = info
+            .as_ref()
+            .and_then(|i| i.symbol("init_top_pgt").or_else(|| i.symbol("swapper_pg_dir")))
+            .map(Ok)
+            .unwrap_or_else(|| syms.require("init_top_pgt"))?;
+        let mut paging = Paging {
+            phys_base,
+            page_offset_base: dump.page_offset_base_hint,
+            l5: false,
+            kernel_pgd: 0,
+            sme_mask: info.as_ref().and_then(|i| i.number("sme_mask")).map(|n| n as u64).unwrap_or(0),
+            kernel_image_size,
+        };
+        paging.kernel_pgd = paging.image_to_phys(pgd_va).ok_or_else(|| KernelError::Walk {
+            what: "init_top_pgt".into(),
+            addr: pgd_va,
+            why: "outside the kernel image mapping".into(),
+        })?;
+        let mut mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+        paging.l5 = match info.as_ref().and_then(|i| i.pgtable_l5_enabled()) {
+            Some(l5) => l5,
+            None => match syms.address("__pgtable_l5_enabled") {
+                Some(a) => mem.read_u32(a).ctx(|| "__pgtable_l5_enabled".into())? != 0,
+                None => false,
+            },
+        };
+        if paging.page_offset_base.is_none() {
+            paging.page_offset_base = Some(match syms.address("page_offset_base") {
+                Some(a) => mem.read_u64(a).ctx(|| "page_offset_base".into())?,
+                None if paging.l5 => PAGE_OFFSET_L5,
+                None => PAGE_OFFSET_L4,
+            });
+        }
+        mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+
+        // 4. The banner in memory must be the vmlinux's own: catches another build of
+        //    the same release and a wrong KASLR offset.
+        let banner_addr = syms.require("linux_banner")?;
+        let mem_banner = mem
+            .read_vec(banner_addr, file_banner.len())
+            .map(|b| crate::memory::c_string(&b))
+            .ctx(|| format!("linux_banner at {banner_addr:#x}"))?;
+        if mem_banner.trim_end() != file_banner {
+            return Err(KernelError::Mismatch {
+                vmlinux: vmlinux.into(),
+                dump_what: "linux_banner".into(),
+                dump_value: mem_banner.trim_end().into(),
+                vmlinux_what: "linux_banner".into(),
+                vmlinux_value: file_banner,
+            });
+        }
+
+        let off = types.map(Offsets::resolve).transpose()?;
+        let release = info.as_ref().and_then(|i| i.osrelease()).map(str::to_string).unwrap_or(vmlinux_release);
+        Ok(Kernel {
+            path: dump.path,
+            format: dump.format,
+            mem,
+            syms,
+            off,
+            vmcoreinfo: info,
+            release,
+            nr_cpus_hint: dump.nr_cpus_hint,
+        })
+    }
+
+    /// Member offsets resolved from the type model.
+    pub fn off(&self) -> Result<&Offsets, KernelError> {
+        self.off.as_ref().ok_or(KernelError::NoTypes)
+    }
+
+    pub fn paging(&self) -> &Paging {
+        &self.mem.paging
+    }
+
+    pub fn kaslr_offset(&self) -> u64 {
+        self.syms.kaslr_offset
+    }
+
+    /// Runtime `_text`.
+    pub fn text_start(&self) -> u64 {
+        self.syms.address("_text").unwrap_or(START_KERNEL_MAP)
+    }
+
+    /// Online CPUs from `__cpu_online_mask` (bounded by `nr_cpu_ids`).
+    pub fn online_cpus(&self) -> Result<Vec<u32>, KernelError> {
+        let nr = match self.syms.address("nr_cpu_ids") {
+            Some(a) => self.mem.read_u32(a).ctx(|| "nr_cpu_ids".into())?.min(8192),
+            None => return Ok(vec![0]),
+        };
+        let Some(mask) = self.syms.address("__cpu_online_mask") else {
+            return Ok((0..nr).collect());
+        };
+        let words = self.mem.read_vec(mask, nr.div_ceil(64) as usize * 8).ctx(|| "__cpu_online_mask".into())?;
+        Ok((0..nr).filter(|&c| words.get((c / 8) as usize).is_some_and(|b| b & (1 << (c % 8)) != 0)).collect())
+    }
+
+    /// Address of per-CPU variable `sym` on `cpu` (`&sym + __per_cpu_offset[cpu]`).
+    pub fn per_cpu(&self, sym: &str, cpu: u32) -> Result<u64, KernelError> {
+        let base = self.syms.require(sym)?;
+        let offs = self.syms.require("__per_cpu_offset")?;
+        let off = self.mem.read_u64(offs + u64::from(cpu) * 8).ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
+        Ok(base.wrapping_add(off))
+    }
+}

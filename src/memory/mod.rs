@@ -1,7 +1,23 @@
 //! Kernel memory sources: ELF vmcores, kdump-compressed dumps, /proc/kcore.
 //!
+//! Two layers:
+//! * [`PhysMemory`]: physical reads, one implementation per file format
+//!   ([`elf::ElfCore`], [`kdump::KdumpFile`], [`kcore::Kcore`]).
+//! * [`Memory`]: kernel virtual reads. [`x86_64::KernelSpace`] translates through
+//!   the x86_64 page tables (or reads /proc/kcore's virtual segments directly) and
+//!   [`x86_64::UserSpace`] reads one process's user memory through its `mm->pgd`.
+//!
 //! Everything above this layer reads kernel virtual addresses through [`Memory`]
-//! and never learns where the bytes came from.
+//! and never learns where the bytes came from. [`dump::open`] picks the format.
+
+pub mod bytes;
+pub mod dump;
+pub mod elf;
+pub mod kcore;
+pub mod kdump;
+mod page_cache;
+pub mod vmcoreinfo;
+pub mod x86_64;
 
 use thiserror::Error;
 
@@ -12,12 +28,28 @@ pub enum MemError {
     NotMapped { addr: u64 },
     #[error("physical address {paddr:#x} (virtual {addr:#x}): not in the dump")]
     NotInDump { addr: u64, paddr: u64 },
-    #[error("physical address {paddr:#x}: page excluded from the dump")]
+    /// A physical address that no segment / bitmap of the dump covers.
+    #[error("physical address {paddr:#x}: not in the dump")]
+    PhysNotInDump { paddr: u64 },
+    /// The page exists in the dumped system, but the dump's filter left it out.
+    #[error("physical address {paddr:#x}: not in dump (page excluded by the dump's filter)")]
     Excluded { paddr: u64 },
     #[error("{file}: offset {offset:#x}: {what}")]
     Corrupt { file: String, offset: u64, what: String },
     #[error("{file}: {source}")]
     Io { file: String, #[source] source: std::sync::Arc<std::io::Error> },
+    #[error("{file}: read at offset {offset:#x} (address {addr:#x}): {source}")]
+    LiveRead { file: String, offset: u64, addr: u64, #[source] source: std::sync::Arc<std::io::Error> },
+}
+
+impl MemError {
+    /// Attach the virtual address to a physical-only fault.
+    pub fn at_virtual(self, addr: u64) -> MemError {
+        match self {
+            MemError::PhysNotInDump { paddr } => MemError::NotInDump { addr, paddr },
+            other => other,
+        }
+    }
 }
 
 /// Reads kernel virtual memory. Implemented by every dump format and by /proc/kcore.
@@ -36,4 +68,41 @@ pub trait Memory: Send + Sync {
         self.read(addr, &mut b)?;
         Ok(u32::from_le_bytes(b))
     }
+
+    fn read_u16(&self, addr: u64) -> Result<u16, MemError> {
+        let mut b = [0u8; 2];
+        self.read(addr, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+
+    fn read_u8(&self, addr: u64) -> Result<u8, MemError> {
+        let mut b = [0u8; 1];
+        self.read(addr, &mut b)?;
+        Ok(b[0])
+    }
+
+    /// `len` bytes at `addr` as a new vector.
+    fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+}
+
+/// Reads physical memory of the dumped (or running) machine.
+pub trait PhysMemory: Send + Sync {
+    /// Fill `buf` with the bytes at physical address `paddr`.
+    fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), MemError>;
+
+    fn read_phys_u64(&self, paddr: u64) -> Result<u64, MemError> {
+        let mut b = [0u8; 8];
+        self.read_phys(paddr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+/// Bytes up to the first NUL, lossily as UTF-8 (comm, release strings).
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned()
 }

@@ -1,1 +1,2 @@
 //! See ../lib.rs for where this layer sits.
+pub mod tree;

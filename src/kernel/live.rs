@@ -1,0 +1,43 @@
+//! Live mode preconditions: say exactly why /proc/kcore cannot be read.
+
+use super::KernelError;
+use std::io::ErrorKind;
+
+pub const KCORE: &str = "/proc/kcore";
+
+/// The lockdown mode in brackets from /sys/kernel/security/lockdown, if any.
+fn lockdown_mode() -> Option<String> {
+    let s = std::fs::read_to_string("/sys/kernel/security/lockdown").ok()?;
+    let start = s.find('[')? + 1;
+    let end = s[start..].find(']')? + start;
+    Some(s.get(start..end)?.to_string())
+}
+
+/// Check that /proc/kcore can be opened, or explain why not.
+pub fn check_kcore() -> Result<(), KernelError> {
+    match std::fs::File::open(KCORE) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(KernelError::Live(
+            "no /proc/kcore: this kernel was built without CONFIG_PROC_KCORE (or /proc is not mounted); use --core FILE".into(),
+        )),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            if !nix::unistd::geteuid().is_root() {
+                return Err(KernelError::Live("live mode needs root: /proc/kcore is readable only with CAP_SYS_RAWIO; run as root or pass --core FILE".into()));
+            }
+            if let Some(mode) = lockdown_mode().filter(|m| m != "none") {
+                return Err(KernelError::Live(format!(
+                    "/proc/kcore is blocked by kernel lockdown (mode '{mode}' in /sys/kernel/security/lockdown); use a dump instead"
+                )));
+            }
+            Err(KernelError::Live(format!("/proc/kcore: permission denied although running as root ({e}); a security module may block it")))
+        }
+        Err(e) => Err(KernelError::Live(format!("/proc/kcore: {e}"))),
+    }
+}
+
+/// Explain a missing KASLR offset in live mode: /proc/kallsyms hides addresses
+/// when kptr_restrict is set.
+pub fn kptr_restrict_hint() -> String {
+    let v = std::fs::read_to_string("/proc/sys/kernel/kptr_restrict").unwrap_or_default();
+    format!("kernel.kptr_restrict = {} (addresses in /proc/kallsyms are hidden unless it is 0, or 1 with CAP_SYSLOG)", v.trim())
+}

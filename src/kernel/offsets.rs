@@ -1,0 +1,190 @@
+//! Member offsets the kernel walkers need, resolved once from the type model.
+//!
+//! Fields are probed, never chosen by kernel version: `task_struct.__state`
+//! (5.14, commit 2f064a59a11f) or `state`; `signal_struct.thread_head` +
+//! `task_struct.thread_node` (3.14) or the older `thread_group` ring (gone in 6.7);
+//! `mm_struct.mm_mt` (6.1 maple tree) or `mmap`/`mm_rb`.
+
+use super::KernelError;
+
+/// The two questions the kernel layer asks of a type model.
+pub trait TypeLookup {
+    /// Byte offset and byte size of a dotted member path (anonymous members are
+    /// searched transparently), or None if the struct or member does not exist.
+    fn member(&self, strukt: &str, path: &str) -> Option<(u64, u64)>;
+    /// `sizeof(struct strukt)`.
+    fn struct_size(&self, strukt: &str) -> Option<u64>;
+}
+
+// The type model (src/types) implements TypeLookup once it lands on main.
+
+/// Offset and size of one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub offset: u64,
+    pub size: u64,
+}
+
+fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, KernelError> {
+    t.member(strukt, path)
+        .map(|(offset, size)| Field { offset, size })
+        .ok_or_else(|| KernelError::MissingMember { strukt: strukt.into(), member: path.into() })
+}
+
+fn probe(t: &dyn TypeLookup, strukt: &str, path: &str) -> Option<Field> {
+    t.member(strukt, path).map(|(offset, size)| Field { offset, size })
+}
+
+/// How the threads of a thread group are linked.
+#[derive(Debug, Clone, Copy)]
+pub enum ThreadLink {
+    /// `signal->thread_head` lists every thread's `thread_node` (3.14+).
+    SignalThreadHead { thread_head: Field, thread_node: Field },
+    /// `thread_group`: a ring through the threads, no separate head (before 6.7).
+    ThreadGroup(Field),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TaskOffsets {
+    pub size: u64,
+    pub tasks: Field,
+    pub pid: Field,
+    pub tgid: Field,
+    pub comm: Field,
+    pub mm: Field,
+    pub active_mm: Field,
+    pub flags: Field,
+    /// `__state` (unsigned int, 5.14+) or `state` (volatile long).
+    pub state: Field,
+    pub state_name: &'static str,
+    pub exit_state: Field,
+    pub real_parent: Field,
+    pub group_leader: Field,
+    pub signal: Field,
+    pub threads: ThreadLink,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MmOffsets {
+    pub size: u64,
+    pub pgd: Field,
+    pub map_count: Field,
+    pub mmap_base: Field,
+    pub start_brk: Field,
+    pub brk: Field,
+    pub start_stack: Field,
+    /// 6.1+: the maple tree of VMAs.
+    pub mm_mt: Option<Field>,
+    /// Before 6.1: the VMA list head.
+    pub mmap: Option<Field>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Offsets {
+    pub task: TaskOffsets,
+    pub mm: MmOffsets,
+    /// `rq.idle`, for the idle task of each CPU.
+    pub rq_idle: Option<Field>,
+}
+
+impl Offsets {
+    pub fn resolve(t: &dyn TypeLookup) -> Result<Offsets, KernelError> {
+        let ts = "task_struct";
+        let (state, state_name) = match probe(t, ts, "__state") {
+            Some(f) => (f, "__state"),
+            None => (field(t, ts, "state")?, "state"),
+        };
+        let threads = match (probe(t, "signal_struct", "thread_head"), probe(t, ts, "thread_node")) {
+            (Some(thread_head), Some(thread_node)) => ThreadLink::SignalThreadHead { thread_head, thread_node },
+            _ => ThreadLink::ThreadGroup(field(t, ts, "thread_group")?),
+        };
+        let task = TaskOffsets {
+            size: t.struct_size(ts).ok_or_else(|| KernelError::MissingMember { strukt: ts.into(), member: "(size)".into() })?,
+            tasks: field(t, ts, "tasks")?,
+            pid: field(t, ts, "pid")?,
+            tgid: field(t, ts, "tgid")?,
+            comm: field(t, ts, "comm")?,
+            mm: field(t, ts, "mm")?,
+            active_mm: field(t, ts, "active_mm")?,
+            flags: field(t, ts, "flags")?,
+            state,
+            state_name,
+            exit_state: field(t, ts, "exit_state")?,
+            real_parent: field(t, ts, "real_parent")?,
+            group_leader: field(t, ts, "group_leader")?,
+            signal: field(t, ts, "signal")?,
+            threads,
+        };
+        let ms = "mm_struct";
+        let mm = MmOffsets {
+            size: t.struct_size(ms).ok_or_else(|| KernelError::MissingMember { strukt: ms.into(), member: "(size)".into() })?,
+            pgd: field(t, ms, "pgd")?,
+            map_count: field(t, ms, "map_count")?,
+            mmap_base: field(t, ms, "mmap_base")?,
+            start_brk: field(t, ms, "start_brk")?,
+            brk: field(t, ms, "brk")?,
+            start_stack: field(t, ms, "start_stack")?,
+            mm_mt: probe(t, ms, "mm_mt"),
+            mmap: probe(t, ms, "mmap"),
+        };
+        Ok(Offsets { task, mm, rq_idle: probe(t, "rq", "idle") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A type model with only the listed members, to exercise the probing.
+    struct Fake(HashMap<(&'static str, &'static str), (u64, u64)>);
+    impl TypeLookup for Fake {
+        fn member(&self, s: &str, p: &str) -> Option<(u64, u64)> {
+            self.0.iter().find(|((a, b), _)| *a == s && *b == p).map(|(_, v)| *v)
+        }
+        fn struct_size(&self, _: &str) -> Option<u64> {
+            Some(4096)
+        }
+    }
+
+    fn base() -> HashMap<(&'static str, &'static str), (u64, u64)> {
+        let mut m = HashMap::new();
+        for (i, f) in ["tasks", "pid", "tgid", "comm", "mm", "active_mm", "flags", "exit_state", "real_parent", "group_leader", "signal"]
+            .iter()
+            .enumerate()
+        {
+            m.insert(("task_struct", *f), (i as u64 * 8 + 64, 8));
+        }
+        for (i, f) in ["pgd", "map_count", "mmap_base", "start_brk", "brk", "start_stack"].iter().enumerate() {
+            m.insert(("mm_struct", *f), (i as u64 * 8 + 64, 8));
+        }
+        m
+    }
+
+    #[test]
+    fn probes_new_fields_first() {
+        let mut m = base();
+        m.insert(("task_struct", "__state"), (24, 4));
+        m.insert(("task_struct", "state"), (16, 8));
+        m.insert(("task_struct", "thread_node"), (200, 16));
+        m.insert(("signal_struct", "thread_head"), (16, 16));
+        m.insert(("mm_struct", "mm_mt"), (0, 16));
+        let o = Offsets::resolve(&Fake(m)).unwrap();
+        assert_eq!((o.task.state.offset, o.task.state_name), (24, "__state"));
+        assert!(matches!(o.task.threads, ThreadLink::SignalThreadHead { .. }));
+        assert!(o.mm.mm_mt.is_some() && o.mm.mmap.is_none());
+    }
+
+    #[test]
+    fn falls_back_to_old_fields_and_names_what_is_missing() {
+        let mut m = base();
+        m.insert(("task_struct", "state"), (16, 8));
+        m.insert(("task_struct", "thread_group"), (300, 16));
+        let o = Offsets::resolve(&Fake(m.clone())).unwrap();
+        assert_eq!((o.task.state.size, o.task.state_name), (8, "state"));
+        assert!(matches!(o.task.threads, ThreadLink::ThreadGroup(f) if f.offset == 300));
+        m.remove(&("task_struct", "thread_group"));
+        let e = Offsets::resolve(&Fake(m)).unwrap_err().to_string();
+        assert!(e.contains("thread_group"), "{e}");
+    }
+}
