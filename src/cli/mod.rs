@@ -2,6 +2,7 @@
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
 mod info;
+mod layout;
 mod ps;
 mod read;
 mod target;
@@ -17,6 +18,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Struct layouts exactly as pahole prints them (DWARF or BTF)
+    Layout(layout::LayoutArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
@@ -41,6 +44,7 @@ fn error_line(e: &anyhow::Error) -> String {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Layout(a) => layout::run(a),
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
