@@ -53,6 +53,13 @@ fn error_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -67,6 +74,8 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(code) => code,
+        // `vmscope ... | head` closes the pipe early: that is the reader's choice, not an error.
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("vmscope: error: {}", error_line(&e));
             2
