@@ -30,7 +30,9 @@ pub fn fixture_vmlinuxes() -> Vec<PathBuf> {
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| !p.is_symlink() && p.join(".complete").exists() && p.join("vmlinux").exists())
+                .filter(|p| {
+                    !p.is_symlink() && p.join(".complete").exists() && p.join("vmlinux").exists()
+                })
                 .map(|p| p.join("vmlinux"))
                 .collect()
         })
