@@ -405,11 +405,17 @@ fn run_in_guest_returns_output_status_and_a_fresh_proc_capture() {
         busybox.is_file(),
         "no /bin/busybox (busybox-static): {BUILD_HINT}"
     );
-    let run = common::run_in_guest(
+    // A second file rides along (busybox again, under another name in another directory).
+    let run = common::run_in_guest_with(
         "5.10",
         busybox,
-        &["sh", "-c", "cat /proc/sys/kernel/osrelease; id -u; exit 3"],
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/osrelease; /usr/local/bin/busybox-copy id -u; exit 3",
+        ],
         false,
+        &[(busybox, "/usr/local/bin/busybox-copy")],
     );
     let kernel = common::dump("5.10");
     assert_eq!(run.status, 3, "stderr: {}", run.stderr);

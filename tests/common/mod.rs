@@ -473,11 +473,26 @@ impl GuestRun {
 /// Boot KERNEL (a series, or SERIES-la57) with the workloads and run `binary args` as root inside.
 /// with_vmlinux puts the kernel's DWARF vmlinux at /vmlinux in the guest (2 GB guest).
 pub fn run_in_guest(kernel: &str, binary: &Path, args: &[&str], with_vmlinux: bool) -> GuestRun {
+    run_in_guest_with(kernel, binary, args, with_vmlinux, &[])
+}
+
+/// As `run_in_guest`, with extra files (host path, guest path) in the guest, so that one boot can
+/// run several commands: binary /bin/busybox, args ["sh", "-c", "vmscope ps; vmscope vmas 1"].
+pub fn run_in_guest_with(
+    kernel: &str,
+    binary: &Path,
+    args: &[&str],
+    with_vmlinux: bool,
+    files: &[(&Path, &str)],
+) -> GuestRun {
     let capture = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/run-in-guest.sh");
     let mut cmd = Command::new(&script);
     if with_vmlinux {
         cmd.arg("--with-vmlinux");
+    }
+    for (host, guest) in files {
+        cmd.arg("--file").arg(format!("{}:{guest}", host.display()));
     }
     cmd.arg("--proc-out")
         .arg(capture.path())
