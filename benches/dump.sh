@@ -28,11 +28,14 @@ for t in for_each_task(prog):
 print(n, "tasks", file=sys.stderr)
 PY
 
-# measure LABEL CMD...: one run, prints "LABEL seconds peak_kb"
+# measure LABEL CMD...: one run, prints "LABEL seconds peak_kb exit_status"
 measure() {
     local label=$1; shift
-    local t; t=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1 )
-    echo "$label $t"
+    local tf; tf=$(mktemp)
+    local rc=0
+    /usr/bin/time -o "$tf" -f "%e %M" "$@" > /dev/null 2>&1 || rc=$?
+    echo "$label $(tail -1 "$tf") $rc"
+    rm -f "$tf"
 }
 
 results=()
@@ -47,16 +50,17 @@ if command -v crash > /dev/null; then
     done
 fi
 
-printf '%-26s %9s %10s\n' tool/format seconds peak_MB
+printf '%-26s %9s %10s  %s\n' tool/format seconds peak_MB result
 for r in "${results[@]}"; do
     set -- $r
-    printf '%-26s %9s %10d\n' "$1" "$2" $(( $3 / 1024 ))
+    ok=ok; [ "$4" = 0 ] || ok="failed (exit $4)"
+    printf '%-26s %9s %10d  %s\n' "$1" "$2" $(( $3 / 1024 )) "$ok"
 done
 echo
 for fmt in elf.core kdump-zlib.flat; do
-    v=$(printf '%s\n' "${results[@]}" | awk -v k="vmscope/$fmt" '$1==k{print $2}')
+    v=$(printf '%s\n' "${results[@]}" | awk -v k="vmscope/$fmt" '$1==k && $4==0 {print $2}')
     for tool in drgn crash; do
-        o=$(printf '%s\n' "${results[@]}" | awk -v k="$tool/$fmt" '$1==k{print $2}')
-        [ -n "$o" ] && awk -v o="$o" -v v="$v" -v l="$tool/vmscope $fmt" 'BEGIN{ if (v > 0) printf "%-34s %.1fx\n", l, o/v }'
+        o=$(printf '%s\n' "${results[@]}" | awk -v k="$tool/$fmt" '$1==k && $4==0 {print $2}')
+        [ -n "$o" ] && [ -n "$v" ] && awk -v o="$o" -v v="$v" -v l="$tool/vmscope $fmt" 'BEGIN{ if (v > 0) printf "%-34s %.1fx\n", l, o/v }'
     done
 done
