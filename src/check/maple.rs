@@ -252,7 +252,8 @@ fn validate_node(
         let lo = prev.map_or(n.min, |q| q.wrapping_add(1));
         let ok = p >= lo && p < n.max && !(prev.is_some() && p == 0);
         r.expect("maple.pivots", ok, a, format!("pivot[{i}]"), || {
-            format!("in [{}, {}) and above pivot[{}]", hex(lo), hex(n.max), i.wrapping_sub(1) as isize)
+            let after = if i == 0 { "the node min".to_string() } else { format!("pivot[{}]", i - 1) };
+            format!("in [{}, {}), above {after}", hex(lo), hex(n.max))
         }, || hex(p));
         prev = Some(p);
     }
