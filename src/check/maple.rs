@@ -368,7 +368,7 @@ fn validate_entries(snap: &MapleSnapshot, facts: &MmFacts, vmas: &dyn VmaSource,
         r.expect("maple.entries", range_ok, e.node, field.clone(), || {
             format!("vma {} covering [{}, {}]", hex(e.entry), hex(e.first), hex(e.last))
         }, || format!("vm_start {} vm_end {}", hex(v.vm_start), hex(v.vm_end)));
-        let shape_ok = v.vm_start < v.vm_end && v.vm_start % 4096 == 0 && v.vm_end % 4096 == 0 && v.vm_end <= facts.task_size;
+        let shape_ok = v.vm_start < v.vm_end && v.vm_start.is_multiple_of(4096) && v.vm_end.is_multiple_of(4096) && v.vm_end <= facts.task_size;
         r.expect("maple.entries", shape_ok, e.entry, "vm_start/vm_end", || {
             format!("page-aligned, non-empty, below {}", hex(facts.task_size))
         }, || format!("[{}, {})", hex(v.vm_start), hex(v.vm_end)));
