@@ -209,8 +209,8 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 
 pub fn run(a: &CheckArgs) -> Result<i32> {
     let types = load_types(&a.target.vmlinux_path())?;
-    let k = a.target.open(Some(&*types))?;
-    let probe = ProbeVia(&*types);
+    let k = a.target.open(Some(&types))?;
+    let probe = ProbeVia(&types);
     let layout = VmaLayout::probe(&probe).context("probing VMA structures")?;
     let stack_guard_gap = match k.syms.address("stack_guard_gap") {
         Some(s) => k.mem.read_u64(s).with_context(|| format!("reading stack_guard_gap at {s:#x}"))?,

@@ -62,8 +62,6 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
 }
 
 /// The type model of `vmlinux` (DWARF), for member offsets.
-pub fn load_types(vmlinux: &str) -> Result<Box<dyn TypeLookup>> {
-    let db = crate::debuginfo::dwarf::open(std::path::Path::new(vmlinux))
-        .map_err(|e| anyhow::anyhow!("{vmlinux}: {e}"))?;
-    Ok(Box::new(crate::kernel::type_lookup::ModelLookup(db)))
+pub fn load_types(vmlinux: &str) -> Result<crate::debuginfo::dwarf::TypeDb> {
+    Ok(crate::debuginfo::dwarf::open(std::path::Path::new(vmlinux))?)
 }

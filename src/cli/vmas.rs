@@ -58,8 +58,8 @@ impl From<&VmaInfo> for VmaRow {
 
 pub fn run(a: &VmasArgs) -> Result<i32> {
     let types = load_types(&a.target.vmlinux_path())?;
-    let k = a.target.open(Some(&*types))?;
-    let layout = VmaLayout::probe(&ProbeVia(&*types)).context("probing VMA structures")?;
+    let k = a.target.open(Some(&types))?;
+    let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
     let (task, mm) = proc_maps::mm_of_pid(&k, a.pid)?;
     let Some(mm) = mm else {
         eprintln!(

@@ -703,6 +703,16 @@ impl TypeSource for TypeDb {
         let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(ix.composite_names_in_order())
     }
+
+    fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
+        let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(ix.all_names().map(str::to_string).collect())
+    }
+
+    fn definition_order(&self, id: TypeId) -> u64 {
+        let Some(off) = self.arena.offset(id) else { return u64::MAX };
+        self.units.partition_point(|u| u.start <= off) as u64
+    }
 }
 
 thread_local! {

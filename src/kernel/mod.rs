@@ -12,6 +12,7 @@ pub mod offsets;
 pub mod proc_maps;
 pub mod symbols;
 pub mod tasks;
+pub mod value;
 pub mod type_lookup;
 pub mod vma;
 pub mod vma_layout;

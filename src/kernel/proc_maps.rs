@@ -60,3 +60,54 @@ pub fn mm_of_pid(k: &Kernel, pid: i32) -> Result<(super::tasks::Task, Option<u64
     let mm = t.mm;
     Ok((t, mm))
 }
+
+/// One thread's `task_struct.vmacache` (kernels before 6.1).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VmacacheView {
+    pub tid: i32,
+    #[serde(serialize_with = "crate::trees::ser_hex")]
+    pub task: u64,
+    pub seqnum: u64,
+    pub mm_seqnum: u64,
+    /// `seqnum == mm->vmacache_seqnum`: only then are the entries meaningful.
+    pub valid: bool,
+    #[serde(serialize_with = "crate::trees::ser_hex_vec")]
+    pub vmas: Vec<u64>,
+}
+
+/// The vmacache of every thread using `mm`; empty when the kernel has none.
+pub fn vmacaches(k: &Kernel, l: &VmaLayout, mm: u64) -> Result<Vec<VmacacheView>, VmaError> {
+    let Some(vc) = &l.vmacache else {
+        return Ok(Vec::new());
+    };
+    let rd = |addr: u64, what: &'static str| {
+        k.mem
+            .read_u64(addr)
+            .map_err(|source| VmaError::Read { what, addr, source })
+    };
+    let mm_seqnum = rd(mm + vc.mm_seqnum, "mm_struct.vmacache_seqnum")?;
+    let tasks = k.tasks().map_err(|e| VmaError::Corrupt {
+        addr: mm,
+        what: format!("listing tasks: {e}"),
+    })?;
+    let mut out = Vec::new();
+    for t in tasks
+        .iter()
+        .filter(|t| t.mm == Some(mm) && t.idle_cpu.is_none())
+    {
+        let base = t.addr + vc.task_vmacache;
+        let seqnum = rd(base + vc.seqnum, "vmacache.seqnum")?;
+        let vmas = (0..vc.nvmas.min(64))
+            .map(|i| rd(base + vc.vmas + 8 * i, "vmacache.vmas[]"))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(VmacacheView {
+            tid: t.pid,
+            task: t.addr,
+            seqnum,
+            mm_seqnum,
+            valid: seqnum == mm_seqnum,
+            vmas,
+        });
+    }
+    Ok(out)
+}

@@ -246,6 +246,17 @@ pub trait TypeSource: Sync {
 
     /// Names of every struct and union, each once (first definition), in source order.
     fn composite_names(&self) -> Result<Vec<String>, TypeError>;
+
+    /// Every type name the source knows (for "did you mean" suggestions).
+    fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
+        self.composite_names()
+    }
+
+    /// Sort key of a type's definition (its compilation unit for DWARF): pahole prints the
+    /// types asked for in this order.
+    fn definition_order(&self, _id: TypeId) -> u64 {
+        0
+    }
 }
 
 /// Convenience queries every source supports (used by the kernel layer).

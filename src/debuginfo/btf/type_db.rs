@@ -13,7 +13,13 @@ use crate::types::model::{
     PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource, Typedef, MAX_CHAIN,
 };
 use std::path::Path;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+/// After this many lookups by name, one hash index replaces the per-lookup scan
+/// (a full dump looks up thousands of names; a single lookup should not pay for an index).
+const SCANS_BEFORE_INDEX: u32 = 8;
 
 /// Cacheline size pahole assumes when the CPU does not report one.
 pub const DEFAULT_CACHELINE: u32 = 64;
@@ -24,6 +30,9 @@ pub struct BtfDb {
     /// Converted types, by BTF id (index 0, void, stays empty).
     types: Vec<OnceLock<Box<Type>>>,
     inference: Mutex<InferenceCache>,
+    lookups: AtomicU32,
+    /// Named struct, union, enum and typedef ids by name, in id order; built on demand.
+    name_index: OnceLock<HashMap<String, Vec<(u32, BtfKind)>>>,
 }
 
 /// Natural alignments memoised across conversions (pahole caches them per type too).
@@ -46,6 +55,8 @@ impl BtfDb {
             btf,
             types,
             inference: Mutex::new(InferenceCache { cacheline_size, natural: Default::default() }),
+            lookups: AtomicU32::new(0),
+            name_index: OnceLock::new(),
         }
     }
 
@@ -222,6 +233,23 @@ impl BtfDb {
         })
     }
 
+    fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
+        let mut index: HashMap<String, Vec<(u32, BtfKind)>> = HashMap::new();
+        for ty in self.btf.types().flatten() {
+            let indexed = matches!(
+                ty.kind,
+                BtfKind::Struct | BtfKind::Union | BtfKind::Enum | BtfKind::Enum64 | BtfKind::Typedef
+            );
+            if !indexed || ty.name_off == 0 {
+                continue;
+            }
+            if let Ok(name) = self.btf.name(ty.name_off) {
+                index.entry(name.to_string()).or_default().push((ty.id, ty.kind));
+            }
+        }
+        index
+    }
+
     fn kinds_for(kind: NameKind) -> &'static [BtfKind] {
         match kind {
             NameKind::Composite => &[BtfKind::Struct, BtfKind::Union],
@@ -247,7 +275,20 @@ impl TypeSource for BtfDb {
     }
 
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
-        Ok(self.btf.find_first_by_name(name, Self::kinds_for(kind)).map(TypeId))
+        let kinds = Self::kinds_for(kind);
+        if self.name_index.get().is_none() && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX {
+            return Ok(self.btf.find_first_by_name(name, kinds).map(TypeId));
+        }
+        let index = self.name_index.get_or_init(|| self.build_name_index());
+        Ok(index
+            .get(name)
+            .and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k)))
+            .map(|&(id, _)| TypeId(id)))
+    }
+
+    fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
+        let index = self.name_index.get_or_init(|| self.build_name_index());
+        Ok(index.keys().cloned().collect())
     }
 
     fn pointer_size(&self) -> u64 {

@@ -1,0 +1,220 @@
+//! `vmscope layout`: struct layouts byte-identical to `pahole -F dwarf -C NAME` (DWARF) or
+//! `pahole -F btf` (BTF).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use rayon::prelude::*;
+
+use vmscope_types::*;
+
+/// Re-exports used by this command (keeps the `use` lines short).
+mod vmscope_types {
+    pub use crate::debuginfo::btf::BtfDb;
+    pub use crate::debuginfo::{OpenOptions, TypeDb};
+    pub use crate::types::json::{layout_json, SCHEMA_VERSION};
+    pub use crate::types::model::{NameKind, TypeSource};
+    pub use crate::types::pahole::{PrintOptions, Printer};
+}
+
+#[derive(Args, Debug)]
+pub struct LayoutArgs {
+    /// Type names (struct, union, enum or typedef); none = every struct and union
+    pub names: Vec<String>,
+    /// Type names, comma-separated (pahole's -C)
+    #[arg(short = 'C', long = "class_name", value_delimiter = ',')]
+    pub class_name: Vec<String>,
+    /// Read DWARF from this vmlinux (or any ELF with DWARF)
+    #[arg(long, conflicts_with = "btf")]
+    pub vmlinux: Option<PathBuf>,
+    /// Read BTF from this file (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF's .BTF)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
+    /// Offsets and sizes in hexadecimal
+    #[arg(long)]
+    pub hex: bool,
+    /// Expand typedefs and named struct/union members inline
+    #[arg(short = 'E', long = "expand-types")]
+    pub expand_types: bool,
+    /// Cacheline size in bytes
+    #[arg(short = 'c', long = "cacheline-size", default_value_t = 64)]
+    pub cacheline_size: u32,
+    /// One line per struct/union: name, size, number of holes (tab-separated)
+    #[arg(short = 's', long)]
+    pub sizes: bool,
+    /// One line per struct/union: name, number of members (tab-separated)
+    #[arg(short = 'n', long = "nr-members")]
+    pub nr_members: bool,
+    /// Only types whose name starts with this prefix
+    #[arg(short = 'y', long = "prefix")]
+    pub prefix: Option<String>,
+    /// JSON instead of pahole text (schema: docs/layout-json.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Do not read or write the on-disk DWARF name index
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+const SYS_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+fn running_release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string())
+}
+
+pub fn run(a: &LayoutArgs) -> Result<i32> {
+    if a.cacheline_size == 0 {
+        bail!("--cacheline-size must be positive");
+    }
+    if let Some(path) = &a.btf {
+        return with_btf(path, a);
+    }
+    if let Some(path) = &a.vmlinux {
+        return with_dwarf(path, a);
+    }
+    if Path::new(SYS_BTF).exists() {
+        return with_btf(Path::new(SYS_BTF), a);
+    }
+    if let Some(rel) = running_release() {
+        let p = PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{rel}"));
+        if p.exists() {
+            return with_dwarf(&p, a);
+        }
+    }
+    bail!("no type information: {SYS_BTF} is missing and no debug vmlinux was found; use --vmlinux FILE or --btf FILE")
+}
+
+fn with_btf(path: &Path, a: &LayoutArgs) -> Result<i32> {
+    let db = BtfDb::open(path, a.cacheline_size).with_context(|| format!("{}", path.display()))?;
+    run_with(&db, path, a)
+}
+
+fn with_dwarf(path: &Path, a: &LayoutArgs) -> Result<i32> {
+    let mut opts = OpenOptions::default();
+    if a.no_cache {
+        opts.cache_dir = None;
+    }
+    let db = TypeDb::open_with(path, opts)?;
+    run_with(&db, path, a)
+}
+
+fn print_opts(a: &LayoutArgs) -> PrintOptions {
+    PrintOptions { hex: a.hex, expand_types: a.expand_types, cacheline_size: a.cacheline_size }
+}
+
+fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> {
+    let mut names: Vec<String> = a.names.clone();
+    names.extend(a.class_name.iter().filter(|n| !n.is_empty()).cloned());
+    if let Some(p) = &a.prefix {
+        names.retain(|n| n.starts_with(p.as_str()));
+    }
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if names.is_empty() && (a.names.is_empty() && a.class_name.is_empty()) {
+        return all_types(src, a, &mut out);
+    }
+    // Look every name up first; pahole prints them in definition order.
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        match src.find(n, NameKind::Any)? {
+            Some(id) => found.push((src.definition_order(id), i, id)),
+            None => missing.push(n.clone()),
+        }
+    }
+    found.sort();
+    if a.json {
+        let mut printer = Printer::new(src, print_opts(a));
+        let mut v = Vec::new();
+        for (_, _, id) in &found {
+            v.push(layout_json(&mut printer, src, *id, a.cacheline_size as u64)?);
+        }
+        let doc = serde_json::json!({ "schema": SCHEMA_VERSION, "types": v });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        let mut printer = Printer::new(src, print_opts(a));
+        for (_, _, id) in &found {
+            let text = printer.print(*id);
+            writeln!(out, "{text}")?;
+        }
+    }
+    out.flush()?;
+    if !missing.is_empty() {
+        let all = src.all_type_names().unwrap_or_default();
+        let mut parts = Vec::new();
+        for m in &missing {
+            let close = close_matches(m, &all);
+            if close.is_empty() {
+                parts.push(format!("'{m}'"));
+            } else {
+                parts.push(format!("'{m}' (did you mean: {}?)", close.join(", ")));
+            }
+        }
+        return Err(anyhow!("no type named {} in {}", parts.join(", "), path.display()));
+    }
+    Ok(0)
+}
+
+/// Up to five names close to `want`, best first.
+fn close_matches(want: &str, all: &[String]) -> Vec<String> {
+    let mut scored: Vec<(f64, &String)> = all
+        .iter()
+        .map(|n| (strsim::jaro_winkler(want, n), n))
+        .filter(|(s, n)| *s >= 0.85 || n.contains(want) && want.len() >= 4)
+        .collect();
+    scored.sort_by(|x, y| y.0.partial_cmp(&x.0).unwrap_or(std::cmp::Ordering::Equal).then(x.1.cmp(y.1)));
+    scored.into_iter().take(5).map(|(_, n)| n.clone()).collect()
+}
+
+/// Every struct and union (first definition of each name), like `pahole` with no -C.
+fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Result<i32> {
+    let mut names = src.composite_names()?;
+    if let Some(p) = &a.prefix {
+        names.retain(|n| n.starts_with(p.as_str()));
+    }
+    let opts = print_opts(a);
+    let chunks: Vec<&[String]> = names.chunks(256).collect();
+    let texts: Vec<Result<String>> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let mut printer = Printer::new(src, opts.clone());
+            let mut s = String::new();
+            for n in chunk.iter() {
+                let Some(id) = src.find(n, NameKind::Composite)? else { continue };
+                if a.sizes || a.nr_members {
+                    let l = printer.layout_of(id)?;
+                    if a.sizes {
+                        let holes = if l.is_union { 0 } else { l.nr_holes };
+                        s.push_str(&format!("{}\t{}\t{}\n", n, l.size as i32, holes));
+                    } else {
+                        s.push_str(&format!("{}\t{}\n", n, l.members.len() as u16));
+                    }
+                } else if a.json {
+                    let v = layout_json(&mut printer, src, id, a.cacheline_size as u64)?;
+                    s.push_str(&serde_json::to_string(&v)?);
+                    s.push_str(",\n");
+                } else {
+                    s.push_str(&printer.print(id));
+                    s.push('\n');
+                }
+            }
+            Ok(s)
+        })
+        .collect();
+    if a.json && !(a.sizes || a.nr_members) {
+        let mut body = String::new();
+        for t in texts {
+            body.push_str(&t?);
+        }
+        let body = body.trim_end().trim_end_matches(',');
+        writeln!(out, "{{\"schema\":{SCHEMA_VERSION},\"types\":[\n{body}\n]}}")?;
+        return Ok(0);
+    }
+    for t in texts {
+        out.write_all(t?.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(0)
+}
