@@ -66,7 +66,7 @@ impl BtfDb {
     }
 
     fn source_error(&self, e: BtfError) -> TypeError {
-        TypeError::Source(e.to_string())
+        TypeError::Source(self.btf.with_origin(e).to_string())
     }
 
     fn name(&self, name_off: u32) -> Result<Option<String>, BtfError> {
@@ -233,6 +233,57 @@ impl BtfDb {
         })
     }
 
+    /// Convert `root` and every type its layout depends on, so that corrupt BTF (a typedef
+    /// cycle, a struct containing itself) is an error at lookup rather than a bad printout.
+    /// Values (members, array elements, typedef and qualifier targets) are followed fully;
+    /// pointer and function targets are converted but not entered, which keeps the walk to
+    /// the few hundred types a struct embeds instead of the whole kernel.
+    fn check_reachable(&self, root: u32) -> Result<(), BtfError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![(root, true)];
+        while let Some((id, enter)) = stack.pop() {
+            if id == 0 || !seen.insert((id, enter)) {
+                continue;
+            }
+            if seen.len() > self.btf.type_count() as usize * 2 {
+                break;
+            }
+            self.btf.strip_typedefs_and_modifiers(id)?;
+            self.btf.type_size(id)?;
+            let Some(slot) = self.types.get(id as usize) else { continue };
+            if slot.get().is_none() {
+                let converted = self.convert(&self.btf.type_by_id(id)?)?;
+                let _ = slot.set(Box::new(converted));
+            }
+            if !enter {
+                continue;
+            }
+            let ty = self.btf.type_by_id(id)?;
+            match ty.kind {
+                BtfKind::Ptr | BtfKind::FuncProto => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, false));
+                    }
+                    for p in ty.params() {
+                        stack.push((p.type_id, false));
+                    }
+                }
+                _ => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, true));
+                    }
+                    if let Some(a) = ty.array() {
+                        stack.push((a.elem_type, true));
+                    }
+                    for m in ty.members() {
+                        stack.push((m.type_id, true));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
         let mut index: HashMap<String, Vec<(u32, BtfKind)>> = HashMap::new();
         for ty in self.btf.types().flatten() {
@@ -274,16 +325,24 @@ impl TypeSource for BtfDb {
         Ok(slot.get_or_init(|| Box::new(converted)))
     }
 
+    /// The first definition, checked: everything printing it needs converts without error.
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
         let kinds = Self::kinds_for(kind);
-        if self.name_index.get().is_none() && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX {
-            return Ok(self.btf.find_first_by_name(name, kinds).map(TypeId));
+        let found = if self.name_index.get().is_none()
+            && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+        {
+            self.btf.find_first_by_name(name, kinds)
+        } else {
+            let index = self.name_index.get_or_init(|| self.build_name_index());
+            index.get(name).and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k))).map(|&(id, _)| id)
+        };
+        match found {
+            Some(id) => {
+                self.check_reachable(id).map_err(|e| self.source_error(e))?;
+                Ok(Some(TypeId(id)))
+            }
+            None => Ok(None),
         }
-        let index = self.name_index.get_or_init(|| self.build_name_index());
-        Ok(index
-            .get(name)
-            .and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k)))
-            .map(|&(id, _)| TypeId(id)))
     }
 
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
