@@ -1,5 +1,7 @@
-//! Shared helpers of the integration tests: fixture paths.
+//! Shared helpers of the integration tests: fixture paths, oracle runners.
 #![allow(dead_code)]
+
+pub mod pahole;
 
 use std::path::PathBuf;
 
