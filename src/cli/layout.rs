@@ -171,19 +171,19 @@ fn close_matches(want: &str, all: &[String]) -> Vec<String> {
 
 /// Every struct and union (first definition of each name), like `pahole` with no -C.
 fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Result<i32> {
-    let mut names = src.composite_names()?;
+    let mut names = src.composites()?;
     if let Some(p) = &a.prefix {
-        names.retain(|n| n.starts_with(p.as_str()));
+        names.retain(|(n, _)| n.starts_with(p.as_str()));
     }
     let opts = print_opts(a);
-    let chunks: Vec<&[String]> = names.chunks(256).collect();
+    let chunks: Vec<&[(String, crate::types::model::TypeId)]> = names.chunks(256).collect();
     let texts: Vec<Result<String>> = chunks
         .par_iter()
         .map(|chunk| {
             let mut printer = Printer::new(src, opts.clone());
             let mut s = String::new();
-            for n in chunk.iter() {
-                let Some(id) = src.find(n, NameKind::Composite)? else { continue };
+            for (n, id) in chunk.iter() {
+                let id = *id;
                 if a.sizes || a.nr_members {
                     let l = printer.layout_of(id)?;
                     if a.sizes {

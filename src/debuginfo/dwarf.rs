@@ -701,7 +701,12 @@ impl TypeSource for TypeDb {
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
         let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
-        Ok(ix.composite_names_in_order())
+        Ok(ix.composites_in_order().into_iter().map(|(n, _)| n).collect())
+    }
+
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(ix.composites_in_order().into_iter().map(|(n, o)| (n, self.arena.id_for(o))).collect())
     }
 
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
