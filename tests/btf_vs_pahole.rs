@@ -106,3 +106,31 @@ fn fixture_kernels_options_match_pahole_btf() {
         }
     }
 }
+
+/// The full listing (`pahole -F btf FILE`, every struct and union, a name repeated per
+/// distinct shape), `--sizes` and `--nr_members` of each fixture kernel: byte for byte.
+#[test]
+fn fixture_kernels_full_listing_matches_pahole_btf() {
+    for vmlinux in common::fixture_vmlinuxes() {
+        let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
+        if want != got {
+            let (w, g) = (blocks(&want), blocks(&got));
+            let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+            panic!(
+                "{}: full listing differs ({} vs {} types); first difference at type {first}:\n--- pahole\n{}--- vmscope\n{}",
+                vmlinux.display(),
+                w.len(),
+                g.len(),
+                w.get(first).map_or("", String::as_str),
+                g.get(first).map_or("", String::as_str)
+            );
+        }
+        assert_eq!(vmscope_btf(&vmlinux, &["--sizes"]), pahole_btf(&vmlinux, &["--sizes"]), "{}", vmlinux.display());
+        assert_eq!(
+            vmscope_btf(&vmlinux, &["--nr-members"]),
+            pahole_btf(&vmlinux, &["--nr_members"]),
+            "{}",
+            vmlinux.display()
+        );
+    }
+}

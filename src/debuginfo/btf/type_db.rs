@@ -238,8 +238,8 @@ impl BtfDb {
     /// Values (members, array elements, typedef and qualifier targets) are followed fully;
     /// pointer and function targets are converted but not entered, which keeps the walk to
     /// the few hundred types a struct embeds instead of the whole kernel.
-    fn check_reachable(&self, root: u32) -> Result<(), BtfError> {
-        let mut seen = std::collections::HashSet::new();
+    /// `seen` may be shared across calls to check several roots in one pass.
+    fn check_reachable(&self, root: u32, seen: &mut std::collections::HashSet<(u32, bool)>) -> Result<(), BtfError> {
         let mut stack = vec![(root, true)];
         while let Some((id, enter)) = stack.pop() {
             if id == 0 || !seen.insert((id, enter)) {
@@ -282,6 +282,22 @@ impl BtfDb {
             }
         }
         Ok(())
+    }
+
+    /// pahole's `type__compare` == 0 for two BTF structs/unions of the same name.
+    fn same_shape(&self, a: &BtfType<'_>, b: &BtfType<'_>) -> Result<bool, BtfError> {
+        if a.size_or_type != b.size_or_type || a.vlen != b.vlen {
+            return Ok(false);
+        }
+        for (ma, mb) in a.members().zip(b.members()) {
+            let named_differently = ma.name_off != 0
+                && mb.name_off != 0
+                && self.btf.name(ma.name_off)? != self.btf.name(mb.name_off)?;
+            if named_differently || ma.bit_offset != mb.bit_offset || ma.bitfield_size != mb.bitfield_size {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
@@ -338,7 +354,7 @@ impl TypeSource for BtfDb {
         };
         match found {
             Some(id) => {
-                self.check_reachable(id).map_err(|e| self.source_error(e))?;
+                self.check_reachable(id, &mut Default::default()).map_err(|e| self.source_error(e))?;
                 Ok(Some(TypeId(id)))
             }
             None => Ok(None),
@@ -356,6 +372,38 @@ impl TypeSource for BtfDb {
 
     fn has_alignment_info(&self) -> bool {
         false
+    }
+
+    /// pahole's full listing from BTF: every named struct and union in id order, a name
+    /// repeated only for a different shape (size, member count, member names where both
+    /// have one, bit offsets, bitfield widths), as pahole's `structures__add` decides.
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        let err = |e| self.source_error(e);
+        let mut kept: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut out = Vec::new();
+        let mut seen = Default::default();
+        for ty in self.btf.types() {
+            let ty = ty.map_err(err)?;
+            if !matches!(ty.kind, BtfKind::Struct | BtfKind::Union) || ty.name_off == 0 {
+                continue;
+            }
+            let name = self.btf.name(ty.name_off).map_err(err)?;
+            let defs = kept.entry(name).or_default();
+            let mut duplicate = false;
+            for &other in defs.iter() {
+                if self.same_shape(&ty, &self.btf.type_by_id(other).map_err(err)?).map_err(err)? {
+                    duplicate = true;
+                    break;
+                }
+            }
+            if duplicate {
+                continue;
+            }
+            defs.push(ty.id);
+            self.check_reachable(ty.id, &mut seen).map_err(err)?;
+            out.push((name.to_string(), TypeId(ty.id)));
+        }
+        Ok(out)
     }
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
