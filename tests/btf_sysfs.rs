@@ -44,3 +44,59 @@ fn sysfs_vmlinux_loads_every_type() {
     assert!(checked_members > 10_000);
     assert_eq!(kinds.values().map(|&n| n as u64).sum::<u64>() + 1, u64::from(btf.type_count()));
 }
+
+/// Every type id of the running kernel converts into the model, and every struct member
+/// (by the model's own sizes) ends inside its struct.
+#[test]
+fn sysfs_vmlinux_converts_every_type() {
+    use vmscope::debuginfo::btf::BtfDb;
+    use vmscope::types::model::{Type, TypeId, TypeSource, TypeSourceExt};
+    let db = BtfDb::open(std::path::Path::new(SYSFS_BTF), 64).unwrap_or_else(|e| panic!("{e}"));
+    let mut structs = 0;
+    for id in 1..db.btf().type_count() {
+        let ty = db.get(TypeId(id)).unwrap_or_else(|e| panic!("type id {id}: {e}"));
+        if let Type::Struct(c) = ty {
+            structs += 1;
+            for m in &c.members {
+                let bits = match (m.bitfield_size, m.ty) {
+                    (Some(b), _) => u64::from(b),
+                    (None, Some(t)) => db.size_of(t).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0) * 8,
+                    (None, None) => 0,
+                };
+                assert!(
+                    m.bit_offset + bits <= c.byte_size * 8,
+                    "struct {:?} (id {id}): member {:?} ends at bit {} past {} bytes",
+                    c.name,
+                    m.name,
+                    m.bit_offset + bits,
+                    c.byte_size
+                );
+            }
+        }
+    }
+    assert!(structs > 5000, "only {structs} structs");
+}
+
+/// With no source option, `vmscope layout` reads the running kernel's BTF: every struct and
+/// union prints (exit 0, no error markers), and task_struct is found.
+#[test]
+fn layout_of_the_running_kernel_needs_no_option() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+            .arg("layout")
+            .args(args)
+            .output()
+            .expect("run vmscope");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let ts = run(&["task_struct"]);
+    assert!(ts.starts_with("struct task_struct {\n"), "{ts}");
+    let all = run(&[]);
+    assert!(!all.contains("<ERROR"), "error marker in the full listing");
+    let sizes = run(&["--sizes"]);
+    assert!(sizes.lines().count() > 5000, "{} structs", sizes.lines().count());
+    // The listing and --sizes walk the same types: one top-level header line per --sizes line.
+    let headers = all.lines().filter(|l| (l.starts_with("struct ") || l.starts_with("union ")) && l.ends_with(" {")).count();
+    assert_eq!(headers, sizes.lines().count());
+}

@@ -1,1 +1,179 @@
-//! See ../lib.rs for where this layer sits.
+//! `vmscope check`: invariant validation of the raw VMA trees walked from memory,
+//! and cross-checks of three independent views of one address space: the raw
+//! walk, our own reimplementation (`crate::reimpl`) fed with the walked VMAs,
+//! and `/proc/PID/maps`.
+//!
+//! Everything here works on snapshots (`crate::trees`) plus small traits for
+//! what a snapshot does not carry (VMA fields, raw lookups), so it is tested on
+//! synthetic images as well as real dumps.
+
+pub mod cross;
+pub mod maple;
+pub mod maps;
+pub mod rbtree;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `VM_GROWSDOWN` (include/linux/mm.h), stable across 5.10 and 6.1.
+pub const VM_GROWSDOWN: u64 = 0x100;
+
+/// One violated invariant or mismatch: which check, where, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable check identifier, e.g. `maple.pivots`.
+    pub check: &'static str,
+    /// Address of the node (maple node, rb_node, vm_area_struct) concerned; 0 when
+    /// the finding concerns the tree as a whole.
+    #[serde(serialize_with = "crate::trees::ser_hex")]
+    pub node: u64,
+    /// Slot or field, e.g. `pivot[3]`, `gap[2]`, `__rb_parent_color`.
+    pub field: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: node {:#x} {}: expected {}, found {}",
+            self.check, self.node, self.field, self.expected, self.actual
+        )
+    }
+}
+
+/// How many items one check looked at and how many failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub checked: u64,
+    pub failed: u64,
+}
+
+/// Per-process outcome: a tally per check and the findings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub checks: BTreeMap<&'static str, Tally>,
+    pub findings: Vec<Finding>,
+    /// VMAs in the walked tree.
+    pub vmas: u64,
+    /// Point lookups and gap searches compared.
+    pub lookups: u64,
+}
+
+impl Report {
+    /// Count `n` items as checked for `check` (creating its row).
+    pub fn checked(&mut self, check: &'static str, n: u64) {
+        self.checks.entry(check).or_default().checked += n;
+    }
+
+    /// Record a failure of `check` (the failing item counts as checked).
+    pub fn fail(
+        &mut self,
+        check: &'static str,
+        node: u64,
+        field: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) {
+        let t = self.checks.entry(check).or_default();
+        t.failed += 1;
+        t.checked += 1;
+        self.findings.push(Finding {
+            check,
+            node,
+            field: field.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+        });
+    }
+
+    /// One item of `check`: passes when `ok`, else a finding.
+    pub fn expect(
+        &mut self,
+        check: &'static str,
+        ok: bool,
+        node: u64,
+        field: impl Into<String>,
+        expected: impl FnOnce() -> String,
+        actual: impl FnOnce() -> String,
+    ) {
+        if ok {
+            self.checked(check, 1);
+        } else {
+            self.fail(check, node, field, expected(), actual());
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    pub fn merge(&mut self, other: Report) {
+        for (k, v) in other.checks {
+            let t = self.checks.entry(k).or_default();
+            t.checked += v.checked;
+            t.failed += v.failed;
+        }
+        self.findings.extend(other.findings);
+        self.vmas += other.vmas;
+        self.lookups += other.lookups;
+    }
+}
+
+/// The `vm_area_struct` fields the checks read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmaFields {
+    pub vm_start: u64,
+    pub vm_end: u64,
+    pub vm_mm: u64,
+    pub vm_flags: u64,
+}
+
+/// Reads VMA fields by `vm_area_struct` address (memory plus probed offsets in
+/// the CLI; a table in tests).
+pub trait VmaSource {
+    fn vma(&self, addr: u64) -> Result<VmaFields, String>;
+}
+
+/// `find_vma()` answered by walking the raw structure in memory, the way the
+/// kernel descends: `(vm_start, vm_end, vma address)` of the first VMA with
+/// `vm_end > addr`.
+pub trait RawLookup {
+    fn find_vma(&self, addr: u64) -> Result<Option<(u64, u64, u64)>, String>;
+}
+
+/// What the mm says about its tree, read beside the snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct MmFacts {
+    /// `struct mm_struct` address.
+    pub mm: u64,
+    pub map_count: u64,
+    /// `mm->highest_vm_end` (kernels before 6.1).
+    pub highest_vm_end: Option<u64>,
+    /// The kernel variable `stack_guard_gap` (bytes).
+    pub stack_guard_gap: u64,
+    /// Highest user address + 1 (`TASK_SIZE`: 4- or 5-level paging).
+    pub task_size: u64,
+    /// `mm->vmacache_seqnum` (5.10).
+    pub vmacache_seqnum: Option<u64>,
+    /// Every thread's `task->vmacache` (5.10).
+    pub vmacaches: Vec<ThreadVmacache>,
+}
+
+/// One thread's `struct vmacache` (removed in 6.1).
+#[derive(Debug, Clone)]
+pub struct ThreadVmacache {
+    pub tid: i64,
+    pub task: u64,
+    pub seqnum: u64,
+    pub vmas: Vec<u64>,
+}
+
+/// Format a value as the findings show addresses.
+pub(crate) fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rayon::prelude::*;
 
@@ -87,7 +87,8 @@ pub fn run(a: &LayoutArgs) -> Result<i32> {
 }
 
 fn with_btf(path: &Path, a: &LayoutArgs) -> Result<i32> {
-    let db = BtfDb::open(path, a.cacheline_size).with_context(|| format!("{}", path.display()))?;
+    // BtfError already names the file (and the .BTF section offset of an ELF).
+    let db = BtfDb::open(path, a.cacheline_size)?;
     run_with(&db, path, a)
 }
 

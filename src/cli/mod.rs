@@ -1,11 +1,15 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod check;
 mod info;
 mod layout;
 mod ps;
 mod read;
+mod show;
 mod target;
+mod tree;
+mod vmas;
 
 use clap::{Parser, Subcommand};
 
@@ -20,12 +24,20 @@ pub struct Cli {
 pub enum Command {
     /// Struct layouts exactly as pahole prints them (DWARF or BTF)
     Layout(layout::LayoutArgs),
+    /// Validate each process's VMA tree, cross-check it with an independent reimplementation and /proc/PID/maps
+    Check(check::CheckArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
     Ps(ps::PsArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
+    /// A struct's layout with the value of each member read from memory
+    Show(show::ShowArgs),
+    /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
+    Vmas(vmas::VmasArgs),
+    /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
+    Tree(tree::TreeArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -41,16 +53,29 @@ fn error_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Layout(a) => layout::run(a),
+        Command::Check(a) => check::run(a),
         Command::Info(a) => info::run(a),
         Command::Ps(a) => ps::run(a),
         Command::Read(a) => read::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Vmas(a) => vmas::run(a),
+        Command::Tree(a) => tree::run(a),
     };
     match result {
         Ok(code) => code,
+        // `vmscope ... | head` closes the pipe early: that is the reader's choice, not an error.
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("vmscope: error: {}", error_line(&e));
             2

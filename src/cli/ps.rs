@@ -21,7 +21,10 @@ pub struct PsRow {
     pub pid: i32,
     pub tgid: i32,
     pub ppid: i32,
+    /// The name /proc/PID/stat shows (workqueue workers carry their work's name).
     pub comm: String,
+    /// `task->comm` itself.
+    pub task_comm: String,
     pub state: String,
     pub task: String,
     pub mm: Option<String>,
@@ -33,7 +36,7 @@ pub struct PsRow {
 
 pub fn run(a: &PsArgs) -> Result<i32> {
     let types = load_types(&a.target.vmlinux_path())?;
-    let k = a.target.open(Some(&*types))?;
+    let k = a.target.open(Some(&types))?;
     let mut rows = Vec::new();
     for t in k.tasks()? {
         let map_count = match t.mm {
@@ -44,7 +47,8 @@ pub fn run(a: &PsArgs) -> Result<i32> {
             pid: t.pid,
             tgid: t.tgid,
             ppid: t.ppid,
-            comm: t.comm.clone(),
+            comm: t.proc_comm.clone(),
+            task_comm: t.comm.clone(),
             state: t.state_char().to_string(),
             task: format!("{:#x}", t.addr),
             mm: t.mm.map(|m| format!("{m:#x}")),

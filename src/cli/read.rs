@@ -46,7 +46,7 @@ pub fn run(a: &ReadArgs) -> Result<i32> {
         bail!("length {} is over the limit of {MAX_LEN} bytes", a.len);
     }
     let types = load_types(&a.target.vmlinux_path())?;
-    let k = a.target.open(Some(&*types))?;
+    let k = a.target.open(Some(&types))?;
     let task = k.task_by_pid(a.pid)?;
     let Some(mm) = task.mm else {
         bail!("pid {} ({}) is a kernel thread: it has no user address space", a.pid, task.comm);

@@ -62,6 +62,6 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
 }
 
 /// The type model of `vmlinux` (DWARF), for member offsets.
-pub fn load_types(vmlinux: &str) -> Result<Box<dyn TypeLookup>> {
-    anyhow::bail!("{vmlinux}: the DWARF type model is not available in this build yet")
+pub fn load_types(vmlinux: &str) -> Result<crate::debuginfo::dwarf::TypeDb> {
+    Ok(crate::debuginfo::dwarf::open(std::path::Path::new(vmlinux))?)
 }

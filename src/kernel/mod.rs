@@ -9,8 +9,11 @@ pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod proc_maps;
 pub mod symbols;
 pub mod tasks;
+pub mod value;
+pub mod type_lookup;
 pub mod vma;
 pub mod vma_layout;
 

@@ -16,7 +16,20 @@ pub trait TypeLookup {
     fn struct_size(&self, strukt: &str) -> Option<u64>;
 }
 
-// The type model (src/types) implements TypeLookup once it lands on main.
+impl<T: crate::types::model::TypeSource + ?Sized> TypeLookup for T {
+    fn member(&self, strukt: &str, path: &str) -> Option<(u64, u64)> {
+        use crate::types::model::TypeSourceExt;
+        let (off, ty) = self.member_offset(strukt, path).ok()?;
+        let size = self.size_of(ty).ok().flatten()?;
+        Some((off, size))
+    }
+
+    fn struct_size(&self, strukt: &str) -> Option<u64> {
+        use crate::types::model::TypeSourceExt;
+        let id = self.find_struct(strukt).ok()??;
+        self.size_of(id).ok().flatten()
+    }
+}
 
 /// Offset and size of one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +92,29 @@ pub struct MmOffsets {
     pub mmap: Option<Field>,
 }
 
+/// What `wq_worker_comm()` (kernel/workqueue.c) reads to name a workqueue worker
+/// in /proc ("kworker/0:1-events").
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOffsets {
+    /// Where a kthread keeps its `struct kthread *`: `task_struct.worker_private`
+    /// (6.0+) or, before, `set_child_tid`.
+    pub task_kthread: Field,
+    pub kthread_data: Field,
+    pub worker_pool: Field,
+    pub worker_desc: Field,
+    pub worker_current_work: Field,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Offsets {
     pub task: TaskOffsets,
     pub mm: MmOffsets,
     /// `rq.idle`, for the idle task of each CPU.
     pub rq_idle: Option<Field>,
+    pub worker: Option<WorkerOffsets>,
+    /// (`task_struct` → `struct kthread *` field, `kthread.full_name`): the
+    /// untruncated kthread name /proc shows (5.17, commit d6986ce24fc0).
+    pub kthread_full_name: Option<(Field, Field)>,
 }
 
 impl Offsets {
@@ -127,7 +157,18 @@ impl Offsets {
             mm_mt: probe(t, ms, "mm_mt"),
             mmap: probe(t, ms, "mmap"),
         };
-        Ok(Offsets { task, mm, rq_idle: probe(t, "rq", "idle") })
+        let worker = (|| {
+            Some(WorkerOffsets {
+                task_kthread: probe(t, ts, "worker_private").or_else(|| probe(t, ts, "set_child_tid"))?,
+                kthread_data: probe(t, "kthread", "data")?,
+                worker_pool: probe(t, "worker", "pool")?,
+                worker_desc: probe(t, "worker", "desc")?,
+                worker_current_work: probe(t, "worker", "current_work")?,
+            })
+        })();
+        let task_kthread = probe(t, ts, "worker_private").or_else(|| probe(t, ts, "set_child_tid"));
+        let kthread_full_name = task_kthread.zip(probe(t, "kthread", "full_name"));
+        Ok(Offsets { task, mm, rq_idle: probe(t, "rq", "idle"), worker, kthread_full_name })
     }
 }
 

@@ -12,6 +12,8 @@ use std::collections::HashSet;
 const MAX_TASKS: usize = 1 << 22;
 /// `PF_KTHREAD` (include/linux/sched.h), stable since 2.6.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
+/// `PF_WQ_WORKER`: the task is a workqueue worker.
+pub const PF_WQ_WORKER: u32 = 0x0000_0020;
 /// `TASK_REPORT` and `TASK_IDLE` (include/linux/sched.h), same in 5.10 and 6.1.
 const TASK_REPORT: u64 = 0x7f;
 const TASK_IDLE: u64 = 0x402;
@@ -24,7 +26,11 @@ pub struct Task {
     pub pid: i32,
     pub tgid: i32,
     pub ppid: i32,
+    /// `task->comm`.
     pub comm: String,
+    /// The name /proc/PID/stat shows: `comm`, plus "-desc"/"+desc" for workqueue
+    /// workers (`wq_worker_comm()`).
+    pub proc_comm: String,
     /// Raw `__state` / `state` and `exit_state`.
     pub state: u64,
     pub exit_state: u64,
@@ -60,23 +66,24 @@ pub fn task_state_char(state: u64, exit_state: u64) -> char {
     "RSDTtXZPI".chars().nth(idx).unwrap_or('?')
 }
 
-fn get(buf: &[u8], f: Field) -> u64 {
-    let start = f.offset as usize;
-    let mut b = [0u8; 8];
-    let n = (f.size as usize).min(8);
-    if let Some(src) = buf.get(start..start + n) {
-        b[..n].copy_from_slice(src);
-    }
-    u64::from_le_bytes(b)
-}
-
 impl Kernel {
-    /// Read one task_struct.
+    /// Read one task_struct, field by field: a dump may leave out pages of the
+    /// struct that we do not need (zero pages filtered by makedumpfile -d 1).
     pub fn read_task(&self, addr: u64) -> Result<Task, KernelError> {
         let t = &self.off()?.task;
-        let buf = self.mem.read_vec(addr, t.size as usize).ctx(|| format!("task_struct at {addr:#x}"))?;
-        let comm_bytes = buf.get(t.comm.offset as usize..(t.comm.offset + t.comm.size) as usize).unwrap_or_default();
-        let real_parent = get(&buf, t.real_parent);
+        let field = |f: Field, name: &str| -> Result<u64, KernelError> {
+            let mut b = [0u8; 8];
+            let n = (f.size as usize).min(8);
+            self.mem
+                .read(addr + f.offset, &mut b[..n])
+                .ctx(|| format!("task_struct.{name} of task {addr:#x}"))?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let comm_bytes = self
+            .mem
+            .read_vec(addr + t.comm.offset, t.comm.size as usize)
+            .ctx(|| format!("task_struct.comm of task {addr:#x}"))?;
+        let real_parent = field(t.real_parent, "real_parent")?;
         let ppid = if real_parent == 0 {
             0
         } else {
@@ -84,20 +91,75 @@ impl Kernel {
                 .read_u32(real_parent + t.tgid.offset)
                 .ctx(|| format!("real_parent->tgid of task {addr:#x}"))? as i32
         };
-        let mm = get(&buf, t.mm);
-        let state = get(&buf, t.state);
+        let mm = field(t.mm, "mm")?;
+        let flags = field(t.flags, "flags")? as u32;
+        let comm = c_string(&comm_bytes);
+        // proc_task_name(): workers, then kthreads with a long name, then comm.
+        let proc_comm = if flags & PF_WQ_WORKER != 0 {
+            self.wq_worker_comm(addr, &comm)?
+        } else if flags & PF_KTHREAD != 0 {
+            self.kthread_full_name(addr)?.unwrap_or_else(|| comm.clone())
+        } else {
+            comm.clone()
+        };
         Ok(Task {
             addr,
-            pid: get(&buf, t.pid) as u32 as i32,
-            tgid: get(&buf, t.tgid) as u32 as i32,
+            proc_comm,
+            pid: field(t.pid, "pid")? as u32 as i32,
+            tgid: field(t.tgid, "tgid")? as u32 as i32,
             ppid,
-            comm: c_string(comm_bytes),
-            state,
-            exit_state: get(&buf, t.exit_state) as u32 as u64,
-            flags: get(&buf, t.flags) as u32,
+            comm,
+            state: field(t.state, t.state_name)?,
+            exit_state: field(t.exit_state, "exit_state")? as u32 as u64,
+            flags,
             mm: (mm != 0).then_some(mm),
             idle_cpu: None,
         })
+    }
+
+    /// `wq_worker_comm()`: a worker's comm plus the description of its last work
+    /// ('+' while it runs one, '-' after).
+    fn wq_worker_comm(&self, task: u64, comm: &str) -> Result<String, KernelError> {
+        let Some(w) = self.off()?.worker else { return Ok(comm.to_string()) };
+        let rd = |a: u64, what: &str| self.mem.read_u64(a).ctx(|| format!("{what} of worker task {task:#x}"));
+        let kthread = rd(task + w.task_kthread.offset, "kthread pointer")?;
+        if kthread == 0 {
+            return Ok(comm.to_string());
+        }
+        let worker = rd(kthread + w.kthread_data.offset, "kthread->data")?;
+        if worker == 0 || rd(worker + w.worker_pool.offset, "worker->pool")? == 0 {
+            return Ok(comm.to_string());
+        }
+        let desc = self
+            .mem
+            .read_vec(worker + w.worker_desc.offset, w.worker_desc.size as usize)
+            .ctx(|| format!("worker->desc of task {task:#x}"))?;
+        let desc = c_string(&desc);
+        if desc.is_empty() {
+            return Ok(comm.to_string());
+        }
+        let busy = rd(worker + w.worker_current_work.offset, "worker->current_work")? != 0;
+        let mut name = format!("{comm}{}{desc}", if busy { '+' } else { '-' });
+        // proc_task_name() formats into a 64-byte buffer.
+        while name.len() > 63 {
+            name.pop();
+        }
+        Ok(name)
+    }
+
+    /// `get_kthread_comm()`: `kthread->full_name` when the kernel keeps one.
+    fn kthread_full_name(&self, task: u64) -> Result<Option<String>, KernelError> {
+        let Some((task_kthread, full_name)) = self.off()?.kthread_full_name else { return Ok(None) };
+        let kthread = self.mem.read_u64(task + task_kthread.offset).ctx(|| format!("kthread pointer of task {task:#x}"))?;
+        if kthread == 0 {
+            return Ok(None);
+        }
+        let name = self.mem.read_u64(kthread + full_name.offset).ctx(|| format!("kthread->full_name of task {task:#x}"))?;
+        if name == 0 {
+            return Ok(None);
+        }
+        let bytes = self.mem.read_vec(name, 63).ctx(|| format!("kthread full name of task {task:#x}"))?;
+        Ok(Some(c_string(&bytes)))
     }
 
     /// Follow a `list_head` ring from `head` (not itself an entry), giving the
@@ -159,6 +221,9 @@ impl Kernel {
             }
             let mut t = self.read_task(addr)?;
             t.idle_cpu = Some(cpu);
+            // Idle tasks are no processes: like pid 1 and kthreadd, no parent to show
+            // (their real_parent is whoever ran smp_init()).
+            t.ppid = 0;
             out.push(t);
         }
         Ok(out)

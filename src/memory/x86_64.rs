@@ -12,6 +12,9 @@ pub const DEFAULT_KERNEL_IMAGE_SIZE: u64 = 512 << 20;
 const PAGE_SIZE: u64 = 4096;
 const _PAGE_PRESENT: u64 = 1 << 0;
 const _PAGE_PSE: u64 = 1 << 7;
+/// `_PAGE_PROTNONE` (= `_PAGE_GLOBAL`, bit 8): a PROT_NONE user page is still
+/// mapped, with the present bit cleared (`pte_present()` checks both).
+const _PAGE_PROTNONE: u64 = 1 << 8;
 /// `PTE_PFN_MASK` for 52-bit physical addresses.
 const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
 const PUD_HUGE_MASK: u64 = 0x000f_ffff_c000_0000;
@@ -77,10 +80,14 @@ pub fn walk(phys: &dyn PhysMemory, paging: &Paging, pgd: u64, va: u64) -> Result
     for (depth, &shift) in levels.iter().enumerate() {
         let idx = (va >> shift) & 0x1ff;
         let entry = phys.read_phys_u64(table + idx * 8).map_err(|e| e.at_virtual(va))?;
-        if entry & _PAGE_PRESENT == 0 {
+        let remaining = levels.len() - depth;
+        let leaf = remaining == 1 || (entry & _PAGE_PSE != 0 && (remaining == 2 || remaining == 3));
+        if entry & _PAGE_PRESENT == 0 && !(leaf && entry & _PAGE_PROTNONE != 0) {
             return Err(MemError::NotMapped { addr: va });
         }
-        let remaining = levels.len() - depth;
+        // L1TF mitigation (4.19, arch/x86/include/asm/pgtable-invert.h): a
+        // non-present entry stores its frame number inverted.
+        let entry = if entry & _PAGE_PRESENT == 0 { (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK) } else { entry };
         // PSE in a PUD maps 1 GiB, in a PMD 2 MiB (remaining levels 3 and 2).
         if entry & _PAGE_PSE != 0 && remaining == 3 {
             let pa = (entry & PUD_HUGE_MASK & !paging.sme_mask) | (va & 0x3fff_ffff);
@@ -243,6 +250,14 @@ mod tests {
         assert!(matches!(walk(&w, &paging(false), 0x1000, va), Err(MemError::NotMapped { .. })));
         // Not present.
         assert!(matches!(walk(&w, &paging(true), 0x1000, va + 0x1000), Err(MemError::NotInDump { .. }) | Err(MemError::NotMapped { .. })));
+        // PROT_NONE leaf: present bit clear, _PAGE_PROTNONE set, still mapped.
+        let mut m = w.0.clone();
+        // (its frame is stored inverted, see pgtable-invert.h)
+        m.insert(0x5000 + idx(12) * 8, (!0x9000u64 & PTE_PFN_MASK) | 0x100);
+        assert_eq!(walk(&Words(m.clone()), &paging(true), 0x1000, va).unwrap().paddr, 0x9000 | 0x678);
+        // ... but not as a table pointer.
+        m.insert(0x4000 + idx(21) * 8, 0x5000 | 0x100);
+        assert!(walk(&Words(m), &paging(true), 0x1000, va).is_err());
     }
 
     #[test]

@@ -874,3 +874,37 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         Ok(best)
     }
 }
+
+/// One live node as exported for encoders (tests building kernel-layout images).
+#[derive(Clone, Debug)]
+pub struct ExportNode<E> {
+    pub id: usize,
+    /// Parent id and slot.
+    pub parent: Option<(usize, usize)>,
+    /// One upper bound per slot, the last being the node's max.
+    pub pivots: Vec<u64>,
+    /// Leaf entries (empty for internal nodes).
+    pub entries: Vec<Option<E>>,
+    /// Child ids (empty for leaves).
+    pub children: Vec<usize>,
+    pub gaps: Vec<u64>,
+    pub meta_gap: usize,
+}
+
+impl<E: Copy + Eq + Debug> MapleTree<E> {
+    /// The root id and every live node, root first, depth-first.
+    pub fn export(&self) -> (Option<usize>, Vec<ExportNode<E>>) {
+        let mut out = Vec::new();
+        let mut stack: Vec<NodeId> = self.root.into_iter().collect();
+        while let Some(n) = stack.pop() {
+            let node = &self.nodes[n];
+            let (entries, children, gaps, meta_gap) = match &node.kind {
+                Kind::Leaf { slots } => (slots.clone(), Vec::new(), Vec::new(), 0),
+                Kind::Internal { children, gaps, meta_gap } => (Vec::new(), children.clone(), gaps.clone(), *meta_gap),
+            };
+            stack.extend(children.iter().rev().copied());
+            out.push(ExportNode { id: n, parent: node.parent, pivots: node.pivots.clone(), entries, children, gaps, meta_gap });
+        }
+        (self.root, out)
+    }
+}

@@ -741,3 +741,37 @@ impl Iterator for RbIter<'_> {
         Some(self.tree.nodes[n].iv)
     }
 }
+
+/// One node as exported for encoders (tests building kernel-layout images).
+#[derive(Clone, Copy, Debug)]
+pub struct ExportRb {
+    pub id: usize,
+    pub iv: Interval,
+    pub color: Color,
+    pub parent: Option<usize>,
+    pub left: Option<usize>,
+    pub right: Option<usize>,
+    pub subtree_gap: u64,
+}
+
+impl RbTree {
+    /// The root id and every node in address order.
+    pub fn export(&self) -> (Option<usize>, Vec<ExportRb>) {
+        let mut out = Vec::with_capacity(self.len);
+        let mut n = self.root.map(|r| self.first_in(r));
+        while let Some(id) = n {
+            let x = &self.nodes[id];
+            out.push(ExportRb {
+                id,
+                iv: x.iv,
+                color: x.color,
+                parent: x.parent,
+                left: x.left,
+                right: x.right,
+                subtree_gap: x.subtree_gap,
+            });
+            n = self.next_node(id);
+        }
+        (self.root, out)
+    }
+}

@@ -1,2 +1,3 @@
 //! See ../lib.rs for where this layer sits.
+pub mod check;
 pub mod tree;

@@ -1,9 +1,20 @@
-//! Shared helpers of the integration tests: fixture paths.
+//! Shared helpers of the integration tests: the real-kernel fixtures built by fixtures/build.sh
+//! (layout in docs/architecture.md, "Fixture contract"; contents in docs/testing.md).
+//! Every accessor fails (never skips) when a fixture is missing, saying to run the build script.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+/// pahole (the layout oracle) beside vmscope, on BTF.
+pub mod pahole;
 
-/// Root of the fixture cache (docs/architecture.md, "Fixture contract").
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+pub const BUILD_HINT: &str = "run ./fixtures/build.sh (see docs/testing.md)";
+
+/// Root of the fixture cache: $VMSCOPE_FIXTURES, else ${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures.
 pub fn fixtures_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("VMSCOPE_FIXTURES") {
         return PathBuf::from(dir);
@@ -22,7 +33,9 @@ pub fn fixture_vmlinuxes() -> Vec<PathBuf> {
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| !p.is_symlink() && p.join(".complete").exists() && p.join("vmlinux").exists())
+                .filter(|p| {
+                    !p.is_symlink() && p.join(".complete").exists() && p.join("vmlinux").exists()
+                })
                 .map(|p| p.join("vmlinux"))
                 .collect()
         })
@@ -30,8 +43,512 @@ pub fn fixture_vmlinuxes() -> Vec<PathBuf> {
     found.sort();
     assert!(
         found.len() >= 2,
-        "expected the 5.10 and 6.1 fixture kernels under {}, found {found:?}: run ./fixtures/build.sh",
+        "expected the 5.10 and 6.1 fixture kernels under {}, found {found:?}: {BUILD_HINT}",
         kernels.display()
     );
     found
+}
+
+/// The kernels named in fixtures/kernels.conf: (series, has an la57 variant).
+pub fn configured_kernels() -> Vec<(String, bool)> {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kernels.conf");
+    let text = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{}: {e}", conf.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f.iter().skip(4).any(|v| *v == "la57"))
+        })
+        .collect()
+}
+
+/// Names of every fixture dump (ROOT/dumps/NAME): each series, plus SERIES-la57 where configured.
+pub fn dump_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for (series, la57) in configured_kernels() {
+        if la57 {
+            names.push(format!("{series}-la57"));
+        }
+        names.push(series);
+    }
+    names
+}
+
+/// How a dump file is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpFormat {
+    Elf,
+    /// makedumpfile's flattened format around zlib pages, as QEMU writes it.
+    KdumpZlibFlat,
+    KdumpLzo,
+    KdumpSnappy,
+    KdumpZstd,
+    /// zlib pages, all-zero pages excluded from the dump bitmap (like makedumpfile -d 1).
+    KdumpExcluded,
+}
+
+impl DumpFormat {
+    pub const ALL: [DumpFormat; 6] = [
+        DumpFormat::Elf,
+        DumpFormat::KdumpZlibFlat,
+        DumpFormat::KdumpLzo,
+        DumpFormat::KdumpSnappy,
+        DumpFormat::KdumpZstd,
+        DumpFormat::KdumpExcluded,
+    ];
+    pub fn file_name(self) -> &'static str {
+        match self {
+            DumpFormat::Elf => "elf.core",
+            DumpFormat::KdumpZlibFlat => "kdump-zlib.flat",
+            DumpFormat::KdumpLzo => "kdump-lzo",
+            DumpFormat::KdumpSnappy => "kdump-snappy",
+            DumpFormat::KdumpZstd => "kdump-zstd",
+            DumpFormat::KdumpExcluded => "kdump-excluded",
+        }
+    }
+    /// The disk_dump_header status bit of the page compression (DUMP_DH_COMPRESSED_*).
+    pub fn kdump_status_flag(self) -> Option<u32> {
+        match self {
+            DumpFormat::Elf => None,
+            DumpFormat::KdumpZlibFlat | DumpFormat::KdumpExcluded => Some(0x1),
+            DumpFormat::KdumpLzo => Some(0x2),
+            DumpFormat::KdumpSnappy => Some(0x4),
+            DumpFormat::KdumpZstd => Some(0x20),
+        }
+    }
+}
+
+/// One fixture dump directory, ROOT/dumps/NAME.
+#[derive(Clone, Debug)]
+pub struct DumpFixture {
+    pub name: String,
+    pub dir: PathBuf,
+    /// uname -r of the booted kernel (the `release` file).
+    pub release: String,
+    /// The matching DWARF vmlinux (the `vmlinux` symlink, resolved).
+    pub vmlinux: PathBuf,
+    /// Whether the guest ran with 5-level paging.
+    pub la57: bool,
+}
+
+impl DumpFixture {
+    pub fn file(&self, format: DumpFormat) -> PathBuf {
+        self.dir.join(format.file_name())
+    }
+    /// Every dump file of this fixture with its format.
+    pub fn files(&self) -> Vec<(DumpFormat, PathBuf)> {
+        DumpFormat::ALL
+            .iter()
+            .map(|f| (*f, self.file(*f)))
+            .collect()
+    }
+    /// The guest's /proc as captured just before the dump (DIR/PID/maps, ...): `--maps-dir` input.
+    pub fn proc_dir(&self) -> PathBuf {
+        self.dir.join("proc")
+    }
+    pub fn proc(&self) -> ProcTree {
+        ProcTree::new(self.proc_dir())
+    }
+    pub fn workloads(&self) -> Workloads {
+        read_json(&self.dir.join("workloads.json"))
+    }
+    pub fn drgn_ps(&self) -> Vec<DrgnTask> {
+        read_json(&self.dir.join("drgn/ps.json"))
+    }
+    /// drgn's VMAs per thread-group leader pid.
+    pub fn drgn_vmas(&self) -> BTreeMap<i32, DrgnMm> {
+        let raw: BTreeMap<String, DrgnMm> = read_json(&self.dir.join("drgn/vmas.json"));
+        raw.into_iter()
+            .map(|(k, v)| {
+                (
+                    k.parse()
+                        .unwrap_or_else(|_| panic!("drgn/vmas.json: bad pid key {k}")),
+                    v,
+                )
+            })
+            .collect()
+    }
+}
+
+/// One fixture dump by name; fails with the build hint when it is missing or incomplete.
+pub fn dump(name: &str) -> DumpFixture {
+    let dir = fixtures_root().join("dumps").join(name);
+    assert!(
+        dir.join(".stamp").is_file(),
+        "fixture dump {name} missing or incomplete at {}: {BUILD_HINT}",
+        dir.display()
+    );
+    let release = read_text(&dir.join("release")).trim().to_string();
+    let vmlinux = std::fs::canonicalize(dir.join("vmlinux"))
+        .unwrap_or_else(|e| panic!("{}/vmlinux: {e}: {BUILD_HINT}", dir.display()));
+    DumpFixture {
+        name: name.to_string(),
+        dir,
+        release,
+        vmlinux,
+        la57: name.ends_with("-la57"),
+    }
+}
+
+/// Every fixture dump (5.10, 6.1, 6.1-la57 with the shipped kernels.conf).
+pub fn dumps() -> Vec<DumpFixture> {
+    dump_names().iter().map(|n| dump(n)).collect()
+}
+
+pub fn read_text(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", path.display()))
+}
+
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
+    serde_json::from_str(&read_text(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn de_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_hex(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_opt_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => parse_hex(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+pub fn parse_hex(s: &str) -> Result<u64, String> {
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("{s:?}: expected 0x..."))?;
+    u64::from_str_radix(digits, 16).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// workloads.json: the workload processes the guest ran and the mappings each made.
+#[derive(Debug, Deserialize)]
+pub struct Workloads {
+    pub release: String,
+    pub marker_format: String,
+    pub processes: Vec<WorkloadProcess>,
+}
+
+impl Workloads {
+    /// The (first) process of a role: perms, split, shared-anon, shared-anon-child, file, deleted,
+    /// anon-name, many, threads, exec.
+    pub fn role(&self, role: &str) -> &WorkloadProcess {
+        self.processes
+            .iter()
+            .find(|p| p.role == role)
+            .unwrap_or_else(|| panic!("workloads.json has no role {role}"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WorkloadProcess {
+    pub pid: i32,
+    pub role: String,
+    pub comm: String,
+    /// Every thread id of the process (the process itself included).
+    pub tids: Vec<i32>,
+    pub mappings: Vec<WorkloadMapping>,
+    /// Role-specific facts (e.g. many: region_start/region_end/vmas_in_region; threads: threads).
+    pub extra: serde_json::Value,
+}
+
+/// A mapping as /proc/PID/maps must show it.
+#[derive(Debug, Deserialize)]
+pub struct WorkloadMapping {
+    #[serde(deserialize_with = "de_hex")]
+    pub start: u64,
+    #[serde(deserialize_with = "de_hex")]
+    pub end: u64,
+    pub perms: String,
+    #[serde(deserialize_with = "de_hex")]
+    pub offset: u64,
+    /// The path column exactly ("" for anonymous, "/dev/zero (deleted)" for shared anonymous, ...).
+    pub path: String,
+    /// How many pages from `start` begin with the marker of `marker()`.
+    pub marker_pages: u64,
+    pub what: String,
+}
+
+/// The marker a workload wrote at the start of a page: "VMSCOPE pid=<pid> addr=0x<hex>" + NUL.
+/// For the shared-anon child, the pid is the parent's (the parent wrote the shared pages).
+pub fn marker(pid: i32, addr: u64) -> String {
+    format!("VMSCOPE pid={pid} addr={addr:#x}")
+}
+
+/// One line of /proc/PID/maps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapsLine {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    pub offset: u64,
+    pub dev: String,
+    pub inode: u64,
+    pub path: String,
+}
+
+pub fn parse_maps(text: &str) -> Vec<MapsLine> {
+    text.lines()
+        .map(|line| {
+            let mut f = line.splitn(6, ' ');
+            let mut next = || {
+                f.next()
+                    .unwrap_or_else(|| panic!("short maps line {line:?}"))
+            };
+            let range = next();
+            let (s, e) = range
+                .split_once('-')
+                .unwrap_or_else(|| panic!("maps line {line:?}"));
+            let perms = next().to_string();
+            let offset = next();
+            let dev = next().to_string();
+            let inode = next();
+            let path = f.next().unwrap_or("").trim_start().to_string();
+            let hex = |x: &str| {
+                u64::from_str_radix(x, 16).unwrap_or_else(|_| panic!("maps line {line:?}"))
+            };
+            MapsLine {
+                start: hex(s),
+                end: hex(e),
+                perms,
+                offset: hex(offset),
+                dev,
+                inode: inode
+                    .parse()
+                    .unwrap_or_else(|_| panic!("maps line {line:?}")),
+                path,
+            }
+        })
+        .collect()
+}
+
+/// The fields of /proc/PID/stat that tests compare (the comm is between the outer parentheses).
+#[derive(Clone, Debug)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub comm: String,
+    pub state: char,
+    pub ppid: i32,
+    /// Every field after the comm, starting with the state (field 3 of proc(5) is rest[0]).
+    pub rest: Vec<String>,
+}
+
+impl ProcStat {
+    /// Field N as numbered in proc(5) (1 = pid, 2 = comm, 3 = state, ...), for N >= 3.
+    pub fn field(&self, n: usize) -> &str {
+        &self.rest[n - 3]
+    }
+}
+
+pub fn parse_stat(text: &str) -> ProcStat {
+    let open = text.find('(').unwrap_or_else(|| panic!("stat {text:?}"));
+    let close = text.rfind(')').unwrap_or_else(|| panic!("stat {text:?}"));
+    let rest: Vec<String> = text[close + 1..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    ProcStat {
+        pid: text[..open]
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("stat {text:?}")),
+        comm: text[open + 1..close].to_string(),
+        state: rest[0].chars().next().unwrap_or('?'),
+        ppid: rest[1].parse().unwrap_or_else(|_| panic!("stat {text:?}")),
+        rest,
+    }
+}
+
+/// A copy of /proc as the guest saw it: DIR/PID/{maps,stat,status,comm}, DIR/PID/task/TID/{stat,status,comm}.
+pub struct ProcTree {
+    pub dir: PathBuf,
+}
+
+impl ProcTree {
+    pub fn new(dir: PathBuf) -> Self {
+        assert!(
+            dir.is_dir(),
+            "no /proc capture at {}: {BUILD_HINT}",
+            dir.display()
+        );
+        ProcTree { dir }
+    }
+    /// Every process (thread-group leader) pid, ascending.
+    pub fn pids(&self) -> Vec<i32> {
+        numeric_entries(&self.dir)
+    }
+    /// Every thread id of a process, ascending.
+    pub fn tids(&self, pid: i32) -> Vec<i32> {
+        numeric_entries(&self.dir.join(pid.to_string()).join("task"))
+    }
+    pub fn file(&self, pid: i32, name: &str) -> String {
+        read_text(&self.dir.join(pid.to_string()).join(name))
+    }
+    pub fn maps_text(&self, pid: i32) -> String {
+        self.file(pid, "maps")
+    }
+    pub fn maps(&self, pid: i32) -> Vec<MapsLine> {
+        parse_maps(&self.maps_text(pid))
+    }
+    pub fn stat(&self, pid: i32) -> ProcStat {
+        parse_stat(&self.file(pid, "stat"))
+    }
+    pub fn task_stat(&self, pid: i32, tid: i32) -> ProcStat {
+        parse_stat(&read_text(&self.dir.join(format!("{pid}/task/{tid}/stat"))))
+    }
+    pub fn comm(&self, pid: i32) -> String {
+        self.file(pid, "comm").trim_end_matches('\n').to_string()
+    }
+    /// A kernel thread has no mm: its status has no VmSize line (and its maps file is empty).
+    pub fn is_kernel_thread(&self, pid: i32) -> bool {
+        !self
+            .file(pid, "status")
+            .lines()
+            .any(|l| l.starts_with("VmSize:"))
+    }
+}
+
+fn numeric_entries(dir: &Path) -> Vec<i32> {
+    let mut v: Vec<i32> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", dir.display()))
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// One task as drgn lists it (drgn/ps.json).
+#[derive(Clone, Debug, Deserialize)]
+pub struct DrgnTask {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub comm: String,
+    pub state: String,
+    #[serde(deserialize_with = "de_hex")]
+    pub task: u64,
+    #[serde(deserialize_with = "de_opt_hex")]
+    pub mm: Option<u64>,
+    pub map_count: Option<u64>,
+    /// A per-CPU idle task (pid 0).
+    pub idle: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DrgnMm {
+    #[serde(deserialize_with = "de_hex")]
+    pub mm: u64,
+    pub vmas: Vec<DrgnVma>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DrgnVma {
+    #[serde(deserialize_with = "de_hex")]
+    pub start: u64,
+    #[serde(deserialize_with = "de_hex")]
+    pub end: u64,
+    pub flags: u64,
+}
+
+/// What `fixtures/run-in-guest.sh` returned.
+pub struct GuestRun {
+    pub stdout: String,
+    pub stderr: String,
+    /// The binary's exit status (125: the guest could not run it).
+    pub status: i32,
+    /// The guest's /proc captured just before the binary ran (proc/, workloads.json, wl/).
+    pub capture: tempfile::TempDir,
+}
+
+impl GuestRun {
+    pub fn proc(&self) -> ProcTree {
+        ProcTree::new(self.capture.path().join("proc"))
+    }
+    pub fn workloads(&self) -> Workloads {
+        read_json(&self.capture.path().join("workloads.json"))
+    }
+}
+
+/// Boot KERNEL (a series, or SERIES-la57) with the workloads and run `binary args` as root inside.
+/// with_vmlinux puts the kernel's DWARF vmlinux at /vmlinux in the guest (2 GB guest).
+pub fn run_in_guest(kernel: &str, binary: &Path, args: &[&str], with_vmlinux: bool) -> GuestRun {
+    run_in_guest_with(kernel, binary, args, with_vmlinux, &[])
+}
+
+/// As `run_in_guest`, with extra files (host path, guest path) in the guest, so that one boot can
+/// run several commands: binary /bin/busybox, args ["sh", "-c", "vmscope ps; vmscope vmas 1"].
+pub fn run_in_guest_with(
+    kernel: &str,
+    binary: &Path,
+    args: &[&str],
+    with_vmlinux: bool,
+    files: &[(&Path, &str)],
+) -> GuestRun {
+    let capture = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/run-in-guest.sh");
+    let mut cmd = Command::new(&script);
+    if with_vmlinux {
+        cmd.arg("--with-vmlinux");
+    }
+    for (host, guest) in files {
+        cmd.arg("--file").arg(format!("{}:{guest}", host.display()));
+    }
+    cmd.arg("--proc-out")
+        .arg(capture.path())
+        .arg(kernel)
+        .arg(binary)
+        .args(args);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    let status = out.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_ne!(
+        status,
+        125,
+        "run-in-guest.sh {kernel} {} failed: {stderr}\n{BUILD_HINT}",
+        binary.display()
+    );
+    GuestRun {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+        status,
+        capture,
+    }
+}
+
+/// A statically linked release build of vmscope for running inside the guest, built once per
+/// test process into $CARGO_TARGET_DIR (or target/) under x86_64-unknown-linux-gnu/release.
+pub fn static_vmscope() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| manifest.join("target"));
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(manifest)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .args([
+                    "build",
+                    "--release",
+                    "--bin",
+                    "vmscope",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ])
+                .status()
+                .unwrap_or_else(|e| panic!("cargo build (static vmscope): {e}"));
+            assert!(status.success(), "static build of vmscope failed");
+            let bin = target_dir.join("x86_64-unknown-linux-gnu/release/vmscope");
+            assert!(bin.is_file(), "no static vmscope at {}", bin.display());
+            bin
+        })
+        .clone()
 }

@@ -13,7 +13,13 @@ use crate::types::model::{
     PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource, Typedef, MAX_CHAIN,
 };
 use std::path::Path;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+/// After this many lookups by name, one hash index replaces the per-lookup scan
+/// (a full dump looks up thousands of names; a single lookup should not pay for an index).
+const SCANS_BEFORE_INDEX: u32 = 8;
 
 /// Cacheline size pahole assumes when the CPU does not report one.
 pub const DEFAULT_CACHELINE: u32 = 64;
@@ -24,6 +30,9 @@ pub struct BtfDb {
     /// Converted types, by BTF id (index 0, void, stays empty).
     types: Vec<OnceLock<Box<Type>>>,
     inference: Mutex<InferenceCache>,
+    lookups: AtomicU32,
+    /// Named struct, union, enum and typedef ids by name, in id order; built on demand.
+    name_index: OnceLock<HashMap<String, Vec<(u32, BtfKind)>>>,
 }
 
 /// Natural alignments memoised across conversions (pahole caches them per type too).
@@ -46,6 +55,8 @@ impl BtfDb {
             btf,
             types,
             inference: Mutex::new(InferenceCache { cacheline_size, natural: Default::default() }),
+            lookups: AtomicU32::new(0),
+            name_index: OnceLock::new(),
         }
     }
 
@@ -55,7 +66,7 @@ impl BtfDb {
     }
 
     fn source_error(&self, e: BtfError) -> TypeError {
-        TypeError::Source(e.to_string())
+        TypeError::Source(self.btf.with_origin(e).to_string())
     }
 
     fn name(&self, name_off: u32) -> Result<Option<String>, BtfError> {
@@ -222,6 +233,90 @@ impl BtfDb {
         })
     }
 
+    /// Convert `root` and every type its layout depends on, so that corrupt BTF (a typedef
+    /// cycle, a struct containing itself) is an error at lookup rather than a bad printout.
+    /// Values (members, array elements, typedef and qualifier targets) are followed fully;
+    /// pointer and function targets are converted but not entered, which keeps the walk to
+    /// the few hundred types a struct embeds instead of the whole kernel.
+    /// `seen` may be shared across calls to check several roots in one pass.
+    fn check_reachable(&self, root: u32, seen: &mut std::collections::HashSet<(u32, bool)>) -> Result<(), BtfError> {
+        let mut stack = vec![(root, true)];
+        while let Some((id, enter)) = stack.pop() {
+            if id == 0 || !seen.insert((id, enter)) {
+                continue;
+            }
+            if seen.len() > self.btf.type_count() as usize * 2 {
+                break;
+            }
+            self.btf.strip_typedefs_and_modifiers(id)?;
+            self.btf.type_size(id)?;
+            let Some(slot) = self.types.get(id as usize) else { continue };
+            if slot.get().is_none() {
+                let converted = self.convert(&self.btf.type_by_id(id)?)?;
+                let _ = slot.set(Box::new(converted));
+            }
+            if !enter {
+                continue;
+            }
+            let ty = self.btf.type_by_id(id)?;
+            match ty.kind {
+                BtfKind::Ptr | BtfKind::FuncProto => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, false));
+                    }
+                    for p in ty.params() {
+                        stack.push((p.type_id, false));
+                    }
+                }
+                _ => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, true));
+                    }
+                    if let Some(a) = ty.array() {
+                        stack.push((a.elem_type, true));
+                    }
+                    for m in ty.members() {
+                        stack.push((m.type_id, true));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// pahole's `type__compare` == 0 for two BTF structs/unions of the same name.
+    fn same_shape(&self, a: &BtfType<'_>, b: &BtfType<'_>) -> Result<bool, BtfError> {
+        if a.size_or_type != b.size_or_type || a.vlen != b.vlen {
+            return Ok(false);
+        }
+        for (ma, mb) in a.members().zip(b.members()) {
+            let named_differently = ma.name_off != 0
+                && mb.name_off != 0
+                && self.btf.name(ma.name_off)? != self.btf.name(mb.name_off)?;
+            if named_differently || ma.bit_offset != mb.bit_offset || ma.bitfield_size != mb.bitfield_size {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
+        let mut index: HashMap<String, Vec<(u32, BtfKind)>> = HashMap::new();
+        for ty in self.btf.types().flatten() {
+            let indexed = matches!(
+                ty.kind,
+                BtfKind::Struct | BtfKind::Union | BtfKind::Enum | BtfKind::Enum64 | BtfKind::Typedef
+            );
+            if !indexed || ty.name_off == 0 {
+                continue;
+            }
+            if let Ok(name) = self.btf.name(ty.name_off) {
+                index.entry(name.to_string()).or_default().push((ty.id, ty.kind));
+            }
+        }
+        index
+    }
+
     fn kinds_for(kind: NameKind) -> &'static [BtfKind] {
         match kind {
             NameKind::Composite => &[BtfKind::Struct, BtfKind::Union],
@@ -246,8 +341,29 @@ impl TypeSource for BtfDb {
         Ok(slot.get_or_init(|| Box::new(converted)))
     }
 
+    /// The first definition, checked: everything printing it needs converts without error.
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
-        Ok(self.btf.find_first_by_name(name, Self::kinds_for(kind)).map(TypeId))
+        let kinds = Self::kinds_for(kind);
+        let found = if self.name_index.get().is_none()
+            && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+        {
+            self.btf.find_first_by_name(name, kinds)
+        } else {
+            let index = self.name_index.get_or_init(|| self.build_name_index());
+            index.get(name).and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k))).map(|&(id, _)| id)
+        };
+        match found {
+            Some(id) => {
+                self.check_reachable(id, &mut Default::default()).map_err(|e| self.source_error(e))?;
+                Ok(Some(TypeId(id)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
+        let index = self.name_index.get_or_init(|| self.build_name_index());
+        Ok(index.keys().cloned().collect())
     }
 
     fn pointer_size(&self) -> u64 {
@@ -256,6 +372,38 @@ impl TypeSource for BtfDb {
 
     fn has_alignment_info(&self) -> bool {
         false
+    }
+
+    /// pahole's full listing from BTF: every named struct and union in id order, a name
+    /// repeated only for a different shape (size, member count, member names where both
+    /// have one, bit offsets, bitfield widths), as pahole's `structures__add` decides.
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        let err = |e| self.source_error(e);
+        let mut kept: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut out = Vec::new();
+        let mut seen = Default::default();
+        for ty in self.btf.types() {
+            let ty = ty.map_err(err)?;
+            if !matches!(ty.kind, BtfKind::Struct | BtfKind::Union) || ty.name_off == 0 {
+                continue;
+            }
+            let name = self.btf.name(ty.name_off).map_err(err)?;
+            let defs = kept.entry(name).or_default();
+            let mut duplicate = false;
+            for &other in defs.iter() {
+                if self.same_shape(&ty, &self.btf.type_by_id(other).map_err(err)?).map_err(err)? {
+                    duplicate = true;
+                    break;
+                }
+            }
+            if duplicate {
+                continue;
+            }
+            defs.push(ty.id);
+            self.check_reachable(ty.id, &mut seen).map_err(err)?;
+            out.push((name.to_string(), TypeId(ty.id)));
+        }
+        Ok(out)
     }
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {

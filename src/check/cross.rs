@@ -1,0 +1,221 @@
+//! Cross-check of the walked tree against our reimplementation: the walked VMAs
+//! are inserted into `reimpl::MapleTree` and `reimpl::RbTree`, then both answer
+//! the same questions as the raw structure: the ordered set, `find_vma()` at
+//! every boundary, in every gap and at random addresses, and the unmapped-area
+//! searches (lowest and highest fit below a limit) guided by the kernel's stored
+//! gaps.
+
+use super::maple::{self as mcheck, MapleIndex, WalkedVma};
+use super::rbtree::{self as rcheck, RbIndex};
+use super::{hex, MmFacts, RawLookup, Report, VM_GROWSDOWN};
+use crate::reimpl::rbtree::Interval;
+use crate::reimpl::{MapleTree, RbTree};
+use crate::trees::maple::MapleSnapshot;
+use crate::trees::rbtree::RbSnapshot;
+
+/// The raw structure the VMAs were walked from.
+pub enum Walked<'a> {
+    Maple(&'a MapleSnapshot),
+    Rb(&'a RbSnapshot),
+}
+
+/// How many lookups to make.
+#[derive(Debug, Clone, Copy)]
+pub struct CrossLimits {
+    /// Random `find_vma()` addresses per process.
+    pub random_lookups: usize,
+    /// Lookups also answered by re-reading memory (the walker's own descent);
+    /// the rest are answered by the same descent over the nodes read once.
+    pub memory_lookups: usize,
+}
+
+impl Default for CrossLimits {
+    fn default() -> Self {
+        CrossLimits { random_lookups: 256, memory_lookups: 64 }
+    }
+}
+
+/// xorshift64*: reproducible random addresses per mm without another crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+type Answer = Option<(u64, u64, u64)>;
+
+fn show(a: &Answer) -> String {
+    match a {
+        Some((s, e, v)) => format!("vma {} [{}, {})", hex(*v), hex(*s), hex(*e)),
+        None => "none".into(),
+    }
+}
+
+pub fn cross_check(
+    walked: &[WalkedVma],
+    tree: Walked<'_>,
+    facts: &MmFacts,
+    raw: Option<&dyn RawLookup>,
+    limits: CrossLimits,
+    r: &mut Report,
+) {
+    let tree_addr = match tree {
+        Walked::Maple(s) => s.tree,
+        Walked::Rb(s) => s.root_addr,
+    };
+    // Build both reimplementations from the walked VMAs.
+    let guard = facts.stack_guard_gap;
+    let mut mt: MapleTree<u64> = MapleTree::new();
+    let mut rb = RbTree::new(guard);
+    for w in walked {
+        let iv = Interval { start: w.start, end: w.end, grows_down: w.flags & VM_GROWSDOWN != 0 };
+        let a = mt.insert(w.start, w.end.wrapping_sub(1), w.vma).map_err(|e| e.to_string());
+        let b = rb.insert(iv).map_err(|e| e.to_string());
+        let ok = a.is_ok() && b.is_ok();
+        r.expect("cross.insert", ok, w.vma, "vm_start/vm_end", || "an interval overlapping no other VMA".into(), || {
+            a.err().or(b.err()).unwrap_or_default()
+        });
+    }
+    for (name, res) in [("maple", mt.validate().map_err(|e| e.to_string())), ("rb", rb.validate().map_err(|e| e.to_string()))] {
+        r.expect("cross.reimpl", res.is_ok(), 0, name, || "reimplementation invariants hold".into(), || {
+            res.err().unwrap_or_default()
+        });
+    }
+
+    // The ordered set.
+    let want: Vec<(u64, u64, u64)> = walked.iter().map(|w| (w.start, w.end, w.vma)).collect();
+    let got_mt: Vec<(u64, u64, u64)> =
+        mt.entries().iter().map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0))).collect();
+    let got_rb: Vec<(u64, u64)> = rb.iter().map(|iv| (iv.start, iv.end)).collect();
+    let want_rb: Vec<(u64, u64)> = want.iter().map(|w| (w.0, w.1)).collect();
+    for (name, same, pos) in [
+        ("maple", got_mt == want, got_mt.iter().zip(&want).position(|(a, b)| a != b)),
+        ("rb", got_rb == want_rb, got_rb.iter().zip(&want_rb).position(|(a, b)| a != b)),
+    ] {
+        r.expect("cross.set", same, tree_addr, format!("{name} reimplementation"), || {
+            format!("{} VMAs as walked", want.len())
+        }, || format!("differs at position {}", pos.unwrap_or(want.len().min(got_mt.len()))));
+    }
+
+    // find_vma(): boundaries, gaps, random addresses.
+    let mut addrs: Vec<u64> = vec![0];
+    let mut prev_end = 0u64;
+    for w in walked {
+        addrs.extend([w.start, w.end.wrapping_sub(1), w.end]);
+        if w.start > prev_end {
+            addrs.push(prev_end + (w.start - prev_end) / 2);
+        }
+        prev_end = w.end;
+    }
+    let mut rng = Rng(facts.mm | 1);
+    let top = facts.task_size.max(1);
+    for _ in 0..limits.random_lookups {
+        addrs.push(rng.next() % top);
+    }
+    addrs.push(top - 1);
+
+    let mi;
+    let ri;
+    let snapshot_answer: Box<dyn Fn(u64) -> Answer + '_> = match tree {
+        Walked::Maple(s) => {
+            mi = MapleIndex::new(s);
+            Box::new(move |a| mcheck::snapshot_find_vma(&mi, a))
+        }
+        Walked::Rb(s) => {
+            ri = RbIndex::new(s);
+            Box::new(move |a| rcheck::snapshot_find_vma(&ri, a))
+        }
+    };
+    let stride = (addrs.len() / limits.memory_lookups.max(1)).max(1);
+    for (k, &a) in addrs.iter().enumerate() {
+        let from_mt: Answer = mt.find_vma(a).map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
+        let from_rb = rb.find_vma(a).map(|iv| (iv.start, iv.end));
+        let raw_ans = snapshot_answer(a);
+        r.lookups += 1;
+        r.expect("cross.find_vma", raw_ans == from_mt, raw_ans.map_or(tree_addr, |x| x.2), format!("find_vma({})", hex(a)), || {
+            format!("{} (reimplementation)", show(&from_mt))
+        }, || format!("{} (kernel descent over the walked nodes)", show(&raw_ans)));
+        r.expect("cross.find_vma", from_rb == from_mt.map(|x| (x.0, x.1)), tree_addr, format!("rb reimpl find_vma({})", hex(a)), || {
+            show(&from_mt)
+        }, || format!("{from_rb:x?}"));
+        if let Some(raw) = raw.filter(|_| k % stride == 0) {
+            r.lookups += 1;
+            match raw.find_vma(a) {
+                Ok(mem_ans) => r.expect("cross.find_vma", mem_ans == from_mt, mem_ans.map_or(tree_addr, |x| x.2), format!("find_vma({}) from memory", hex(a)), || {
+                    format!("{} (reimplementation)", show(&from_mt))
+                }, || format!("{} (walker descent in memory)", show(&mem_ans))),
+                Err(e) => r.fail("cross.find_vma", tree_addr, format!("find_vma({}) from memory", hex(a)), "an answer", e),
+            }
+        }
+    }
+
+    // Unmapped-area searches guided by the stored gaps.
+    let mut largest = 0u64;
+    let mut pe = 0u64;
+    for w in walked {
+        largest = largest.max(w.start.saturating_sub(pe));
+        pe = w.end;
+    }
+    let mut lengths = vec![4096u64, 16 * 4096, 1 << 21, 1 << 30, largest, largest.saturating_add(4096)];
+    lengths.retain(|&l| l > 0);
+    let mut windows = vec![(0u64, top), (0, prev_end.max(4096)), (walked.first().map_or(0, |w| w.end), top)];
+    for _ in 0..8 {
+        let a = rng.next() % top;
+        let b = rng.next() % top;
+        windows.push((a.min(b) & !0xfff, a.max(b) & !0xfff));
+    }
+    let stored_maple = match tree {
+        Walked::Maple(s) => Some(MapleIndex::new(s)),
+        Walked::Rb(_) => None,
+    };
+    let stored_rb = match tree {
+        Walked::Rb(s) => Some(RbIndex::new(s)),
+        Walked::Maple(_) => None,
+    };
+    for &len in &lengths {
+        for &(low, high) in &windows {
+            r.lookups += 2;
+            if let Some(idx) = &stored_maple {
+                {
+                    if high == 0 {
+                        continue;
+                    }
+                    let (min, max) = (low, high - 1);
+                    let (a, b) = (mcheck::stored_empty_area(idx, min, max, len), mt.empty_area(min, max, len));
+                    let field = format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
+                    r.expect("cross.unmapped_area", a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
+                        format!("{a:x?} (stored gaps)")
+                    });
+                    let (a, b) = (mcheck::stored_empty_area_rev(idx, min, max, len), mt.empty_area_rev(min, max, len));
+                    let field = format!("mas_empty_area_rev([{}, {}], {})", hex(min), hex(max), hex(len));
+                    r.expect("cross.unmapped_area_topdown", a == b, tree_addr, field, || {
+                        format!("{b:x?} (reimplementation)")
+                    }, || format!("{a:x?} (stored gaps)"));
+                }
+            }
+            if let Some(idx) = &stored_rb {
+                {
+                    let hve = facts.highest_vm_end.unwrap_or(prev_end);
+                    for topdown in [false, true] {
+                        let a = rcheck::stored_unmapped_area(idx, walked, guard, hve, rcheck::GapQuery { length: len, low, high, topdown });
+                        let b = if topdown { rb.unmapped_area_topdown(len, low, high) } else { rb.unmapped_area(len, low, high) };
+                        let (check, name) = if topdown {
+                            ("cross.unmapped_area_topdown", "unmapped_area_topdown")
+                        } else {
+                            ("cross.unmapped_area", "unmapped_area")
+                        };
+                        let field = format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
+                        r.expect(check, a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
+                            format!("{a:x?} (stored rb_subtree_gap)")
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

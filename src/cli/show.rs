@@ -1,0 +1,167 @@
+//! `vmscope show TYPE (ADDR | --pid N) [MEMBER.PATH] [--json]`: a struct's layout
+//! (pahole columns: type, name, offset, size) with the value of every member read
+//! from kernel memory beside it. Nested structs and unions are expanded and
+//! indented; offsets are from the start of the object shown.
+
+use super::target::{load_types, parse_u64, TargetArgs};
+use crate::kernel::value::{Decoder, Value, ValueNode};
+use crate::memory::{MemError, Memory};
+use crate::types::model::{TypeSourceExt, TypeSource};
+use anyhow::{anyhow, bail, Result};
+use clap::Args;
+use serde_json::json;
+use std::fmt::Write as _;
+
+/// Objects larger than this are refused (a bad TYPE name for a huge array, say).
+const MAX_OBJECT: u64 = 1 << 20;
+/// Column where the offset/size comment starts.
+const COMMENT_COL: usize = 56;
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Struct or union name, e.g. task_struct, mm_struct, vm_area_struct
+    #[arg(value_name = "TYPE")]
+    pub type_name: String,
+    /// ADDR (kernel virtual, 0x...) unless --pid is given, then an optional MEMBER.PATH
+    #[arg(value_name = "ADDR | MEMBER.PATH", num_args = 0..=2)]
+    pub rest: Vec<String>,
+    /// Use the task (task_struct) or its mm (mm_struct) of this pid
+    #[arg(long)]
+    pub pid: Option<i32>,
+    /// Print JSON instead of the annotated layout
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &ShowArgs) -> Result<i32> {
+    let types = load_types(&a.target.vmlinux_path())?;
+    let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
+        (Some(_), []) => (None, None),
+        (Some(_), [p]) => (None, Some(p.clone())),
+        (None, [addr]) => (Some(addr.clone()), None),
+        (None, [addr, p]) => (Some(addr.clone()), Some(p.clone())),
+        (Some(_), _) => bail!("with --pid, give at most one MEMBER.PATH"),
+        (None, _) => bail!("give an address or --pid N"),
+    };
+    let k = a.target.open(Some(&types))?;
+    let base = match (a.pid, addr_arg) {
+        (Some(pid), _) => {
+            let t = k.task_by_pid(pid)?;
+            match a.type_name.as_str() {
+                "task_struct" => t.addr,
+                "mm_struct" => t.mm.ok_or_else(|| anyhow!("pid {pid} ({}) is a kernel thread: it has no mm_struct", t.comm))?,
+                other => bail!("--pid selects a task_struct or mm_struct, not {other}; give an address instead"),
+            }
+        }
+        (None, Some(s)) => parse_u64(&s).map_err(|e| anyhow!(e))?,
+        (None, None) => bail!("give an address or --pid N"),
+    };
+    let src: &dyn TypeSource = &types;
+    let top = src
+        .find_struct(&a.type_name)?
+        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.vmlinux_path(), a.type_name))?;
+    let (off, id, label) = match &path {
+        Some(p) => {
+            let (o, t) = src.member_offset_in(top, p).map_err(|e| anyhow!("{}: {e}", a.type_name))?;
+            (o, t, p.clone())
+        }
+        None => (0, top, String::new()),
+    };
+    let size = src.size_of(id)?.unwrap_or(0);
+    if size > MAX_OBJECT {
+        bail!("{} is {size} bytes, over the {MAX_OBJECT}-byte limit", a.type_name);
+    }
+    let addr = base.checked_add(off).ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
+    let (buf, missing) = read_sparse(&k.mem, addr, size).map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
+    let dec = Decoder { types: src, syms: &k.syms };
+    let ctx = if path.is_some() { a.type_name.as_str() } else { "" };
+    let mut node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
+    for (range, why) in &missing {
+        mark_missing(&mut node, range, why);
+    }
+    if a.json {
+        let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    let mut out = String::new();
+    if node.members.is_empty() && !matches!(node.value, Value::Composite) {
+        let _ = writeln!(out, "{} {}{} = {}    /* {addr:#x}, {} bytes */", node.type_name, node.name, node.dims, node.value.display(), node.size);
+    } else {
+        let title = if label.is_empty() { node.type_name.clone() } else { format!("{} ({}.{label})", node.type_name, a.type_name) };
+        let _ = writeln!(out, "{title} {{    /* at {addr:#x}, {} bytes */", node.size);
+        for m in &node.members {
+            print_member(&mut out, m, 1);
+        }
+        let _ = writeln!(out, "}};");
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+/// Read `len` bytes page by page. Pages the dump left out are zero-filled and
+/// returned as ranges (relative to `addr`) with the reason; if nothing at all
+/// can be read, the first fault is the error.
+fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Vec<(std::ops::Range<u64>, String)>), MemError> {
+    let mut buf = vec![0u8; len as usize];
+    let mut missing = Vec::new();
+    let mut first_err = None;
+    let mut pos = 0u64;
+    while pos < len {
+        let va = addr.wrapping_add(pos);
+        let n = (4096 - va % 4096).min(len - pos);
+        let chunk = &mut buf[pos as usize..(pos + n) as usize];
+        if let Err(e) = mem.read(va, chunk) {
+            missing.push((pos..pos + n, e.to_string()));
+            first_err.get_or_insert(e);
+        }
+        pos += n;
+    }
+    match first_err {
+        Some(e) if missing.len() as u64 == len.div_ceil(4096).max(1) || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len => Err(e),
+        _ => Ok((buf, missing)),
+    }
+}
+
+/// Replace the values of members whose bytes were not readable.
+fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
+    let overlaps = node.offset < range.end && range.start < node.offset + node.size.max(1);
+    if !overlaps {
+        return;
+    }
+    if node.members.is_empty() {
+        node.value = Value::Unknown { why: why.to_string() };
+    }
+    for m in &mut node.members {
+        mark_missing(m, range, why);
+    }
+}
+
+fn comment(left: String, m: &ValueNode) -> String {
+    let pad = COMMENT_COL.saturating_sub(left.len()).max(1);
+    format!("{left}{:pad$}/* {:5} {:5} */", "", m.offset, m.size)
+}
+
+fn print_member(out: &mut String, m: &ValueNode, depth: usize) {
+    let indent = "    ".repeat(depth);
+    let bits = m.bit_size.map(|b| format!(":{b}")).unwrap_or_default();
+    let sep = if m.type_name.ends_with('*') { "" } else { " " };
+    if matches!(m.value, Value::Composite) {
+        let _ = writeln!(out, "{indent}{} {{", m.type_name.replace(" {...}", ""));
+        for c in &m.members {
+            print_member(out, c, depth + 1);
+        }
+        let left = format!("{indent}}} {}{};", m.name, m.dims);
+        let _ = writeln!(out, "{}", comment(left.replace("} ;", "};"), m));
+        return;
+    }
+    // Function pointers carry the name inside: `void (*name)(int)`.
+    let left = if m.type_name.contains("(*)") {
+        format!("{indent}{}{};", m.type_name.replacen("(*)", &format!("(*{}{})", m.name, m.dims), 1), bits)
+    } else {
+        format!("{indent}{}{sep}{}{}{bits};", m.type_name, m.name, m.dims)
+    };
+    let _ = writeln!(out, "{}  {}", comment(left, m), m.value.display());
+}

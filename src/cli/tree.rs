@@ -1,0 +1,178 @@
+//! `vmscope tree PID [--json]`: the VMA structure itself, node by node (maple tree
+//! on 6.1+, rb-tree plus vm_next list before), with a summary, a diagram and a
+//! lookup cost table.
+
+use super::target::{load_types, TargetArgs};
+use crate::kernel::proc_maps::{self, VmacacheView};
+use crate::kernel::type_lookup::ProbeVia;
+use crate::kernel::vma::VmaTree;
+use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
+use crate::render::tree as r;
+use crate::trees::list::ListSnapshot;
+use crate::trees::maple::{MapleSnapshot, MapleSummary};
+use crate::trees::rbtree::RbSnapshot;
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write;
+
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Process (or thread) ID
+    pub pid: i32,
+    /// Print the snapshot, summary and costs as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Longest ASCII diagram to print (lines)
+    #[arg(long, default_value_t = 60)]
+    pub diagram_lines: usize,
+}
+
+#[derive(Serialize)]
+struct TreeJson<'a> {
+    pid: i32,
+    #[serde(serialize_with = "crate::trees::ser_hex")]
+    mm: u64,
+    map_count: i32,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maple: Option<&'a MapleSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maple_summary: Option<MapleSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rb: Option<&'a RbSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<&'a ListSnapshot>,
+    vmacache: Vec<VmacacheView>,
+    cost: Vec<r::CostRow>,
+}
+
+pub fn run(a: &TreeArgs) -> Result<i32> {
+    let types = load_types(&a.target.vmlinux_path())?;
+    let k = a.target.open(Some(&types))?;
+    let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
+    let (task, mm) = proc_maps::mm_of_pid(&k, a.pid)?;
+    let Some(mm) = mm else {
+        anyhow::bail!(
+            "pid {} ({}) has no mm (kernel thread): no VMA tree",
+            task.pid,
+            task.comm
+        );
+    };
+    let map_count = k.read_mm(mm)?.map_count;
+    let reader = proc_maps::reader(&k, &layout)?;
+    let tree = reader
+        .walk_tree(mm)
+        .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
+    let vmacache = proc_maps::vmacaches(&k, &layout, mm)?;
+    let cost = costs(&tree, &layout, map_count.max(0) as u64);
+    let issues = match &tree {
+        VmaTree::Maple(s) => s.issues.len(),
+        VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
+    };
+
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let j = match &tree {
+            VmaTree::Maple(s) => TreeJson {
+                pid: a.pid,
+                mm,
+                map_count,
+                kind: "maple",
+                maple: Some(s),
+                maple_summary: Some(s.summary()),
+                rb: None,
+                list: None,
+                vmacache,
+                cost,
+            },
+            VmaTree::Rb { tree, list } => TreeJson {
+                pid: a.pid,
+                mm,
+                map_count,
+                kind: "rbtree",
+                maple: None,
+                maple_summary: None,
+                rb: Some(tree),
+                list: Some(list),
+                vmacache,
+                cost,
+            },
+        };
+        serde_json::to_writer(&mut out, &j)?;
+        writeln!(out)?;
+    } else {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "pid {} ({}) mm {mm:#x} map_count {map_count}",
+            task.pid, task.comm
+        );
+        match &tree {
+            VmaTree::Maple(m) => {
+                r::maple_dump(m, &mut s);
+                r::maple_summary(m, &mut s);
+                r::maple_diagram(m, a.diagram_lines, &mut s);
+            }
+            VmaTree::Rb { tree, list } => {
+                r::rb_dump(tree, list, &mut s);
+                r::rb_summary(tree, list, layout.vma_size, &mut s);
+                vmacache_text(&vmacache, &mut s);
+            }
+        }
+        r::cost_table(&cost, &mut s);
+        out.write_all(s.as_bytes())?;
+    }
+    if issues > 0 {
+        eprintln!(
+            "vmscope: pid {}: the walk met {issues} bad node(s); see ISSUE lines",
+            a.pid
+        );
+        return Ok(2);
+    }
+    Ok(0)
+}
+
+fn vmacache_text(v: &[VmacacheView], s: &mut String) {
+    let _ = writeln!(s, "\nvmacache (per thread)");
+    for t in v {
+        let vmas: Vec<String> = t.vmas.iter().map(|x| format!("{x:#x}")).collect();
+        let _ = writeln!(
+            s,
+            "  tid {:<6} seqnum {} (mm {}) {}  [{}]",
+            t.tid,
+            t.seqnum,
+            t.mm_seqnum,
+            if t.valid { "valid" } else { "stale" },
+            vmas.join(", ")
+        );
+    }
+}
+
+fn costs(tree: &VmaTree, l: &VmaLayout, n: u64) -> Vec<r::CostRow> {
+    match (tree, &l.tree) {
+        (VmaTree::Maple(s), VmaTreeLayout::Maple { maple, .. }) => {
+            vec![
+                r::list_cost(n, "model"),
+                r::rb_model_cost(n),
+                r::maple_measured_cost(s, maple),
+            ]
+        }
+        (VmaTree::Rb { tree, .. }, VmaTreeLayout::RbTree { rb, vma, .. }) => vec![
+            r::list_cost(n, "measured"),
+            r::rb_measured_cost(
+                tree,
+                vma.vm_rb,
+                rb.rb_left,
+                rb.rb_right,
+                vma.vm_start,
+                vma.vm_end,
+            ),
+            r::maple_model_cost(n),
+        ],
+        _ => Vec::new(),
+    }
+}
