@@ -36,7 +36,7 @@ rss() { # peak RSS in MB of a command
 wall() { # mean wall seconds of a command line; $2 = hyperfine --prepare command or ""
     local prep=()
     [ -n "$2" ] && prep=(--prepare "$2")
-    hyperfine -N -i -s none --runs "$RUNS" "${prep[@]}" --export-json "$work/h.json" "$1" >/dev/null 2>&1
+    hyperfine -N -i --style none --runs "$RUNS" "${prep[@]}" --export-json "$work/h.json" "$1" >/dev/null 2>&1
     python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$work/h.json"
 }
 
