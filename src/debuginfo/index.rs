@@ -239,6 +239,15 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
         let tag = abbrev.tag();
         let kind = if parent_ok && !scope.is_empty() { Kind::of_tag(tag) } else { None };
         let in_shape = shape.as_ref().is_some_and(|sb| scope.len() == sb.child_depth) && tag == dw::DW_TAG_member;
+        // Children worth reading: those of the unit, of functions and lexical blocks (types
+        // pahole registers live there) and, for shapes, the members of unit-level structs.
+        let container = parent_ok
+            && matches!(
+                tag,
+                dw::DW_TAG_compile_unit | dw::DW_TAG_partial_unit | dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block
+            );
+        let mut descend = container;
+        let mut sibling: Option<usize> = None;
         if let Some(kind) = kind {
             let mut name: Option<&'a [u8]> = None;
             let mut decl = false;
@@ -249,6 +258,11 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                     dw::DW_AT_name => name = db.attr_str(&attr.value()),
                     dw::DW_AT_declaration => decl = matches!(attr.value(), gimli::AttributeValue::Flag(true)),
                     dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_sibling => {
+                        if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                            sibling = Some(o.0);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -265,6 +279,7 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                     };
                     if abbrev.has_children() {
                         shape = Some(sb);
+                        descend = true;
                     } else {
                         finish_shape(out, Some(sb));
                     }
@@ -289,18 +304,33 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                 sb.hash = m.feed(sb.hash);
                 sb.members += 1;
             }
+        } else if abbrev.has_children()
+            && !container
+            && abbrev.attributes().iter().any(|a| a.name() == dw::DW_AT_sibling)
+        {
+            for spec in abbrev.attributes() {
+                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                if attr.name() == dw::DW_AT_sibling {
+                    if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                        sibling = Some(o.0);
+                    }
+                }
+            }
         } else {
             raw.skip_attributes(abbrev.attributes()).map_err(|e| db.bad(die_off, e.to_string()))?;
         }
         if abbrev.has_children() {
-            let ok = parent_ok
-                && matches!(
-                    tag,
-                    dw::DW_TAG_compile_unit
-                        | dw::DW_TAG_partial_unit
-                        | dw::DW_TAG_subprogram
-                        | dw::DW_TAG_lexical_block
-                );
+            // Jump over a subtree of no interest (struct members, enumerators, inlined
+            // subroutines, call sites...) when the DIE says where its next sibling is.
+            if !descend {
+                if let Some(sib) = sibling.filter(|s| *s > raw.next_offset().0) {
+                    raw = header
+                        .entries_raw(&abbrevs, Some(gimli::UnitOffset(sib)))
+                        .map_err(|e| db.bad(die_off, e.to_string()))?;
+                    continue;
+                }
+            }
+            let ok = container;
             scope.push(ok);
             parent_ok = ok;
             if scope.len() > 4096 {
@@ -458,7 +488,10 @@ impl Progress {
         }
         let bar = self.bar.get_or_init(|| {
             let b = indicatif::ProgressBar::new(self.total);
-            b.set_message("indexing DWARF units");
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units") {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_message("vmscope: indexing DWARF");
             b
         });
         bar.set_position(done);
