@@ -3,6 +3,9 @@
 //! Every accessor fails (never skips) when a fixture is missing, saying to run the build script.
 #![allow(dead_code)]
 
+/// pahole (the layout oracle) beside vmscope, on BTF.
+pub mod pahole;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
