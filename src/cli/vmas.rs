@@ -121,6 +121,7 @@ pub fn run(a: &VmasArgs) -> Result<i32> {
         return Ok(0);
     };
     let started = std::time::Instant::now();
+    let cpu_started = thread_cpu_ms();
     let (_tree, vmas) = reader
         .read_mm(mm)
         .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
@@ -133,12 +134,21 @@ pub fn run(a: &VmasArgs) -> Result<i32> {
         // benches/vmas.sh times the walk apart from opening the dump.
         if std::env::var_os("VMSCOPE_TIMING").is_some() {
             eprintln!(
-                "vmscope: {} VMAs, walk+render {:.1} ms",
+                "vmscope: {} VMAs, walk+render {:.1} ms wall, {:.1} ms cpu",
                 vmas.len(),
-                started.elapsed().as_secs_f64() * 1e3
+                started.elapsed().as_secs_f64() * 1e3,
+                thread_cpu_ms() - cpu_started
             );
         }
         out.write_all(&text)?;
     }
     Ok(0)
+}
+
+/// CPU time of this thread in ms (wall time says little on a busy machine).
+fn thread_cpu_ms() -> f64 {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| t.tv_sec() as f64 * 1e3 + t.tv_nsec() as f64 / 1e6)
+        .unwrap_or(0.0)
 }
