@@ -832,7 +832,7 @@ pub fn mas_walk(
     o: &MapleOffsets,
     index: u64,
 ) -> Result<MapleLookup, TreeError> {
-    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
+    let (ma_root, _ma_flags) = read_head(mem, tree, o)?;
     let mut res = MapleLookup {
         index,
         entry: 0,
@@ -853,7 +853,6 @@ pub fn mas_walk(
         }
         return Ok(res);
     }
-    let _ = ma_flags;
     let mut enode = ma_root;
     let (mut min, mut max) = (0u64, u64::MAX);
     for _depth in 1..=MAPLE_HEIGHT_MAX + 1 {
@@ -952,8 +951,7 @@ pub fn mt_find(
     o: &MapleOffsets,
     index: u64,
 ) -> Result<(Option<(u64, u64, u64)>, Vec<u64>, Option<WalkIssue>), TreeError> {
-    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
-    let _ = ma_flags;
+    let (ma_root, _ma_flags) = read_head(mem, tree, o)?;
     let mut touched = Vec::new();
     if ma_root == 0 {
         return Ok((None, touched, None));
