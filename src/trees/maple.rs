@@ -130,8 +130,18 @@ impl MapleOffsets {
         };
         fits("range64.pivot", self.range64_pivot, self.range64_pivots, 8)?;
         fits("range64.slot", self.range64_slot, self.range64_slots, 8)?;
-        fits("range64.meta.end", self.range64_meta + self.meta_end, 1, 1)?;
-        fits("range64.meta.gap", self.range64_meta + self.meta_gap, 1, 1)?;
+        fits(
+            "range64.meta.end",
+            self.range64_meta.saturating_add(self.meta_end),
+            1,
+            1,
+        )?;
+        fits(
+            "range64.meta.gap",
+            self.range64_meta.saturating_add(self.meta_gap),
+            1,
+            1,
+        )?;
         fits(
             "arange64.pivot",
             self.arange64_pivot,
@@ -142,13 +152,13 @@ impl MapleOffsets {
         fits("arange64.gap", self.arange64_gap, self.arange64_slots, 8)?;
         fits(
             "arange64.meta.end",
-            self.arange64_meta + self.meta_end,
+            self.arange64_meta.saturating_add(self.meta_end),
             1,
             1,
         )?;
         fits(
             "arange64.meta.gap",
-            self.arange64_meta + self.meta_gap,
+            self.arange64_meta.saturating_add(self.meta_gap),
             1,
             1,
         )?;
@@ -543,7 +553,10 @@ fn decode(buf: &[u8], node_type: MapleType, max: u64, o: &MapleOffsets) -> Decod
         ),
     };
     let (meta_end, meta_gap) = match meta {
-        Some(m) => (byte_at(buf, m + o.meta_end), byte_at(buf, m + o.meta_gap)),
+        Some(m) => (
+            byte_at(buf, m.saturating_add(o.meta_end)),
+            byte_at(buf, m.saturating_add(o.meta_gap)),
+        ),
         None => (0, 0),
     };
     let (data_end, end_from_meta) = if node_type == MapleType::Dense {
