@@ -27,9 +27,30 @@ fn sections(out: &str) -> BTreeMap<i32, String> {
 fn live_vmas_equal_guest_proc_maps() {
     let bin = common::static_vmscope();
     let mut total_exact = 0;
+    let mut failures = Vec::new();
+    // VMSCOPE_LIVE_KERNELS=6.1,5.10 narrows the run (each boot copies a 600 MB vmlinux).
+    let only = std::env::var("VMSCOPE_LIVE_KERNELS").ok();
     for name in common::dump_names() {
-        let run = common::run_in_guest(&name, &bin, &["vmas", "--all", "--vmlinux", "/vmlinux"], true);
-        assert_eq!(run.status, 0, "{name}: vmscope vmas --all in the guest failed: {}", run.stderr);
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|k| k == name))
+        {
+            continue;
+        }
+        let run = common::run_in_guest(
+            &name,
+            &bin,
+            &["vmas", "--all", "--vmlinux", "/vmlinux"],
+            true,
+        );
+        if run.status != 0 {
+            // Keep going so that every kernel's result is seen; fail at the end.
+            failures.push(format!(
+                "{name}: vmscope vmas --all in the guest failed: {}",
+                run.stderr.trim()
+            ));
+            continue;
+        }
         let got = sections(&run.stdout);
         let proc = run.proc();
         let workloads = run.workloads();
@@ -40,7 +61,9 @@ fn live_vmas_equal_guest_proc_maps() {
         must.push(1);
         for pid in &must {
             let want = proc.maps_text(*pid);
-            let have = got.get(pid).unwrap_or_else(|| panic!("{name}: vmscope printed no section for pid {pid}"));
+            let have = got
+                .get(pid)
+                .unwrap_or_else(|| panic!("{name}: vmscope printed no section for pid {pid}"));
             assert!(
                 have == &want,
                 "{name}: pid {pid}: live vmas differ from /proc/{pid}/maps\n--- proc\n{want}\n--- vmscope\n{have}"
@@ -49,10 +72,18 @@ fn live_vmas_equal_guest_proc_maps() {
         }
         // Others (shells, the capture's helpers) may have changed between the two reads;
         // every one that still exists must at least be listed.
-        let listed = proc.pids().into_iter().filter(|p| !proc.maps_text(*p).is_empty() && got.contains_key(p)).count();
+        let listed = proc
+            .pids()
+            .into_iter()
+            .filter(|p| !proc.maps_text(*p).is_empty() && got.contains_key(p))
+            .count();
         eprintln!("{name}: {exact} static processes equal byte for byte; {listed} processes with VMAs listed");
-        assert!(exact >= 11, "{name}: expected init and ten workloads, compared {exact}");
+        assert!(
+            exact >= 11,
+            "{name}: expected init and ten workloads, compared {exact}"
+        );
         total_exact += exact;
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(total_exact > 0);
 }
