@@ -95,7 +95,7 @@ pub fn parse_core_headers(
         let (offset, vaddr, paddr, filesz, memsz) = (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
         match p_type {
             PT_LOAD => {
-                if offset.checked_add(filesz).is_none() || paddr.checked_add(memsz).is_none() {
+                if offset.checked_add(filesz).is_none() || (paddr != u64::MAX && paddr.checked_add(memsz).is_none()) {
                     return Err(bad(at, "PT_LOAD extent overflows"));
                 }
                 out.loads.push(ElfLoad { offset, vaddr, paddr, filesz, memsz });
