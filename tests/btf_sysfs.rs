@@ -76,3 +76,27 @@ fn sysfs_vmlinux_converts_every_type() {
     }
     assert!(structs > 5000, "only {structs} structs");
 }
+
+/// With no source option, `vmscope layout` reads the running kernel's BTF: every struct and
+/// union prints (exit 0, no error markers), and task_struct is found.
+#[test]
+fn layout_of_the_running_kernel_needs_no_option() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+            .arg("layout")
+            .args(args)
+            .output()
+            .expect("run vmscope");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let ts = run(&["task_struct"]);
+    assert!(ts.starts_with("struct task_struct {\n"), "{ts}");
+    let all = run(&[]);
+    assert!(!all.contains("<ERROR"), "error marker in the full listing");
+    let sizes = run(&["--sizes"]);
+    assert!(sizes.lines().count() > 5000, "{} structs", sizes.lines().count());
+    // The listing and --sizes walk the same types: one top-level header line per --sizes line.
+    let headers = all.lines().filter(|l| (l.starts_with("struct ") || l.starts_with("union ")) && l.ends_with(" {")).count();
+    assert_eq!(headers, sizes.lines().count());
+}

@@ -35,6 +35,8 @@ pub struct Btf {
     pointer_size: u32,
     /// Absolute [start, end) of the string section.
     strings: std::ops::Range<usize>,
+    /// The file and, for an ELF, the section's file offset: for errors found after open.
+    origin: Option<(String, Option<u64>)>,
 }
 
 impl std::fmt::Debug for Btf {
@@ -52,8 +54,18 @@ impl Btf {
     pub fn open(path: &std::path::Path) -> Result<Btf, BtfError> {
         let (blob, elf_pointer_size) = source::load(path)?;
         let section_offset = blob.file_offset();
-        Btf::from_blob(blob, elf_pointer_size)
-            .map_err(|e| e.in_file(&path.display().to_string(), section_offset))
+        let shown = path.display().to_string();
+        let mut btf = Btf::from_blob(blob, elf_pointer_size).map_err(|e| e.in_file(&shown, section_offset))?;
+        btf.origin = Some((shown, section_offset));
+        Ok(btf)
+    }
+
+    /// Name the file in an error found while following types after open.
+    pub fn with_origin(&self, e: BtfError) -> BtfError {
+        match &self.origin {
+            Some((path, section_offset)) => e.in_file(path, *section_offset),
+            None => e,
+        }
     }
 
     /// Parse BTF held in memory (tests, and BTF read from a dump).
@@ -67,7 +79,7 @@ impl Btf {
         let strings = range_usize(header.strings_range());
         check_string_section(data, &strings)?;
         let record_offsets = index_records(data, &header)?;
-        let mut btf = Btf { blob, header, record_offsets, pointer_size: 8, strings };
+        let mut btf = Btf { blob, header, record_offsets, pointer_size: 8, strings, origin: None };
         btf.validate_references()?;
         btf.pointer_size = elf_pointer_size.unwrap_or_else(|| btf.guess_pointer_size());
         Ok(btf)

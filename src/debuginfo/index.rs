@@ -72,6 +72,10 @@ pub struct NameIndex {
     composite: HashMap<Box<str>, (u64, Kind)>,
     enums: HashMap<Box<str>, u64>,
     typedefs: HashMap<Box<str>, u64>,
+    /// structs and unions defined at unit level: what pahole's full dump lists. It skips
+    /// types local to functions (which `-C` still finds) and prints a name again for each
+    /// definition of a different shape (size, members, member offsets), in unit order.
+    composite_top: HashMap<Box<str>, Vec<(u64, u64)>>,
 }
 
 impl NameIndex {
@@ -87,11 +91,13 @@ impl NameIndex {
         }
     }
 
-    /// Struct and union names, each at its first definition, in `.debug_info` order.
-    pub fn composite_names_in_order(&self) -> Vec<String> {
-        let mut v: Vec<(&u64, &Box<str>)> = self.composite.iter().map(|(n, (o, _))| (o, n)).collect();
+    /// Unit-level struct and union names with their first definition, in `.debug_info` order
+    /// (the order and choice of pahole's full dump).
+    pub fn composites_in_order(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(u64, &str)> =
+            self.composite_top.iter().flat_map(|(n, defs)| defs.iter().map(move |(o, _)| (*o, &**n))).collect();
         v.sort();
-        v.into_iter().map(|(_, n)| n.to_string()).collect()
+        v.into_iter().map(|(o, n)| (n.to_string(), o)).collect()
     }
 
     /// Every name of any kind (for "did you mean" suggestions).
@@ -107,7 +113,19 @@ impl NameIndex {
         self.any.is_empty()
     }
 
-    fn insert(&mut self, name: &str, kind: Kind, off: u64) {
+    fn insert(&mut self, name: &str, kind: Kind, off: u64, top: Option<u64>) {
+        if let (Some(shape), Kind::Struct | Kind::Union) = (top, kind) {
+            match self.composite_top.get_mut(name) {
+                Some(defs) => {
+                    if !defs.iter().any(|d| d.1 == shape) {
+                        defs.push((off, shape));
+                    }
+                }
+                None => {
+                    self.composite_top.insert(name.into(), vec![(off, shape)]);
+                }
+            }
+        }
         if !self.any.contains_key(name) {
             self.any.insert(name.into(), (off, kind));
         }
@@ -137,17 +155,40 @@ struct Raw<'a> {
     name: &'a [u8],
     kind: Kind,
     offset: u64,
+    /// shape hash of a unit-level struct/union (None: local to a function, or not a
+    /// struct/union)
+    top: Option<u64>,
+}
+
+/// Shape of a unit-level struct/union being read: what pahole compares to decide whether a
+/// second definition of a name is "the same" (size, member count, member names, bit offsets,
+/// bitfield widths).
+struct ShapeBuilder {
+    raw: usize,
+    child_depth: usize,
+    hash: u64,
+    members: u64,
+}
+
+fn fnv_feed(mut h: u64, data: &[u8]) -> u64 {
+    for b in data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
-/// lexical blocks (where pahole's loader registers types), in DIE order.
-fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>) -> Result<(), DebugInfoError> {
+/// lexical blocks (where pahole's loader registers types), in DIE order. With `shapes`, the
+/// members of unit-level structs/unions are decoded too, to hash their shape.
+fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes: bool) -> Result<(), DebugInfoError> {
     let header = db.unit_header(span.start)?;
     let abbrevs = db.abbreviations_uncached(&header)?;
     let mut raw = header.entries_raw(&abbrevs, None).map_err(|e| db.bad(span.start, e.to_string()))?;
     // scope[d] = whether DIEs at depth d+1 can define types pahole registers
     let mut scope: Vec<bool> = Vec::with_capacity(32);
     let mut parent_ok = true; // the unit DIE itself sits at depth 0
+    let mut shape: Option<ShapeBuilder> = None;
     while !raw.is_empty() {
         let die_off = span.start + raw.next_offset().0 as u64;
         let abbrev = match raw.read_abbreviation() {
@@ -156,25 +197,67 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>) -> Resu
                 // end of a sibling list
                 scope.pop();
                 parent_ok = scope.last().copied().unwrap_or(true);
+                if let Some(sb) = &shape {
+                    if scope.len() < sb.child_depth {
+                        finish_shape(out, shape.take());
+                    }
+                }
                 continue;
             }
             Err(e) => return Err(db.bad(die_off, e.to_string())),
         };
         let tag = abbrev.tag();
         let kind = if parent_ok && !scope.is_empty() { Kind::of_tag(tag) } else { None };
+        let in_shape = shape.as_ref().is_some_and(|sb| scope.len() == sb.child_depth) && tag == dw::DW_TAG_member;
         if let Some(kind) = kind {
             let mut name: Option<&'a [u8]> = None;
             let mut decl = false;
+            let mut size = 0u64;
             for spec in abbrev.attributes() {
                 let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
                 match attr.name() {
                     dw::DW_AT_name => name = db.attr_str(&attr.value()),
                     dw::DW_AT_declaration => decl = matches!(attr.value(), gimli::AttributeValue::Flag(true)),
+                    dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
                     _ => {}
                 }
             }
             if let (Some(name), false) = (name, decl) {
-                out.push(Raw { name, kind, offset: die_off });
+                let top = scope.len() == 1;
+                let composite = matches!(kind, Kind::Struct | Kind::Union);
+                out.push(Raw { name, kind, offset: die_off, top: if top { Some(0) } else { None } });
+                if shapes && top && composite {
+                    let sb = ShapeBuilder {
+                        raw: out.len() - 1,
+                        child_depth: scope.len() + 1,
+                        hash: fnv_feed(0xcbf2_9ce4_8422_2325, &size.to_le_bytes()),
+                        members: 0,
+                    };
+                    if abbrev.has_children() {
+                        shape = Some(sb);
+                    } else {
+                        finish_shape(out, Some(sb));
+                    }
+                }
+            }
+        } else if in_shape {
+            let mut m = MemberShape::default();
+            for spec in abbrev.attributes() {
+                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                let v = attr.value();
+                match attr.name() {
+                    dw::DW_AT_name => m.name = db.attr_str(&v),
+                    dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
+                    dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_byte_size => m.byte_size = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_bit_offset => m.bit_offset_msb = attr.sdata_value().or(attr.udata_value().map(|x| x as i64)),
+                    _ => {}
+                }
+            }
+            if let Some(sb) = shape.as_mut() {
+                sb.hash = m.feed(sb.hash);
+                sb.members += 1;
             }
         } else {
             raw.skip_attributes(abbrev.attributes()).map_err(|e| db.bad(die_off, e.to_string()))?;
@@ -195,7 +278,46 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>) -> Resu
             }
         }
     }
+    finish_shape(out, shape.take());
     Ok(())
+}
+
+#[derive(Default)]
+struct MemberShape<'a> {
+    name: Option<&'a [u8]>,
+    location: u64,
+    data_bit_offset: Option<u64>,
+    bit_offset_msb: Option<i64>,
+    bit_size: u64,
+    byte_size: u64,
+}
+
+impl MemberShape<'_> {
+    fn feed(&self, h: u64) -> u64 {
+        // absolute bit offset, as the type model computes it
+        let bit_offset = match (self.data_bit_offset, self.bit_offset_msb) {
+            (Some(d), _) => d,
+            (None, Some(msb)) if self.bit_size != 0 => {
+                let lsb = (self.byte_size as i64) * 8 - msb - self.bit_size as i64;
+                ((self.location as i64) * 8 + lsb).max(0) as u64
+            }
+            _ => self.location.wrapping_mul(8),
+        };
+        let h = match self.name {
+            Some(n) => fnv_feed(fnv_feed(h, &[1]), n),
+            None => fnv_feed(h, &[0]),
+        };
+        let h = fnv_feed(h, &(bit_offset as u32).to_le_bytes());
+        fnv_feed(h, &[self.bit_size as u8])
+    }
+}
+
+fn finish_shape(out: &mut [Raw<'_>], sb: Option<ShapeBuilder>) {
+    if let Some(sb) = sb {
+        if let Some(r) = out.get_mut(sb.raw) {
+            r.top = Some(fnv_feed(sb.hash, &sb.members.to_le_bytes()));
+        }
+    }
 }
 
 fn kind_wanted(kind: Kind, want: NameKind) -> bool {
@@ -210,13 +332,36 @@ pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Opti
     let mut buf = Vec::new();
     for span in db.units() {
         buf.clear();
-        scan_unit(db, *span, &mut buf)?;
+        scan_unit(db, *span, &mut buf, false)?;
         if let Some(hit) = buf.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)) {
             return Ok(Some(hit.offset));
         }
         scanned += span.end - span.start;
         if scanned > BUDGET_BYTES {
             break;
+        }
+    }
+    Ok(None)
+}
+
+/// First definition of `name` in units `from..` (index into the unit list): unit index and DIE
+/// offset. Units are scanned in parallel chunks, stopping at the first chunk with a hit.
+pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) -> Result<Option<(usize, u64)>, DebugInfoError> {
+    let units = db.units();
+    let rest = units.get(from..).unwrap_or(&[]);
+    for (ci, group) in rest.chunks(32).enumerate() {
+        let hits: Vec<Result<Option<u64>, DebugInfoError>> = group
+            .par_iter()
+            .map(|span| {
+                let mut v = Vec::new();
+                scan_unit(db, *span, &mut v, false)?;
+                Ok(v.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)).map(|r| r.offset))
+            })
+            .collect();
+        for (i, h) in hits.into_iter().enumerate() {
+            if let Some(off) = h? {
+                return Ok(Some((from + ci * 32 + i, off)));
+            }
         }
     }
     Ok(None)
@@ -235,13 +380,13 @@ pub(crate) fn build(db: &TypeDb) -> Result<NameIndex, DebugInfoError> {
             .par_iter()
             .map(|span| {
                 let mut v = Vec::new();
-                scan_unit(db, *span, &mut v).map(|_| v)
+                scan_unit(db, *span, &mut v, true).map(|_| v)
             })
             .collect();
         for part in parts {
             for r in part? {
                 let name = String::from_utf8_lossy(r.name);
-                index.insert(&name, r.kind, r.offset);
+                index.insert(&name, r.kind, r.offset, r.top);
             }
         }
         progress.tick(group.len() as u64, started);
@@ -292,7 +437,7 @@ impl Progress {
 // ---------------------------------------------------------------- on-disk cache
 
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 3;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {
@@ -357,6 +502,12 @@ fn encode(index: &NameIndex, key: &[u8]) -> Vec<u8> {
     }
     for (n, o) in &index.typedefs {
         entries.push((n, 3, *o, Kind::Typedef as u8));
+    }
+    for (n, defs) in &index.composite_top {
+        for (o, shape) in defs {
+            entries.push((n, 4, *o, Kind::Struct as u8));
+            entries.push((n, 5, *shape, Kind::Struct as u8));
+        }
     }
     let mut payload = Vec::with_capacity(entries.len() * 32);
     payload.extend_from_slice(&(entries.len() as u64).to_le_bytes());
@@ -424,7 +575,7 @@ fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<NameIndex> {
         let table = p.u8()?;
         let kind = Kind::from_u8(p.u8()?)?;
         let off = p.u64()?;
-        if off >= info_len {
+        if table != 5 && off >= info_len {
             return None;
         }
         let len = p.u32()? as usize;
@@ -441,6 +592,14 @@ fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<NameIndex> {
             }
             3 => {
                 ix.typedefs.insert(name, off);
+            }
+            4 => {
+                ix.composite_top.entry(name).or_default().push((off, 0));
+            }
+            5 => {
+                // shape of the definition just read (table 4 entry before it)
+                let last = ix.composite_top.get_mut(&name).and_then(|v| v.last_mut())?;
+                last.1 = off;
             }
             _ => return None,
         }
@@ -487,11 +646,14 @@ mod tests {
 
     fn sample() -> NameIndex {
         let mut ix = NameIndex::default();
-        ix.insert("task_struct", Kind::Struct, 0x100);
-        ix.insert("task_struct", Kind::Struct, 0x900);
-        ix.insert("pid_t", Kind::Typedef, 0x200);
-        ix.insert("maple_type", Kind::Enum, 0x300);
-        ix.insert("u", Kind::Union, 0x50);
+        ix.insert("local", Kind::Struct, 0x10, None);
+        ix.insert("task_struct", Kind::Struct, 0x100, Some(7));
+        ix.insert("task_struct", Kind::Struct, 0x900, Some(7));
+        ix.insert("pid_t", Kind::Typedef, 0x200, Some(0));
+        ix.insert("maple_type", Kind::Enum, 0x300, Some(0));
+        ix.insert("u", Kind::Union, 0x50, Some(1));
+        ix.insert("local", Kind::Struct, 0x1000, Some(2));
+        ix.insert("u", Kind::Union, 0x2000, Some(3));
         ix
     }
 
@@ -501,7 +663,12 @@ mod tests {
         assert_eq!(ix.lookup("task_struct", NameKind::Composite), Some(0x100));
         assert_eq!(ix.lookup("u", NameKind::Struct), None);
         assert_eq!(ix.lookup("u", NameKind::Union), Some(0x50));
-        assert_eq!(ix.composite_names_in_order(), vec!["u".to_string(), "task_struct".to_string()]);
+        let order: Vec<String> = ix.composites_in_order().into_iter().map(|(n, _)| n).collect();
+        // a second definition of another shape is listed again, a same-shape one is not
+        assert_eq!(order, vec!["u", "task_struct", "local", "u"]);
+        // -C finds the function-local definition first, the full dump lists the unit-level one
+        assert_eq!(ix.lookup("local", NameKind::Composite), Some(0x10));
+        assert_eq!(ix.composites_in_order()[2].1, 0x1000);
     }
 
     #[test]

@@ -247,6 +247,18 @@ pub trait TypeSource: Sync {
     /// Names of every struct and union, each once (first definition), in source order.
     fn composite_names(&self) -> Result<Vec<String>, TypeError>;
 
+    /// Every struct and union a full listing shows (`pahole` without -C): name and id of the
+    /// definition to print, in source order.
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        let mut v = Vec::new();
+        for n in self.composite_names()? {
+            if let Some(id) = self.find(&n, NameKind::Composite)? {
+                v.push((n, id));
+            }
+        }
+        Ok(v)
+    }
+
     /// Every type name the source knows (for "did you mean" suggestions).
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
         self.composite_names()
@@ -256,6 +268,12 @@ pub trait TypeSource: Sync {
     /// types asked for in this order.
     fn definition_order(&self, _id: TypeId) -> u64 {
         0
+    }
+
+    /// First definition of `name` whose [`definition_order`](Self::definition_order) is at
+    /// least `from` (pahole's `-C a,b` finds `b` only in units after the one defining `a`).
+    fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {
+        Ok(self.find(name, kind)?.filter(|id| self.definition_order(*id) >= from))
     }
 }
 

@@ -48,7 +48,7 @@ pub enum BtfError {
     TypeIdOutOfRange { id: u32, what: &'static str, target: u32, count: u32, offset: usize },
     #[error("type id {id} does not exist (the BTF has {count} types)")]
     NoSuchType { id: u32, count: u32 },
-    #[error("BTF+{offset:#x}: type id {id}: reference cycle or chain deeper than {limit} through type id {id}")]
+    #[error("BTF+{offset:#x}: type id {id}: reference cycle (or a type chain deeper than {limit})")]
     Cycle { id: u32, limit: usize, offset: usize },
     #[error("BTF+{offset:#x}: type id {id}: {reason}")]
     BadType { id: u32, offset: usize, reason: String },

@@ -66,7 +66,7 @@ impl BtfDb {
     }
 
     fn source_error(&self, e: BtfError) -> TypeError {
-        TypeError::Source(e.to_string())
+        TypeError::Source(self.btf.with_origin(e).to_string())
     }
 
     fn name(&self, name_off: u32) -> Result<Option<String>, BtfError> {
@@ -233,6 +233,73 @@ impl BtfDb {
         })
     }
 
+    /// Convert `root` and every type its layout depends on, so that corrupt BTF (a typedef
+    /// cycle, a struct containing itself) is an error at lookup rather than a bad printout.
+    /// Values (members, array elements, typedef and qualifier targets) are followed fully;
+    /// pointer and function targets are converted but not entered, which keeps the walk to
+    /// the few hundred types a struct embeds instead of the whole kernel.
+    /// `seen` may be shared across calls to check several roots in one pass.
+    fn check_reachable(&self, root: u32, seen: &mut std::collections::HashSet<(u32, bool)>) -> Result<(), BtfError> {
+        let mut stack = vec![(root, true)];
+        while let Some((id, enter)) = stack.pop() {
+            if id == 0 || !seen.insert((id, enter)) {
+                continue;
+            }
+            if seen.len() > self.btf.type_count() as usize * 2 {
+                break;
+            }
+            self.btf.strip_typedefs_and_modifiers(id)?;
+            self.btf.type_size(id)?;
+            let Some(slot) = self.types.get(id as usize) else { continue };
+            if slot.get().is_none() {
+                let converted = self.convert(&self.btf.type_by_id(id)?)?;
+                let _ = slot.set(Box::new(converted));
+            }
+            if !enter {
+                continue;
+            }
+            let ty = self.btf.type_by_id(id)?;
+            match ty.kind {
+                BtfKind::Ptr | BtfKind::FuncProto => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, false));
+                    }
+                    for p in ty.params() {
+                        stack.push((p.type_id, false));
+                    }
+                }
+                _ => {
+                    if let Some(t) = ty.target() {
+                        stack.push((t, true));
+                    }
+                    if let Some(a) = ty.array() {
+                        stack.push((a.elem_type, true));
+                    }
+                    for m in ty.members() {
+                        stack.push((m.type_id, true));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// pahole's `type__compare` == 0 for two BTF structs/unions of the same name.
+    fn same_shape(&self, a: &BtfType<'_>, b: &BtfType<'_>) -> Result<bool, BtfError> {
+        if a.size_or_type != b.size_or_type || a.vlen != b.vlen {
+            return Ok(false);
+        }
+        for (ma, mb) in a.members().zip(b.members()) {
+            let named_differently = ma.name_off != 0
+                && mb.name_off != 0
+                && self.btf.name(ma.name_off)? != self.btf.name(mb.name_off)?;
+            if named_differently || ma.bit_offset != mb.bit_offset || ma.bitfield_size != mb.bitfield_size {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
         let mut index: HashMap<String, Vec<(u32, BtfKind)>> = HashMap::new();
         for ty in self.btf.types().flatten() {
@@ -274,16 +341,24 @@ impl TypeSource for BtfDb {
         Ok(slot.get_or_init(|| Box::new(converted)))
     }
 
+    /// The first definition, checked: everything printing it needs converts without error.
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
         let kinds = Self::kinds_for(kind);
-        if self.name_index.get().is_none() && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX {
-            return Ok(self.btf.find_first_by_name(name, kinds).map(TypeId));
+        let found = if self.name_index.get().is_none()
+            && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+        {
+            self.btf.find_first_by_name(name, kinds)
+        } else {
+            let index = self.name_index.get_or_init(|| self.build_name_index());
+            index.get(name).and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k))).map(|&(id, _)| id)
+        };
+        match found {
+            Some(id) => {
+                self.check_reachable(id, &mut Default::default()).map_err(|e| self.source_error(e))?;
+                Ok(Some(TypeId(id)))
+            }
+            None => Ok(None),
         }
-        let index = self.name_index.get_or_init(|| self.build_name_index());
-        Ok(index
-            .get(name)
-            .and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k)))
-            .map(|&(id, _)| TypeId(id)))
     }
 
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
@@ -297,6 +372,38 @@ impl TypeSource for BtfDb {
 
     fn has_alignment_info(&self) -> bool {
         false
+    }
+
+    /// pahole's full listing from BTF: every named struct and union in id order, a name
+    /// repeated only for a different shape (size, member count, member names where both
+    /// have one, bit offsets, bitfield widths), as pahole's `structures__add` decides.
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        let err = |e| self.source_error(e);
+        let mut kept: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut out = Vec::new();
+        let mut seen = Default::default();
+        for ty in self.btf.types() {
+            let ty = ty.map_err(err)?;
+            if !matches!(ty.kind, BtfKind::Struct | BtfKind::Union) || ty.name_off == 0 {
+                continue;
+            }
+            let name = self.btf.name(ty.name_off).map_err(err)?;
+            let defs = kept.entry(name).or_default();
+            let mut duplicate = false;
+            for &other in defs.iter() {
+                if self.same_shape(&ty, &self.btf.type_by_id(other).map_err(err)?).map_err(err)? {
+                    duplicate = true;
+                    break;
+                }
+            }
+            if duplicate {
+                continue;
+            }
+            defs.push(ty.id);
+            self.check_reachable(ty.id, &mut seen).map_err(err)?;
+            out.push((name.to_string(), TypeId(ty.id)));
+        }
+        Ok(out)
     }
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {

@@ -1,0 +1,153 @@
+//! Corrupt BTF given to `vmscope layout --btf`: one clear error line naming the file,
+//! exit status 2, no panic. The inputs are real BTF (pahole -J of a C fixture), damaged
+//! in one place each; the record offsets to damage are found with vmscope's own parser.
+
+mod common;
+
+use common::pahole::{compile, encode_btf, vmscope_bin};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vmscope::debuginfo::btf::{Btf, BtfKind};
+
+struct Base {
+    _dir: tempfile::TempDir,
+    raw: PathBuf,
+    elf: PathBuf,
+}
+
+fn base() -> Base {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/btf/inferred.c");
+    let obj = compile(&src, dir.path());
+    let (raw, elf) = encode_btf(&obj);
+    Base { _dir: dir, raw, elf }
+}
+
+fn le32(bytes: &mut [u8], at: usize, v: u32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Offset of the record of the first type named `name` of kind `kind`.
+fn record_of(bytes: &[u8], name: &str, kind: BtfKind) -> (u32, usize) {
+    let btf = Btf::from_bytes(bytes.to_vec()).expect("base BTF is valid");
+    let id = btf.find_first_by_name(name, &[kind]).unwrap_or_else(|| panic!("no {kind:?} {name}"));
+    (id, btf.type_by_id(id).expect("record").offset)
+}
+
+/// Run vmscope on `file`, expect exactly one error line containing every piece of `expect`.
+fn expect_error(what: &str, file: &Path, name: &str, expect: &[&str]) {
+    let out = Command::new(vmscope_bin()).args(["layout", "--btf"]).arg(file).arg(name).output().expect("run vmscope");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: status {:?}, stderr {err}", out.status);
+    assert_eq!(err.lines().count(), 1, "{what}: {err}");
+    assert!(err.starts_with("vmscope: error: "), "{what}: {err}");
+    assert!(!err.contains("panicked"), "{what}: {err}");
+    assert!(err.contains(&file.display().to_string()), "{what}: file not named: {err}");
+    for e in expect {
+        assert!(err.contains(e), "{what}: expected {e:?} in: {err}");
+    }
+    assert!(out.stdout.is_empty(), "{what}: printed {}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    p
+}
+
+#[test]
+fn truncated_btf() {
+    let b = base();
+    let bytes = std::fs::read(&b.raw).expect("read");
+    let dir = b.raw.parent().expect("dir");
+    for len in [0, 1, 3, 10, 23, 24, 40, bytes.len() / 2, bytes.len() - 1] {
+        let f = write(dir, &format!("trunc-{len}.btf"), &bytes[..len]);
+        let expect: &[&str] = if len < 2 { &["neither raw BTF"] } else { &[] };
+        expect_error(&format!("truncated to {len}"), &f, "holds_packed", expect);
+    }
+}
+
+#[test]
+fn bad_magic_and_version() {
+    let b = base();
+    let dir = b.raw.parent().expect("dir");
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    bytes[0] = 0x00;
+    expect_error("bad magic", &write(dir, "magic.btf", &bytes), "gap8", &["neither raw BTF (magic 0xeb9f) nor an ELF"]);
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    bytes[2] = 7;
+    expect_error("bad version", &write(dir, "version.btf", &bytes), "gap8", &["BTF+0x2", "version 7"]);
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    le32(&mut bytes, 4, 0x1000_0000);
+    expect_error("bad hdr_len", &write(dir, "hdrlen.btf", &bytes), "gap8", &["hdr_len"]);
+}
+
+#[test]
+fn string_offset_out_of_range() {
+    let b = base();
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    let (_, off) = record_of(&bytes, "gap16", BtfKind::Struct);
+    le32(&mut bytes, off, 0x00ff_ffff);
+    let f = write(b.raw.parent().expect("dir"), "name.btf", &bytes);
+    expect_error("name offset", &f, "gap16", &[&format!("BTF+{off:#x}"), "name offset 0xffffff outside the string section"]);
+}
+
+#[test]
+fn type_id_out_of_range() {
+    let b = base();
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    let (_, off) = record_of(&bytes, "gap16", BtfKind::Struct);
+    le32(&mut bytes, off + 12 + 4, 999_999); // first member's type
+    let f = write(b.raw.parent().expect("dir"), "typeid.btf", &bytes);
+    expect_error("type id", &f, "gap16", &[&format!("BTF+{off:#x}"), "refers to type id 999999"]);
+}
+
+#[test]
+fn unknown_kind() {
+    let b = base();
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    let (_, off) = record_of(&bytes, "gap8", BtfKind::Struct);
+    bytes[off + 7] = 30; // kind bits of info
+    let f = write(b.raw.parent().expect("dir"), "kind.btf", &bytes);
+    expect_error("kind", &f, "gap8", &["unknown kind 30"]);
+}
+
+#[test]
+fn typedef_cycle() {
+    let b = base();
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    let (id, off) = record_of(&bytes, "with_empty_t", BtfKind::Typedef);
+    le32(&mut bytes, off + 8, id); // typedef refers to itself
+    let f = write(b.raw.parent().expect("dir"), "cycle.btf", &bytes);
+    expect_error("typedef cycle", &f, "with_empty_t", &["reference cycle"]);
+}
+
+#[test]
+fn struct_containing_itself() {
+    let b = base();
+    let mut bytes = std::fs::read(&b.raw).expect("read");
+    let (id, off) = record_of(&bytes, "gap8", BtfKind::Struct);
+    le32(&mut bytes, off + 12 + 12 + 4, id); // second member: the struct itself, by value
+    let f = write(b.raw.parent().expect("dir"), "self.btf", &bytes);
+    expect_error("struct in itself", &f, "gap8", &["reference cycle"]);
+    // A struct embedding the broken one (struct arrays has gap8 nested[2][2]) fails too.
+    expect_error("embedding it", &f, "arrays", &["reference cycle"]);
+}
+
+#[test]
+fn corrupt_btf_inside_an_elf_names_the_section() {
+    use object::{Object, ObjectSection};
+    let b = base();
+    let mut bytes = std::fs::read(&b.elf).expect("read");
+    let start = {
+        let elf = object::File::parse(&*bytes).expect("ELF");
+        let (start, _) = elf.section_by_name(".BTF").expect(".BTF").file_range().expect("range");
+        start as usize
+    };
+    le32(&mut bytes, start + 20, 0x7fff_ffff); // str_len
+    let f = write(b.elf.parent().expect("dir"), "bad-section.o", &bytes);
+    expect_error("ELF .BTF", &f, "gap8", &[&format!(".BTF section at file offset {start:#x}"), "string section"]);
+    // An ELF without .BTF at all.
+    let plain = b.elf.with_extension("").with_extension("o");
+    expect_error("no .BTF", &plain, "gap8", &["no .BTF section"]);
+}

@@ -1,0 +1,136 @@
+//! `vmscope layout --btf` against the oracle `pahole -F btf` (pahole 1.24): the C fixtures
+//! encoded with `pahole -J` (as raw BTF and as an ELF .BTF section), and the .BTF sections
+//! of the Debian fixture kernels, for every struct and union name.
+
+mod common;
+
+use common::pahole::*;
+use std::path::{Path, PathBuf};
+
+fn c_fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut v = Vec::new();
+    for dir in ["layout", "btf"] {
+        let d = root.join(dir);
+        let rd = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        v.extend(rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "c")));
+    }
+    v.sort();
+    assert!(v.len() >= 5, "C fixtures missing: {v:?}");
+    v
+}
+
+/// Typedef and enum names of fixtures/btf/inferred.c, looked up like structs.
+const OTHER_NAMES: [&str; 5] = ["anon_aligned_t", "with_empty_t", "small", "wide", "plain"];
+
+#[test]
+fn fixtures_match_pahole_btf_name_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut compared, mut failures) = (0, Vec::new());
+    for src in c_fixtures() {
+        let obj = compile(&src, dir.path());
+        let (raw, elf) = encode_btf(&obj);
+        let mut names = composite_names(&raw);
+        assert!(!names.is_empty(), "no types in {}", src.display());
+        if src.ends_with("btf/inferred.c") {
+            names.extend(OTHER_NAMES.iter().map(|s| s.to_string()));
+        }
+        for file in [&raw, &elf] {
+            for name in &names {
+                for opts in [&[][..], &["--hex"], &["-E"], &["-c", "32"], &["-c", "128"]] {
+                    let mut args = opts.to_vec();
+                    args.extend(["-C", name]);
+                    let (want, got) = (pahole_btf(file, &args), vmscope_btf(file, &args));
+                    compared += 1;
+                    if want != got {
+                        failures.push(format!("{} {name} {opts:?}:\n--- pahole\n{want}--- vmscope\n{got}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {compared} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(compared > 300, "only {compared} comparisons");
+}
+
+#[test]
+fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for src in c_fixtures() {
+        let obj = compile(&src, dir.path());
+        let (raw, _) = encode_btf(&obj);
+        assert_eq!(vmscope_btf(&raw, &[]), pahole_btf(&raw, &[]), "full dump of {}", src.display());
+        assert_eq!(vmscope_btf(&raw, &["--sizes"]), pahole_btf(&raw, &["--sizes"]), "--sizes of {}", src.display());
+        assert_eq!(vmscope_btf(&raw, &["--nr-members"]), pahole_btf(&raw, &["--nr_members"]), "{}", src.display());
+    }
+}
+
+/// Every struct and union name of each fixture kernel's .BTF, as pahole lists them: the
+/// layout printed for `-C NAME` must be pahole's, byte for byte.
+#[test]
+fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
+    let mut report = Vec::new();
+    let mut residue = Vec::new();
+    for vmlinux in common::fixture_vmlinuxes() {
+        let names = composite_names(&vmlinux);
+        assert!(names.len() > 5000, "{}: only {} names", vmlinux.display(), names.len());
+        let differ = differing_names(&vmlinux, &names, &[]);
+        report.push(format!("{}: {}/{} identical", vmlinux.display(), names.len() - differ.len(), names.len()));
+        residue.extend(differ.into_iter().map(|n| format!("{}: {n}", vmlinux.display())));
+        // A sample one at a time too: pahole carries state between the types of one run.
+        for name in names.iter().step_by(250).chain(["task_struct".to_string(), "mm_struct".to_string()].iter()) {
+            let args = ["-C", name.as_str()];
+            if pahole_btf(&vmlinux, &args) != vmscope_btf(&vmlinux, &args) {
+                residue.push(format!("{}: {name} (alone)", vmlinux.display()));
+            }
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(residue.is_empty(), "{}\ndiffer:\n{}", report.join("\n"), residue.join("\n"));
+}
+
+/// `-E`, `--hex` and other cacheline sizes on the structs the project cares most about.
+#[test]
+fn fixture_kernels_options_match_pahole_btf() {
+    let names: Vec<String> =
+        ["task_struct", "mm_struct", "vm_area_struct", "maple_node", "zone", "sk_buff", "bpf_htab", "page"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    for vmlinux in common::fixture_vmlinuxes() {
+        for opts in [&["-E"][..], &["--hex"], &["-c", "32"], &["-c", "128"]] {
+            let present: Vec<String> =
+                names.iter().filter(|n| !pahole_btf(&vmlinux, &["-C", n]).is_empty()).cloned().collect();
+            let differ = differing_names(&vmlinux, &present, opts);
+            assert!(differ.is_empty(), "{} {opts:?}: {differ:?}", vmlinux.display());
+        }
+    }
+}
+
+/// The full listing (`pahole -F btf FILE`, every struct and union, a name repeated per
+/// distinct shape), `--sizes` and `--nr_members` of each fixture kernel: byte for byte.
+#[test]
+fn fixture_kernels_full_listing_matches_pahole_btf() {
+    for vmlinux in common::fixture_vmlinuxes() {
+        let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
+        if want != got {
+            let (w, g) = (blocks(&want), blocks(&got));
+            let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+            panic!(
+                "{}: full listing differs ({} vs {} types); first difference at type {first}:\n--- pahole\n{}--- vmscope\n{}",
+                vmlinux.display(),
+                w.len(),
+                g.len(),
+                w.get(first).map_or("", String::as_str),
+                g.get(first).map_or("", String::as_str)
+            );
+        }
+        assert_eq!(vmscope_btf(&vmlinux, &["--sizes"]), pahole_btf(&vmlinux, &["--sizes"]), "{}", vmlinux.display());
+        assert_eq!(
+            vmscope_btf(&vmlinux, &["--nr-members"]),
+            pahole_btf(&vmlinux, &["--nr_members"]),
+            "{}",
+            vmlinux.display()
+        );
+    }
+}
