@@ -10,7 +10,6 @@
 //! BTF records, with the same (sometimes surprising) arithmetic, in our own code.
 
 use super::{Btf, BtfError, BtfKind, TypeId, MAX_CHAIN};
-use std::collections::HashMap;
 
 /// Where pahole puts one member of a struct or union loaded from BTF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,26 +34,27 @@ pub struct CompositePlacement {
     pub alignment: u32,
 }
 
-/// Memoised natural alignments (pahole's `tag__natural_alignment`) of BTF types.
+/// Memoised natural alignments (pahole's `tag__natural_alignment`) of BTF types,
+/// indexed by type id (0 = not computed yet).
 pub struct AlignmentInference<'b> {
     btf: &'b Btf,
     cacheline_size: u32,
-    natural: HashMap<TypeId, u32>,
+    natural: Vec<u32>,
 }
 
 impl<'b> AlignmentInference<'b> {
     /// `cacheline_size` is the one layout output uses (pahole's `-c`, else the CPU's L1 line).
     pub fn new(btf: &'b Btf, cacheline_size: u32) -> Self {
-        AlignmentInference { btf, cacheline_size, natural: HashMap::new() }
+        AlignmentInference { btf, cacheline_size, natural: Vec::new() }
     }
 
     /// Like `new`, reusing natural alignments computed earlier on the same BTF.
-    pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: HashMap<TypeId, u32>) -> Self {
+    pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: Vec<u32>) -> Self {
         AlignmentInference { btf, cacheline_size, natural }
     }
 
     /// Hand back the memo for the next conversion.
-    pub fn into_memo(self) -> HashMap<TypeId, u32> {
+    pub fn into_memo(self) -> Vec<u32> {
         self.natural
     }
 
@@ -129,7 +129,7 @@ impl<'b> AlignmentInference<'b> {
 
     /// pahole's `tag__natural_alignment` for a type already stripped of typedefs and modifiers.
     pub fn natural_alignment(&mut self, id: TypeId, depth: usize) -> Result<u32, BtfError> {
-        if let Some(&a) = self.natural.get(&id) {
+        if let Some(&a) = self.natural.get(id as usize).filter(|&&a| a != 0) {
             return Ok(a);
         }
         if depth > MAX_CHAIN {
@@ -164,7 +164,12 @@ impl<'b> AlignmentInference<'b> {
             _ => 1,
         };
         let natural = natural.max(1);
-        self.natural.insert(id, natural);
+        if self.natural.len() <= id as usize {
+            self.natural.resize(self.btf.type_count() as usize, 0);
+        }
+        if let Some(slot) = self.natural.get_mut(id as usize) {
+            *slot = natural;
+        }
         Ok(natural)
     }
 }
