@@ -11,10 +11,13 @@ use object::Endianness;
 
 /// VMCOREINFO key=value text from the ELF dump's PT_NOTE "VMCOREINFO" note.
 fn elf_vmcoreinfo(path: &std::path::Path) -> String {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", path.display()));
+    let file = std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", path.display()));
     // SAFETY: the fixture file is read-only and not modified while mapped.
-    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let elf = ElfFile64::<Endianness>::parse(&*map).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let elf =
+        ElfFile64::<Endianness>::parse(&*map).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let endian = elf.endian();
     for ph in elf.elf_program_headers() {
         if let Ok(Some(mut notes)) = ph.notes(endian, &*map) {
@@ -47,27 +50,46 @@ fn kdump_head(path: &std::path::Path) -> Vec<u8> {
 #[test]
 fn every_dump_carries_the_vmcoreinfo_of_the_booted_kernel() {
     let dumps = common::dumps();
-    assert!(dumps.len() >= 3, "expected 5.10, 6.1 and 6.1-la57 dumps: {BUILD_HINT}");
+    assert!(
+        dumps.len() >= 3,
+        "expected 5.10, 6.1 and 6.1-la57 dumps: {BUILD_HINT}"
+    );
     for d in &dumps {
         // The release the fixture scripts downloaded and booted.
-        let kernel_release = common::read_text(&d.vmlinux.with_file_name("release")).trim().to_string();
+        let kernel_release = common::read_text(&d.vmlinux.with_file_name("release"))
+            .trim()
+            .to_string();
         assert_eq!(d.release, kernel_release, "{}: release file", d.name);
         let info = elf_vmcoreinfo(&d.file(DumpFormat::Elf));
         assert!(
-            info.lines().any(|l| l == format!("OSRELEASE={}", d.release)),
+            info.lines()
+                .any(|l| l == format!("OSRELEASE={}", d.release)),
             "{}: VMCOREINFO says {:?}, booted {}",
             d.name,
             info.lines().find(|l| l.starts_with("OSRELEASE=")),
             d.release
         );
-        assert!(info.lines().any(|l| l.starts_with("KERNELOFFSET=")), "{}: no KERNELOFFSET (KASLR)", d.name);
-        let l5 = if d.la57 { "NUMBER(pgtable_l5_enabled)=1" } else { "NUMBER(pgtable_l5_enabled)=0" };
+        assert!(
+            info.lines().any(|l| l.starts_with("KERNELOFFSET=")),
+            "{}: no KERNELOFFSET (KASLR)",
+            d.name
+        );
+        let l5 = if d.la57 {
+            "NUMBER(pgtable_l5_enabled)=1"
+        } else {
+            "NUMBER(pgtable_l5_enabled)=0"
+        };
         // 5.10 (no CONFIG_X86_5LEVEL) does not export the number at all.
         if d.la57 || info.contains("pgtable_l5_enabled") {
             assert!(info.lines().any(|l| l == l5), "{}: expected {l5}", d.name);
         }
         // The workloads' own capture agrees on the release.
-        assert_eq!(d.workloads().release, d.release, "{}: workloads.json release", d.name);
+        assert_eq!(
+            d.workloads().release,
+            d.release,
+            "{}: workloads.json release",
+            d.name
+        );
     }
 }
 
@@ -76,19 +98,38 @@ fn every_kdump_file_has_the_notes_and_the_announced_compression() {
     for d in common::dumps() {
         let note = format!("OSRELEASE={}\n", d.release);
         for (format, path) in d.files() {
-            let Some(flag) = format.kdump_status_flag() else { continue };
+            let Some(flag) = format.kdump_status_flag() else {
+                continue;
+            };
             let head = kdump_head(&path);
-            assert!(find(&head, note.as_bytes()).is_some(), "{}: no {note:?} in its notes", path.display());
+            assert!(
+                find(&head, note.as_bytes()).is_some(),
+                "{}: no {note:?} in its notes",
+                path.display()
+            );
             let header = if format == DumpFormat::KdumpZlibFlat {
-                assert!(head.starts_with(b"makedumpfile\0"), "{}: not flattened", path.display());
+                assert!(
+                    head.starts_with(b"makedumpfile\0"),
+                    "{}: not flattened",
+                    path.display()
+                );
                 // The first flattened record holds the disk_dump_header at offset 0.
                 &head[4096 + 16..]
             } else {
                 &head[..]
             };
-            assert!(header.starts_with(b"KDUMP   "), "{}: no KDUMP signature", path.display());
+            assert!(
+                header.starts_with(b"KDUMP   "),
+                "{}: no KDUMP signature",
+                path.display()
+            );
             let status = u32::from_le_bytes(header[424..428].try_into().unwrap());
-            assert_eq!(status & 0x27, flag, "{}: status {status:#x}", path.display());
+            assert_eq!(
+                status & 0x27,
+                flag,
+                "{}: status {status:#x}",
+                path.display()
+            );
         }
     }
 }
@@ -96,9 +137,15 @@ fn every_kdump_file_has_the_notes_and_the_announced_compression() {
 #[test]
 fn vmlinux_matches_the_dumped_kernel() {
     for d in common::dumps() {
-        let data = std::fs::read(&d.vmlinux).unwrap_or_else(|e| panic!("{}: {e}", d.vmlinux.display()));
+        let data =
+            std::fs::read(&d.vmlinux).unwrap_or_else(|e| panic!("{}: {e}", d.vmlinux.display()));
         let banner = format!("Linux version {} ", d.release);
-        assert!(find(&data, banner.as_bytes()).is_some(), "{}: {} lacks {banner:?}", d.name, d.vmlinux.display());
+        assert!(
+            find(&data, banner.as_bytes()).is_some(),
+            "{}: {} lacks {banner:?}",
+            d.name,
+            d.vmlinux.display()
+        );
     }
 }
 
@@ -124,10 +171,19 @@ fn proc_capture_is_complete() {
             let tids = proc.tids(pid);
             assert!(tids.contains(&pid), "{}: {pid}/task lacks {pid}", d.name);
             for tid in tids {
-                assert_eq!(proc.task_stat(pid, tid).pid, tid, "{}: {pid}/task/{tid}/stat", d.name);
+                assert_eq!(
+                    proc.task_stat(pid, tid).pid,
+                    tid,
+                    "{}: {pid}/task/{tid}/stat",
+                    d.name
+                );
             }
         }
-        assert!(user >= 10 && kthreads >= 10, "{}: {user} user processes, {kthreads} kernel threads", d.name);
+        assert!(
+            user >= 10 && kthreads >= 10,
+            "{}: {user} user processes, {kthreads} kernel threads",
+            d.name
+        );
     }
 }
 
@@ -140,12 +196,19 @@ fn workload_mappings_are_at_their_known_addresses() {
         for p in &wl.processes {
             let maps = proc.maps(p.pid);
             for m in &p.mappings {
-                let line = maps
-                    .iter()
-                    .find(|l| l.start == m.start)
-                    .unwrap_or_else(|| panic!("{}: {} pid {}: no mapping at {:#x}", d.name, p.role, p.pid, m.start));
+                let line = maps.iter().find(|l| l.start == m.start).unwrap_or_else(|| {
+                    panic!(
+                        "{}: {} pid {}: no mapping at {:#x}",
+                        d.name, p.role, p.pid, m.start
+                    )
+                });
                 assert_eq!(
-                    (line.end, line.perms.as_str(), line.offset, line.path.as_str()),
+                    (
+                        line.end,
+                        line.perms.as_str(),
+                        line.offset,
+                        line.path.as_str()
+                    ),
                     (m.end, m.perms.as_str(), m.offset, m.path.as_str()),
                     "{}: {} pid {} ({})",
                     d.name,
@@ -156,34 +219,66 @@ fn workload_mappings_are_at_their_known_addresses() {
                 checked += 1;
             }
         }
-        assert!(checked >= 30, "{}: only {checked} workload mappings", d.name);
+        assert!(
+            checked >= 30,
+            "{}: only {checked} workload mappings",
+            d.name
+        );
 
         // Every permission combination, private and shared.
         let perms = wl.role("perms");
         for p in ["---", "r--", "-w-", "rw-", "--x", "r-x", "-wx", "rwx"] {
             for s in ["p", "s"] {
                 let want = format!("{p}{s}");
-                assert!(perms.mappings.iter().any(|m| m.perms == want), "{}: no {want}", d.name);
+                assert!(
+                    perms.mappings.iter().any(|m| m.perms == want),
+                    "{}: no {want}",
+                    d.name
+                );
             }
         }
         // The split region: three VMAs, the middle read-only.
-        let split: Vec<_> = wl.role("split").mappings.iter().map(|m| m.perms.as_str()).collect();
+        let split: Vec<_> = wl
+            .role("split")
+            .mappings
+            .iter()
+            .map(|m| m.perms.as_str())
+            .collect();
         assert_eq!(split, ["rw-p", "r--p", "rw-p"], "{}", d.name);
         // ~60,000 VMAs, below max_map_count.
         let many = wl.role("many");
         let lines = proc.maps(many.pid).len();
-        assert!((60_000..65_530).contains(&lines), "{}: many has {lines} VMAs", d.name);
+        assert!(
+            (60_000..65_530).contains(&lines),
+            "{}: many has {lines} VMAs",
+            d.name
+        );
         // Threads share one mm; every thread is in the capture.
         let threads = wl.role("threads");
-        assert_eq!(threads.tids.len(), 5, "{}: threads {:?}", d.name, threads.tids);
+        assert_eq!(
+            threads.tids.len(),
+            5,
+            "{}: threads {:?}",
+            d.name,
+            threads.tids
+        );
         assert_eq!(proc.tids(threads.pid), threads.tids, "{}", d.name);
         // The exec'd process runs the new image and lost its pre-exec mapping.
         let exec = wl.role("exec");
         assert_eq!(exec.comm, "wl-execd", "{}", d.name);
-        let gone = common::parse_hex(exec.extra["pre_exec_mapping_gone"].as_str().unwrap_or("")).unwrap();
-        assert!(proc.maps(exec.pid).iter().all(|l| l.start != gone), "{}: pre-exec mapping still there", d.name);
+        let gone =
+            common::parse_hex(exec.extra["pre_exec_mapping_gone"].as_str().unwrap_or("")).unwrap();
+        assert!(
+            proc.maps(exec.pid).iter().all(|l| l.start != gone),
+            "{}: pre-exec mapping still there",
+            d.name
+        );
         // The deleted file is still mapped.
-        assert!(wl.role("deleted").mappings[0].path.ends_with(" (deleted)"), "{}", d.name);
+        assert!(
+            wl.role("deleted").mappings[0].path.ends_with(" (deleted)"),
+            "{}",
+            d.name
+        );
     }
 }
 
@@ -197,10 +292,17 @@ fn workload_markers_are_in_the_dumped_memory() {
         let path = d.file(DumpFormat::Elf);
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // SAFETY: read-only fixture file.
-        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let pos = memchr_find(&map, marker.as_bytes());
-        let pos = pos.unwrap_or_else(|| panic!("{}: marker {marker:?} not in the ELF dump", d.name));
-        assert_eq!(pos % 4096, elf_page_phase(&map), "{}: marker not at a page start", d.name);
+        let pos =
+            pos.unwrap_or_else(|| panic!("{}: marker {marker:?} not in the ELF dump", d.name));
+        assert_eq!(
+            pos % 4096,
+            elf_page_phase(&map),
+            "{}: marker not at a page start",
+            d.name
+        );
     }
 }
 
@@ -209,7 +311,10 @@ fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1].iter().position(|&b| b == first) {
+        match hay[i..hay.len() - needle.len() + 1]
+            .iter()
+            .position(|&b| b == first)
+        {
             None => return None,
             Some(k) => {
                 i += k;
@@ -250,24 +355,83 @@ fn drgn_oracle_agrees_with_the_guest_proc() {
                     .find(|t| t.pid == tid)
                     .unwrap_or_else(|| panic!("{}: drgn lacks task {tid}", d.name));
                 assert_eq!((t.tgid, t.ppid), (pid, stat.ppid), "{}: task {tid}", d.name);
-                assert_eq!(t.mm.is_none(), proc.is_kernel_thread(pid), "{}: task {tid} mm", d.name);
+                assert_eq!(
+                    t.mm.is_none(),
+                    proc.is_kernel_thread(pid),
+                    "{}: task {tid} mm",
+                    d.name
+                );
                 threads += 1;
             }
         }
-        assert_eq!(ps.iter().filter(|t| !t.idle).count(), threads, "{}: task counts", d.name);
-        assert!(ps.iter().any(|t| t.idle && t.pid == 0), "{}: no idle task", d.name);
+        assert_eq!(
+            ps.iter().filter(|t| !t.idle).count(),
+            threads,
+            "{}: task counts",
+            d.name
+        );
+        assert!(
+            ps.iter().any(|t| t.idle && t.pid == 0),
+            "{}: no idle task",
+            d.name
+        );
         // drgn's VMAs equal the maps files of every process (start, end, order).
         let vmas = d.drgn_vmas();
-        for pid in proc.pids().into_iter().filter(|&p| !proc.is_kernel_thread(p)) {
+        for pid in proc
+            .pids()
+            .into_iter()
+            .filter(|&p| !proc.is_kernel_thread(p))
+        {
             let want: Vec<(u64, u64)> = proc
                 .maps(pid)
                 .iter()
                 .filter(|l| l.path != "[vsyscall]")
                 .map(|l| (l.start, l.end))
                 .collect();
-            let mm = vmas.get(&pid).unwrap_or_else(|| panic!("{}: drgn has no VMAs for {pid}", d.name));
+            let mm = vmas
+                .get(&pid)
+                .unwrap_or_else(|| panic!("{}: drgn has no VMAs for {pid}", d.name));
             let got: Vec<(u64, u64)> = mm.vmas.iter().map(|v| (v.start, v.end)).collect();
             assert_eq!(got, want, "{}: pid {pid}", d.name);
+        }
+    }
+}
+
+#[test]
+fn run_in_guest_returns_output_status_and_a_fresh_proc_capture() {
+    // busybox-static is one of the fixture packages; it runs inside as /bin/busybox.
+    let busybox = std::path::Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "no /bin/busybox (busybox-static): {BUILD_HINT}"
+    );
+    // A second file rides along (busybox again, under another name in another directory).
+    let run = common::run_in_guest_with(
+        "5.10",
+        busybox,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/osrelease; /usr/local/bin/busybox-copy id -u; exit 3",
+        ],
+        false,
+        &[(busybox, "/usr/local/bin/busybox-copy")],
+    );
+    let kernel = common::dump("5.10");
+    assert_eq!(run.status, 3, "stderr: {}", run.stderr);
+    assert_eq!(run.stdout, format!("{}\n0\n", kernel.release));
+    let wl = run.workloads();
+    assert_eq!(wl.release, kernel.release);
+    let proc = run.proc();
+    for p in &wl.processes {
+        let maps = proc.maps(p.pid);
+        for m in &p.mappings {
+            assert!(
+                maps.iter()
+                    .any(|l| l.start == m.start && l.end == m.end && l.perms == m.perms),
+                "{} {m:?}",
+                p.role
+            );
         }
     }
 }

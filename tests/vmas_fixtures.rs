@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use vmscope::kernel::offsets::TypeLookup;
 use vmscope::kernel::proc_maps;
-use vmscope::kernel::type_lookup::{ModelLookup, ProbeVia};
+use vmscope::kernel::type_lookup::ProbeVia;
 use vmscope::kernel::vma::{maps_text, VmaInfo};
 use vmscope::kernel::vma_layout::VmaLayout;
 use vmscope::kernel::Kernel;
@@ -66,7 +66,7 @@ fn proc_pids(dir: &Path) -> Vec<(i32, Vec<u8>)> {
 
 fn types(vmlinux: &Path) -> Box<dyn TypeLookup> {
     let db = vmscope::debuginfo::dwarf::open(vmlinux).expect("DWARF of the fixture vmlinux");
-    Box::new(ModelLookup(db))
+    Box::new(db)
 }
 
 fn open(core: &Path, vmlinux: &Path, t: &dyn TypeLookup) -> Kernel {

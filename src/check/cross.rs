@@ -202,7 +202,7 @@ pub fn cross_check(
                 {
                     let hve = facts.highest_vm_end.unwrap_or(prev_end);
                     for topdown in [false, true] {
-                        let a = rcheck::stored_unmapped_area(idx, walked, guard, hve, len, low, high, topdown);
+                        let a = rcheck::stored_unmapped_area(idx, walked, guard, hve, rcheck::GapQuery { length: len, low, high, topdown });
                         let b = if topdown { rb.unmapped_area_topdown(len, low, high) } else { rb.unmapped_area(len, low, high) };
                         let (check, name) = if topdown {
                             ("cross.unmapped_area_topdown", "unmapped_area_topdown")

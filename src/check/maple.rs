@@ -252,7 +252,8 @@ fn validate_node(
         let lo = prev.map_or(n.min, |q| q.wrapping_add(1));
         let ok = p >= lo && p < n.max && !(prev.is_some() && p == 0);
         r.expect("maple.pivots", ok, a, format!("pivot[{i}]"), || {
-            format!("in [{}, {}) and above pivot[{}]", hex(lo), hex(n.max), i.wrapping_sub(1) as isize)
+            let after = if i == 0 { "the node min".to_string() } else { format!("pivot[{}]", i - 1) };
+            format!("in [{}, {}), above {after}", hex(lo), hex(n.max))
         }, || hex(p));
         prev = Some(p);
     }
@@ -367,7 +368,7 @@ fn validate_entries(snap: &MapleSnapshot, facts: &MmFacts, vmas: &dyn VmaSource,
         r.expect("maple.entries", range_ok, e.node, field.clone(), || {
             format!("vma {} covering [{}, {}]", hex(e.entry), hex(e.first), hex(e.last))
         }, || format!("vm_start {} vm_end {}", hex(v.vm_start), hex(v.vm_end)));
-        let shape_ok = v.vm_start < v.vm_end && v.vm_start % 4096 == 0 && v.vm_end % 4096 == 0 && v.vm_end <= facts.task_size;
+        let shape_ok = v.vm_start < v.vm_end && v.vm_start.is_multiple_of(4096) && v.vm_end.is_multiple_of(4096) && v.vm_end <= facts.task_size;
         r.expect("maple.entries", shape_ok, e.entry, "vm_start/vm_end", || {
             format!("page-aligned, non-empty, below {}", hex(facts.task_size))
         }, || format!("[{}, {})", hex(v.vm_start), hex(v.vm_end)));

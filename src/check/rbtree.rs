@@ -111,7 +111,7 @@ pub fn validate(
         };
         r.expect("rb.vm_mm", mm == facts.mm, v.vma, "vm_mm", || hex(facts.mm), || hex(mm));
         let iv = Interval { start: v.vm_start, end: v.vm_end, grows_down: flags & VM_GROWSDOWN != 0 };
-        let shape_ok = iv.start < iv.end && iv.start % 4096 == 0 && iv.end % 4096 == 0 && iv.end <= facts.task_size;
+        let shape_ok = iv.start < iv.end && iv.start.is_multiple_of(4096) && iv.end.is_multiple_of(4096) && iv.end <= facts.task_size;
         r.expect("rb.order", shape_ok, v.vma, "vm_start/vm_end", || {
             format!("page-aligned, non-empty, below {}", hex(facts.task_size))
         }, || format!("[{}, {})", hex(iv.start), hex(iv.end)));
@@ -326,19 +326,26 @@ pub fn snapshot_find_vma(idx: &RbIndex<'_>, addr: u64) -> Option<(u64, u64, u64)
     found
 }
 
-/// `unmapped_area()` (lowest) guided by the stored `rb_subtree_gap` values; own
+/// One unmapped-area question: `length` bytes inside `[low, high)`, lowest or highest fit.
+#[derive(Debug, Clone, Copy)]
+pub struct GapQuery {
+    pub length: u64,
+    pub low: u64,
+    pub high: u64,
+    pub topdown: bool,
+}
+
+/// `unmapped_area()` (lowest) or `unmapped_area_topdown()` guided by the stored `rb_subtree_gap` values; own
 /// gaps come from the in-order predecessor as `vma_compute_gap()` computes them.
 pub fn stored_unmapped_area(
     idx: &RbIndex<'_>,
     walked: &[WalkedVma],
     guard: u64,
     highest_vm_end: u64,
-    length: u64,
-    low: u64,
-    high: u64,
-    topdown: bool,
+    q: GapQuery,
 ) -> Option<u64> {
     use crate::reimpl::rbtree::{fit_high, fit_low};
+    let GapQuery { length, low, high, topdown } = q;
     if length == 0 || high < length || low > high - length {
         return None;
     }

@@ -124,7 +124,7 @@ fn random_vmas(n: usize, seed: u64) -> Vec<(u64, u64, bool)> {
         let pages = 1 + rng.next() % 16;
         let _ = rb.insert(Interval::new(page * 4096, (page + pages) * 4096));
     }
-    rb.iter().map(|iv| (iv.start, iv.end, rng.next() % 50 == 0)).collect()
+    rb.iter().map(|iv| (iv.start, iv.end, rng.next().is_multiple_of(50))).collect()
 }
 
 fn write_vma(m: &mut SparseMemory, vma: u64, start: u64, end: u64, grows_down: bool) {

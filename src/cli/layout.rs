@@ -109,38 +109,75 @@ fn print_opts(a: &LayoutArgs) -> PrintOptions {
     PrintOptions { hex: a.hex, expand_types: a.expand_types, cacheline_size: a.cacheline_size }
 }
 
+fn with_prefix(a: &LayoutArgs, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .filter(|n| a.prefix.as_ref().is_none_or(|p| n.starts_with(p.as_str())))
+        .cloned()
+        .collect()
+}
+
+fn positional(a: &LayoutArgs) -> Vec<String> {
+    with_prefix(a, &a.names)
+}
+
+fn dash_c(a: &LayoutArgs) -> Vec<String> {
+    with_prefix(a, &a.class_name)
+}
+
 fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> {
-    let mut names: Vec<String> = a.names.clone();
-    names.extend(a.class_name.iter().filter(|n| !n.is_empty()).cloned());
-    if let Some(p) = &a.prefix {
-        names.retain(|n| n.starts_with(p.as_str()));
-    }
     let out = std::io::stdout();
     let mut out = out.lock();
-    if names.is_empty() && (a.names.is_empty() && a.class_name.is_empty()) {
+    if a.names.is_empty() && a.class_name.is_empty() {
         return all_types(src, a, &mut out);
     }
-    // Look every name up first; pahole prints them in definition order.
+    // Positional names: each one's first definition, in the order given. -C a,b: pahole's
+    // rule, which looks for each name only in units at or after the one where the previous
+    // name was found (and gives up on the rest once a name is not found).
     let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for (i, n) in names.iter().enumerate() {
-        match src.find(n, NameKind::Any)? {
-            Some(id) => found.push((src.definition_order(id), i, id)),
-            None => missing.push(n.clone()),
+    let mut missing: Vec<String> = Vec::new();
+    for n in positional(a) {
+        match src.find(&n, NameKind::Any)? {
+            Some(id) => found.push(id),
+            None => missing.push(format!("'{n}'")),
         }
     }
-    found.sort();
+    let mut unit = 0u64;
+    let mut gave_up: Option<String> = None;
+    for n in dash_c(a) {
+        if let Some(prev) = &gave_up {
+            missing.push(format!("'{n}' (not searched: pahole's -C stops at '{prev}')"));
+            continue;
+        }
+        match src.find_from(&n, NameKind::Any, unit)? {
+            Some(id) => {
+                unit = src.definition_order(id);
+                found.push(id);
+            }
+            None => {
+                if src.find(&n, NameKind::Any)?.is_some() {
+                    missing.push(format!(
+                        "'{n}' (defined only before the previous -C name's unit; pahole's -C order rule: ask for it first or separately)"
+                    ));
+                } else {
+                    missing.push(format!("'{n}'"));
+                }
+                gave_up = Some(n.clone());
+            }
+        }
+    }
     if a.json {
         let mut printer = Printer::new(src, print_opts(a));
         let mut v = Vec::new();
-        for (_, _, id) in &found {
+        for id in &found {
             v.push(layout_json(&mut printer, src, *id, a.cacheline_size as u64)?);
         }
         let doc = serde_json::json!({ "schema": SCHEMA_VERSION, "types": v });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         let mut printer = Printer::new(src, print_opts(a));
-        for (_, _, id) in &found {
+        for id in &found {
             let text = printer.print(*id);
             writeln!(out, "{text}")?;
         }
@@ -150,11 +187,12 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         let all = src.all_type_names().unwrap_or_default();
         let mut parts = Vec::new();
         for m in &missing {
-            let close = close_matches(m, &all);
+            let bare = m.trim_start_matches('\'').split('\'').next().unwrap_or("");
+            let close = if m.len() == bare.len() + 2 { close_matches(bare, &all) } else { Vec::new() };
             if close.is_empty() {
-                parts.push(format!("'{m}'"));
+                parts.push(m.clone());
             } else {
-                parts.push(format!("'{m}' (did you mean: {}?)", close.join(", ")));
+                parts.push(format!("{m} (did you mean: {}?)", close.join(", ")));
             }
         }
         return Err(anyhow!("no type named {} in {}", parts.join(", "), path.display()));

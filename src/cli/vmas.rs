@@ -72,6 +72,10 @@ pub fn run(a: &VmasArgs) -> Result<i32> {
         return Ok(0);
     };
     let mut reader = proc_maps::reader(&k, &layout)?;
+    if a.target.core.is_none() {
+        // Live kernel: the tree can change under us.
+        reader.retries = 10;
+    }
     let (_tree, vmas) = reader
         .read_mm(mm)
         .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", a.pid))?;

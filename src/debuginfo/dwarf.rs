@@ -716,7 +716,21 @@ impl TypeSource for TypeDb {
 
     fn definition_order(&self, id: TypeId) -> u64 {
         let Some(off) = self.arena.offset(id) else { return u64::MAX };
-        self.units.partition_point(|u| u.start <= off) as u64
+        // index of the unit holding the DIE
+        (self.units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
+    }
+
+    fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {
+        if let Some(id) = self.find(name, kind)? {
+            if self.definition_order(id) >= from {
+                return Ok(Some(id));
+            }
+        } else {
+            return Ok(None);
+        }
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        let hit = index::scan_from(self, name, kind, from).map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(hit.map(|(_, off)| self.arena.id_for(off)))
     }
 }
 

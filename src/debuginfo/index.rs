@@ -344,6 +344,29 @@ pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Opti
     Ok(None)
 }
 
+/// First definition of `name` in units `from..` (index into the unit list): unit index and DIE
+/// offset. Units are scanned in parallel chunks, stopping at the first chunk with a hit.
+pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) -> Result<Option<(usize, u64)>, DebugInfoError> {
+    let units = db.units();
+    let rest = units.get(from..).unwrap_or(&[]);
+    for (ci, group) in rest.chunks(32).enumerate() {
+        let hits: Vec<Result<Option<u64>, DebugInfoError>> = group
+            .par_iter()
+            .map(|span| {
+                let mut v = Vec::new();
+                scan_unit(db, *span, &mut v, false)?;
+                Ok(v.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)).map(|r| r.offset))
+            })
+            .collect();
+        for (i, h) in hits.into_iter().enumerate() {
+            if let Some(off) = h? {
+                return Ok(Some((from + ci * 32 + i, off)));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Build the whole index in parallel; units are merged in order (first definition wins).
 pub(crate) fn build(db: &TypeDb) -> Result<NameIndex, DebugInfoError> {
     let units = db.units();

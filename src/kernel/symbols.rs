@@ -7,19 +7,29 @@ use super::KernelError;
 use crate::memory::x86_64::START_KERNEL_MAP;
 use memmap2::Mmap;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
-use std::collections::HashMap;
 use std::fs::File;
+use std::sync::OnceLock;
 
 pub struct Symbols {
     path: String,
     map: Mmap,
-    /// Link-time addresses by name.
-    by_name: HashMap<String, u64>,
-    /// (link address, size, name) sorted by address, for reverse lookups.
-    by_addr: Vec<(u64, u64, String)>,
+    /// Every named text/data symbol, in symbol-table order. Names stay in the
+    /// mapped file: no per-symbol allocation (the table has ~130k entries).
+    syms: Vec<Sym>,
+    /// Indices into `syms` of image symbols sorted by address (reverse lookups), built on first use.
+    by_addr: OnceLock<Vec<u32>>,
     /// Runtime - link address of the kernel image (`KERNELOFFSET`).
     pub kaslr_offset: u64,
     pub build_id: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+struct Sym {
+    addr: u64,
+    size: u64,
+    /// Name as an offset/length into the mapped file.
+    name_off: u64,
+    name_len: u32,
 }
 
 impl Symbols {
@@ -27,29 +37,34 @@ impl Symbols {
         let f = File::open(path).map_err(|e| KernelError::Vmlinux { file: path.into(), what: e.to_string() })?;
         // SAFETY: read-only mapping of the vmlinux; object bounds-checks every access.
         let map = unsafe { Mmap::map(&f) }.map_err(|e| KernelError::Vmlinux { file: path.into(), what: e.to_string() })?;
-        let (by_name, by_addr, build_id) = {
+        let (syms, build_id) = {
             let obj = object::File::parse(&*map)
                 .map_err(|e| KernelError::Vmlinux { file: path.into(), what: format!("not an ELF file: {e}") })?;
-            let mut by_name = HashMap::new();
-            let mut by_addr = Vec::new();
+            let base = map.as_ptr() as u64;
+            let mut syms = Vec::new();
             for s in obj.symbols() {
-                let Ok(name) = s.name() else { continue };
+                let Ok(name) = s.name_bytes() else { continue };
                 if name.is_empty() || !matches!(s.kind(), SymbolKind::Text | SymbolKind::Data | SymbolKind::Unknown) {
                     continue;
                 }
-                by_name.entry(name.to_string()).or_insert(s.address());
-                if s.address() >= START_KERNEL_MAP {
-                    by_addr.push((s.address(), s.size(), name.to_string()));
+                let name_off = (name.as_ptr() as u64).wrapping_sub(base);
+                if name_off.checked_add(name.len() as u64).is_none_or(|e| e > map.len() as u64) {
+                    continue; // not inside the mapping (cannot happen for a plain ELF)
                 }
+                syms.push(Sym { addr: s.address(), size: s.size(), name_off, name_len: name.len() as u32 });
             }
-            by_addr.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             let build_id = obj.build_id().ok().flatten().map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
-            (by_name, by_addr, build_id)
+            (syms, build_id)
         };
-        if by_name.is_empty() {
+        if syms.is_empty() {
             return Err(KernelError::Vmlinux { file: path.into(), what: "no symbol table (stripped?)".into() });
         }
-        Ok(Symbols { path: path.into(), map, by_name, by_addr, kaslr_offset: 0, build_id })
+        Ok(Symbols { path: path.into(), map, syms, by_addr: OnceLock::new(), kaslr_offset: 0, build_id })
+    }
+
+    fn name(&self, s: &Sym) -> &[u8] {
+        let start = s.name_off as usize;
+        self.map.get(start..start + s.name_len as usize).unwrap_or_default()
     }
 
     pub fn path(&self) -> &str {
@@ -58,7 +73,10 @@ impl Symbols {
 
     /// Link-time address of `name`.
     pub fn link_address(&self, name: &str) -> Option<u64> {
-        self.by_name.get(name).copied()
+        // A linear scan: callers ask for a handful of names, building a map of
+        // every symbol would cost more.
+        let want = name.as_bytes();
+        self.syms.iter().find(|s| s.name_len as usize == want.len() && self.name(s) == want).map(|s| s.addr)
     }
 
     /// Runtime address of `name` (per-CPU offsets are returned unchanged).
@@ -84,8 +102,18 @@ impl Symbols {
         if link < START_KERNEL_MAP {
             return None;
         }
-        let i = self.by_addr.partition_point(|(a, _, _)| *a <= link);
-        let (a, size, name) = self.by_addr.get(i.checked_sub(1)?)?;
+        let by_addr = self.by_addr.get_or_init(|| {
+            let mut v: Vec<u32> = (0..self.syms.len() as u32).filter(|&i| self.syms[i as usize].addr >= START_KERNEL_MAP).collect();
+            v.sort_by(|&a, &b| {
+                let (x, y) = (&self.syms[a as usize], &self.syms[b as usize]);
+                x.addr.cmp(&y.addr).then(y.size.cmp(&x.size))
+            });
+            v
+        });
+        let i = by_addr.partition_point(|&j| self.syms.get(j as usize).is_some_and(|s| s.addr <= link));
+        let sym = self.syms.get(*by_addr.get(i.checked_sub(1)?)? as usize)?;
+        let (a, size) = (&sym.addr, &sym.size);
+        let name = String::from_utf8_lossy(self.name(sym)).into_owned();
         let off = link - a;
         // Past the symbol's end (when its size is known) means no symbol covers it.
         if *size != 0 && off >= *size {

@@ -48,6 +48,19 @@ pub enum VmaError {
     TreeListMismatch { mm: u64, at: OrderMismatch },
 }
 
+impl VmaError {
+    /// Errors a concurrent writer can cause on a live kernel.
+    pub fn may_be_transient(&self) -> bool {
+        matches!(
+            self,
+            VmaError::Walk { .. }
+                | VmaError::TreeListMismatch { .. }
+                | VmaError::Corrupt { .. }
+                | VmaError::Read { .. }
+        )
+    }
+}
+
 /// Runtime symbol addresses the renderer compares function pointers with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VmaSymbols {
@@ -177,6 +190,8 @@ pub struct VmaReader<'a> {
     mm_cache: HashMap<u64, MmNaming>,
     special_names: HashMap<u64, Vec<u8>>,
     pub limits: WalkLimits,
+    /// Times to repeat a walk that may have raced with the kernel (live sources).
+    pub retries: u32,
 }
 
 fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
@@ -232,6 +247,7 @@ impl<'a> VmaReader<'a> {
             mm_cache: HashMap::new(),
             special_names: HashMap::new(),
             limits: WalkLimits::default(),
+            retries: 0,
         }
     }
 
@@ -294,13 +310,41 @@ impl<'a> VmaReader<'a> {
     }
 
     /// All VMAs of `mm`, in address order, followed by the gate VMA line when
-    /// `/proc/PID/maps` would print it.
+    /// `/proc/PID/maps` would print it. On a live source ([`Self::retries`] > 0)
+    /// a walk that meets a node being replaced (dead node, tree/list mismatch, a
+    /// VMA whose range no longer matches its slot) is repeated.
     pub fn read_mm(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
+        let mut attempt = 0;
+        loop {
+            match self.read_mm_once(mm) {
+                Ok(r) => return Ok(r),
+                Err(e) if attempt < self.retries && e.may_be_transient() => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn read_mm_once(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
         let tree = self.walk_tree(mm)?;
         let addrs = self.vma_addresses(mm, &tree)?;
         let mut out = Vec::with_capacity(addrs.len() + 1);
         for a in addrs {
             out.push(self.read_vma(a)?);
+        }
+        if self.retries > 0 {
+            if let VmaTree::Maple(s) = &tree {
+                for (e, v) in s.user_entries().zip(&out) {
+                    if v.start != e.first || v.end != e.last.wrapping_add(1) {
+                        return Err(VmaError::Corrupt {
+                            addr: v.vma,
+                            what: format!(
+                                "VMA {:#x}-{:#x} does not match its slot range",
+                                v.start, v.end
+                            ),
+                        });
+                    }
+                }
+            }
         }
         if let Some(g) = self.gate_vma(mm)? {
             out.push(g);
@@ -328,8 +372,16 @@ impl<'a> VmaReader<'a> {
             }
         }
         if let Some(off) = self.layout.mm_context_flags {
-            let flags = rd(self.mem, mm.wrapping_add(off), "mm_struct.context.flags")?;
-            if flags & MM_CONTEXT_HAS_VSYSCALL == 0 {
+            // mm_context_t.flags is an unsigned short on x86_64.
+            let mut b = [0u8; 2];
+            self.mem
+                .read(mm.wrapping_add(off), &mut b)
+                .map_err(|source| VmaError::Read {
+                    what: "mm_struct.context.flags",
+                    addr: mm.wrapping_add(off),
+                    source,
+                })?;
+            if u64::from(u16::from_le_bytes(b)) & MM_CONTEXT_HAS_VSYSCALL == 0 {
                 return Ok(None);
             }
         }

@@ -269,6 +269,12 @@ pub trait TypeSource: Sync {
     fn definition_order(&self, _id: TypeId) -> u64 {
         0
     }
+
+    /// First definition of `name` whose [`definition_order`](Self::definition_order) is at
+    /// least `from` (pahole's `-C a,b` finds `b` only in units after the one defining `a`).
+    fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {
+        Ok(self.find(name, kind)?.filter(|id| self.definition_order(*id) >= from))
+    }
 }
 
 /// Convenience queries every source supports (used by the kernel layer).

@@ -138,7 +138,10 @@ impl DumpFixture {
     }
     /// Every dump file of this fixture with its format.
     pub fn files(&self) -> Vec<(DumpFormat, PathBuf)> {
-        DumpFormat::ALL.iter().map(|f| (*f, self.file(*f))).collect()
+        DumpFormat::ALL
+            .iter()
+            .map(|f| (*f, self.file(*f)))
+            .collect()
     }
     /// The guest's /proc as captured just before the dump (DIR/PID/maps, ...): `--maps-dir` input.
     pub fn proc_dir(&self) -> PathBuf {
@@ -157,7 +160,13 @@ impl DumpFixture {
     pub fn drgn_vmas(&self) -> BTreeMap<i32, DrgnMm> {
         let raw: BTreeMap<String, DrgnMm> = read_json(&self.dir.join("drgn/vmas.json"));
         raw.into_iter()
-            .map(|(k, v)| (k.parse().unwrap_or_else(|_| panic!("drgn/vmas.json: bad pid key {k}")), v))
+            .map(|(k, v)| {
+                (
+                    k.parse()
+                        .unwrap_or_else(|_| panic!("drgn/vmas.json: bad pid key {k}")),
+                    v,
+                )
+            })
             .collect()
     }
 }
@@ -173,7 +182,13 @@ pub fn dump(name: &str) -> DumpFixture {
     let release = read_text(&dir.join("release")).trim().to_string();
     let vmlinux = std::fs::canonicalize(dir.join("vmlinux"))
         .unwrap_or_else(|e| panic!("{}/vmlinux: {e}: {BUILD_HINT}", dir.display()));
-    DumpFixture { name: name.to_string(), dir, release, vmlinux, la57: name.ends_with("-la57") }
+    DumpFixture {
+        name: name.to_string(),
+        dir,
+        release,
+        vmlinux,
+        la57: name.ends_with("-la57"),
+    }
 }
 
 /// Every fixture dump (5.10, 6.1, 6.1-la57 with the shipped kernels.conf).
@@ -182,7 +197,8 @@ pub fn dumps() -> Vec<DumpFixture> {
 }
 
 pub fn read_text(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", path.display()))
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}: {BUILD_HINT}", path.display()))
 }
 
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
@@ -202,7 +218,9 @@ fn de_opt_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::
 }
 
 pub fn parse_hex(s: &str) -> Result<u64, String> {
-    let digits = s.strip_prefix("0x").ok_or_else(|| format!("{s:?}: expected 0x..."))?;
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("{s:?}: expected 0x..."))?;
     u64::from_str_radix(digits, 16).map_err(|e| format!("{s:?}: {e}"))
 }
 
@@ -276,22 +294,31 @@ pub fn parse_maps(text: &str) -> Vec<MapsLine> {
     text.lines()
         .map(|line| {
             let mut f = line.splitn(6, ' ');
-            let mut next = || f.next().unwrap_or_else(|| panic!("short maps line {line:?}"));
+            let mut next = || {
+                f.next()
+                    .unwrap_or_else(|| panic!("short maps line {line:?}"))
+            };
             let range = next();
-            let (s, e) = range.split_once('-').unwrap_or_else(|| panic!("maps line {line:?}"));
+            let (s, e) = range
+                .split_once('-')
+                .unwrap_or_else(|| panic!("maps line {line:?}"));
             let perms = next().to_string();
             let offset = next();
             let dev = next().to_string();
             let inode = next();
             let path = f.next().unwrap_or("").trim_start().to_string();
-            let hex = |x: &str| u64::from_str_radix(x, 16).unwrap_or_else(|_| panic!("maps line {line:?}"));
+            let hex = |x: &str| {
+                u64::from_str_radix(x, 16).unwrap_or_else(|_| panic!("maps line {line:?}"))
+            };
             MapsLine {
                 start: hex(s),
                 end: hex(e),
                 perms,
                 offset: hex(offset),
                 dev,
-                inode: inode.parse().unwrap_or_else(|_| panic!("maps line {line:?}")),
+                inode: inode
+                    .parse()
+                    .unwrap_or_else(|_| panic!("maps line {line:?}")),
                 path,
             }
         })
@@ -319,9 +346,15 @@ impl ProcStat {
 pub fn parse_stat(text: &str) -> ProcStat {
     let open = text.find('(').unwrap_or_else(|| panic!("stat {text:?}"));
     let close = text.rfind(')').unwrap_or_else(|| panic!("stat {text:?}"));
-    let rest: Vec<String> = text[close + 1..].split_whitespace().map(String::from).collect();
+    let rest: Vec<String> = text[close + 1..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     ProcStat {
-        pid: text[..open].trim().parse().unwrap_or_else(|_| panic!("stat {text:?}")),
+        pid: text[..open]
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("stat {text:?}")),
         comm: text[open + 1..close].to_string(),
         state: rest[0].chars().next().unwrap_or('?'),
         ppid: rest[1].parse().unwrap_or_else(|_| panic!("stat {text:?}")),
@@ -336,7 +369,11 @@ pub struct ProcTree {
 
 impl ProcTree {
     pub fn new(dir: PathBuf) -> Self {
-        assert!(dir.is_dir(), "no /proc capture at {}: {BUILD_HINT}", dir.display());
+        assert!(
+            dir.is_dir(),
+            "no /proc capture at {}: {BUILD_HINT}",
+            dir.display()
+        );
         ProcTree { dir }
     }
     /// Every process (thread-group leader) pid, ascending.
@@ -367,7 +404,10 @@ impl ProcTree {
     }
     /// A kernel thread has no mm: its status has no VmSize line (and its maps file is empty).
     pub fn is_kernel_thread(&self, pid: i32) -> bool {
-        !self.file(pid, "status").lines().any(|l| l.starts_with("VmSize:"))
+        !self
+            .file(pid, "status")
+            .lines()
+            .any(|l| l.starts_with("VmSize:"))
     }
 }
 
@@ -436,18 +476,49 @@ impl GuestRun {
 /// Boot KERNEL (a series, or SERIES-la57) with the workloads and run `binary args` as root inside.
 /// with_vmlinux puts the kernel's DWARF vmlinux at /vmlinux in the guest (2 GB guest).
 pub fn run_in_guest(kernel: &str, binary: &Path, args: &[&str], with_vmlinux: bool) -> GuestRun {
+    run_in_guest_with(kernel, binary, args, with_vmlinux, &[])
+}
+
+/// As `run_in_guest`, with extra files (host path, guest path) in the guest, so that one boot can
+/// run several commands: binary /bin/busybox, args ["sh", "-c", "vmscope ps; vmscope vmas 1"].
+pub fn run_in_guest_with(
+    kernel: &str,
+    binary: &Path,
+    args: &[&str],
+    with_vmlinux: bool,
+    files: &[(&Path, &str)],
+) -> GuestRun {
     let capture = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/run-in-guest.sh");
     let mut cmd = Command::new(&script);
     if with_vmlinux {
         cmd.arg("--with-vmlinux");
     }
-    cmd.arg("--proc-out").arg(capture.path()).arg(kernel).arg(binary).args(args);
-    let out = cmd.output().unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    for (host, guest) in files {
+        cmd.arg("--file").arg(format!("{}:{guest}", host.display()));
+    }
+    cmd.arg("--proc-out")
+        .arg(capture.path())
+        .arg(kernel)
+        .arg(binary)
+        .args(args);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
     let status = out.status.code().unwrap_or(-1);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(status, 125, "run-in-guest.sh {kernel} {} failed: {stderr}\n{BUILD_HINT}", binary.display());
-    GuestRun { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr, status, capture }
+    assert_ne!(
+        status,
+        125,
+        "run-in-guest.sh {kernel} {} failed: {stderr}\n{BUILD_HINT}",
+        binary.display()
+    );
+    GuestRun {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+        status,
+        capture,
+    }
 }
 
 /// A statically linked release build of vmscope for running inside the guest, built once per
@@ -464,7 +535,14 @@ pub fn static_vmscope() -> PathBuf {
             let status = Command::new(cargo)
                 .current_dir(manifest)
                 .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .args(["build", "--release", "--bin", "vmscope", "--target", "x86_64-unknown-linux-gnu"])
+                .args([
+                    "build",
+                    "--release",
+                    "--bin",
+                    "vmscope",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ])
                 .status()
                 .unwrap_or_else(|e| panic!("cargo build (static vmscope): {e}"));
             assert!(status.success(), "static build of vmscope failed");
