@@ -88,8 +88,8 @@ impl<'b> AlignmentInference<'b> {
             let target_kind = btf.type_by_id(target)?.kind;
             if m.bitfield_size != 0 && matches!(target_kind, BtfKind::Int | BtfKind::Enum | BtfKind::Enum64) {
                 let unit_bits = size.saturating_mul(8);
-                if unit_bits != 0 {
-                    place.byte_offset = m.bit_offset / unit_bits * unit_bits / 8;
+                if let Some(units) = m.bit_offset.checked_div(unit_bits) {
+                    place.byte_offset = units * unit_bits / 8;
                     place.bitfield_offset = m.bit_offset - place.byte_offset * 8;
                 }
             }
@@ -109,7 +109,7 @@ impl<'b> AlignmentInference<'b> {
     fn infer(&self, byte_offset: u32, natural: u32, smallest_offset: u32) -> u32 {
         let delta = byte_offset.wrapping_sub(smallest_offset);
         let mut alignment = 0u32;
-        if delta != 0 && byte_offset % 2 == 0 {
+        if delta != 0 && byte_offset.is_multiple_of(2) {
             // A "negative" gap (offset before the previous end: bitfields sharing a unit,
             // union members) has its top bit set; the C shift by 32 then yields 0 or 1,
             // both meaning "no alignment".
@@ -118,8 +118,8 @@ impl<'b> AlignmentInference<'b> {
         if alignment <= natural || alignment == 1 {
             0
         } else if alignment < self.cacheline_size
-            && self.cacheline_size % alignment == 0
-            && byte_offset % self.cacheline_size == 0
+            && self.cacheline_size.is_multiple_of(alignment)
+            && byte_offset.is_multiple_of(self.cacheline_size)
         {
             self.cacheline_size
         } else {

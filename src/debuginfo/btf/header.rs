@@ -114,7 +114,7 @@ impl BtfHeader {
                 strs.start, end_strs
             ));
         }
-        if self.type_off % 4 != 0 {
+        if !self.type_off.is_multiple_of(4) {
             return bad(8, format!("type_off {:#x} is not 4-byte aligned", self.type_off));
         }
         if types.start < end_strs && strs.start < end_types {
