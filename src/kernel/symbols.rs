@@ -215,6 +215,16 @@ pub fn banner_release(banner: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    // kptr_restrict=2 (or 1 without CAP_SYSLOG): every address reads as 0.
+    #[test]
+    fn hidden_kallsyms_addresses_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kallsyms");
+        std::fs::write(&p, "0000000000000000 T _text\n0000000000000000 D init_task\n").unwrap();
+        let e = super::Symbols::open_kallsyms(p.to_str().unwrap()).err().unwrap().to_string();
+        assert!(e.contains("every address reads as 0") && e.contains("kptr_restrict"), "{e}");
+    }
+
     #[test]
     fn kallsyms_lines() {
         let text = b"ffffffff9a000000 T _text\n0000000000032280 A runqueues\nffffffffc0100000 t mod_fn\t[qemu_fw_cfg]\nbad\nffffffff9b200040 D linux_banner\n";
