@@ -173,7 +173,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         for id in &found {
             v.push(layout_json(&mut printer, src, *id, a.cacheline_size as u64)?);
         }
-        let doc = serde_json::json!({ "schema": SCHEMA_VERSION, "types": v });
+        let doc = JsonDoc { schema: SCHEMA_VERSION, types: v };
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         let mut printer = Printer::new(src, print_opts(a));
@@ -198,6 +198,13 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         return Err(anyhow!("no type named {} in {}", parts.join(", "), path.display()));
     }
     Ok(0)
+}
+
+/// Top-level JSON document: `{"schema": 1, "types": [...]}` (docs/layout-json.md).
+#[derive(serde::Serialize)]
+struct JsonDoc {
+    schema: u32,
+    types: Vec<crate::types::json::JsonType>,
 }
 
 /// Up to five names close to `want`, best first.
