@@ -1,7 +1,7 @@
 //! `vmscope vmas PID [--json]`: the process's VMAs rebuilt from the kernel's own
 //! tree, printed byte for byte as /proc/PID/maps.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use crate::kernel::proc_maps;
 use crate::kernel::type_lookup::ProbeVia;
 use crate::kernel::vma::{maps_text, VmaInfo};
@@ -70,7 +70,7 @@ struct ProcessVmas {
 }
 
 pub fn run(a: &VmasArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
     let mut reader = proc_maps::reader(&k, &layout)?;
