@@ -49,7 +49,7 @@ impl Kcore {
         let mut phys: Vec<ElfLoad> = loads
             .iter()
             .copied()
-            .filter(|l| l.paddr != 0 && l.paddr != u64::MAX && l.paddr.checked_add(l.memsz).is_some() && l.vaddr < START_KERNEL_MAP)
+            .filter(|l| l.paddr != 0 && l.paddr != u64::MAX && l.vaddr < START_KERNEL_MAP && l.paddr.checked_add(l.memsz).is_some())
             .collect();
         phys.sort_by_key(|l| l.paddr);
         Ok(Kcore { path: path.into(), file, loads, phys, notes: hdrs.notes })
