@@ -32,7 +32,7 @@ pub struct TargetArgs {
 
 /// Types of the kernel looked at: DWARF from a vmlinux or the running kernel's BTF.
 pub enum KernelTypes {
-    Dwarf(TypeDb),
+    Dwarf(Box<TypeDb>),
     Btf(BtfDb),
 }
 
@@ -112,7 +112,7 @@ impl TargetArgs {
             let db = BtfDb::open(Path::new(SYS_BTF), 0)?;
             return Ok(KernelTypes::Btf(db));
         }
-        Ok(KernelTypes::Dwarf(load_types(&self.vmlinux_path())?))
+        Ok(KernelTypes::Dwarf(Box::new(load_types(&self.vmlinux_path())?)))
     }
 
     /// Open the dump (or /proc/kcore) and the vmlinux (or kallsyms); with `types`, resolve offsets too.
