@@ -33,7 +33,7 @@ pub struct TargetArgs {
 /// Types of the kernel looked at: DWARF from a vmlinux or the running kernel's BTF.
 pub enum KernelTypes {
     Dwarf(Box<TypeDb>),
-    Btf(BtfDb),
+    Btf(Box<BtfDb>),
 }
 
 impl TypeSource for KernelTypes {
@@ -110,7 +110,7 @@ impl TargetArgs {
                 );
             }
             let db = BtfDb::open(Path::new(SYS_BTF), 0)?;
-            return Ok(KernelTypes::Btf(db));
+            return Ok(KernelTypes::Btf(Box::new(db)));
         }
         Ok(KernelTypes::Dwarf(Box::new(load_types(&self.vmlinux_path())?)))
     }
