@@ -251,6 +251,12 @@ fn live_6_1_btf_kallsyms() {
     live("6.1", false);
 }
 
+/// 5-level paging (LA57) in the guest.
+#[test]
+fn live_6_1_la57_btf_kallsyms() {
+    live("6.1-la57", false);
+}
+
 /// The DWARF vmlinux at /vmlinux (a 2 GB guest with a 600 MB initramfs: slow).
 #[test]
 fn live_6_1_dwarf_vmlinux() {
