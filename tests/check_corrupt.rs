@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vmscope::kernel::type_lookup::{ModelLookup, ProbeVia};
+use vmscope::kernel::type_lookup::ProbeVia;
 use vmscope::kernel::vma::VmaTree;
 use vmscope::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
 use vmscope::kernel::{proc_maps, Kernel};
@@ -78,7 +78,7 @@ impl Copy {
         std::fs::set_permissions(&path, perm).unwrap_or_else(|e| panic!("{e}"));
 
         let vmlinux = d.join("vmlinux");
-        let types = ModelLookup(vmscope::debuginfo::dwarf::open(&vmlinux).unwrap_or_else(|e| panic!("{e}")));
+        let types = vmscope::debuginfo::dwarf::open(&vmlinux).unwrap_or_else(|e| panic!("{e}"));
         let dump = vmscope::memory::dump::open(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
         let kernel = Kernel::open(dump, &vmlinux.display().to_string(), Some(&types)).unwrap_or_else(|e| panic!("{e}"));
         let layout = VmaLayout::probe(&ProbeVia(&types)).unwrap_or_else(|e| panic!("{e}"));
