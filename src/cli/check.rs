@@ -2,7 +2,7 @@
 //! process's VMA tree, cross-check it with the reimplementation and with
 //! /proc/PID/maps. Exit 0 all agree, 1 a violation or mismatch, 2 an error.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::{maps, MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
 use crate::kernel::proc_maps;
@@ -211,7 +211,7 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 }
 
 pub fn run(a: &CheckArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let probe = ProbeVia(&types);
     let layout = VmaLayout::probe(&probe).context("probing VMA structures")?;

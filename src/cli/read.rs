@@ -1,7 +1,7 @@
-//! `vmscope read --pid N ADDR LEN`: hexdump of a process's user memory,
+//! `vmscope read (--pid N | --comm NAME) ADDR LEN`: hexdump of a process's user memory,
 //! translated through that process's own page tables (`mm->pgd`).
 
-use super::target::{load_types, parse_u64, TargetArgs};
+use super::target::{parse_u64, TargetArgs};
 use crate::memory::Memory;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -15,8 +15,11 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Process (thread) id whose address space is read
+    #[arg(long, required_unless_present = "comm", conflicts_with = "comm")]
+    pub pid: Option<i32>,
+    /// Or: the one process with this name (an error if several share it)
     #[arg(long)]
-    pub pid: i32,
+    pub comm: Option<String>,
     /// User virtual address (hex with 0x, or decimal)
     #[arg(value_parser = parse_u64)]
     pub addr: u64,
@@ -45,16 +48,28 @@ pub fn run(a: &ReadArgs) -> Result<i32> {
     if a.len > MAX_LEN {
         bail!("length {} is over the limit of {MAX_LEN} bytes", a.len);
     }
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
-    let task = k.task_by_pid(a.pid)?;
+    let task = match (a.pid, &a.comm) {
+        (Some(pid), _) => k.task_by_pid(pid)?,
+        (None, Some(name)) => {
+            let mut found: Vec<_> = k.tasks()?.into_iter().filter(|t| t.idle_cpu.is_none() && t.pid == t.tgid && &t.comm == name).collect();
+            match found.len() {
+                1 => found.remove(0),
+                0 => bail!("no process named '{name}'"),
+                n => bail!("{n} processes are named '{name}' (pids {}): use --pid", found.iter().map(|t| t.pid.to_string()).collect::<Vec<_>>().join(", ")),
+            }
+        }
+        (None, None) => bail!("give --pid N or --comm NAME"),
+    };
+    let pid = task.pid;
     let Some(mm) = task.mm else {
-        bail!("pid {} ({}) is a kernel thread: it has no user address space", a.pid, task.comm);
+        bail!("pid {pid} ({}) is a kernel thread: it has no user address space", task.comm);
     };
     let info = k.read_mm(mm)?;
-    let user = k.mem.user(info.pgd).map_err(|e| anyhow::anyhow!("pid {}: mm->pgd {:#x}: {e}", a.pid, info.pgd))?;
+    let user = k.mem.user(info.pgd).map_err(|e| anyhow::anyhow!("pid {pid}: mm->pgd {:#x}: {e}", info.pgd))?;
     let mut buf = vec![0u8; a.len as usize];
-    user.read(a.addr, &mut buf).map_err(|e| anyhow::anyhow!("pid {}: reading {} bytes at {:#x}: {e}", a.pid, a.len, a.addr))?;
+    user.read(a.addr, &mut buf).map_err(|e| anyhow::anyhow!("pid {pid}: reading {} bytes at {:#x}: {e}", a.len, a.addr))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     hexdump(&mut out, a.addr, &buf)?;

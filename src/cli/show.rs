@@ -3,10 +3,12 @@
 //! from kernel memory beside it. Nested structs and unions are expanded and
 //! indented; offsets are from the start of the object shown.
 
-use super::target::{load_types, parse_u64, TargetArgs};
+use super::target::{parse_u64, TargetArgs};
 use crate::kernel::value::{Decoder, Value, ValueNode};
 use crate::memory::{MemError, Memory};
-use crate::types::model::{TypeSourceExt, TypeSource};
+use crate::types::model::{TypeSource, TypeSourceExt};
+use crate::types::pahole::{print_type, PrintOptions};
+use std::collections::HashMap;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
@@ -33,10 +35,14 @@ pub struct ShowArgs {
     /// Print JSON instead of the annotated layout
     #[arg(long)]
     pub json: bool,
+    /// Expand every nested struct and union (offsets from the object's start)
+    /// instead of pahole's layout with one line per member
+    #[arg(short = 'E', long)]
+    pub expand: bool,
 }
 
 pub fn run(a: &ShowArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
         (Some(_), []) => (None, None),
         (Some(_), [p]) => (None, Some(p.clone())),
@@ -61,7 +67,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let src: &dyn TypeSource = &types;
     let top = src
         .find_struct(&a.type_name)?
-        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.vmlinux_path(), a.type_name))?;
+        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.types_path(), a.type_name))?;
     let (off, id, label) = match &path {
         Some(p) => {
             let (o, t) = src.member_offset_in(top, p).map_err(|e| anyhow!("{}: {e}", a.type_name))?;
@@ -87,7 +93,24 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut out = String::new();
-    if node.members.is_empty() && !matches!(node.value, Value::Composite) {
+    if !a.expand && matches!(node.value, Value::Composite) {
+        // pahole's own layout of the type (holes, padding, cachelines), a value after each member.
+        let pahole = print_type(src, src.strip_typedefs(id)?, &PrintOptions::default());
+        let mut by_name = HashMap::new();
+        index_members(&node, &mut by_name);
+        let _ = writeln!(out, "/* {} at {addr:#x} */", if label.is_empty() { a.type_name.clone() } else { format!("{}.{label}", a.type_name) });
+        for line in pahole.lines() {
+            match member_name(line).and_then(|n| by_name.get(n.as_str())) {
+                Some(m) => {
+                    let v = if matches!(m.value, Value::Composite) { summary(m) } else { m.value.display() };
+                    let _ = writeln!(out, "{line}  {v}");
+                }
+                None => {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+    } else if node.members.is_empty() && !matches!(node.value, Value::Composite) {
         let _ = writeln!(out, "{} {}{} = {}    /* {addr:#x}, {} bytes */", node.type_name, node.name, node.dims, node.value.display(), node.size);
     } else {
         let title = if label.is_empty() { node.type_name.clone() } else { format!("{} ({}.{label})", node.type_name, a.type_name) };
@@ -99,6 +122,59 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     }
     print!("{out}");
     Ok(0)
+}
+
+/// Members reachable without naming a nested member: direct ones and those of
+/// anonymous structs/unions (C keeps these names unique within the struct).
+fn index_members<'a>(node: &'a ValueNode, out: &mut HashMap<&'a str, &'a ValueNode>) {
+    for m in &node.members {
+        if m.name.is_empty() {
+            index_members(m, out);
+        } else {
+            out.entry(m.name.as_str()).or_insert(m);
+        }
+    }
+}
+
+/// The member declared on one line of pahole's output (`type name[N]:bits; /* off size */`,
+/// `ret (*name)(args); /* ... */`), or None for other lines.
+fn member_name(line: &str) -> Option<String> {
+    let decl = line.split("/*").next()?.trim_end();
+    let decl = decl.strip_suffix(';')?;
+    if let Some(start) = decl.find("(*") {
+        let rest = &decl[start + 2..];
+        let end = rest.find(')')?;
+        return Some(rest[..end].trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit()).to_string());
+    }
+    let decl = decl.split(':').next()?.trim_end();
+    let decl = decl.split('[').next()?.trim_end();
+    let name: String = decl.chars().rev().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<Vec<_>>().into_iter().rev().collect();
+    (!name.is_empty() && !decl.trim_start().starts_with('}')).then_some(name)
+}
+
+/// A one-line value for a struct member pahole does not expand: `{counter=5}`.
+fn summary(node: &ValueNode) -> String {
+    const MAX_LEAVES: usize = 6;
+    fn walk(n: &ValueNode, prefix: &str, out: &mut Vec<String>, more: &mut bool) {
+        // A union's members overlap: its first member stands for all.
+        let take = if n.is_union { 1 } else { n.members.len() };
+        for m in n.members.iter().take(take) {
+            let name = if m.name.is_empty() { prefix.to_string() } else if prefix.is_empty() { m.name.clone() } else { format!("{prefix}.{}", m.name) };
+            if matches!(m.value, Value::Composite) {
+                walk(m, &name, out, more);
+            } else if out.len() < MAX_LEAVES {
+                out.push(format!("{name}={}", m.value.display()));
+            } else {
+                *more = true;
+            }
+        }
+    }
+    let (mut parts, mut more) = (Vec::new(), false);
+    walk(node, "", &mut parts, &mut more);
+    if more {
+        parts.push("...".into());
+    }
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// Read `len` bytes page by page. Pages the dump left out are zero-filled and

@@ -95,8 +95,9 @@ pub fn parse_core_headers(
         let (offset, vaddr, paddr, filesz, memsz) = (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
         match p_type {
             PT_LOAD => {
-                if offset.checked_add(filesz).is_none() || (paddr != u64::MAX && paddr.checked_add(memsz).is_none()) {
-                    return Err(bad(at, "PT_LOAD extent overflows"));
+                // p_paddr may be -1 (kcore segments without one): checked by the users.
+                if offset.checked_add(filesz).is_none() {
+                    return Err(bad(at, "PT_LOAD file extent overflows"));
                 }
                 out.loads.push(ElfLoad { offset, vaddr, paddr, filesz, memsz });
             }
@@ -176,6 +177,9 @@ impl ElfCore {
             parse_core_headers(path, &mut read_at)?
         };
         let mut loads = hdrs.loads;
+        if loads.iter().any(|l| l.paddr.checked_add(l.memsz).is_none()) {
+            return Err(OpenError::Corrupt { file: path.into(), offset: 0, what: "PT_LOAD physical extent overflows".into() });
+        }
         loads.sort_by_key(|l| l.paddr);
         if let Some(l) = loads.iter().find(|l| l.offset.saturating_add(l.filesz) > len) {
             return Err(OpenError::Corrupt {
