@@ -1,29 +1,13 @@
 //! `vmscope check --all` live: a static vmscope runs as root inside a fixture guest
 //! (fixtures/run-in-guest.sh) against /proc/kcore and the guest's own /proc. It
 //! must exit 0, and the processes and VMAs it checked must be those of the
-//! guest's /proc captured just before it started.
+//! guest's /proc captured just before it started (tests/live_guest.rs checks the
+//! exit status too; this test checks what was covered).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Build (once, cached by cargo) a statically linked release binary.
-fn static_binary() -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("static");
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--bin", "vmscope", "--target", "x86_64-unknown-linux-gnu"])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap_or_else(|e| panic!("cargo build (static): {e}"));
-    assert!(st.success(), "static build failed");
-    target_dir.join("x86_64-unknown-linux-gnu/release/vmscope")
-}
 
 fn guest_counts(proc_dir: &Path) -> (u64, u64) {
     let mut procs = 0;
@@ -48,7 +32,7 @@ fn check_live(kernel: &str) {
         "guest programs missing under {}: run ./fixtures/build.sh",
         common::fixtures_root().display()
     );
-    let bin = static_binary();
+    let bin = common::static_vmscope();
     let out_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(&script)
         .arg("--with-vmlinux")
