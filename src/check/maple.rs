@@ -388,20 +388,20 @@ fn validate_nulls(snap: &MapleSnapshot, r: &mut Report) {
 fn validate_entries(snap: &MapleSnapshot, facts: &MmFacts, vmas: &dyn VmaSource, r: &mut Report) -> Vec<WalkedVma> {
     let mut out = Vec::with_capacity(snap.entries.len());
     for e in snap.user_entries() {
-        let field = format!("slot[{}]", e.slot);
+        let field = || format!("slot[{}]", e.slot);
         if e.entry & 7 != 0 {
-            r.fail("maple.entries", e.node, field, "an 8-aligned vm_area_struct pointer", hex(e.entry));
+            r.fail("maple.entries", e.node, field(), "an 8-aligned vm_area_struct pointer", hex(e.entry));
             continue;
         }
         let v = match vmas.vma(e.entry) {
             Ok(v) => v,
             Err(err) => {
-                r.fail("maple.entries", e.node, field, "a readable vm_area_struct", format!("{}: {err}", hex(e.entry)));
+                r.fail("maple.entries", e.node, field(), "a readable vm_area_struct", format!("{}: {err}", hex(e.entry)));
                 continue;
             }
         };
         let range_ok = v.vm_start == e.first && v.vm_end == e.last.wrapping_add(1);
-        expect!(r, "maple.entries", range_ok, e.node, field.clone(), || {
+        expect!(r, "maple.entries", range_ok, e.node, field(), || {
             format!("vma {} covering [{}, {}]", hex(e.entry), hex(e.first), hex(e.last))
         }, || format!("vm_start {} vm_end {}", hex(v.vm_start), hex(v.vm_end)));
         let shape_ok = v.vm_start < v.vm_end && v.vm_start.is_multiple_of(4096) && v.vm_end.is_multiple_of(4096) && v.vm_end <= facts.task_size;
