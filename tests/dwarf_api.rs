@@ -26,12 +26,12 @@ fn pahole_member(obj: &Path, ty: &str, member: &str) -> (u64, u64) {
     for line in text.lines() {
         let Some((decl, comment)) = line.split_once("/*") else { continue };
         let decl = decl.trim().trim_end_matches(';');
-        let last = decl.rsplit(|c: char| c == ' ' || c == '*').next().unwrap_or("");
+        let last = decl.rsplit([' ', '*']).next().unwrap_or("");
         let last = last.split('[').next().unwrap_or("");
         if last == member {
             let nums: Vec<u64> = comment
                 .trim_end_matches("*/")
-                .split(|c: char| c == ' ' || c == ':')
+                .split([' ', ':'])
                 .filter_map(|t| t.parse().ok())
                 .collect();
             return (nums[0], *nums.last().unwrap());

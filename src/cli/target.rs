@@ -32,8 +32,8 @@ pub struct TargetArgs {
 
 /// Types of the kernel looked at: DWARF from a vmlinux or the running kernel's BTF.
 pub enum KernelTypes {
-    Dwarf(TypeDb),
-    Btf(BtfDb),
+    Dwarf(Box<TypeDb>),
+    Btf(Box<BtfDb>),
 }
 
 impl TypeSource for KernelTypes {
@@ -110,9 +110,9 @@ impl TargetArgs {
                 );
             }
             let db = BtfDb::open(Path::new(SYS_BTF), 0)?;
-            return Ok(KernelTypes::Btf(db));
+            return Ok(KernelTypes::Btf(Box::new(db)));
         }
-        Ok(KernelTypes::Dwarf(load_types(&self.vmlinux_path())?))
+        Ok(KernelTypes::Dwarf(Box::new(load_types(&self.vmlinux_path())?)))
     }
 
     /// Open the dump (or /proc/kcore) and the vmlinux (or kallsyms); with `types`, resolve offsets too.

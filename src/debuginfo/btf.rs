@@ -116,6 +116,17 @@ impl Btf {
         BtfType::decode(self.reader(), id, offset)
     }
 
+    /// The kind of type `id`, read from its record head alone (void has none: an error).
+    pub fn kind_of(&self, id: TypeId) -> Result<BtfKind, BtfError> {
+        let offset = match self.record_offsets.get(id as usize) {
+            Some(&off) if id != 0 => off as usize,
+            _ => return Err(BtfError::NoSuchType { id, count: self.type_count() }),
+        };
+        let info = self.reader().u32_at(offset + 4, "type record")?;
+        let raw = (info >> 24) & 0x1f;
+        BtfKind::from_raw(raw).ok_or_else(|| BtfError::UnknownKind { id, kind: raw, offset })
+    }
+
     /// Every type record in id order (ids 1..).
     pub fn types(&self) -> impl Iterator<Item = Result<BtfType<'_>, BtfError>> + '_ {
         (1..self.type_count()).map(move |id| self.type_by_id(id))

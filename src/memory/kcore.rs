@@ -33,11 +33,9 @@ impl Kcore {
         let hdrs = parse_core_headers(path, &mut read_at)?;
         let mut loads = hdrs.loads;
         loads.sort_by_key(|l| l.vaddr);
-        // p_paddr is 0 before 4.11 and -1 for segments without one. Only the direct
-        // map (KCORE_RAM) is kept: the text segment overlaps it physically.
         // Segments are huge and sparse: the file size bounds nothing (reads are preads at
         // p_offset + delta; what the kernel does not back reads as zeros or fails with
-        // EIO, reported as a fault at that address). Only wrapping extents are dropped.
+        // EIO, reported as a fault at that address). Only a wrapping extent is refused.
         let fits = |l: &ElfLoad| l.vaddr.checked_add(l.memsz).is_some() && l.offset.checked_add(l.filesz).is_some();
         if let Some(l) = loads.iter().find(|l| !fits(l)) {
             return Err(OpenError::Corrupt {
@@ -46,6 +44,8 @@ impl Kcore {
                 what: format!("PT_LOAD at virtual {:#x} of {:#x} bytes wraps the address space", l.vaddr, l.memsz),
             });
         }
+        // p_paddr is 0 before 4.11 and -1 for segments without one. Only the direct
+        // map (KCORE_RAM) is kept: the text segment overlaps it physically.
         let mut phys: Vec<ElfLoad> = loads
             .iter()
             .copied()

@@ -955,6 +955,10 @@ pub fn mas_walk(
     Ok(res)
 }
 
+/// What [`mt_find`] answers: `(first, last, entry)` of the hit, the nodes touched,
+/// and the issue that stopped the search early (if any).
+pub type MtFound = (Option<(u64, u64, u64)>, Vec<u64>, Option<WalkIssue>);
+
 /// `mt_find()` as `find_vma()` uses it: the first non-NULL, non-reserved entry whose
 /// range ends at or after `index`. Returns `(first, last, entry)` or `None`, and the
 /// nodes touched in visiting order.
@@ -963,7 +967,7 @@ pub fn mt_find(
     tree: u64,
     o: &MapleOffsets,
     index: u64,
-) -> Result<(Option<(u64, u64, u64)>, Vec<u64>, Option<WalkIssue>), TreeError> {
+) -> Result<MtFound, TreeError> {
     let (ma_root, _ma_flags) = read_head(mem, tree, o)?;
     let mut touched = Vec::new();
     if ma_root == 0 {

@@ -286,6 +286,10 @@ pub struct RbStep {
     pub vm_end: u64,
 }
 
+/// What [`find_vma`] answers: the VMA (or `None`), the path, and the issue that
+/// stopped the descent early (if any).
+pub type RbFound = (Option<u64>, Vec<RbStep>, Option<WalkIssue>);
+
 /// `find_vma()` (mm/mmap.c before 6.1): the first VMA with `vm_end > addr`, found by
 /// descending from the root (left when `vm_end > addr`, stopping early when the VMA
 /// contains `addr`). Returns the VMA address (or `None`) and the nodes touched.
@@ -296,7 +300,7 @@ pub fn find_vma(
     v: &RbVmaOffsets,
     addr: u64,
     limits: WalkLimits,
-) -> Result<(Option<u64>, Vec<RbStep>, Option<WalkIssue>), TreeError> {
+) -> Result<RbFound, TreeError> {
     let mut node = mem.read_u64(root_addr).map_err(|source| TreeError::Head {
         addr: root_addr,
         source,

@@ -193,12 +193,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 continue;
             }
             max_natural = max_natural.max(na) & 0xffff;
-            if m.byte_offset as u64 % na != 0 {
+            if !(m.byte_offset as u64).is_multiple_of(na) {
                 packed = true;
                 break;
             }
         }
-        if !packed && max_natural != 0 && ((max_natural != 1 && l.alignment == 1) || (l.size as u64) % max_natural != 0) {
+        if !packed && max_natural != 0 && ((max_natural != 1 && l.alignment == 1) || !(l.size as u64).is_multiple_of(max_natural)) {
             packed = true;
         }
         // a nested call may have decided first; keep the first decision
@@ -214,7 +214,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 continue;
             }
             let na = self.natural_alignment(t);
-            if na != 0 && m.byte_offset as u64 % na != 0 {
+            if na != 0 && !(m.byte_offset as u64).is_multiple_of(na) {
                 self.packed.insert(tid, true);
             }
         }
@@ -233,7 +233,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     continue;
                 }
                 let na = self.natural_alignment(t);
-                if na != 0 && (l.size as u64) % na != 0 {
+                if na != 0 && !(l.size as u64).is_multiple_of(na) {
                     self.packed.insert(tid, true);
                 }
             }
@@ -1170,9 +1170,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             match last {
                 None => last_size = size,
                 Some(lm) => {
-                    if last_size == 0 || lm.byte_offset != pos.byte_offset {
-                        last_size = size;
-                    } else if lm.bitfield_size == 0 && pos.bitfield_size != 0 {
+                    // a new offset, or a bitfield starting where a plain member sat
+                    if last_size == 0
+                        || lm.byte_offset != pos.byte_offset
+                        || (lm.bitfield_size == 0 && pos.bitfield_size != 0)
+                    {
                         last_size = size;
                     }
                 }
@@ -1208,7 +1210,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 out,
                 "/* size: {}, cachelines: {}, members: {} */",
                 l.size as i32,
-                (tsize + cls - 1) / cls,
+                tsize.div_ceil(cls),
                 comp.members.len() as u16
             );
             if sum_holes > 0 || sum_bit_holes > 0 {

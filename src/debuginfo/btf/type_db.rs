@@ -35,6 +35,27 @@ pub struct BtfDb {
     name_index: OnceLock<HashMap<String, Vec<(u32, BtfKind)>>>,
 }
 
+/// Hasher for maps keyed by type id: ids are dense small integers, so a multiplicative
+/// hash spreads them well at a fraction of SipHash's cost.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Which (type id, entered) pairs a reachability check has visited: two bits per id.
 #[derive(Default)]
 struct Visited(Vec<u8>);
@@ -61,7 +82,7 @@ impl Visited {
 struct InferenceCache {
     cacheline_size: u32,
     natural: Vec<u32>,
-    placements: HashMap<u32, CompositePlacement>,
+    placements: IdMap<CompositePlacement>,
 }
 
 impl BtfDb {
@@ -80,7 +101,7 @@ impl BtfDb {
             inference: Mutex::new(InferenceCache {
                 cacheline_size,
                 natural: Vec::new(),
-                placements: HashMap::new(),
+                placements: IdMap::default(),
             }),
             lookups: AtomicU32::new(0),
             name_index: OnceLock::new(),
@@ -108,11 +129,11 @@ impl BtfDb {
             if id == 0 {
                 return Ok(None);
             }
-            let ty = self.btf.type_by_id(id)?;
-            if ty.kind != BtfKind::TypeTag {
+            // Most references are not TYPE_TAGs: look at the kind alone before decoding.
+            if self.btf.kind_of(id)? != BtfKind::TypeTag {
                 return Ok(Some(TypeId(id)));
             }
-            id = ty.size_or_type;
+            id = self.btf.type_by_id(id)?.size_or_type;
         }
         Err(BtfError::Cycle { id, limit: MAX_CHAIN, offset: 0 })
     }
