@@ -77,12 +77,12 @@ pub fn cross_check(
         let a = mt.insert(w.start, w.end.wrapping_sub(1), w.vma).map_err(|e| e.to_string());
         let b = rb.insert(iv).map_err(|e| e.to_string());
         let ok = a.is_ok() && b.is_ok();
-        r.expect("cross.insert", ok, w.vma, "vm_start/vm_end", || "an interval overlapping no other VMA".into(), || {
+        expect!(r, "cross.insert", ok, w.vma, "vm_start/vm_end", || "an interval overlapping no other VMA".into(), || {
             a.err().or(b.err()).unwrap_or_default()
         });
     }
     for (name, res) in [("maple", mt.validate().map_err(|e| e.to_string())), ("rb", rb.validate().map_err(|e| e.to_string()))] {
-        r.expect("cross.reimpl", res.is_ok(), 0, name, || "reimplementation invariants hold".into(), || {
+        expect!(r, "cross.reimpl", res.is_ok(), 0, name, || "reimplementation invariants hold".into(), || {
             res.err().unwrap_or_default()
         });
     }
@@ -97,7 +97,7 @@ pub fn cross_check(
         ("maple", got_mt == want, got_mt.iter().zip(&want).position(|(a, b)| a != b)),
         ("rb", got_rb == want_rb, got_rb.iter().zip(&want_rb).position(|(a, b)| a != b)),
     ] {
-        r.expect("cross.set", same, tree_addr, format!("{name} reimplementation"), || {
+        expect!(r, "cross.set", same, tree_addr, format!("{name} reimplementation"), || {
             format!("{} VMAs as walked", want.len())
         }, || format!("differs at position {}", pos.unwrap_or(want.len().min(got_mt.len()))));
     }
@@ -132,27 +132,37 @@ pub fn cross_check(
         }
     };
     let stride = (addrs.len() / limits.memory_lookups.max(1)).max(1);
+    let mut find_ok = 0u64;
     for (k, &a) in addrs.iter().enumerate() {
         let from_mt: Answer = mt.find_vma(a).map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
         let from_rb = rb.find_vma(a).map(|iv| (iv.start, iv.end));
         let raw_ans = snapshot_answer(a);
         r.lookups += 1;
-        r.expect("cross.find_vma", raw_ans == from_mt, raw_ans.map_or(tree_addr, |x| x.2), format!("find_vma({})", hex(a)), || {
-            format!("{} (reimplementation)", show(&from_mt))
-        }, || format!("{} (kernel descent over the walked nodes)", show(&raw_ans)));
-        r.expect("cross.find_vma", from_rb == from_mt.map(|x| (x.0, x.1)), tree_addr, format!("rb reimpl find_vma({})", hex(a)), || {
-            show(&from_mt)
-        }, || format!("{from_rb:x?}"));
+        // Counted in bulk below: this loop runs hundreds of thousands of times.
+        if raw_ans == from_mt {
+            find_ok += 1;
+        } else {
+            r.fail("cross.find_vma", raw_ans.map_or(tree_addr, |x| x.2), format!("find_vma({})", hex(a)),
+                format!("{} (reimplementation)", show(&from_mt)),
+                format!("{} (kernel descent over the walked nodes)", show(&raw_ans)));
+        }
+        if from_rb == from_mt.map(|x| (x.0, x.1)) {
+            find_ok += 1;
+        } else {
+            r.fail("cross.find_vma", tree_addr, format!("rb reimpl find_vma({})", hex(a)), show(&from_mt), format!("{from_rb:x?}"));
+        }
         if let Some(raw) = raw.filter(|_| k % stride == 0) {
             r.lookups += 1;
             match raw.find_vma(a) {
-                Ok(mem_ans) => r.expect("cross.find_vma", mem_ans == from_mt, mem_ans.map_or(tree_addr, |x| x.2), format!("find_vma({}) from memory", hex(a)), || {
+                Ok(mem_ans) => expect!(r, "cross.find_vma", mem_ans == from_mt, mem_ans.map_or(tree_addr, |x| x.2), format!("find_vma({}) from memory", hex(a)), || {
                     format!("{} (reimplementation)", show(&from_mt))
                 }, || format!("{} (walker descent in memory)", show(&mem_ans))),
                 Err(e) => r.fail("cross.find_vma", tree_addr, format!("find_vma({}) from memory", hex(a)), "an answer", e),
             }
         }
     }
+
+    r.checked("cross.find_vma", find_ok);
 
     // Unmapped-area searches guided by the stored gaps.
     let mut largest = 0u64;
@@ -188,12 +198,12 @@ pub fn cross_check(
                     let (min, max) = (low, high - 1);
                     let (a, b) = (mcheck::stored_empty_area(idx, min, max, len), mt.empty_area(min, max, len));
                     let field = format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
-                    r.expect("cross.unmapped_area", a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
+                    expect!(r, "cross.unmapped_area", a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
                         format!("{a:x?} (stored gaps)")
                     });
                     let (a, b) = (mcheck::stored_empty_area_rev(idx, min, max, len), mt.empty_area_rev(min, max, len));
                     let field = format!("mas_empty_area_rev([{}, {}], {})", hex(min), hex(max), hex(len));
-                    r.expect("cross.unmapped_area_topdown", a == b, tree_addr, field, || {
+                    expect!(r, "cross.unmapped_area_topdown", a == b, tree_addr, field, || {
                         format!("{b:x?} (reimplementation)")
                     }, || format!("{a:x?} (stored gaps)"));
                 }
@@ -210,7 +220,7 @@ pub fn cross_check(
                             ("cross.unmapped_area", "unmapped_area")
                         };
                         let field = format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
-                        r.expect(check, a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
+                        expect!(r, check, a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
                             format!("{a:x?} (stored rb_subtree_gap)")
                         });
                     }

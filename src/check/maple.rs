@@ -27,7 +27,12 @@ pub struct WalkedVma {
 pub struct MapleIndex<'a> {
     pub snap: &'a MapleSnapshot,
     by_addr: HashMap<u64, usize>,
+    /// Per node, per slot: the position of the child the walk reached from
+    /// that slot (`NO_CHILD` otherwise), so descents do no hashing.
+    kids: Vec<Vec<u32>>,
 }
+
+const NO_CHILD: u32 = u32::MAX;
 
 impl<'a> MapleIndex<'a> {
     pub fn new(snap: &'a MapleSnapshot) -> Self {
@@ -35,21 +40,52 @@ impl<'a> MapleIndex<'a> {
         for (i, n) in snap.nodes.iter().enumerate() {
             by_addr.entry(n.addr).or_insert(i);
         }
-        MapleIndex { snap, by_addr }
+        let kids = snap
+            .nodes
+            .iter()
+            .map(|p| {
+                if p.node_type.is_leaf() {
+                    return Vec::new();
+                }
+                p.slots
+                    .iter()
+                    .map(|s| {
+                        let c = (s.kind == SlotKind::Child)
+                            .then(|| by_addr.get(&mte_to_node(s.raw)).copied())
+                            .flatten()
+                            .filter(|&c| {
+                                snap.nodes
+                                    .get(c)
+                                    .is_some_and(|c| c.came_from == Some((p.addr, s.index)) && !c.dead)
+                            });
+                        c.and_then(|c| u32::try_from(c).ok()).unwrap_or(NO_CHILD)
+                    })
+                    .collect()
+            })
+            .collect();
+        MapleIndex { snap, by_addr, kids }
     }
 
     pub fn node(&self, addr: u64) -> Option<&'a MapleNodeSnap> {
         self.by_addr.get(&addr).and_then(|&i| self.snap.nodes.get(i))
     }
 
+    /// Position of a node of this snapshot (from its address in the vector).
+    fn index_of(&self, n: &MapleNodeSnap) -> Option<usize> {
+        let base = self.snap.nodes.as_ptr() as usize;
+        let off = (n as *const MapleNodeSnap as usize).checked_sub(base)?;
+        let i = off / std::mem::size_of::<MapleNodeSnap>().max(1);
+        self.snap.nodes.get(i).filter(|m| std::ptr::eq(*m, n)).map(|_| i)
+    }
+
     /// The child in `parent`'s slot `slot`, only if the walk reached it from there.
     pub fn child(&self, parent: &MapleNodeSnap, slot: u8) -> Option<&'a MapleNodeSnap> {
-        let s = parent.slots.get(usize::from(slot))?;
-        if s.kind != SlotKind::Child {
+        let i = self.index_of(parent)?;
+        let c = *self.kids.get(i)?.get(usize::from(slot))?;
+        if c == NO_CHILD {
             return None;
         }
-        let c = self.node(mte_to_node(s.raw))?;
-        (c.came_from == Some((parent.addr, slot)) && !c.dead).then_some(c)
+        self.snap.nodes.get(c as usize)
     }
 
     pub fn root(&self) -> Option<&'a MapleNodeSnap> {
@@ -113,21 +149,21 @@ pub fn validate(
 ) -> Vec<WalkedVma> {
     let idx = MapleIndex::new(snap);
     let alloc_range = snap.ma_flags & MT_FLAGS_ALLOC_RANGE != 0;
-    r.expect("maple.flags", alloc_range, snap.tree, "ma_flags", || "MT_FLAGS_ALLOC_RANGE set".into(), || {
+    expect!(r, "maple.flags", alloc_range, snap.tree, "ma_flags", || "MT_FLAGS_ALLOC_RANGE set".into(), || {
         format!("{:#x}", snap.ma_flags)
     });
 
     // Root and height.
     if snap.ma_root == 0 {
-        r.expect("maple.root", facts.map_count == 0, snap.tree, "ma_root", || {
+        expect!(r, "maple.root", facts.map_count == 0, snap.tree, "ma_root", || {
             format!("a node (map_count {})", facts.map_count)
         }, || "NULL".into());
     } else {
         let is_node = xa_is_node(snap.ma_root);
-        r.expect("maple.root", is_node, snap.tree, "ma_root", || "an encoded node pointer".into(), || {
+        expect!(r, "maple.root", is_node, snap.tree, "ma_root", || "an encoded node pointer".into(), || {
             hex(snap.ma_root)
         });
-        r.expect(
+        expect!(r, 
             "maple.flags",
             (1..=crate::trees::maple::MAPLE_HEIGHT_MAX).contains(&snap.height),
             snap.tree,
@@ -188,7 +224,7 @@ fn validate_node(
     let snap = idx.snap;
     let a = n.addr;
     // Dead nodes: the walker did not descend; say so and stop here.
-    r.expect("maple.dead", !n.dead, a, "parent", || "a live node".into(), || {
+    expect!(r, "maple.dead", !n.dead, a, "parent", || "a live node".into(), || {
         format!("{} (points to itself: dead node)", hex(n.parent_raw))
     });
     if n.dead {
@@ -199,19 +235,19 @@ fn validate_node(
     match n.came_from {
         None => {
             let want = snap.tree | MA_ROOT_PARENT;
-            r.expect("maple.parent", n.parent_raw == want, a, "parent", || hex(want), || hex(n.parent_raw));
+            expect!(r, "maple.parent", n.parent_raw == want, a, "parent", || hex(want), || hex(n.parent_raw));
             let _ = facts;
         }
         Some((p, s)) => {
             let ok = matches!(n.parent, MapleParent::Node { node, slot, .. } if node == p && slot == s);
-            r.expect("maple.parent", ok, a, "parent", || format!("node {} slot {s}", hex(p)), || {
+            expect!(r, "maple.parent", ok, a, "parent", || format!("node {} slot {s}", hex(p)), || {
                 match n.parent {
                     MapleParent::Node { node, slot, .. } => format!("node {} slot {slot} ({})", hex(node), hex(n.parent_raw)),
                     MapleParent::Root { .. } => format!("root marker ({})", hex(n.parent_raw)),
                 }
             });
             let type_ok = n.parent_raw & 0x7 == MAPLE_PARENT_RANGE64;
-            r.expect("maple.parent", type_ok, a, "parent type bits", || "0x6 (range_64 parent)".into(), || {
+            expect!(r, "maple.parent", type_ok, a, "parent type bits", || "0x6 (range_64 parent)".into(), || {
                 hex(n.parent_raw & 0x7)
             });
         }
@@ -226,7 +262,7 @@ fn validate_node(
     } else {
         None
     };
-    r.expect("maple.depth", want_type == Some(n.node_type), a, "type/depth", || match want_type {
+    expect!(r, "maple.depth", want_type == Some(n.node_type), a, "type/depth", || match want_type {
         Some(t) => format!("{} at depth {} of height {height}", t.name(), n.depth),
         None => format!("no node below the height {height}"),
     }, || format!("{} at depth {}", n.node_type.name(), n.depth));
@@ -236,13 +272,13 @@ fn validate_node(
     let end = usize::from(n.data_end);
 
     // Data end and metadata.
-    r.expect("maple.data_end", end < nslots, a, "meta.end", || format!("< {nslots}"), || end.to_string());
+    expect!(r, "maple.data_end", end < nslots, a, "meta.end", || format!("< {nslots}"), || end.to_string());
     if end >= nslots {
         return;
     }
     if n.end_from_meta && n.node_type != MapleType::Arange64 {
         // Metadata overlays slot[15]; a node using it has at most 15 slots.
-        r.expect("maple.data_end", end < npiv, a, "meta.end", || format!("< {npiv}"), || end.to_string());
+        expect!(r, "maple.data_end", end < npiv, a, "meta.end", || format!("< {npiv}"), || end.to_string());
     }
 
     // Pivots (mas_validate_limits): strictly increasing inside [min, max].
@@ -251,7 +287,7 @@ fn validate_node(
         let p = n.pivots[i];
         let lo = prev.map_or(n.min, |q| q.wrapping_add(1));
         let ok = p >= lo && p < n.max && !(prev.is_some() && p == 0);
-        r.expect("maple.pivots", ok, a, format!("pivot[{i}]"), || {
+        expect!(r, "maple.pivots", ok, a, format!("pivot[{i}]"), || {
             let after = if i == 0 { "the node min".to_string() } else { format!("pivot[{}]", i - 1) };
             format!("in [{}, {}), above {after}", hex(lo), hex(n.max))
         }, || hex(p));
@@ -260,13 +296,13 @@ fn validate_node(
     if end < npiv {
         let p = n.pivots[end];
         // 6.1 may leave the last pivot implied (0); later kernels store max.
-        r.expect("maple.pivots", p == n.max || p == 0, a, format!("pivot[{end}]"), || {
+        expect!(r, "maple.pivots", p == n.max || p == 0, a, format!("pivot[{end}]"), || {
             format!("{} (the node max) or 0", hex(n.max))
         }, || hex(p));
     }
     for i in end + 1..npiv {
         let p = n.pivots[i];
-        r.expect("maple.pivots", p == 0, a, format!("pivot[{i}]"), || "0 (after the data end)".into(), || hex(p));
+        expect!(r, "maple.pivots", p == 0, a, format!("pivot[{i}]"), || "0 (after the data end)".into(), || hex(p));
     }
 
     // Slots after the data end are NULL (range_64's slot[15] holds metadata).
@@ -275,7 +311,7 @@ fn validate_node(
         // range_64's last slot overlays `struct maple_metadata` (end, gap bytes).
         let meta_slot = n.node_type != MapleType::Arange64 && i == nslots - 1 && raw & !0xffff == 0;
         if !meta_slot {
-            r.expect("maple.slots", raw == 0, a, format!("slot[{i}]"), || "NULL (after the data end)".into(), || hex(raw));
+            expect!(r, "maple.slots", raw == 0, a, format!("slot[{i}]"), || "NULL (after the data end)".into(), || hex(raw));
         }
     }
 
@@ -284,7 +320,7 @@ fn validate_node(
     }
     // Internal: every slot holds a child whose range is the slot range.
     for s in &n.slots {
-        r.expect("maple.children", s.kind == SlotKind::Child, a, format!("slot[{}]", s.index), || {
+        expect!(r, "maple.children", s.kind == SlotKind::Child, a, format!("slot[{}]", s.index), || {
             "an encoded child node".into()
         }, || hex(s.raw));
     }
@@ -296,7 +332,7 @@ fn validate_node(
     let mut top = 0u64;
     for (i, &g) in n.gaps.iter().enumerate() {
         if i > end {
-            r.expect("maple.gaps", g == 0, a, format!("gap[{i}]"), || "0 (after the data end)".into(), || hex(g));
+            expect!(r, "maple.gaps", g == 0, a, format!("gap[{i}]"), || "0 (after the data end)".into(), || hex(g));
             continue;
         }
         top = top.max(g);
@@ -306,7 +342,7 @@ fn validate_node(
             .and_then(|s| idx.child(n, s.index))
             .and_then(|c| gaps.get(&c.addr).copied().flatten());
         if let Some(w) = want {
-            r.expect("maple.gaps", g == w, a, format!("gap[{i}]"), || {
+            expect!(r, "maple.gaps", g == w, a, format!("gap[{i}]"), || {
                 format!("{} (largest empty span below)", hex(w))
             }, || hex(g));
         }
@@ -315,7 +351,7 @@ fn validate_node(
     // With every gap 0 the index means nothing: 6.1's mab_mas_cp() leaves its
     // initial offset 15 there, and ma_max_gap() copes.
     let ok = top == 0 || (mg <= end && n.gaps.get(mg).copied() == Some(top));
-    r.expect("maple.meta_gap", ok, a, "meta.gap", || format!("index of the largest gap {}", hex(top)), || {
+    expect!(r, "maple.meta_gap", ok, a, "meta.gap", || format!("index of the largest gap {}", hex(top)), || {
         format!("{mg} (gap {})", n.gaps.get(mg).map_or("none".into(), |g| hex(*g)))
     });
 }
@@ -327,7 +363,7 @@ fn validate_nulls(snap: &MapleSnapshot, r: &mut Report) {
     for n in snap.nodes.iter().filter(|n| n.node_type.is_leaf() && !n.dead) {
         for s in &n.slots {
             if s.kind == SlotKind::Null {
-                r.expect("maple.nulls", prev_null.is_none(), n.addr, format!("slot[{}]", s.index), || {
+                expect!(r, "maple.nulls", prev_null.is_none(), n.addr, format!("slot[{}]", s.index), || {
                     "a non-NULL entry after a NULL range".into()
                 }, || {
                     let (pn, ps) = prev_null.unwrap_or((0, 0));
@@ -339,7 +375,7 @@ fn validate_nulls(snap: &MapleSnapshot, r: &mut Report) {
             }
             // Leaf ranges continue where the previous one ended.
             if let Some(m) = next_min {
-                r.expect("maple.ranges", s.min == m, n.addr, format!("slot[{}]", s.index), || {
+                expect!(r, "maple.ranges", s.min == m, n.addr, format!("slot[{}]", s.index), || {
                     format!("range starting at {}", hex(m))
                 }, || format!("range starting at {}", hex(s.min)));
             }
@@ -352,31 +388,31 @@ fn validate_nulls(snap: &MapleSnapshot, r: &mut Report) {
 fn validate_entries(snap: &MapleSnapshot, facts: &MmFacts, vmas: &dyn VmaSource, r: &mut Report) -> Vec<WalkedVma> {
     let mut out = Vec::with_capacity(snap.entries.len());
     for e in snap.user_entries() {
-        let field = format!("slot[{}]", e.slot);
+        let field = || format!("slot[{}]", e.slot);
         if e.entry & 7 != 0 {
-            r.fail("maple.entries", e.node, field, "an 8-aligned vm_area_struct pointer", hex(e.entry));
+            r.fail("maple.entries", e.node, field(), "an 8-aligned vm_area_struct pointer", hex(e.entry));
             continue;
         }
         let v = match vmas.vma(e.entry) {
             Ok(v) => v,
             Err(err) => {
-                r.fail("maple.entries", e.node, field, "a readable vm_area_struct", format!("{}: {err}", hex(e.entry)));
+                r.fail("maple.entries", e.node, field(), "a readable vm_area_struct", format!("{}: {err}", hex(e.entry)));
                 continue;
             }
         };
         let range_ok = v.vm_start == e.first && v.vm_end == e.last.wrapping_add(1);
-        r.expect("maple.entries", range_ok, e.node, field.clone(), || {
+        expect!(r, "maple.entries", range_ok, e.node, field(), || {
             format!("vma {} covering [{}, {}]", hex(e.entry), hex(e.first), hex(e.last))
         }, || format!("vm_start {} vm_end {}", hex(v.vm_start), hex(v.vm_end)));
         let shape_ok = v.vm_start < v.vm_end && v.vm_start.is_multiple_of(4096) && v.vm_end.is_multiple_of(4096) && v.vm_end <= facts.task_size;
-        r.expect("maple.entries", shape_ok, e.entry, "vm_start/vm_end", || {
+        expect!(r, "maple.entries", shape_ok, e.entry, "vm_start/vm_end", || {
             format!("page-aligned, non-empty, below {}", hex(facts.task_size))
         }, || format!("[{}, {})", hex(v.vm_start), hex(v.vm_end)));
-        r.expect("maple.vm_mm", v.vm_mm == facts.mm, e.entry, "vm_mm", || hex(facts.mm), || hex(v.vm_mm));
+        expect!(r, "maple.vm_mm", v.vm_mm == facts.mm, e.entry, "vm_mm", || hex(facts.mm), || hex(v.vm_mm));
         out.push(WalkedVma { vma: e.entry, start: v.vm_start, end: v.vm_end, flags: v.vm_flags });
     }
     let count = snap.user_entries().count() as u64;
-    r.expect("maple.map_count", count == facts.map_count, facts.mm, "map_count", || {
+    expect!(r, "maple.map_count", count == facts.map_count, facts.mm, "map_count", || {
         format!("{count} (entries in the tree)")
     }, || facts.map_count.to_string());
     r.vmas += count;

@@ -7,6 +7,22 @@
 //! what a snapshot does not carry (VMA fields, raw lookups), so it is tested on
 //! synthetic images as well as real dumps.
 
+/// `Report::expect` that builds the field name only on failure (hot loops make
+/// hundreds of thousands of checks).
+macro_rules! expect {
+    ($r:expr, $check:expr, $ok:expr, $node:expr, $field:expr, $exp:expr, $act:expr $(,)?) => {
+        if $ok {
+            $r.checked($check, 1)
+        } else {
+            {
+                let expected: String = ($exp)();
+                let actual: String = ($act)();
+                $r.fail($check, $node, $field, expected, actual)
+            }
+        }
+    };
+}
+
 pub mod cross;
 pub mod maple;
 pub mod maps;
@@ -16,7 +32,6 @@ pub mod rbtree;
 mod tests;
 
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// `VM_GROWSDOWN` (include/linux/mm.h), stable across 5.10 and 6.1.
 pub const VM_GROWSDOWN: u64 = 0x100;
@@ -53,10 +68,62 @@ pub struct Tally {
     pub failed: u64,
 }
 
+/// Tallies by check name, in name order. Lookups compare the `&'static str`
+/// pointer first: the hot loops pass the same literal every time.
+#[derive(Debug, Clone, Default)]
+pub struct Tallies(Vec<(&'static str, Tally)>);
+
+impl Tallies {
+    pub fn get(&self, name: &str) -> Option<&Tally> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, t)| t)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Tally> {
+        self.0.iter_mut().find(|(k, _)| *k == name).map(|(_, t)| t)
+    }
+
+    /// The tally of `name`, created (keeping name order) if missing.
+    pub fn entry(&mut self, name: &'static str) -> &mut Tally {
+        let pos = self
+            .0
+            .iter()
+            .position(|(k, _)| std::ptr::eq(*k, name))
+            .or_else(|| self.0.iter().position(|(k, _)| *k == name));
+        let i = match pos {
+            Some(i) => i,
+            None => {
+                let at = self.0.partition_point(|(k, _)| *k < name);
+                self.0.insert(at, (name, Tally::default()));
+                at
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Tally)> {
+        self.0.iter().map(|(k, t)| (*k, t))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Tallies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, t) in &self.0 {
+            m.serialize_entry(k, t)?;
+        }
+        m.end()
+    }
+}
+
 /// Per-process outcome: a tally per check and the findings.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    pub checks: BTreeMap<&'static str, Tally>,
+    pub checks: Tallies,
     pub findings: Vec<Finding>,
     /// VMAs in the walked tree.
     pub vmas: u64,
@@ -67,7 +134,7 @@ pub struct Report {
 impl Report {
     /// Count `n` items as checked for `check` (creating its row).
     pub fn checked(&mut self, check: &'static str, n: u64) {
-        self.checks.entry(check).or_default().checked += n;
+        self.checks.entry(check).checked += n;
     }
 
     /// Record a failure of `check` (the failing item counts as checked).
@@ -79,7 +146,7 @@ impl Report {
         expected: impl Into<String>,
         actual: impl Into<String>,
     ) {
-        let t = self.checks.entry(check).or_default();
+        let t = self.checks.entry(check);
         t.failed += 1;
         t.checked += 1;
         self.findings.push(Finding {
@@ -113,8 +180,8 @@ impl Report {
     }
 
     pub fn merge(&mut self, other: Report) {
-        for (k, v) in other.checks {
-            let t = self.checks.entry(k).or_default();
+        for (k, v) in other.checks.0 {
+            let t = self.checks.entry(k);
             t.checked += v.checked;
             t.failed += v.failed;
         }

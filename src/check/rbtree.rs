@@ -67,7 +67,7 @@ pub fn validate(
 
     // Root: no parent, black.
     if let Some(root) = idx.node(tree.root) {
-        r.expect("rb.root", root.parent_color == u64::from(RB_BLACK), root.node, "__rb_parent_color", || {
+        expect!(r, "rb.root", root.parent_color == u64::from(RB_BLACK), root.node, "__rb_parent_color", || {
             "0x1 (no parent, black)".into()
         }, || hex(root.parent_color));
     }
@@ -75,16 +75,16 @@ pub fn validate(
     // Per node: parent link, empty marker, red-red.
     for n in &tree.nodes {
         let empty = n.parent_color == n.node;
-        r.expect("rb.parent", !empty, n.node, "__rb_parent_color", || "a node in the tree".into(), || {
+        expect!(r, "rb.parent", !empty, n.node, "__rb_parent_color", || "a node in the tree".into(), || {
             "points to itself (RB_EMPTY_NODE)".into()
         });
-        r.expect("rb.parent", n.parent == n.came_from, n.node, "__rb_parent_color", || {
+        expect!(r, "rb.parent", n.parent == n.came_from, n.node, "__rb_parent_color", || {
             format!("parent {}", hex(n.came_from))
         }, || format!("parent {} ({})", hex(n.parent), hex(n.parent_color)));
         if n.color == RB_RED {
             for (field, c) in [("rb_left", n.left), ("rb_right", n.right)] {
                 if let Some(child) = idx.child(n.node, c) {
-                    r.expect("rb.color", child.color != RB_RED, n.node, "__rb_parent_color", || {
+                    expect!(r, "rb.color", child.color != RB_RED, n.node, "__rb_parent_color", || {
                         format!("no red node with a red child ({field} {})", hex(child.node))
                     }, || format!("red with {} {field} {}", color_name(child.color), hex(child.node)));
                 } else {
@@ -109,14 +109,14 @@ pub fn validate(
                 (0, facts.mm)
             }
         };
-        r.expect("rb.vm_mm", mm == facts.mm, v.vma, "vm_mm", || hex(facts.mm), || hex(mm));
+        expect!(r, "rb.vm_mm", mm == facts.mm, v.vma, "vm_mm", || hex(facts.mm), || hex(mm));
         let iv = Interval { start: v.vm_start, end: v.vm_end, grows_down: flags & VM_GROWSDOWN != 0 };
         let shape_ok = iv.start < iv.end && iv.start.is_multiple_of(4096) && iv.end.is_multiple_of(4096) && iv.end <= facts.task_size;
-        r.expect("rb.order", shape_ok, v.vma, "vm_start/vm_end", || {
+        expect!(r, "rb.order", shape_ok, v.vma, "vm_start/vm_end", || {
             format!("page-aligned, non-empty, below {}", hex(facts.task_size))
         }, || format!("[{}, {})", hex(iv.start), hex(iv.end)));
         if let Some(p) = prev {
-            r.expect("rb.order", p.end <= iv.start, v.vma, "vm_start", || {
+            expect!(r, "rb.order", p.end <= iv.start, v.vma, "vm_start", || {
                 format!(">= {} (end of the previous VMA in tree order)", hex(p.end))
             }, || hex(iv.start));
         }
@@ -150,7 +150,7 @@ pub fn validate(
         let (lh, rh) = (h(l), h(rr));
         let mine = match (known, lh, rh) {
             (true, Some(x), Some(y)) => {
-                r.expect("rb.black_height", x == y, a, "black height", || {
+                expect!(r, "rb.black_height", x == y, a, "black height", || {
                     format!("equal on both sides (left {x})")
                 }, || format!("right {y}"));
                 Some(x + u32::from(n.color == RB_BLACK))
@@ -166,7 +166,7 @@ pub fn validate(
         };
         if let (Some(want), Some(v)) = (g, n.vma) {
             if let Some(stored) = v.rb_subtree_gap {
-                r.expect("rb.subtree_gap", stored == want, v.vma, "rb_subtree_gap", || hex(want), || hex(stored));
+                expect!(r, "rb.subtree_gap", stored == want, v.vma, "rb_subtree_gap", || hex(want), || hex(stored));
             }
         }
         sub.insert(a, g);
@@ -175,16 +175,16 @@ pub fn validate(
     validate_list(tree, list, &walked, r);
 
     let count = walked.len() as u64;
-    r.expect("rb.map_count", count == facts.map_count, facts.mm, "map_count", || {
+    expect!(r, "rb.map_count", count == facts.map_count, facts.mm, "map_count", || {
         format!("{count} (VMAs in the tree)")
     }, || facts.map_count.to_string());
     let lcount = list.entries.len() as u64;
-    r.expect("rb.map_count", lcount == facts.map_count, facts.mm, "map_count", || {
+    expect!(r, "rb.map_count", lcount == facts.map_count, facts.mm, "map_count", || {
         format!("{lcount} (VMAs on the list)")
     }, || facts.map_count.to_string());
     if let Some(h) = facts.highest_vm_end {
         let want = walked.last().map_or(0, |v| v.end);
-        r.expect("rb.highest_vm_end", h == want, facts.mm, "highest_vm_end", || {
+        expect!(r, "rb.highest_vm_end", h == want, facts.mm, "highest_vm_end", || {
             format!("{} (vm_end of the last VMA)", hex(want))
         }, || hex(h));
     }
@@ -240,13 +240,13 @@ fn report_cycle(idx: &RbIndex<'_>, target: u64, r: &mut Report) {
 fn validate_list(tree: &RbSnapshot, list: &ListSnapshot, walked: &[WalkedVma], r: &mut Report) {
     let order: Vec<u64> = tree.vmas().map(|v| v.vma).collect();
     let first = order.first().copied().unwrap_or(0);
-    r.expect("rb.list", list.first == first, list.first, "mm->mmap", || hex(first), || hex(list.first));
+    expect!(r, "rb.list", list.first == first, list.first, "mm->mmap", || hex(first), || hex(list.first));
     for (i, e) in list.entries.iter().enumerate() {
         if order.get(i) != Some(&e.addr) {
             break;
         }
         let want_next = order.get(i + 1).copied().unwrap_or(0);
-        r.expect("rb.list", e.next == want_next, e.addr, "vm_next", || {
+        expect!(r, "rb.list", e.next == want_next, e.addr, "vm_next", || {
             format!("{} (next VMA in tree order)", hex(want_next))
         }, || hex(e.next));
         if e.next != want_next {
@@ -255,10 +255,10 @@ fn validate_list(tree: &RbSnapshot, list: &ListSnapshot, walked: &[WalkedVma], r
     }
     for (i, e) in list.entries.iter().enumerate() {
         let want_prev = if i == 0 { 0 } else { list.entries[i - 1].addr };
-        r.expect("rb.vm_prev", e.prev == want_prev, e.addr, "vm_prev", || hex(want_prev), || hex(e.prev));
+        expect!(r, "rb.vm_prev", e.prev == want_prev, e.addr, "vm_prev", || hex(want_prev), || hex(e.prev));
         if let (Some((s, en)), Some(w)) = (e.range, walked.get(i)) {
             if w.vma == e.addr {
-                r.expect("rb.list", s == w.start && en == w.end, e.addr, "vm_start/vm_end", || {
+                expect!(r, "rb.list", s == w.start && en == w.end, e.addr, "vm_start/vm_end", || {
                     format!("[{}, {})", hex(w.start), hex(w.end))
                 }, || format!("[{}, {})", hex(s), hex(en)));
             }
@@ -295,7 +295,7 @@ fn validate_vmacache(facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
             let lo = below >> VMACACHE_SHIFT;
             let hi = w.end.saturating_sub(1) >> VMACACHE_SHIFT;
             let ok = (lo..=hi.min(lo + 3)).any(|j| j & VMACACHE_MASK == k as u64);
-            r.expect("vmacache", ok, t.task, field, || {
+            expect!(r, "vmacache", ok, t.task, field, || {
                 format!("slot hashed from an address in [{}, {})", hex(below), hex(w.end))
             }, || format!("{} in slot {k}", hex(v)));
         }

@@ -428,7 +428,7 @@ fn rb_node_pointing_at_its_ancestor_is_reported() {
 #[test]
 fn maps_lines_are_compared() {
     let mut r = Report::default();
-    maps::compare("1000-2000 r--p 00000000 00:00 0\n3000-4000 rw-p 00000000 00:00 0\n", "1000-2000 r--p 00000000 00:00 0\n3000-5000 rw-p 00000000 00:00 0\n", "maps", &mut r);
+    maps::compare(b"1000-2000 r--p 00000000 00:00 0\n3000-4000 rw-p 00000000 00:00 0\n", b"1000-2000 r--p 00000000 00:00 0\n3000-5000 rw-p 00000000 00:00 0\n", "maps", &mut r);
     assert_eq!(r.checks.get("maps").map(|t| (t.checked, t.failed)), Some((2, 1)));
     assert_finding(&r, "maps", 0x3000, "maps line 2");
 }

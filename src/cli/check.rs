@@ -206,7 +206,7 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
         infos.push(g);
     }
     let rendered = maps_text(&infos);
-    maps::compare(&String::from_utf8_lossy(&expected), &String::from_utf8_lossy(&rendered), &path.display().to_string(), r);
+    maps::compare(&expected, &rendered, &path.display().to_string(), r);
     Ok(path.display().to_string())
 }
 

@@ -221,11 +221,18 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         }
         while let Some((p, s)) = self.nodes[n].parent {
             let g = self.max_gap(n);
+            let mut unchanged = false;
             if let Kind::Internal { gaps, meta_gap, .. } = &mut self.nodes[p].kind {
                 if let Some(slot) = gaps.get_mut(s) {
+                    unchanged = *slot == g;
                     *slot = g;
                 }
+                // Always: slots may have been inserted or removed in `p`.
                 *meta_gap = Self::compute_meta_gap(gaps);
+            }
+            // The parent's own maximum cannot have changed through this slot.
+            if unchanged {
+                break;
             }
             n = p;
         }

@@ -232,10 +232,15 @@ impl RbTree {
         self.nodes[n].gap = vma_compute_gap(&self.nodes[n].iv, prev.as_ref(), self.stack_guard_gap);
     }
 
-    /// `vma_gap_callbacks_propagate()` up to the root.
+    /// `vma_gap_callbacks_propagate()`: recompute towards the root, stopping at
+    /// the first node whose value did not change (its ancestors cannot change).
     fn propagate(&mut self, mut n: Option<NodeId>) {
         while let Some(id) = n {
+            let old = self.nodes[id].subtree_gap;
             self.recompute_subtree_gap(id);
+            if self.nodes[id].subtree_gap == old {
+                break;
+            }
             n = self.nodes[id].parent;
         }
     }

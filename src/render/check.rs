@@ -9,7 +9,7 @@ pub fn check_table(r: &Report) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec!["check", "result", "checked", "failed"]);
-    for (name, tally) in &r.checks {
+    for (name, tally) in r.checks.iter() {
         let result = if tally.failed == 0 { "pass" } else { "FAIL" };
         t.add_row(vec![
             Cell::new(name),
