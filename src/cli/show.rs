@@ -180,7 +180,10 @@ fn summary(node: &ValueNode) -> String {
 /// Read `len` bytes page by page. Pages the dump left out are zero-filled and
 /// returned as ranges (relative to `addr`) with the reason; if nothing at all
 /// can be read, the first fault is the error.
-fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Vec<(std::ops::Range<u64>, String)>), MemError> {
+/// Byte ranges (relative to the object) that could not be read, with the reason.
+type Missing = Vec<(std::ops::Range<u64>, String)>;
+
+fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
     let mut buf = vec![0u8; len as usize];
     let mut missing = Vec::new();
     let mut first_err = None;
