@@ -151,3 +151,36 @@ fn corrupt_btf_inside_an_elf_names_the_section() {
     let plain = b.elf.with_extension("").with_extension("o");
     expect_error("no .BTF", &plain, "gap8", &["no .BTF section"]);
 }
+
+/// Random damage anywhere in real BTF: opening, listing, looking up and converting every
+/// type returns errors or values, never panics or hangs.
+#[test]
+fn random_damage_never_panics() {
+    use proptest::prelude::*;
+    use vmscope::debuginfo::btf::BtfDb;
+    use vmscope::types::model::{NameKind, TypeId, TypeSource};
+    let b = base();
+    let bytes = std::fs::read(&b.raw).expect("read");
+    let n = bytes.len();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 400, ..ProptestConfig::default() });
+    runner
+        .run(&(proptest::collection::vec((0..n, any::<u8>()), 1..6), 0..8usize), |(edits, cut)| {
+            let mut damaged = bytes.clone();
+            for (pos, byte) in edits {
+                damaged[pos] = byte;
+            }
+            damaged.truncate(n - cut);
+            if let Ok(btf) = Btf::from_bytes(damaged) {
+                let db = BtfDb::new(btf, 64);
+                let _ = db.composites();
+                for name in ["gap8", "arrays", "with_empty_t", "wide", "bigger_than_line"] {
+                    let _ = db.find(name, NameKind::Any);
+                }
+                for id in 0..db.btf().type_count() + 1 {
+                    let _ = db.get(TypeId(id));
+                }
+            }
+            Ok(())
+        })
+        .expect("no panic");
+}

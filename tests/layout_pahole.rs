@@ -142,3 +142,53 @@ fn bad_inputs_give_one_line_and_exit_2() {
         assert!(!err.contains("panicked"), "{what}: {err}");
     }
 }
+
+/// Number after `key` in pahole's summary comments (e.g. "sum holes: 16"), 0 when absent.
+fn summary_value(text: &str, key: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with("\t/*"))
+        .find_map(|l| {
+            let i = l.find(key)?;
+            l[i + key.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn json_agrees_with_pahole_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for src in fixtures() {
+        let obj = compile(&src, dir.path());
+        for name in names(&obj) {
+            let text = pahole(&obj, &["-C", &name]);
+            let doc: serde_json::Value = serde_json::from_str(&vmscope(&obj, &["--json", &name])).expect("json");
+            assert_eq!(doc["schema"], 1);
+            let t = &doc["types"][0];
+            assert_eq!(t["name"].as_str(), Some(name.as_str()));
+            if !text.contains("/* size:") {
+                // pahole prints no summary for unions: only offsets can be compared
+                assert_eq!(t["kind"], "union", "{name}");
+                assert!(t["members"].as_array().expect("members").iter().all(|m| m["offset"] == 0));
+                continue;
+            }
+            let size: u64 = summary_value(&text, "/* size:");
+            assert_eq!(t["size"].as_u64(), Some(size), "{name} size");
+            let holes: u64 = t["holes"].as_array().expect("holes").iter().map(|h| h["size"].as_u64().unwrap_or(0)).sum();
+            assert_eq!(holes, summary_value(&text, "sum holes:"), "{name} holes");
+            assert_eq!(t["padding"].as_u64(), Some(summary_value(&text, "/* padding:")), "{name} padding");
+            // top-level member offsets: the first number of each depth-1 member comment
+            let offsets: Vec<u64> = text
+                .lines()
+                .filter(|l| l.starts_with('\t') && !l.starts_with("\t\t") && !l.starts_with("\t/*"))
+                .filter(|l| l.contains("/*") && (l.contains(';')))
+                .filter_map(|l| {
+                    let c = &l[l.rfind("/*")? + 2..];
+                    c.trim_start().split(|ch: char| !ch.is_ascii_digit()).next()?.parse().ok()
+                })
+                .collect();
+            let members = t["members"].as_array().expect("members");
+            let got: Vec<u64> = members.iter().map(|m| m["offset"].as_u64().unwrap_or(u64::MAX)).collect();
+            assert_eq!(got, offsets, "{name} member offsets");
+        }
+    }
+}

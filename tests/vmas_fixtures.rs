@@ -371,6 +371,30 @@ fn kernel_thread_has_no_mm_and_json_keys() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no mm"));
 
+    // A thread ID resolves to its process's mm.
+    let w: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file_in(&dir, "workloads.json")).unwrap()).unwrap();
+    let threads = w["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "threads")
+        .expect("threads workload");
+    let leader = threads["pid"].as_i64().unwrap();
+    let tid = threads["tids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_i64())
+        .find(|&t| t != leader)
+        .expect("a second thread");
+    let out = vmscope(&["vmas", "--core", c, "--vmlinux", v, &tid.to_string()]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout == std::fs::read(dir.join(format!("proc/{leader}/maps"))).unwrap(),
+        "thread {tid} vs its leader's maps"
+    );
+
     let pid = pid_with_role(&dir, "file");
     let out = vmscope(&[
         "vmas",

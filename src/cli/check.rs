@@ -2,7 +2,7 @@
 //! process's VMA tree, cross-check it with the reimplementation and with
 //! /proc/PID/maps. Exit 0 all agree, 1 a violation or mismatch, 2 an error.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::{maps, MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
 use crate::kernel::proc_maps;
@@ -34,6 +34,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// Live re-checks of a process that changed while it was read.
+const LIVE_RETRIES: usize = 2;
 
 /// `TASK_SIZE_MAX` (arch/x86/include/asm/page_64_types.h): 47- or 56-bit user space.
 fn task_size(l5: bool) -> u64 {
@@ -208,7 +211,7 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 }
 
 pub fn run(a: &CheckArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let probe = ProbeVia(&types);
     let layout = VmaLayout::probe(&probe).context("probing VMA structures")?;
@@ -247,11 +250,30 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
         }
     }
 
+    let live = k.format == crate::memory::dump::Format::Kcore;
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let mut out = Vec::new();
     let mut totals = Totals::default();
     for (pid, comm, leader, mm) in todo {
+        if live && pid == me {
+            eprintln!("vmscope: skipping pid {pid} (vmscope itself: its address space changes while it reads it)");
+            continue;
+        }
         let mut r = Report::default();
-        let res = check_process(&ctx, pid, leader, mm, &mut r);
+        let mut res = check_process(&ctx, pid, leader, mm, &mut r);
+        // Live, a process may change between reading its tree and its maps file:
+        // re-check a few times before calling a difference a violation.
+        for _ in 0..LIVE_RETRIES {
+            if !live || (res.is_ok() && r.ok()) {
+                break;
+            }
+            r = Report::default();
+            res = check_process(&ctx, pid, leader, mm, &mut r);
+        }
+        if live && res.is_err() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("vmscope: pid {pid} ({comm}) exited while being checked");
+            continue;
+        }
         totals.processes += 1;
         totals.vmas += r.vmas;
         totals.lookups += r.lookups;

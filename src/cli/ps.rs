@@ -1,7 +1,7 @@
 //! `vmscope ps [--json]`: every task, one row per thread (like `ps -eL`),
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -35,7 +35,7 @@ pub struct PsRow {
 }
 
 pub fn run(a: &PsArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let mut rows = Vec::new();
     for t in k.tasks()? {

@@ -1,7 +1,7 @@
 //! `vmscope read (--pid N | --comm NAME) ADDR LEN`: hexdump of a process's user memory,
 //! translated through that process's own page tables (`mm->pgd`).
 
-use super::target::{load_types, parse_u64, TargetArgs};
+use super::target::{parse_u64, TargetArgs};
 use crate::memory::Memory;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -48,7 +48,7 @@ pub fn run(a: &ReadArgs) -> Result<i32> {
     if a.len > MAX_LEN {
         bail!("length {} is over the limit of {MAX_LEN} bytes", a.len);
     }
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let task = match (a.pid, &a.comm) {
         (Some(pid), _) => k.task_by_pid(pid)?,

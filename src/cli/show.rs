@@ -3,7 +3,7 @@
 //! from kernel memory beside it. Nested structs and unions are expanded and
 //! indented; offsets are from the start of the object shown.
 
-use super::target::{load_types, parse_u64, TargetArgs};
+use super::target::{parse_u64, TargetArgs};
 use crate::kernel::value::{Decoder, Value, ValueNode};
 use crate::memory::{MemError, Memory};
 use crate::types::model::{TypeSource, TypeSourceExt};
@@ -42,7 +42,7 @@ pub struct ShowArgs {
 }
 
 pub fn run(a: &ShowArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
         (Some(_), []) => (None, None),
         (Some(_), [p]) => (None, Some(p.clone())),
@@ -67,7 +67,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let src: &dyn TypeSource = &types;
     let top = src
         .find_struct(&a.type_name)?
-        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.vmlinux_path(), a.type_name))?;
+        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.types_path(), a.type_name))?;
     let (off, id, label) = match &path {
         Some(p) => {
             let (o, t) = src.member_offset_in(top, p).map_err(|e| anyhow!("{}: {e}", a.type_name))?;

@@ -2,7 +2,7 @@
 //! on 6.1+, rb-tree plus vm_next list before), with a summary, a diagram and a
 //! lookup cost table.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use crate::kernel::proc_maps::{self, VmacacheView};
 use crate::kernel::type_lookup::ProbeVia;
 use crate::kernel::vma::VmaTree;
@@ -51,7 +51,7 @@ struct TreeJson<'a> {
 }
 
 pub fn run(a: &TreeArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
     let (task, mm) = proc_maps::mm_of_pid(&k, a.pid)?;

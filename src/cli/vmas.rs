@@ -1,7 +1,7 @@
 //! `vmscope vmas PID [--json]`: the process's VMAs rebuilt from the kernel's own
 //! tree, printed byte for byte as /proc/PID/maps.
 
-use super::target::{load_types, TargetArgs};
+use super::target::TargetArgs;
 use crate::kernel::proc_maps;
 use crate::kernel::type_lookup::ProbeVia;
 use crate::kernel::vma::{maps_text, VmaInfo};
@@ -16,7 +16,12 @@ pub struct VmasArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Process (or thread) ID
-    pub pid: i32,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub pid: Option<i32>,
+    /// Every process with an mm (thread-group leaders), each under a
+    /// `==> PID COMM <==` header (JSON: an array of {pid, comm, vmas})
+    #[arg(long)]
+    pub all: bool,
     /// Print a JSON array of VMAs
     #[arg(long)]
     pub json: bool,
@@ -56,11 +61,55 @@ impl From<&VmaInfo> for VmaRow {
     }
 }
 
+#[derive(Serialize)]
+struct ProcessVmas {
+    pid: i32,
+    comm: String,
+    mm: String,
+    vmas: Vec<VmaRow>,
+}
+
 pub fn run(a: &VmasArgs) -> Result<i32> {
-    let types = load_types(&a.target.vmlinux_path())?;
+    let types = a.target.load_types()?;
     let k = a.target.open(Some(&types))?;
     let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
-    let (task, mm) = proc_maps::mm_of_pid(&k, a.pid)?;
+    let mut reader = proc_maps::reader(&k, &layout)?;
+    if a.target.core.is_none() {
+        // Live kernel: the tree can change under us.
+        reader.retries = 10;
+    }
+    let mut out = std::io::stdout().lock();
+    let Some(pid) = a.pid else {
+        // --all: one walk per mm, threads share their leader's.
+        let mut seen = std::collections::HashSet::new();
+        let mut all = Vec::new();
+        for t in k.tasks()? {
+            let Some(mm) = t.mm else { continue };
+            if t.idle_cpu.is_some() || !seen.insert(mm) {
+                continue;
+            }
+            let (_tree, vmas) = reader
+                .read_mm(mm)
+                .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?;
+            if a.json {
+                all.push(ProcessVmas {
+                    pid: t.pid,
+                    comm: t.comm.clone(),
+                    mm: format!("{mm:#x}"),
+                    vmas: vmas.iter().map(VmaRow::from).collect(),
+                });
+            } else {
+                writeln!(out, "==> {} {} <==", t.pid, t.comm)?;
+                out.write_all(&maps_text(&vmas))?;
+            }
+        }
+        if a.json {
+            serde_json::to_writer(&mut out, &all)?;
+            writeln!(out)?;
+        }
+        return Ok(0);
+    };
+    let (task, mm) = proc_maps::mm_of_pid(&k, pid)?;
     let Some(mm) = mm else {
         eprintln!(
             "vmscope: pid {} ({}) has no mm (kernel thread): no VMAs",
@@ -71,21 +120,35 @@ pub fn run(a: &VmasArgs) -> Result<i32> {
         }
         return Ok(0);
     };
-    let mut reader = proc_maps::reader(&k, &layout)?;
-    if a.target.core.is_none() {
-        // Live kernel: the tree can change under us.
-        reader.retries = 10;
-    }
+    let started = std::time::Instant::now();
+    let cpu_started = thread_cpu_ms();
     let (_tree, vmas) = reader
         .read_mm(mm)
-        .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", a.pid))?;
-    let mut out = std::io::stdout().lock();
+        .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
     if a.json {
         let rows: Vec<VmaRow> = vmas.iter().map(VmaRow::from).collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {
-        out.write_all(&maps_text(&vmas))?;
+        let text = maps_text(&vmas);
+        // benches/vmas.sh times the walk apart from opening the dump.
+        if std::env::var_os("VMSCOPE_TIMING").is_some() {
+            eprintln!(
+                "vmscope: {} VMAs, walk+render {:.1} ms wall, {:.1} ms cpu",
+                vmas.len(),
+                started.elapsed().as_secs_f64() * 1e3,
+                thread_cpu_ms() - cpu_started
+            );
+        }
+        out.write_all(&text)?;
     }
     Ok(0)
+}
+
+/// CPU time of this thread in ms (wall time says little on a busy machine).
+fn thread_cpu_ms() -> f64 {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| t.tv_sec() as f64 * 1e3 + t.tv_nsec() as f64 / 1e6)
+        .unwrap_or(0.0)
 }

@@ -3,9 +3,13 @@
 //! Opening validates the whole blob once (header, every record's bounds, kind, names and
 //! type references), recording where each type id's record starts. Nothing else is
 //! materialised: a name lookup scans the record heads and compares names in place, and
-//! [`convert`] builds model types only for what one asked name needs.
+//! [`BtfDb`] builds model types only for what one asked name needs.
 //!
 //! Format: Documentation/bpf/btf.rst of the Linux tree.
+
+// Errors are built lazily (`ok_or_else`) on hot paths: an eager `BtfError` costs a drop
+// call per record even when unused.
+#![allow(clippy::unnecessary_lazy_evaluations)]
 
 mod error;
 mod header;

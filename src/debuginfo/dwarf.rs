@@ -35,7 +35,7 @@ use crate::types::model::{
     Typedef,
 };
 
-use super::index::{self, NameIndex};
+use super::index::{self, IndexFile};
 
 pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -79,7 +79,7 @@ pub fn open(path: &Path) -> Result<TypeDb, DebugInfoError> {
 }
 
 /// One compilation unit's place in `.debug_info`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct UnitSpan {
     pub start: u64,
     pub end: u64,
@@ -94,10 +94,12 @@ pub struct TypeDb {
     str_: SectionData,
     line_str: SectionData,
     build_id: Option<Vec<u8>>,
-    units: Vec<UnitSpan>,
+    units: OnceLock<Vec<UnitSpan>>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
     arena: Arena,
-    index: OnceLock<Result<NameIndex, DebugInfoError>>,
+    index: OnceLock<Result<IndexFile, DebugInfoError>>,
+    /// index with definition shapes, for the full listing (built only when asked for)
+    shaped: OnceLock<Result<IndexFile, DebugInfoError>>,
     /// Answers found by the early-exit scan before the full index exists.
     early: Mutex<HashMap<(String, u8), Option<u64>>>,
     options: OpenOptions,
@@ -202,6 +204,8 @@ impl TypeDb {
         // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
         // usual mmap caveat and is out of our control.
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        // Lookups touch a few scattered pages: no read-ahead around each fault.
+        let _ = mmap.advise(memmap2::Advice::Random);
         let (info, abbrev, str_, line_str, build_id) = {
             let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
@@ -217,7 +221,7 @@ impl TypeDb {
             let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
             (info, abbrev, str_, line_str, build_id)
         };
-        let mut db = TypeDb {
+        let db = TypeDb {
             path: path.to_path_buf(),
             mmap,
             info,
@@ -225,14 +229,17 @@ impl TypeDb {
             str_,
             line_str,
             build_id,
-            units: Vec::new(),
+            units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
             arena: Arena::default(),
             index: OnceLock::new(),
+            shaped: OnceLock::new(),
             early: Mutex::new(HashMap::new()),
             options,
         };
-        db.units = db.read_unit_spans()?;
+        // Check the first unit header now, so that garbage DWARF fails at open with a clear
+        // error; the other headers are read only when needed (or come from the index cache).
+        db.unit_header(0)?;
         Ok(db)
     }
 
@@ -245,16 +252,33 @@ impl TypeDb {
     }
 
     /// Number of compilation units.
-    pub fn unit_count(&self) -> usize {
-        self.units.len()
+    pub fn unit_count(&self) -> Result<usize, DebugInfoError> {
+        Ok(self.units()?.len())
     }
 
     pub(crate) fn options(&self) -> &OpenOptions {
         &self.options
     }
 
-    pub(crate) fn units(&self) -> &[UnitSpan] {
-        &self.units
+    pub(crate) fn units(&self) -> Result<&[UnitSpan], DebugInfoError> {
+        if let Some(u) = self.units.get() {
+            return Ok(u);
+        }
+        let spans = self.read_unit_spans()?;
+        Ok(self.units.get_or_init(|| spans))
+    }
+
+    /// Read-ahead for the front-to-back scan of an index build.
+    pub(crate) fn advise_sequential(&self) {
+        let r = &self.info.range;
+        if self.info.owned.is_none() && !r.is_empty() {
+            let _ = self.mmap.advise_range(memmap2::Advice::Sequential, r.start, r.len());
+        }
+    }
+
+    /// Unit boundaries known from a valid index cache (saves touching every unit header).
+    pub(crate) fn set_units(&self, spans: Vec<UnitSpan>) {
+        let _ = self.units.set(spans);
     }
 
     pub(crate) fn bad(&self, offset: u64, reason: impl Into<String>) -> DebugInfoError {
@@ -352,9 +376,24 @@ impl TypeDb {
     }
 
     fn unit_for(&self, offset: u64) -> Option<UnitSpan> {
-        let i = self.units.partition_point(|u| u.start <= offset);
-        let u = *self.units.get(i.checked_sub(1)?)?;
-        (offset < u.end).then_some(u)
+        if let Some(units) = self.units.get() {
+            let i = units.partition_point(|u| u.start <= offset);
+            let u = *units.get(i.checked_sub(1)?)?;
+            return (offset < u.end).then_some(u);
+        }
+        // Unit list not loaded: walk headers from the start only as far as needed (a type
+        // found in the first units must not cost a read of every unit header).
+        self.unit_spans_iter().find(|u| u.start <= offset && offset < u.end)
+    }
+
+    /// Unit spans read header by header from the start of `.debug_info`.
+    pub(crate) fn unit_spans_iter(&self) -> impl Iterator<Item = UnitSpan> + '_ {
+        let mut iter = self.debug_info().units();
+        std::iter::from_fn(move || {
+            let h = iter.next().ok()??;
+            let start = h.offset().as_debug_info_offset()?.0 as u64;
+            Some(UnitSpan { start, end: start.saturating_add(h.length_including_self() as u64) })
+        })
     }
 
     /// Id for the DIE at this `.debug_info` offset (no parsing happens here).
@@ -368,18 +407,32 @@ impl TypeDb {
     }
 
     /// The name index, built (or loaded from the cache) on first use.
-    pub fn index(&self) -> Result<&NameIndex, DebugInfoError> {
-        let r = self.index.get_or_init(|| index::load_or_build(self));
+    pub fn index(&self) -> Result<&IndexFile, DebugInfoError> {
+        if let Some(Ok(ix)) = self.shaped.get() {
+            return Ok(ix);
+        }
+        let r = self.index.get_or_init(|| index::load_or_build(self, false));
+        r.as_ref().map_err(|e| self.bad(0, e.to_string()))
+    }
+
+    /// The index with definition shapes (pahole's full listing needs them).
+    pub fn shaped_index(&self) -> Result<&IndexFile, DebugInfoError> {
+        if let Some(Ok(ix)) = self.index.get() {
+            if ix.has_shapes() {
+                return Ok(ix);
+            }
+        }
+        let r = self.shaped.get_or_init(|| index::load_or_build(self, true));
         r.as_ref().map_err(|e| self.bad(0, e.to_string()))
     }
 
     /// Whether the full index is already available (cache hit or built).
     pub fn index_ready(&self) -> bool {
-        self.index.get().is_some()
+        self.index.get().is_some() || self.shaped.get().is_some()
     }
 
     fn find_offset(&self, name: &str, kind: NameKind) -> Result<Option<u64>, DebugInfoError> {
-        if let Some(Ok(ix)) = self.index.get() {
+        if let Some(Ok(ix)) = self.shaped.get().or(self.index.get()) {
             return Ok(ix.lookup(name, kind));
         }
         let key = (name.to_string(), kind as u8);
@@ -390,6 +443,7 @@ impl TypeDb {
         }
         // A cached index answers everything; try it before scanning.
         if let Some(ix) = index::try_load_cache(self) {
+            self.set_units(ix.unit_spans());
             let _ = self.index.set(Ok(ix));
             if let Some(Ok(ix)) = self.index.get() {
                 return Ok(ix.lookup(name, kind));
@@ -700,12 +754,12 @@ impl TypeSource for TypeDb {
     }
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
-        let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
+        let ix = self.shaped_index().map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(ix.composites_in_order().into_iter().map(|(n, _)| n).collect())
     }
 
     fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
-        let ix = self.index().map_err(|e| TypeError::Source(e.to_string()))?;
+        let ix = self.shaped_index().map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(ix.composites_in_order().into_iter().map(|(n, o)| (n, self.arena.id_for(o))).collect())
     }
 
@@ -717,7 +771,8 @@ impl TypeSource for TypeDb {
     fn definition_order(&self, id: TypeId) -> u64 {
         let Some(off) = self.arena.offset(id) else { return u64::MAX };
         // index of the unit holding the DIE
-        (self.units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
+        let Ok(units) = self.units() else { return u64::MAX };
+        (units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
     }
 
     fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {

@@ -7,6 +7,7 @@
 //! if its header, key and checksum all match, otherwise it is rebuilt.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -63,54 +64,83 @@ impl Kind {
     }
 }
 
+/// Multiplicative hasher for the many short names of an index build (SipHash is the cost
+/// that dominates otherwise; these keys are not attacker-chosen collisions worth defending).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ *b as u64).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// First definition of each name, per namespace.
 #[derive(Default, Debug, PartialEq)]
 pub struct NameIndex {
     /// any kind (what `pahole -C` finds first)
-    any: HashMap<Box<str>, (u64, Kind)>,
+    any: FxMap<Box<str>, (u64, Kind)>,
     /// structs and unions share a namespace in pahole's full dump
-    composite: HashMap<Box<str>, (u64, Kind)>,
-    enums: HashMap<Box<str>, u64>,
-    typedefs: HashMap<Box<str>, u64>,
+    composite: FxMap<Box<str>, (u64, Kind)>,
+    enums: FxMap<Box<str>, u64>,
+    typedefs: FxMap<Box<str>, u64>,
+    /// whether `composite_top` carries definition shapes (needed only for the full listing)
+    has_shapes: bool,
     /// structs and unions defined at unit level: what pahole's full dump lists. It skips
     /// types local to functions (which `-C` still finds) and prints a name again for each
     /// definition of a different shape (size, members, member offsets), in unit order.
-    composite_top: HashMap<Box<str>, Vec<(u64, u64)>>,
+    composite_top: FxMap<Box<str>, Vec<(u64, u64)>>,
 }
 
 impl NameIndex {
-    pub(crate) fn lookup(&self, name: &str, kind: NameKind) -> Option<u64> {
-        match kind {
-            NameKind::Any => self.any.get(name).map(|e| e.0),
-            NameKind::Composite => self.composite.get(name).map(|e| e.0),
-            NameKind::Struct | NameKind::Union => {
-                self.composite.get(name).filter(|e| e.1.matches(kind)).map(|e| e.0)
-            }
-            NameKind::Enum => self.enums.get(name).copied(),
-            NameKind::Typedef => self.typedefs.get(name).copied(),
+    /// Append the definitions of a later group of units (first definition wins).
+    fn merge(&mut self, later: NameIndex) {
+        for (k, v) in later.any {
+            self.any.entry(k).or_insert(v);
         }
-    }
-
-    /// Unit-level struct and union names with their first definition, in `.debug_info` order
-    /// (the order and choice of pahole's full dump).
-    pub fn composites_in_order(&self) -> Vec<(String, u64)> {
-        let mut v: Vec<(u64, &str)> =
-            self.composite_top.iter().flat_map(|(n, defs)| defs.iter().map(move |(o, _)| (*o, &**n))).collect();
-        v.sort();
-        v.into_iter().map(|(o, n)| (n.to_string(), o)).collect()
-    }
-
-    /// Every name of any kind (for "did you mean" suggestions).
-    pub fn all_names(&self) -> impl Iterator<Item = &str> {
-        self.any.keys().map(|k| &**k)
-    }
-
-    pub fn len(&self) -> usize {
-        self.any.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.any.is_empty()
+        for (k, v) in later.composite {
+            self.composite.entry(k).or_insert(v);
+        }
+        for (k, v) in later.enums {
+            self.enums.entry(k).or_insert(v);
+        }
+        for (k, v) in later.typedefs {
+            self.typedefs.entry(k).or_insert(v);
+        }
+        for (k, defs) in later.composite_top {
+            match self.composite_top.get_mut(&k) {
+                Some(mine) => {
+                    for d in defs {
+                        if !mine.iter().any(|m| m.1 == d.1) {
+                            mine.push(d);
+                        }
+                    }
+                }
+                None => {
+                    self.composite_top.insert(k, defs);
+                }
+            }
+        }
     }
 
     fn insert(&mut self, name: &str, kind: Kind, off: u64, top: Option<u64>) {
@@ -209,6 +239,15 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
         let tag = abbrev.tag();
         let kind = if parent_ok && !scope.is_empty() { Kind::of_tag(tag) } else { None };
         let in_shape = shape.as_ref().is_some_and(|sb| scope.len() == sb.child_depth) && tag == dw::DW_TAG_member;
+        // Children worth reading: those of the unit, of functions and lexical blocks (types
+        // pahole registers live there) and, for shapes, the members of unit-level structs.
+        let container = parent_ok
+            && matches!(
+                tag,
+                dw::DW_TAG_compile_unit | dw::DW_TAG_partial_unit | dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block
+            );
+        let mut descend = container;
+        let mut sibling: Option<usize> = None;
         if let Some(kind) = kind {
             let mut name: Option<&'a [u8]> = None;
             let mut decl = false;
@@ -219,6 +258,11 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                     dw::DW_AT_name => name = db.attr_str(&attr.value()),
                     dw::DW_AT_declaration => decl = matches!(attr.value(), gimli::AttributeValue::Flag(true)),
                     dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_sibling => {
+                        if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                            sibling = Some(o.0);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -235,6 +279,7 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                     };
                     if abbrev.has_children() {
                         shape = Some(sb);
+                        descend = true;
                     } else {
                         finish_shape(out, Some(sb));
                     }
@@ -259,18 +304,33 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                 sb.hash = m.feed(sb.hash);
                 sb.members += 1;
             }
+        } else if abbrev.has_children()
+            && !container
+            && abbrev.attributes().iter().any(|a| a.name() == dw::DW_AT_sibling)
+        {
+            for spec in abbrev.attributes() {
+                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                if attr.name() == dw::DW_AT_sibling {
+                    if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                        sibling = Some(o.0);
+                    }
+                }
+            }
         } else {
             raw.skip_attributes(abbrev.attributes()).map_err(|e| db.bad(die_off, e.to_string()))?;
         }
         if abbrev.has_children() {
-            let ok = parent_ok
-                && matches!(
-                    tag,
-                    dw::DW_TAG_compile_unit
-                        | dw::DW_TAG_partial_unit
-                        | dw::DW_TAG_subprogram
-                        | dw::DW_TAG_lexical_block
-                );
+            // Jump over a subtree of no interest (struct members, enumerators, inlined
+            // subroutines, call sites...) when the DIE says where its next sibling is.
+            if !descend {
+                if let Some(sib) = sibling.filter(|s| *s > raw.next_offset().0) {
+                    raw = header
+                        .entries_raw(&abbrevs, Some(gimli::UnitOffset(sib)))
+                        .map_err(|e| db.bad(die_off, e.to_string()))?;
+                    continue;
+                }
+            }
+            let ok = container;
             scope.push(ok);
             parent_ok = ok;
             if scope.len() > 4096 {
@@ -327,12 +387,13 @@ fn kind_wanted(kind: Kind, want: NameKind) -> bool {
 /// Scan the first units sequentially for `name`; `Some` when found there. Bounded to a small
 /// budget so that a late or missing name quickly falls through to the full index.
 pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Option<u64>, DebugInfoError> {
-    const BUDGET_BYTES: u64 = 6 << 20;
+    // pahole reads DWARF at roughly 20 MB/s; past 16 MB the parallel index is the faster way.
+    const BUDGET_BYTES: u64 = 16 << 20;
     let mut scanned = 0u64;
     let mut buf = Vec::new();
-    for span in db.units() {
+    for span in db.unit_spans_iter() {
         buf.clear();
-        scan_unit(db, *span, &mut buf, false)?;
+        scan_unit(db, span, &mut buf, false)?;
         if let Some(hit) = buf.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)) {
             return Ok(Some(hit.offset));
         }
@@ -347,7 +408,7 @@ pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Opti
 /// First definition of `name` in units `from..` (index into the unit list): unit index and DIE
 /// offset. Units are scanned in parallel chunks, stopping at the first chunk with a hit.
 pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) -> Result<Option<(usize, u64)>, DebugInfoError> {
-    let units = db.units();
+    let units = db.units()?;
     let rest = units.get(from..).unwrap_or(&[]);
     for (ci, group) in rest.chunks(32).enumerate() {
         let hits: Vec<Result<Option<u64>, DebugInfoError>> = group
@@ -367,29 +428,36 @@ pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) ->
     Ok(None)
 }
 
-/// Build the whole index in parallel; units are merged in order (first definition wins).
-pub(crate) fn build(db: &TypeDb) -> Result<NameIndex, DebugInfoError> {
-    let units = db.units();
+/// Build the whole index in parallel: groups of consecutive units are indexed independently
+/// (first definition within the group), then merged in unit order. With `shapes`, unit-level
+/// structs/unions also get their shape (for the full listing).
+pub(crate) fn build(db: &TypeDb, shapes: bool) -> Result<NameIndex, DebugInfoError> {
+    let units = db.units()?;
+    // the scan reads .debug_info front to back
+    db.advise_sequential();
     let started = Instant::now();
     let progress = Progress::new(db.options().progress, units.len() as u64);
-    // Chunks keep per-unit vectors short-lived and let the merge start early.
-    let chunk = 64usize;
-    let mut index = NameIndex::default();
-    for group in units.chunks(chunk) {
-        let parts: Vec<Result<Vec<Raw<'_>>, DebugInfoError>> = group
-            .par_iter()
-            .map(|span| {
-                let mut v = Vec::new();
-                scan_unit(db, *span, &mut v, true).map(|_| v)
-            })
-            .collect();
-        for part in parts {
-            for r in part? {
-                let name = String::from_utf8_lossy(r.name);
-                index.insert(&name, r.kind, r.offset, r.top);
+    let group = (units.len() / 64).max(4);
+    let parts: Vec<Result<NameIndex, DebugInfoError>> = units
+        .par_chunks(group)
+        .map(|spans| {
+            let mut ix = NameIndex::default();
+            let mut buf = Vec::new();
+            for span in spans {
+                buf.clear();
+                scan_unit(db, *span, &mut buf, shapes)?;
+                for r in &buf {
+                    let name = String::from_utf8_lossy(r.name);
+                    ix.insert(&name, r.kind, r.offset, r.top);
+                }
             }
-        }
-        progress.tick(group.len() as u64, started);
+            progress.tick(spans.len() as u64, started);
+            Ok(ix)
+        })
+        .collect();
+    let mut index = NameIndex { has_shapes: shapes, ..NameIndex::default() };
+    for part in parts {
+        index.merge(part?);
     }
     progress.finish();
     Ok(index)
@@ -421,7 +489,10 @@ impl Progress {
         }
         let bar = self.bar.get_or_init(|| {
             let b = indicatif::ProgressBar::new(self.total);
-            b.set_message("indexing DWARF units");
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units") {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_message("vmscope: indexing DWARF");
             b
         });
         bar.set_position(done);
@@ -437,7 +508,7 @@ impl Progress {
 // ---------------------------------------------------------------- on-disk cache
 
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 6;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {
@@ -476,152 +547,275 @@ fn cache_key(db: &TypeDb) -> Vec<u8> {
 fn cache_path(db: &TypeDb) -> Option<PathBuf> {
     let dir = db.options().cache_dir.clone()?;
     let key = cache_key(db);
-    Some(dir.join(format!("{:016x}.idx", fnv1a(&key))))
+    Some(dir.join(format!("{:016x}.idx", checksum(&key))))
 }
 
-/// FNV-1a, 64 bit: cheap integrity check of the cache payload (not a security boundary).
-fn fnv1a(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+/// 64-bit checksum of the cache payload, eight bytes at a time (integrity against torn or
+/// damaged files, not a security boundary).
+fn checksum(data: &[u8]) -> u64 {
+    let mut h = FxHasher(0x243f_6a88_85a3_08d3);
+    h.write(data);
+    h.write_usize(data.len());
+    h.finish()
 }
 
-fn encode(index: &NameIndex, key: &[u8]) -> Vec<u8> {
-    let mut entries: Vec<(&str, u8, u64, u8)> = Vec::new();
-    for (n, (o, k)) in &index.any {
-        entries.push((n, 0, *o, *k as u8));
-    }
-    for (n, (o, k)) in &index.composite {
-        entries.push((n, 1, *o, *k as u8));
-    }
-    for (n, o) in &index.enums {
-        entries.push((n, 2, *o, Kind::Enum as u8));
-    }
-    for (n, o) in &index.typedefs {
-        entries.push((n, 3, *o, Kind::Typedef as u8));
-    }
-    for (n, defs) in &index.composite_top {
-        for (o, shape) in defs {
-            entries.push((n, 4, *o, Kind::Struct as u8));
-            entries.push((n, 5, *shape, Kind::Struct as u8));
+const NONE: u64 = u64::MAX;
+const REC: usize = 48;
+const TOP: usize = 24;
+const HEAD: usize = 9;
+
+/// Serialise an index: records sorted by name (binary-searchable in place), then the
+/// full-listing table sorted by offset, then the name bytes.
+fn encode_payload(index: &NameIndex) -> Vec<u8> {
+    let mut names: Vec<&str> = index
+        .any
+        .keys()
+        .chain(index.composite.keys())
+        .chain(index.enums.keys())
+        .chain(index.typedefs.keys())
+        .chain(index.composite_top.keys())
+        .map(|k| &**k)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut top: Vec<(u64, u64, u32)> = Vec::new();
+    let mut blob = Vec::new();
+    let mut recs = Vec::with_capacity(names.len() * REC);
+    for (i, n) in names.iter().enumerate() {
+        let (any_off, any_kind) = index.any.get(*n).map(|e| (e.0, e.1 as u8)).unwrap_or((NONE, 0));
+        let (comp_off, comp_kind) = index.composite.get(*n).map(|e| (e.0, e.1 as u8)).unwrap_or((NONE, 0));
+        recs.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+        recs.extend_from_slice(&(n.len() as u32).to_le_bytes());
+        recs.extend_from_slice(&any_off.to_le_bytes());
+        recs.extend_from_slice(&comp_off.to_le_bytes());
+        recs.extend_from_slice(&index.enums.get(*n).copied().unwrap_or(NONE).to_le_bytes());
+        recs.extend_from_slice(&index.typedefs.get(*n).copied().unwrap_or(NONE).to_le_bytes());
+        recs.extend_from_slice(&[any_kind, comp_kind, 0, 0, 0, 0, 0, 0]);
+        blob.extend_from_slice(n.as_bytes());
+        if let Some(defs) = index.composite_top.get(*n) {
+            for (off, shape) in defs {
+                top.push((*off, *shape, i as u32));
+            }
         }
     }
-    let mut payload = Vec::with_capacity(entries.len() * 32);
-    payload.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    for (n, table, off, kind) in entries {
-        payload.push(table);
-        payload.push(kind);
-        payload.extend_from_slice(&off.to_le_bytes());
-        payload.extend_from_slice(&(n.len() as u32).to_le_bytes());
-        payload.extend_from_slice(n.as_bytes());
+    top.sort_unstable();
+    let mut out = Vec::with_capacity(HEAD + recs.len() + top.len() * TOP + blob.len());
+    out.push(index.has_shapes as u8);
+    out.extend_from_slice(&(names.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(top.len() as u32).to_le_bytes());
+    out.extend_from_slice(&recs);
+    for (off, shape, rec) in top {
+        out.extend_from_slice(&rec.to_le_bytes());
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(&off.to_le_bytes());
+        out.extend_from_slice(&shape.to_le_bytes());
     }
-    let mut out = Vec::with_capacity(payload.len() + 64);
+    out.extend_from_slice(&blob);
+    out
+}
+
+fn wrap(payload: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + key.len() + 40);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&checksum(payload).to_le_bytes());
+    out.extend_from_slice(payload);
     out
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
+fn rd_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
 }
 
-/// Decode a cache file; `None` if anything at all is off (then the index is rebuilt).
-fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<NameIndex> {
-    let mut r = Reader { buf, pos: 0 };
-    if r.take(8)? != MAGIC || r.u32()? != FORMAT_VERSION {
-        return None;
-    }
-    let klen = r.u32()? as usize;
-    if r.take(klen)? != key {
-        return None;
-    }
-    let plen = usize::try_from(r.u64()?).ok()?;
-    let sum = r.u64()?;
-    let payload = r.take(plen)?;
-    if r.pos != buf.len() || fnv1a(payload) != sum {
-        return None;
-    }
-    let mut p = Reader { buf: payload, pos: 0 };
-    let n = p.u64()?;
-    let mut ix = NameIndex::default();
-    for _ in 0..n {
-        let table = p.u8()?;
-        let kind = Kind::from_u8(p.u8()?)?;
-        let off = p.u64()?;
-        if table != 5 && off >= info_len {
+/// The name index in its serialised form, queried in place (binary search over the sorted
+/// records): loading a cached index costs one read and one checksum, no hash-map building.
+#[derive(Debug, PartialEq)]
+pub struct IndexFile {
+    payload: Vec<u8>,
+    nrec: usize,
+    ntop: usize,
+    info_len: u64,
+    spans: Vec<UnitSpan>,
+}
+
+impl IndexFile {
+    fn from_payload(payload: Vec<u8>, info_len: u64) -> Option<IndexFile> {
+        let flag = *payload.first()?;
+        if flag > 1 {
             return None;
         }
-        let len = p.u32()? as usize;
-        let name: Box<str> = std::str::from_utf8(p.take(len)?).ok()?.into();
-        match table {
-            0 => {
-                ix.any.insert(name, (off, kind));
-            }
-            1 => {
-                ix.composite.insert(name, (off, kind));
-            }
-            2 => {
-                ix.enums.insert(name, off);
-            }
-            3 => {
-                ix.typedefs.insert(name, off);
-            }
-            4 => {
-                ix.composite_top.entry(name).or_default().push((off, 0));
-            }
-            5 => {
-                // shape of the definition just read (table 4 entry before it)
-                let last = ix.composite_top.get_mut(&name).and_then(|v| v.last_mut())?;
-                last.1 = off;
-            }
-            _ => return None,
+        let nrec = rd_u32(&payload, 1)? as usize;
+        let ntop = rd_u32(&payload, 5)? as usize;
+        let blob = HEAD.checked_add(nrec.checked_mul(REC)?)?.checked_add(ntop.checked_mul(TOP)?)?;
+        // trailer: unit spans, then their count
+        let nspans = rd_u32(&payload, payload.len().checked_sub(4)?)? as usize;
+        let spans_at = payload.len().checked_sub(4)?.checked_sub(nspans.checked_mul(16)?)?;
+        if blob > spans_at {
+            return None;
         }
+        let mut spans = Vec::with_capacity(nspans);
+        let mut prev_end = 0u64;
+        for i in 0..nspans {
+            let start = rd_u64(&payload, spans_at + i * 16)?;
+            let end = rd_u64(&payload, spans_at + i * 16 + 8)?;
+            if start < prev_end || end <= start || end > info_len {
+                return None;
+            }
+            prev_end = end;
+            spans.push(UnitSpan { start, end });
+        }
+        Some(IndexFile { payload, nrec, ntop, info_len, spans })
     }
-    (p.pos == payload.len()).then_some(ix)
+
+    pub(crate) fn from_index(ix: &NameIndex, spans: &[UnitSpan], info_len: u64) -> Option<IndexFile> {
+        let mut payload = encode_payload(ix);
+        for s in spans {
+            payload.extend_from_slice(&s.start.to_le_bytes());
+            payload.extend_from_slice(&s.end.to_le_bytes());
+        }
+        payload.extend_from_slice(&(spans.len() as u32).to_le_bytes());
+        IndexFile::from_payload(payload, info_len)
+    }
+
+    /// Compilation-unit boundaries recorded with the index.
+    pub(crate) fn unit_spans(&self) -> Vec<UnitSpan> {
+        self.spans.clone()
+    }
+
+    pub(crate) fn has_shapes(&self) -> bool {
+        self.payload.first() == Some(&1)
+    }
+
+    fn blob_start(&self) -> usize {
+        HEAD + self.nrec * REC + self.ntop * TOP
+    }
+
+    fn rec(&self, i: usize) -> usize {
+        HEAD + i * REC
+    }
+
+    fn name(&self, i: usize) -> Option<&str> {
+        let r = self.rec(i);
+        let off = rd_u32(&self.payload, r)? as usize;
+        let len = rd_u32(&self.payload, r + 4)? as usize;
+        let start = self.blob_start().checked_add(off)?;
+        std::str::from_utf8(self.payload.get(start..start.checked_add(len)?)?).ok()
+    }
+
+    fn find_rec(&self, name: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.nrec);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid)?.cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    fn valid(&self, off: u64) -> Option<u64> {
+        (off != NONE && off < self.info_len).then_some(off)
+    }
+
+    pub(crate) fn lookup(&self, name: &str, kind: NameKind) -> Option<u64> {
+        let r = self.rec(self.find_rec(name)?);
+        let p = &self.payload;
+        let kinds = p.get(r + 40..r + 42)?;
+        let (any_kind, comp_kind) = (Kind::from_u8(*kinds.first()?), Kind::from_u8(*kinds.get(1)?));
+        let off = match kind {
+            NameKind::Any => {
+                any_kind?;
+                rd_u64(p, r + 8)?
+            }
+            NameKind::Composite => rd_u64(p, r + 16)?,
+            NameKind::Struct | NameKind::Union => {
+                if !comp_kind?.matches(kind) {
+                    return None;
+                }
+                rd_u64(p, r + 16)?
+            }
+            NameKind::Enum => rd_u64(p, r + 24)?,
+            NameKind::Typedef => rd_u64(p, r + 32)?,
+        };
+        self.valid(off)
+    }
+
+    /// Unit-level struct and union definitions pahole's full listing prints, in order.
+    pub fn composites_in_order(&self) -> Vec<(String, u64)> {
+        let base = HEAD + self.nrec * REC;
+        (0..self.ntop)
+            .filter_map(|i| {
+                let at = base + i * TOP;
+                let rec = rd_u32(&self.payload, at)? as usize;
+                let off = self.valid(rd_u64(&self.payload, at + 8)?)?;
+                Some((self.name(rec)?.to_string(), off))
+            })
+            .collect()
+    }
+
+    /// Every name of any kind (for "did you mean" suggestions).
+    pub fn all_names(&self) -> impl Iterator<Item = &str> {
+        (0..self.nrec).filter_map(|i| self.name(i))
+    }
+
+    pub fn len(&self) -> usize {
+        self.nrec
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nrec == 0
+    }
 }
 
-pub(crate) fn try_load_cache(db: &TypeDb) -> Option<NameIndex> {
+/// Validate a cache file: magic, version, key, length and checksum; `None` if anything is off
+/// (then the index is rebuilt).
+fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<IndexFile> {
+    if buf.get(0..8)? != MAGIC || rd_u32(buf, 8)? != FORMAT_VERSION {
+        return None;
+    }
+    let klen = rd_u32(buf, 12)? as usize;
+    let kend = 16usize.checked_add(klen)?;
+    if buf.get(16..kend)? != key {
+        return None;
+    }
+    let plen = usize::try_from(rd_u64(buf, kend)?).ok()?;
+    let sum = rd_u64(buf, kend + 8)?;
+    let pstart = kend + 16;
+    let payload = buf.get(pstart..pstart.checked_add(plen)?)?;
+    if pstart + plen != buf.len() || checksum(payload) != sum {
+        return None;
+    }
+    IndexFile::from_payload(payload.to_vec(), info_len)
+}
+
+pub(crate) fn try_load_cache(db: &TypeDb) -> Option<IndexFile> {
     let path = cache_path(db)?;
     let buf = std::fs::read(&path).ok()?;
     decode(&buf, &cache_key(db), db.debug_info_len())
 }
 
-fn store_cache(db: &TypeDb, index: &NameIndex) {
+fn store_cache(db: &TypeDb, index: &IndexFile) {
     let Some(path) = cache_path(db) else { return };
     let Some(dir) = path.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let data = encode(index, &cache_key(db));
+    let data = wrap(&index.payload, &cache_key(db));
     // write to a private temp file, then rename: readers never see a half-written file
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|f| f.to_str()).unwrap_or("idx"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|f| f.to_str()).unwrap_or("idx"),
+        std::process::id()
+    ));
     let ok = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(&data)).is_ok();
     if ok {
         let _ = std::fs::rename(&tmp, &path);
@@ -630,12 +824,18 @@ fn store_cache(db: &TypeDb, index: &NameIndex) {
     }
 }
 
-/// Cached index if valid, else build it (and cache it; a failing cache write is not an error).
-pub(crate) fn load_or_build(db: &TypeDb) -> Result<NameIndex, DebugInfoError> {
+/// Cached index if valid (and with shapes when those are needed), else build it and cache it
+/// (a failing cache write is not an error).
+pub(crate) fn load_or_build(db: &TypeDb, shapes: bool) -> Result<IndexFile, DebugInfoError> {
     if let Some(ix) = try_load_cache(db) {
-        return Ok(ix);
+        if ix.has_shapes() || !shapes {
+            db.set_units(ix.unit_spans());
+            return Ok(ix);
+        }
     }
-    let ix = build(db)?;
+    let built = build(db, shapes)?;
+    let ix = IndexFile::from_index(&built, db.units()?, db.debug_info_len())
+        .ok_or_else(|| db.bad(0, "index too large"))?;
     store_cache(db, &ix);
     Ok(ix)
 }
@@ -645,7 +845,7 @@ mod tests {
     use super::*;
 
     fn sample() -> NameIndex {
-        let mut ix = NameIndex::default();
+        let mut ix = NameIndex { has_shapes: true, ..NameIndex::default() };
         ix.insert("local", Kind::Struct, 0x10, None);
         ix.insert("task_struct", Kind::Struct, 0x100, Some(7));
         ix.insert("task_struct", Kind::Struct, 0x900, Some(7));
@@ -659,7 +859,7 @@ mod tests {
 
     #[test]
     fn first_definition_wins_and_order_is_by_offset() {
-        let ix = sample();
+        let ix = IndexFile::from_index(&sample(), &[], 1 << 20).expect("encode");
         assert_eq!(ix.lookup("task_struct", NameKind::Composite), Some(0x100));
         assert_eq!(ix.lookup("u", NameKind::Struct), None);
         assert_eq!(ix.lookup("u", NameKind::Union), Some(0x50));
@@ -673,10 +873,16 @@ mod tests {
 
     #[test]
     fn cache_roundtrip_and_corruption_is_rejected() {
-        let ix = sample();
+        let spans = [UnitSpan { start: 0, end: 0x800 }, UnitSpan { start: 0x800, end: 0x3000 }];
+        let ix = IndexFile::from_index(&sample(), &spans, 1 << 20).expect("encode");
+        assert_eq!(ix.unit_spans().len(), 2);
         let key = b"bid:abc".to_vec();
-        let enc = encode(&ix, &key);
-        assert_eq!(decode(&enc, &key, 1 << 20), Some(ix));
+        let enc = wrap(&ix.payload, &key);
+        assert_eq!(decode(&enc, &key, 1 << 20).as_ref(), Some(&ix));
+        assert_eq!(ix.lookup("pid_t", NameKind::Typedef), Some(0x200));
+        assert_eq!(ix.lookup("pid_t", NameKind::Any), Some(0x200));
+        assert_eq!(ix.lookup("nope", NameKind::Any), None);
+        assert_eq!(ix.all_names().count(), 5);
         // wrong key (stale cache for another build)
         assert_eq!(decode(&enc, b"bid:abd", 1 << 20), None);
         // every single-byte flip and every truncation is rejected, never a panic
@@ -686,7 +892,11 @@ mod tests {
             assert_eq!(decode(&bad, &key, 1 << 20), None, "flip at {i}");
             assert_eq!(decode(&enc[..i], &key, 1 << 20), None, "truncated at {i}");
         }
-        // offsets beyond .debug_info are rejected
-        assert_eq!(decode(&enc, &key, 0x200), None);
+        // offsets beyond .debug_info are never returned
+        let small = decode(&enc, &key, 0x3000).expect("valid file");
+        assert_eq!(decode(&enc, &key, 0x2fff), None, "unit spans past .debug_info");
+        assert_eq!(small.lookup("task_struct", NameKind::Composite), Some(0x100));
+        assert_eq!(small.lookup("local", NameKind::Composite), Some(0x10));
+        assert_eq!(small.lookup("maple_type", NameKind::Enum), Some(0x300));
     }
 }

@@ -72,23 +72,35 @@ impl<'a> PathResolver<'a> {
     fn d_name(&self, dentry: u64) -> Result<Vec<u8>, VmaError> {
         let len = self
             .mem
-            .read_u32(dentry + self.l.d_name_len)
+            .read_u32(dentry.wrapping_add(self.l.d_name_len))
             .map_err(|source| VmaError::Read {
                 what: "dentry.d_name.len",
                 addr: dentry,
                 source,
             })?;
-        let name = rd(self.mem, dentry + self.l.d_name_name, "dentry.d_name.name")?;
+        let name = rd(
+            self.mem,
+            dentry.wrapping_add(self.l.d_name_name),
+            "dentry.d_name.name",
+        )?;
         read_name(self.mem, name, len)
     }
 
     fn d_parent(&self, dentry: u64) -> Result<u64, VmaError> {
-        rd(self.mem, dentry + self.l.d_parent, "dentry.d_parent")
+        rd(
+            self.mem,
+            dentry.wrapping_add(self.l.d_parent),
+            "dentry.d_parent",
+        )
     }
 
     fn inode_ino(&self, dentry: u64) -> Result<u64, VmaError> {
-        let inode = rd(self.mem, dentry + self.l.d_inode, "dentry.d_inode")?;
-        rd(self.mem, inode + self.l.i_ino, "inode.i_ino")
+        let inode = rd(
+            self.mem,
+            dentry.wrapping_add(self.l.d_inode),
+            "dentry.d_inode",
+        )?;
+        rd(self.mem, inode.wrapping_add(self.l.i_ino), "inode.i_ino")
     }
 
     /// `d_path()` for (vfsmount, dentry), bytes as the kernel would write them
@@ -106,17 +118,29 @@ impl<'a> PathResolver<'a> {
         let l = self.l;
         let parent = self.d_parent(dentry)?;
         let is_root = parent == dentry;
-        let mnt_root = rd(self.mem, vfsmnt + l.mnt_root, "vfsmount.mnt_root")?;
+        let mnt_root = rd(
+            self.mem,
+            vfsmnt.wrapping_add(l.mnt_root),
+            "vfsmount.mnt_root",
+        )?;
         // Pseudo filesystems name their dentries through d_op->d_dname.
-        let d_op = rd(self.mem, dentry + l.d_op, "dentry.d_op")?;
+        let d_op = rd(self.mem, dentry.wrapping_add(l.d_op), "dentry.d_op")?;
         if d_op != 0 {
-            let dname = rd(self.mem, d_op + l.d_dname, "dentry_operations.d_dname")?;
+            let dname = rd(
+                self.mem,
+                d_op.wrapping_add(l.d_dname),
+                "dentry_operations.d_dname",
+            )?;
             if dname != 0 && (!is_root || dentry != mnt_root) {
                 return self.dynamic_dname(dname, dentry);
             }
         }
         // d_unlinked(): unhashed and not a filesystem root.
-        let pprev = rd(self.mem, dentry + l.d_hash_pprev, "dentry.d_hash.pprev")?;
+        let pprev = rd(
+            self.mem,
+            dentry.wrapping_add(l.d_hash_pprev),
+            "dentry.d_hash.pprev",
+        )?;
         let deleted = pprev == 0 && !is_root;
 
         let mut comps: Vec<Vec<u8>> = Vec::new();
@@ -132,11 +156,19 @@ impl<'a> PathResolver<'a> {
                     what: "dentry chain too long (cycle?)".into(),
                 });
             }
-            let mroot = rd(self.mem, mnt + l.mnt_root, "vfsmount.mnt_root")?;
+            let mroot = rd(self.mem, mnt.wrapping_add(l.mnt_root), "vfsmount.mnt_root")?;
             if d == mroot {
-                let m = rd(self.mem, mount + l.mnt_parent, "mount.mnt_parent")?;
+                let m = rd(
+                    self.mem,
+                    mount.wrapping_add(l.mnt_parent),
+                    "mount.mnt_parent",
+                )?;
                 if m != mount {
-                    d = rd(self.mem, mount + l.mnt_mountpoint, "mount.mnt_mountpoint")?;
+                    d = rd(
+                        self.mem,
+                        mount.wrapping_add(l.mnt_mountpoint),
+                        "mount.mnt_mountpoint",
+                    )?;
                     mount = m;
                     mnt = m.wrapping_add(l.mount_mnt);
                     continue;

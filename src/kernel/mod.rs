@@ -85,17 +85,35 @@ pub struct Kernel {
 /// Default `page_offset_base` when the kernel lacks CONFIG_RANDOMIZE_MEMORY.
 const PAGE_OFFSET_L4: u64 = 0xffff_8880_0000_0000;
 const PAGE_OFFSET_L5: u64 = 0xff11_0000_0000_0000;
+/// Link address of `_text` with x86_64's default CONFIG_PHYSICAL_START (16 MiB).
+const DEFAULT_TEXT_LINK: u64 = START_KERNEL_MAP + 0x100_0000;
 
 impl Kernel {
     /// Open the kernel view. `types` may be None for commands that need no struct
     /// offsets (`info`); walkers then fail with [`KernelError::NoTypes`].
     pub fn open(dump: Dump, vmlinux: &str, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
-        let mut syms = Symbols::open(vmlinux)?;
-        let file_banner = syms.file_banner().ok_or_else(|| KernelError::Vmlinux {
-            file: vmlinux.into(),
-            what: "no readable linux_banner: not a vmlinux?".into(),
-        })?;
-        let vmlinux_release = banner_release(&file_banner).unwrap_or_default().to_string();
+        Self::open_with(dump, Symbols::open(vmlinux)?, types)
+    }
+
+    /// As [`Kernel::open`] with symbols already opened: a vmlinux's, or (live only)
+    /// the running kernel's /proc/kallsyms.
+    pub fn open_with(dump: Dump, mut syms: Symbols, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
+        let vmlinux = syms.path().to_string();
+        let vmlinux = vmlinux.as_str();
+        // kallsyms is the running kernel's own table: it has no file banner to compare,
+        // its release is uname's, and the banner in memory is checked by prefix below.
+        let file_banner = if syms.is_runtime() {
+            None
+        } else {
+            Some(syms.file_banner().ok_or_else(|| KernelError::Vmlinux {
+                file: vmlinux.into(),
+                what: "no readable linux_banner: not a vmlinux?".into(),
+            })?)
+        };
+        let vmlinux_release = match &file_banner {
+            Some(b) => banner_release(b).unwrap_or_default().to_string(),
+            None => nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+        };
         let info = dump.vmcoreinfo.clone();
         // Reported with a mismatch only: some stable kernels published a wrong
         // BUILD-ID, so it does not decide on its own (the banner does).
@@ -121,17 +139,24 @@ impl Kernel {
             return Err(KernelError::NoVmcoreinfo { dump: dump.path.clone() });
         }
 
-        // 2. KASLR text offset.
-        let text_link = syms.link_address("_text");
-        let kaslr = info
-            .as_ref()
-            .and_then(|i| i.kernel_offset())
-            .or_else(|| {
-                let stext = info.as_ref()?.symbol("_stext")?;
-                Some(stext.wrapping_sub(syms.link_address("_stext")?))
-            })
-            .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
-            .ok_or_else(|| KernelError::NoVmcoreinfo { dump: dump.path.clone() })?;
+        // 2. KASLR text offset. kallsyms addresses are already relocated; the offset is
+        //    then only reported, from VMCOREINFO or against the default link address.
+        let kaslr = if syms.is_runtime() {
+            info.as_ref()
+                .and_then(|i| i.kernel_offset())
+                .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
+                .ok_or_else(|| KernelError::MissingSymbol { file: vmlinux.into(), name: "_text".into() })?
+        } else {
+            let text_link = syms.link_address("_text");
+            info.as_ref()
+                .and_then(|i| i.kernel_offset())
+                .or_else(|| {
+                    let stext = info.as_ref()?.symbol("_stext")?;
+                    Some(stext.wrapping_sub(syms.link_address("_stext")?))
+                })
+                .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
+                .ok_or_else(|| KernelError::NoVmcoreinfo { dump: dump.path.clone() })?
+        };
         syms.kaslr_offset = kaslr;
 
         // 3. Paging parameters.
@@ -180,17 +205,22 @@ impl Kernel {
         // 4. The banner in memory must be the vmlinux's own: catches another build of
         //    the same release and a wrong KASLR offset.
         let banner_addr = syms.require("linux_banner")?;
+        let banner_len = file_banner.as_ref().map_or(256, String::len);
         let mem_banner = mem
-            .read_vec(banner_addr, file_banner.len())
+            .read_vec(banner_addr, banner_len)
             .map(|b| crate::memory::c_string(&b))
             .ctx(|| format!("linux_banner at {banner_addr:#x}"))?;
-        if mem_banner.trim_end() != file_banner {
+        let matches = match &file_banner {
+            Some(b) => mem_banner.trim_end() == b,
+            None => mem_banner.starts_with(&format!("Linux version {vmlinux_release} ")),
+        };
+        if !matches {
             return Err(KernelError::Mismatch {
                 vmlinux: vmlinux.into(),
                 dump_what: "linux_banner".into(),
                 dump_value: mem_banner.trim_end().into(),
-                vmlinux_what: "linux_banner".into(),
-                vmlinux_value: file_banner,
+                vmlinux_what: if file_banner.is_some() { "linux_banner".into() } else { "release".into() },
+                vmlinux_value: file_banner.unwrap_or(vmlinux_release.clone()),
                 build_ids,
             });
         }

@@ -41,10 +41,10 @@ pub fn init_root(k: &Kernel, l: &VmaLayout) -> Result<(u64, u64), VmaError> {
             .read_u64(addr)
             .map_err(|source| VmaError::Read { what, addr, source })
     };
-    let fs = rd(init + l.task_fs, "init_task.fs")?;
+    let fs = rd(init.wrapping_add(l.task_fs), "init_task.fs")?;
     Ok((
-        rd(fs + l.fs_root_mnt, "fs_struct.root.mnt")?,
-        rd(fs + l.fs_root_dentry, "fs_struct.root.dentry")?,
+        rd(fs.wrapping_add(l.fs_root_mnt), "fs_struct.root.mnt")?,
+        rd(fs.wrapping_add(l.fs_root_dentry), "fs_struct.root.dentry")?,
     ))
 }
 
@@ -85,7 +85,7 @@ pub fn vmacaches(k: &Kernel, l: &VmaLayout, mm: u64) -> Result<Vec<VmacacheView>
             .read_u64(addr)
             .map_err(|source| VmaError::Read { what, addr, source })
     };
-    let mm_seqnum = rd(mm + vc.mm_seqnum, "mm_struct.vmacache_seqnum")?;
+    let mm_seqnum = rd(mm.wrapping_add(vc.mm_seqnum), "mm_struct.vmacache_seqnum")?;
     let tasks = k.tasks().map_err(|e| VmaError::Corrupt {
         addr: mm,
         what: format!("listing tasks: {e}"),
@@ -95,10 +95,15 @@ pub fn vmacaches(k: &Kernel, l: &VmaLayout, mm: u64) -> Result<Vec<VmacacheView>
         .iter()
         .filter(|t| t.mm == Some(mm) && t.idle_cpu.is_none())
     {
-        let base = t.addr + vc.task_vmacache;
-        let seqnum = rd(base + vc.seqnum, "vmacache.seqnum")?;
+        let base = t.addr.wrapping_add(vc.task_vmacache);
+        let seqnum = rd(base.wrapping_add(vc.seqnum), "vmacache.seqnum")?;
         let vmas = (0..vc.nvmas.min(64))
-            .map(|i| rd(base + vc.vmas + 8 * i, "vmacache.vmas[]"))
+            .map(|i| {
+                rd(
+                    base.wrapping_add(vc.vmas).wrapping_add(8 * i),
+                    "vmacache.vmas[]",
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         out.push(VmacacheView {
             tid: t.pid,

@@ -394,9 +394,17 @@ impl<'a> VmaReader<'a> {
         }
         let l = self.layout;
         let n = MmNaming {
-            start_brk: rd(self.mem, mm + l.mm_start_brk, "mm_struct.start_brk")?,
-            brk: rd(self.mem, mm + l.mm_brk, "mm_struct.brk")?,
-            start_stack: rd(self.mem, mm + l.mm_start_stack, "mm_struct.start_stack")?,
+            start_brk: rd(
+                self.mem,
+                mm.wrapping_add(l.mm_start_brk),
+                "mm_struct.start_brk",
+            )?,
+            brk: rd(self.mem, mm.wrapping_add(l.mm_brk), "mm_struct.brk")?,
+            start_stack: rd(
+                self.mem,
+                mm.wrapping_add(l.mm_start_stack),
+                "mm_struct.start_stack",
+            )?,
         };
         self.mm_cache.insert(mm, n);
         Ok(n)
@@ -438,21 +446,28 @@ impl<'a> VmaReader<'a> {
         let anon_name_ptr = l.vm_anon_name.map(f).unwrap_or(0);
 
         if v.file != 0 {
-            let inode = rd(self.mem, v.file + l.f_inode, "file.f_inode")?;
-            let sb = rd(self.mem, inode + l.i_sb, "inode.i_sb")?;
-            v.dev =
-                u64::from(
-                    self.mem
-                        .read_u32(sb + l.s_dev)
-                        .map_err(|source| VmaError::Read {
-                            what: "super_block.s_dev",
-                            addr: sb,
-                            source,
-                        })?,
-                );
-            v.inode = rd(self.mem, inode + l.i_ino, "inode.i_ino")?;
-            let mnt = rd(self.mem, v.file + l.f_path_mnt, "file.f_path.mnt")?;
-            let dentry = rd(self.mem, v.file + l.f_path_dentry, "file.f_path.dentry")?;
+            let inode = rd(self.mem, v.file.wrapping_add(l.f_inode), "file.f_inode")?;
+            let sb = rd(self.mem, inode.wrapping_add(l.i_sb), "inode.i_sb")?;
+            v.dev = u64::from(
+                self.mem
+                    .read_u32(sb.wrapping_add(l.s_dev))
+                    .map_err(|source| VmaError::Read {
+                        what: "super_block.s_dev",
+                        addr: sb,
+                        source,
+                    })?,
+            );
+            v.inode = rd(self.mem, inode.wrapping_add(l.i_ino), "inode.i_ino")?;
+            let mnt = rd(
+                self.mem,
+                v.file.wrapping_add(l.f_path_mnt),
+                "file.f_path.mnt",
+            )?;
+            let dentry = rd(
+                self.mem,
+                v.file.wrapping_add(l.f_path_dentry),
+                "file.f_path.dentry",
+            )?;
             // 6.2+ (anon_name outside the `shared` union): a named shared anonymous
             // mapping shows [anon_shmem:NAME] instead of its file.
             if anon_name_ptr != 0 && self.anon_name_separate() {
@@ -466,7 +481,7 @@ impl<'a> VmaReader<'a> {
         if vm_ops != 0 {
             let name_fn = rd(
                 self.mem,
-                vm_ops + l.vm_ops_name,
+                vm_ops.wrapping_add(l.vm_ops_name),
                 "vm_operations_struct.name",
             )?;
             if name_fn != 0 {
@@ -504,7 +519,12 @@ impl<'a> VmaReader<'a> {
 
     fn bracketed(&self, prefix: &str, anon_name: u64) -> Result<Vec<u8>, VmaError> {
         let off = self.layout.anon_vma_name_name.unwrap_or(0);
-        let s = read_cstr(self.mem, anon_name + off, 256, "anon_vma_name.name")?;
+        let s = read_cstr(
+            self.mem,
+            anon_name.wrapping_add(off),
+            256,
+            "anon_vma_name.name",
+        )?;
         let mut v = Vec::with_capacity(s.len() + prefix.len() + 2);
         v.push(b'[');
         v.extend_from_slice(prefix.as_bytes());
@@ -523,7 +543,7 @@ impl<'a> VmaReader<'a> {
             }
             let p = rd(
                 self.mem,
-                private + self.layout.special_mapping_name,
+                private.wrapping_add(self.layout.special_mapping_name),
                 "vm_special_mapping.name",
             )?;
             let n = read_cstr(self.mem, p, 256, "special mapping name")?;

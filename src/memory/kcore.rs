@@ -35,6 +35,17 @@ impl Kcore {
         loads.sort_by_key(|l| l.vaddr);
         // p_paddr is 0 before 4.11 and -1 for segments without one. Only the direct
         // map (KCORE_RAM) is kept: the text segment overlaps it physically.
+        // Segments are huge and sparse: the file size bounds nothing (reads are preads at
+        // p_offset + delta; what the kernel does not back reads as zeros or fails with
+        // EIO, reported as a fault at that address). Only wrapping extents are dropped.
+        let fits = |l: &ElfLoad| l.vaddr.checked_add(l.memsz).is_some() && l.offset.checked_add(l.filesz).is_some();
+        if let Some(l) = loads.iter().find(|l| !fits(l)) {
+            return Err(OpenError::Corrupt {
+                file: path.into(),
+                offset: l.offset,
+                what: format!("PT_LOAD at virtual {:#x} of {:#x} bytes wraps the address space", l.vaddr, l.memsz),
+            });
+        }
         let mut phys: Vec<ElfLoad> = loads
             .iter()
             .copied()
@@ -105,5 +116,67 @@ impl Memory for Kcore {
 impl PhysMemory for Kcore {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         self.read_from(&self.phys, |l| l.paddr, paddr, buf, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A kcore-shaped ELF core: `(vaddr, paddr, offset, size)` per PT_LOAD, then `data`.
+    fn core_file(loads: &[(u64, u64, u64, u64)], data: &[u8]) -> tempfile::NamedTempFile {
+        let mut b = vec![0u8; 64];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[16..18].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
+        b[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&(loads.len() as u16).to_le_bytes());
+        for &(vaddr, paddr, offset, size) in loads {
+            let mut ph = vec![0u8; 56];
+            ph[..4].copy_from_slice(&1u32.to_le_bytes());
+            for (at, v) in [(8, offset), (16, vaddr), (24, paddr), (32, size), (40, size)] {
+                ph[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+            b.extend(ph);
+        }
+        b.extend(data);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&b).unwrap();
+        f
+    }
+
+    // Like the real /proc/kcore: a vmalloc segment without a physical address
+    // (p_paddr = -1) far larger than the file, next to a direct-map segment.
+    #[test]
+    fn sparse_segments_without_paddr_open_and_fault_by_address() {
+        let hdr = 64 + 2 * 56;
+        let data = b"direct map bytes";
+        let vmalloc = 0xffff_c900_0000_0000u64;
+        let f = core_file(
+            &[(vmalloc, u64::MAX, 0x10_0000_0000, 32 << 40), (0xffff_8880_0000_1000, 0x1000, hdr, data.len() as u64)],
+            data,
+        );
+        let path = f.path().to_str().unwrap();
+        let kc = Kcore::open(path).unwrap();
+        let mut buf = [0u8; 16];
+        kc.read(0xffff_8880_0000_1000, &mut buf).unwrap();
+        assert_eq!(&buf, data);
+        kc.read_phys(0x1000, &mut buf).unwrap();
+        assert_eq!(&buf, data);
+        assert_eq!(kc.page_offset_base(), Some(0xffff_8880_0000_0000));
+        // Past what backs the segment: a fault naming the address, not a panic.
+        match kc.read(vmalloc + 0x1234, &mut buf) {
+            Err(MemError::LiveRead { addr, .. }) => assert_eq!(addr, vmalloc + 0x1234),
+            other => panic!("expected a read fault, got {other:?}"),
+        }
+        assert!(matches!(kc.read(0xffff_f000_0000_0000, &mut buf), Err(MemError::NotMapped { .. })));
+    }
+
+    #[test]
+    fn wrapping_segment_is_refused() {
+        let f = core_file(&[(u64::MAX - 0xfff, u64::MAX, 0, 0x2000)], &[]);
+        assert!(matches!(Kcore::open(f.path().to_str().unwrap()), Err(OpenError::Corrupt { .. })));
     }
 }

@@ -410,10 +410,10 @@ pub fn rb_measured_cost(
     let node_lines = |node: u64| {
         let vma = node.wrapping_sub(vm_rb);
         lines_of([
-            vma + vm_start,
-            vma + vm_end,
-            node + rb_left,
-            node + rb_right,
+            vma.wrapping_add(vm_start),
+            vma.wrapping_add(vm_end),
+            node.wrapping_add(rb_left),
+            node.wrapping_add(rb_right),
         ])
     };
     let (mut steps, mut lines, mut max) = (0u64, 0u64, 0u64);

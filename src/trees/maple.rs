@@ -130,8 +130,18 @@ impl MapleOffsets {
         };
         fits("range64.pivot", self.range64_pivot, self.range64_pivots, 8)?;
         fits("range64.slot", self.range64_slot, self.range64_slots, 8)?;
-        fits("range64.meta.end", self.range64_meta + self.meta_end, 1, 1)?;
-        fits("range64.meta.gap", self.range64_meta + self.meta_gap, 1, 1)?;
+        fits(
+            "range64.meta.end",
+            self.range64_meta.saturating_add(self.meta_end),
+            1,
+            1,
+        )?;
+        fits(
+            "range64.meta.gap",
+            self.range64_meta.saturating_add(self.meta_gap),
+            1,
+            1,
+        )?;
         fits(
             "arange64.pivot",
             self.arange64_pivot,
@@ -142,13 +152,13 @@ impl MapleOffsets {
         fits("arange64.gap", self.arange64_gap, self.arange64_slots, 8)?;
         fits(
             "arange64.meta.end",
-            self.arange64_meta + self.meta_end,
+            self.arange64_meta.saturating_add(self.meta_end),
             1,
             1,
         )?;
         fits(
             "arange64.meta.gap",
-            self.arange64_meta + self.meta_gap,
+            self.arange64_meta.saturating_add(self.meta_gap),
             1,
             1,
         )?;
@@ -543,7 +553,10 @@ fn decode(buf: &[u8], node_type: MapleType, max: u64, o: &MapleOffsets) -> Decod
         ),
     };
     let (meta_end, meta_gap) = match meta {
-        Some(m) => (byte_at(buf, m + o.meta_end), byte_at(buf, m + o.meta_gap)),
+        Some(m) => (
+            byte_at(buf, m.saturating_add(o.meta_end)),
+            byte_at(buf, m.saturating_add(o.meta_gap)),
+        ),
         None => (0, 0),
     };
     let (data_end, end_from_meta) = if node_type == MapleType::Dense {
@@ -832,7 +845,7 @@ pub fn mas_walk(
     o: &MapleOffsets,
     index: u64,
 ) -> Result<MapleLookup, TreeError> {
-    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
+    let (ma_root, _ma_flags) = read_head(mem, tree, o)?;
     let mut res = MapleLookup {
         index,
         entry: 0,
@@ -853,7 +866,6 @@ pub fn mas_walk(
         }
         return Ok(res);
     }
-    let _ = ma_flags;
     let mut enode = ma_root;
     let (mut min, mut max) = (0u64, u64::MAX);
     for _depth in 1..=MAPLE_HEIGHT_MAX + 1 {
@@ -952,8 +964,7 @@ pub fn mt_find(
     o: &MapleOffsets,
     index: u64,
 ) -> Result<(Option<(u64, u64, u64)>, Vec<u64>, Option<WalkIssue>), TreeError> {
-    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
-    let _ = ma_flags;
+    let (ma_root, _ma_flags) = read_head(mem, tree, o)?;
     let mut touched = Vec::new();
     if ma_root == 0 {
         return Ok((None, touched, None));

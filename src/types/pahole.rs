@@ -102,11 +102,28 @@ pub struct Printer<'a, S: TypeSource + ?Sized> {
     /// packed attribute decided (struct: is_packed; union: members inspected)
     packed: HashMap<TypeId, bool>,
     natural: HashMap<TypeId, u64>,
+    /// Current recursion depth: corrupt input can make types refer to themselves by value.
+    depth: usize,
 }
+
+/// Deeper nesting than this is treated as a cycle in the input.
+const MAX_DEPTH: usize = 256;
 
 impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     pub fn new(src: &'a S, opts: PrintOptions) -> Self {
-        Printer { src, opts, layouts: HashMap::new(), packed: HashMap::new(), natural: HashMap::new() }
+        Printer { src, opts, layouts: HashMap::new(), packed: HashMap::new(), natural: HashMap::new(), depth: 0 }
+    }
+
+    /// Run `f` one level deeper, or print a marker instead when the input nests absurdly.
+    fn nested(&mut self, out: &mut String, f: impl FnOnce(&mut Self, &mut String) -> usize) -> usize {
+        if self.depth >= MAX_DEPTH {
+            out.push_str("<ERROR: type nesting too deep>");
+            return 0;
+        }
+        self.depth += 1;
+        let n = f(self, out);
+        self.depth -= 1;
+        n
     }
 
     /// Forget cross-type state, as pahole does between compilation units.
@@ -293,6 +310,41 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         out
     }
 
+    fn type_fprintf(&mut self, out: &mut String, id: Option<TypeId>, name: Option<&str>, conf: &Conf) -> usize {
+        self.nested(out, |p, o| p.type_fprintf_inner(o, id, name, conf))
+    }
+
+    fn array_fprintf(&mut self, out: &mut String, id: TypeId, name: Option<&str>, conf: &Conf) -> usize {
+        self.nested(out, |p, o| p.array_fprintf_inner(o, id, name, conf))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ftype_fprintf(
+        &mut self,
+        out: &mut String,
+        id: TypeId,
+        name: Option<&str>,
+        inlined: bool,
+        is_pointer: bool,
+        type_spacing: i32,
+        is_prototype: bool,
+        conf: &Conf,
+    ) -> usize {
+        self.nested(out, |p, o| p.ftype_fprintf_inner(o, id, name, inlined, is_pointer, type_spacing, is_prototype, conf))
+    }
+
+    fn union_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+        self.nested(out, |p, o| p.union_fprintf_inner(o, id, conf))
+    }
+
+    fn class_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+        self.nested(out, |p, o| p.class_fprintf_inner(o, id, conf))
+    }
+
+    fn enum_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+        self.nested(out, |p, o| p.enum_fprintf_inner(o, id, conf))
+    }
+
     // ------------------------------------------------------------------ names
 
     /// C spelling of a type as used in declarations (`struct list_head *`, `long unsigned
@@ -320,7 +372,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// pahole's `__tag__name`.
     fn tag_name(&mut self, id: Option<TypeId>, depth: usize) -> String {
         let Some(ty) = self.get(id) else { return "void".to_string() };
-        if depth > MAX_CHAIN {
+        if depth > MAX_CHAIN || self.depth >= MAX_DEPTH {
             return "<ERROR: type loop>".to_string();
         }
         match ty {
@@ -379,7 +431,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     // ------------------------------------------------------------------ types
 
     /// pahole's `type__fprintf`: a type followed by a (member) name.
-    fn type_fprintf(&mut self, out: &mut String, id: Option<TypeId>, name: Option<&str>, conf: &Conf) -> usize {
+    fn type_fprintf_inner(&mut self, out: &mut String, id: Option<TypeId>, name: Option<&str>, conf: &Conf) -> usize {
         let start = out.len();
         let Some(mut tid) = id else {
             left(out, "<ERROR", conf.type_spacing);
@@ -549,7 +601,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// pahole's `array_type__fprintf`.
-    fn array_fprintf(&mut self, out: &mut String, id: TypeId, name: Option<&str>, conf: &Conf) -> usize {
+    fn array_fprintf_inner(&mut self, out: &mut String, id: TypeId, name: Option<&str>, conf: &Conf) -> usize {
         let start = out.len();
         let Some(Type::Array(at)) = self.get(Some(id)) else { return 0 };
         let mut elem = at.element;
@@ -589,7 +641,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
     /// pahole's `ftype__fprintf`: `ret (*name)(params)`.
     #[allow(clippy::too_many_arguments)]
-    fn ftype_fprintf(
+    fn ftype_fprintf_inner(
         &mut self,
         out: &mut String,
         id: TypeId,
@@ -672,7 +724,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// pahole's `enumeration__fprintf`.
-    fn enum_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+    fn enum_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
         let Some(Type::Enum(e)) = self.get(Some(id)) else { return 0 };
         let indent = conf.indent.min(MAX_TABS as u8);
@@ -893,7 +945,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// pahole's `union__fprintf`.
-    fn union_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+    fn union_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
         let Some(Type::Union(c)) = self.get(Some(id)) else { return 0 };
         let indent = conf.indent.min(MAX_TABS as u8);
@@ -944,7 +996,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// pahole's `__class__fprintf` for a struct.
-    fn class_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
+    fn class_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
         let Some(Type::Struct(comp)) = self.get(Some(id)) else { return 0 };
         let mut cconf = conf.clone();

@@ -10,7 +10,6 @@
 //! BTF records, with the same (sometimes surprising) arithmetic, in our own code.
 
 use super::{Btf, BtfError, BtfKind, TypeId, MAX_CHAIN};
-use std::collections::HashMap;
 
 /// Where pahole puts one member of a struct or union loaded from BTF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,26 +34,27 @@ pub struct CompositePlacement {
     pub alignment: u32,
 }
 
-/// Memoised natural alignments (pahole's `tag__natural_alignment`) of BTF types.
+/// Memoised natural alignments (pahole's `tag__natural_alignment`) of BTF types,
+/// indexed by type id (0 = not computed yet).
 pub struct AlignmentInference<'b> {
     btf: &'b Btf,
     cacheline_size: u32,
-    natural: HashMap<TypeId, u32>,
+    natural: Vec<u32>,
 }
 
 impl<'b> AlignmentInference<'b> {
     /// `cacheline_size` is the one layout output uses (pahole's `-c`, else the CPU's L1 line).
     pub fn new(btf: &'b Btf, cacheline_size: u32) -> Self {
-        AlignmentInference { btf, cacheline_size, natural: HashMap::new() }
+        AlignmentInference { btf, cacheline_size, natural: Vec::new() }
     }
 
     /// Like `new`, reusing natural alignments computed earlier on the same BTF.
-    pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: HashMap<TypeId, u32>) -> Self {
+    pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: Vec<u32>) -> Self {
         AlignmentInference { btf, cacheline_size, natural }
     }
 
     /// Hand back the memo for the next conversion.
-    pub fn into_memo(self) -> HashMap<TypeId, u32> {
+    pub fn into_memo(self) -> Vec<u32> {
         self.natural
     }
 
@@ -88,8 +88,8 @@ impl<'b> AlignmentInference<'b> {
             let target_kind = btf.type_by_id(target)?.kind;
             if m.bitfield_size != 0 && matches!(target_kind, BtfKind::Int | BtfKind::Enum | BtfKind::Enum64) {
                 let unit_bits = size.saturating_mul(8);
-                if unit_bits != 0 {
-                    place.byte_offset = m.bit_offset / unit_bits * unit_bits / 8;
+                if let Some(units) = m.bit_offset.checked_div(unit_bits) {
+                    place.byte_offset = units * unit_bits / 8;
                     place.bitfield_offset = m.bit_offset - place.byte_offset * 8;
                 }
             }
@@ -109,7 +109,7 @@ impl<'b> AlignmentInference<'b> {
     fn infer(&self, byte_offset: u32, natural: u32, smallest_offset: u32) -> u32 {
         let delta = byte_offset.wrapping_sub(smallest_offset);
         let mut alignment = 0u32;
-        if delta != 0 && byte_offset % 2 == 0 {
+        if delta != 0 && byte_offset.is_multiple_of(2) {
             // A "negative" gap (offset before the previous end: bitfields sharing a unit,
             // union members) has its top bit set; the C shift by 32 then yields 0 or 1,
             // both meaning "no alignment".
@@ -118,8 +118,8 @@ impl<'b> AlignmentInference<'b> {
         if alignment <= natural || alignment == 1 {
             0
         } else if alignment < self.cacheline_size
-            && self.cacheline_size % alignment == 0
-            && byte_offset % self.cacheline_size == 0
+            && self.cacheline_size.is_multiple_of(alignment)
+            && byte_offset.is_multiple_of(self.cacheline_size)
         {
             self.cacheline_size
         } else {
@@ -129,7 +129,7 @@ impl<'b> AlignmentInference<'b> {
 
     /// pahole's `tag__natural_alignment` for a type already stripped of typedefs and modifiers.
     pub fn natural_alignment(&mut self, id: TypeId, depth: usize) -> Result<u32, BtfError> {
-        if let Some(&a) = self.natural.get(&id) {
+        if let Some(&a) = self.natural.get(id as usize).filter(|&&a| a != 0) {
             return Ok(a);
         }
         if depth > MAX_CHAIN {
@@ -164,7 +164,12 @@ impl<'b> AlignmentInference<'b> {
             _ => 1,
         };
         let natural = natural.max(1);
-        self.natural.insert(id, natural);
+        if self.natural.len() <= id as usize {
+            self.natural.resize(self.btf.type_count() as usize, 0);
+        }
+        if let Some(slot) = self.natural.get_mut(id as usize) {
+            *slot = natural;
+        }
         Ok(natural)
     }
 }

@@ -114,7 +114,11 @@ impl BtfHeader {
                 strs.start, end_strs
             ));
         }
-        if self.type_off % 4 != 0 {
+        if end_types > u64::from(u32::MAX) {
+            // Record offsets are kept as u32.
+            return bad(8, format!("type section ends at {end_types:#x}, beyond 4 GiB"));
+        }
+        if !self.type_off.is_multiple_of(4) {
             return bad(8, format!("type_off {:#x} is not 4-byte aligned", self.type_off));
         }
         if types.start < end_strs && strs.start < end_types {

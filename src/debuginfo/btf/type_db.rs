@@ -35,10 +35,33 @@ pub struct BtfDb {
     name_index: OnceLock<HashMap<String, Vec<(u32, BtfKind)>>>,
 }
 
-/// Natural alignments memoised across conversions (pahole caches them per type too).
+/// Which (type id, entered) pairs a reachability check has visited: two bits per id.
+#[derive(Default)]
+struct Visited(Vec<u8>);
+
+impl Visited {
+    /// Mark (id, enter); false when already marked.
+    fn insert(&mut self, id: u32, enter: bool, type_count: u32) -> bool {
+        if self.0.is_empty() {
+            self.0 = vec![0; type_count as usize];
+        }
+        let bit = if enter { 2 } else { 1 };
+        match self.0.get_mut(id as usize) {
+            Some(flags) if *flags & bit == 0 => {
+                *flags |= bit;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Natural alignments memoised across conversions (pahole caches them per type too),
+/// and placements computed by a lookup's check, kept for the conversion that follows.
 struct InferenceCache {
     cacheline_size: u32,
-    natural: std::collections::HashMap<u32, u32>,
+    natural: Vec<u32>,
+    placements: HashMap<u32, CompositePlacement>,
 }
 
 impl BtfDb {
@@ -54,7 +77,11 @@ impl BtfDb {
         BtfDb {
             btf,
             types,
-            inference: Mutex::new(InferenceCache { cacheline_size, natural: Default::default() }),
+            inference: Mutex::new(InferenceCache {
+                cacheline_size,
+                natural: Vec::new(),
+                placements: HashMap::new(),
+            }),
             lookups: AtomicU32::new(0),
             name_index: OnceLock::new(),
         }
@@ -204,9 +231,28 @@ impl BtfDb {
         Err(BtfError::Cycle { id: ty.id, limit: MAX_CHAIN, offset: ty.offset })
     }
 
+    /// The placement of struct/union `id`, taken from the cache when a check computed it.
     fn place(&self, id: u32) -> Result<CompositePlacement, BtfError> {
         let mut cache = self.inference.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut inference = AlignmentInference::with_memo(&self.btf, cache.cacheline_size, std::mem::take(&mut cache.natural));
+        if let Some(p) = cache.placements.remove(&id) {
+            return Ok(p);
+        }
+        Self::place_locked(&self.btf, &mut cache, id)
+    }
+
+    /// Compute the placement of `id` and keep it for its conversion.
+    fn check_place(&self, id: u32) -> Result<(), BtfError> {
+        let mut cache = self.inference.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !cache.placements.contains_key(&id) {
+            let p = Self::place_locked(&self.btf, &mut cache, id)?;
+            cache.placements.insert(id, p);
+        }
+        Ok(())
+    }
+
+    fn place_locked(btf: &Btf, cache: &mut InferenceCache, id: u32) -> Result<CompositePlacement, BtfError> {
+        let memo = std::mem::take(&mut cache.natural);
+        let mut inference = AlignmentInference::with_memo(btf, cache.cacheline_size, memo);
         let result = inference.place(id);
         cache.natural = inference.into_memo();
         result
@@ -233,32 +279,34 @@ impl BtfDb {
         })
     }
 
-    /// Convert `root` and every type its layout depends on, so that corrupt BTF (a typedef
-    /// cycle, a struct containing itself) is an error at lookup rather than a bad printout.
+    /// Check that `root` and every type its layout depends on will convert, so that corrupt
+    /// BTF (a typedef cycle, a struct containing itself) is an error at lookup rather than
+    /// a bad printout.
     /// Values (members, array elements, typedef and qualifier targets) are followed fully;
     /// pointer and function targets are converted but not entered, which keeps the walk to
     /// the few hundred types a struct embeds instead of the whole kernel.
     /// `seen` may be shared across calls to check several roots in one pass.
-    fn check_reachable(&self, root: u32, seen: &mut std::collections::HashSet<(u32, bool)>) -> Result<(), BtfError> {
+    fn check_reachable(&self, root: u32, seen: &mut Visited) -> Result<(), BtfError> {
         let mut stack = vec![(root, true)];
         while let Some((id, enter)) = stack.pop() {
-            if id == 0 || !seen.insert((id, enter)) {
+            // Each (id, enter) pair is visited once, so the walk is bounded by 2 x type count.
+            if id == 0 || !seen.insert(id, enter, self.btf.type_count()) {
                 continue;
             }
-            if seen.len() > self.btf.type_count() as usize * 2 {
-                break;
-            }
+            // What converting `id` could fail on, checked without building it (the
+            // conversion itself happens when the printer asks, possibly in parallel):
+            // typedef/modifier/TYPE_TAG chains, array chains, and for a struct or union
+            // the placement pass (natural alignments, member sizes).
             self.btf.strip_typedefs_and_modifiers(id)?;
             self.btf.type_size(id)?;
-            let Some(slot) = self.types.get(id as usize) else { continue };
-            if slot.get().is_none() {
-                let converted = self.convert(&self.btf.type_by_id(id)?)?;
-                let _ = slot.set(Box::new(converted));
+            let ty = self.btf.type_by_id(id)?;
+            let converted = self.types.get(id as usize).is_some_and(|slot| slot.get().is_some());
+            if matches!(ty.kind, BtfKind::Struct | BtfKind::Union) && !converted {
+                self.check_place(id)?;
             }
             if !enter {
                 continue;
             }
-            let ty = self.btf.type_by_id(id)?;
             match ty.kind {
                 BtfKind::Ptr | BtfKind::FuncProto => {
                     if let Some(t) = ty.target() {

@@ -1,0 +1,84 @@
+//! `vmscope check --all` live: a static vmscope runs as root inside a fixture guest
+//! (fixtures/run-in-guest.sh) against /proc/kcore and the guest's own /proc. It
+//! must exit 0, and the processes and VMAs it checked must be those of the
+//! guest's /proc captured just before it started.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Build (once, cached by cargo) a statically linked release binary.
+fn static_binary() -> PathBuf {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("static");
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--bin", "vmscope", "--target", "x86_64-unknown-linux-gnu"])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build (static): {e}"));
+    assert!(st.success(), "static build failed");
+    target_dir.join("x86_64-unknown-linux-gnu/release/vmscope")
+}
+
+fn guest_counts(proc_dir: &Path) -> (u64, u64) {
+    let mut procs = 0;
+    let mut vmas = 0;
+    for e in std::fs::read_dir(proc_dir).unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display())).flatten() {
+        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
+        if !text.is_empty() {
+            procs += 1;
+            vmas += text.lines().filter(|l| !l.ends_with("[vsyscall]")).count() as u64;
+        }
+    }
+    (procs, vmas)
+}
+
+fn check_live(kernel: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/run-in-guest.sh");
+    assert!(
+        common::fixtures_root().join("guest-bin/init").exists(),
+        "guest programs missing under {}: run ./fixtures/build.sh",
+        common::fixtures_root().display()
+    );
+    let bin = static_binary();
+    let out_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(&script)
+        .arg("--with-vmlinux")
+        .arg("--proc-out")
+        .arg(out_dir.path())
+        .arg(kernel)
+        .arg(&bin)
+        .args(["check", "--all", "--vmlinux", "/vmlinux", "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{kernel}: bad JSON ({e}); status {:?}; stderr: {stderr}", out.status.code()));
+    assert_eq!(out.status.code(), Some(0), "{kernel}: {doc:#}\n{stderr}");
+    let (procs, vmas) = guest_counts(&out_dir.path().join("proc"));
+    let t = &doc["totals"];
+    assert_eq!(t["processes"].as_u64(), Some(procs), "{kernel}: processes ({stderr})");
+    assert_eq!(t["vmas"].as_u64(), Some(vmas), "{kernel}: VMAs");
+    for p in doc["processes"].as_array().into_iter().flatten() {
+        assert_eq!(p["maps"].as_str(), Some(&*format!("/proc/{}/maps", p["pid"])), "{kernel}: pid {}", p["pid"]);
+    }
+    println!("{kernel} live: {procs} processes, {vmas} VMAs, {} lookups", t["lookups"]);
+}
+
+#[test]
+fn check_live_6_1() {
+    check_live("6.1");
+}
+
+#[test]
+fn check_live_5_10() {
+    check_live("5.10");
+}
