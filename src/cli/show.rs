@@ -9,6 +9,7 @@ use crate::memory::{MemError, Memory};
 use crate::types::model::{TypeSource, TypeSourceExt};
 use crate::types::pahole::{print_type, PrintOptions};
 use std::collections::HashMap;
+use std::io::Write as _;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
@@ -89,7 +90,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
     let mut out = String::new();
@@ -120,7 +121,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         }
         let _ = writeln!(out, "}};");
     }
-    print!("{out}");
+    std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
     Ok(0)
 }
 
