@@ -63,7 +63,7 @@ fn run_ok(args: &[&str]) -> String {
     out
 }
 
-fn target<'a>(name: &str, format: &str, extra: &[&'a str]) -> Vec<String> {
+fn target(name: &str, format: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     v.push("--core".into());
     v.push(core(name, format).display().to_string());

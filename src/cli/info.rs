@@ -1,6 +1,7 @@
 //! `vmscope info`: what kernel this is and how its memory is mapped.
 
 use super::target::TargetArgs;
+use std::io::Write as _;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -35,20 +36,20 @@ pub fn run(a: &InfoArgs) -> Result<i32> {
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
-    println!("release           {}", k.release);
-    println!("format            {}", k.format);
-    println!("KASLR offset      {:#x}", k.kaslr_offset());
-    println!("_text             {:#x}", k.text_start());
-    println!("phys_base         {:#x}", p.phys_base);
-    println!("page_offset_base  {pob:#x}");
-    println!("paging levels     {levels}");
-    println!("CPUs online       {} ({})", cpus.len(), cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+    writeln!(std::io::stdout().lock(), "release           {}", k.release)?;
+    writeln!(std::io::stdout().lock(), "format            {}", k.format)?;
+    writeln!(std::io::stdout().lock(), "KASLR offset      {:#x}", k.kaslr_offset())?;
+    writeln!(std::io::stdout().lock(), "_text             {:#x}", k.text_start())?;
+    writeln!(std::io::stdout().lock(), "phys_base         {:#x}", p.phys_base)?;
+    writeln!(std::io::stdout().lock(), "page_offset_base  {pob:#x}")?;
+    writeln!(std::io::stdout().lock(), "paging levels     {levels}")?;
+    writeln!(std::io::stdout().lock(), "CPUs online       {} ({})", cpus.len(), cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","))?;
     if let Some(b) = build_id {
-        println!("build-id          {b}");
+        writeln!(std::io::stdout().lock(), "build-id          {b}")?;
     }
-    println!("vmlinux           {}", k.syms.path());
+    writeln!(std::io::stdout().lock(), "vmlinux           {}", k.syms.path())?;
     Ok(0)
 }

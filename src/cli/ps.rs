@@ -2,6 +2,7 @@
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
 use super::target::TargetArgs;
+use std::io::Write as _;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -59,10 +60,10 @@ pub fn run(a: &PsArgs) -> Result<i32> {
         });
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(0);
     }
-    println!("{:>7} {:>7} {:>7} S {:>18} {:>18} {:>6} COMM", "PID", "TGID", "PPID", "TASK", "MM", "VMAS");
+    writeln!(std::io::stdout().lock(), "{:>7} {:>7} {:>7} S {:>18} {:>18} {:>6} COMM", "PID", "TGID", "PPID", "TASK", "MM", "VMAS")?;
     for r in &rows {
         let mut comm = r.comm.clone();
         if let Some(cpu) = r.cpu {
@@ -70,7 +71,7 @@ pub fn run(a: &PsArgs) -> Result<i32> {
         } else if r.kthread {
             comm = format!("[{comm}]");
         }
-        println!(
+        writeln!(std::io::stdout().lock(), 
             "{:>7} {:>7} {:>7} {} {:>18} {:>18} {:>6} {}",
             r.pid,
             r.tgid,
@@ -80,7 +81,7 @@ pub fn run(a: &PsArgs) -> Result<i32> {
             r.mm.as_deref().unwrap_or("-"),
             r.map_count.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
             comm
-        );
+        )?;
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ use crate::memory::{MemError, Memory};
 use crate::types::model::{TypeSource, TypeSourceExt};
 use crate::types::pahole::{print_type, PrintOptions};
 use std::collections::HashMap;
+use std::io::Write as _;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
@@ -89,7 +90,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
     let mut out = String::new();
@@ -120,7 +121,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         }
         let _ = writeln!(out, "}};");
     }
-    print!("{out}");
+    std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
     Ok(0)
 }
 
@@ -180,7 +181,10 @@ fn summary(node: &ValueNode) -> String {
 /// Read `len` bytes page by page. Pages the dump left out are zero-filled and
 /// returned as ranges (relative to `addr`) with the reason; if nothing at all
 /// can be read, the first fault is the error.
-fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Vec<(std::ops::Range<u64>, String)>), MemError> {
+/// Byte ranges (relative to the object) that could not be read, with the reason.
+type Missing = Vec<(std::ops::Range<u64>, String)>;
+
+fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
     let mut buf = vec![0u8; len as usize];
     let mut missing = Vec::new();
     let mut first_err = None;

@@ -37,8 +37,16 @@ pub enum KernelError {
     MissingMember { strukt: String, member: String },
     #[error("{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown")]
     NoVmcoreinfo { dump: String },
-    #[error("vmlinux does not match the dump: dump {dump_what} {dump_value:?}, vmlinux {vmlinux_what} {vmlinux_value:?} ({vmlinux})")]
-    Mismatch { vmlinux: String, dump_what: String, dump_value: String, vmlinux_what: String, vmlinux_value: String },
+    #[error("vmlinux does not match the dump: dump {dump_what} {dump_value:?}, vmlinux {vmlinux_what} {vmlinux_value:?} ({vmlinux}){build_ids}")]
+    Mismatch {
+        vmlinux: String,
+        dump_what: String,
+        dump_value: String,
+        vmlinux_what: String,
+        vmlinux_value: String,
+        /// "; build-ids: dump X, vmlinux Y" when both are known.
+        build_ids: String,
+    },
     #[error("reading {what}: {source}")]
     Read { what: String, #[source] source: MemError },
     #[error("{what} at {addr:#x}: {why}")]
@@ -107,6 +115,12 @@ impl Kernel {
             None => nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
         };
         let info = dump.vmcoreinfo.clone();
+        // Reported with a mismatch only: some stable kernels published a wrong
+        // BUILD-ID, so it does not decide on its own (the banner does).
+        let build_ids = match (info.as_ref().and_then(|i| i.build_id()), syms.build_id.as_deref()) {
+            (Some(d), Some(v)) => format!("; build-ids: dump {d}, vmlinux {v}"),
+            _ => String::new(),
+        };
 
         // 1. Releases must agree before anything is translated.
         if let Some(dump_release) = info.as_ref().and_then(|i| i.osrelease()) {
@@ -117,6 +131,7 @@ impl Kernel {
                     dump_value: dump_release.into(),
                     vmlinux_what: "release".into(),
                     vmlinux_value: vmlinux_release,
+                    build_ids,
                 });
             }
         }
@@ -206,6 +221,7 @@ impl Kernel {
                 dump_value: mem_banner.trim_end().into(),
                 vmlinux_what: if file_banner.is_some() { "linux_banner".into() } else { "release".into() },
                 vmlinux_value: file_banner.unwrap_or(vmlinux_release.clone()),
+                build_ids,
             });
         }
 

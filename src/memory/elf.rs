@@ -43,11 +43,14 @@ pub struct ElfHeaders {
     pub notes: Vec<Note>,
 }
 
+/// Fills a buffer from a file offset (mmap copy or pread).
+pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Result<(), OpenError> + 'a;
+
 /// Parse the ELF header, program headers and notes of a core file.
 /// `read_at` fills a buffer from a file offset (mmap or pread).
 pub fn parse_core_headers(
     file: &str,
-    read_at: &mut dyn FnMut(u64, &mut [u8]) -> Result<(), OpenError>,
+    read_at: &mut ReadAt<'_>,
 ) -> Result<ElfHeaders, OpenError> {
     let mut eh = [0u8; 64];
     read_at(0, &mut eh)?;

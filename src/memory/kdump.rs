@@ -242,7 +242,7 @@ impl KdumpFile {
         // Bitmaps: first half "exists", second half "dumped".
         let bitmap_off = bs * (1 + u64::from(header.sub_hdr_size));
         let bitmap_len = u64::from(header.bitmap_blocks) * bs;
-        if bitmap_len > MAX_BITMAP_BYTES || bitmap_len < 2 {
+        if !(2..=MAX_BITMAP_BYTES).contains(&bitmap_len) {
             return Err(OpenError::Corrupt { file: path.into(), offset: 436, what: format!("bitmap of {bitmap_len} bytes") });
         }
         let half = bitmap_len / 2;
