@@ -20,7 +20,11 @@ fn base() -> Base {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/btf/inferred.c");
     let obj = compile(&src, dir.path());
     let (raw, elf) = encode_btf(&obj);
-    Base { _dir: dir, raw, elf }
+    Base {
+        _dir: dir,
+        raw,
+        elf,
+    }
 }
 
 fn le32(bytes: &mut [u8], at: usize, v: u32) {
@@ -30,23 +34,42 @@ fn le32(bytes: &mut [u8], at: usize, v: u32) {
 /// Offset of the record of the first type named `name` of kind `kind`.
 fn record_of(bytes: &[u8], name: &str, kind: BtfKind) -> (u32, usize) {
     let btf = Btf::from_bytes(bytes.to_vec()).expect("base BTF is valid");
-    let id = btf.find_first_by_name(name, &[kind]).unwrap_or_else(|| panic!("no {kind:?} {name}"));
+    let id = btf
+        .find_first_by_name(name, &[kind])
+        .unwrap_or_else(|| panic!("no {kind:?} {name}"));
     (id, btf.type_by_id(id).expect("record").offset)
 }
 
 /// Run vmscope on `file`, expect exactly one error line containing every piece of `expect`.
 fn expect_error(what: &str, file: &Path, name: &str, expect: &[&str]) {
-    let out = Command::new(vmscope_bin()).args(["layout", "--btf"]).arg(file).arg(name).output().expect("run vmscope");
+    let out = Command::new(vmscope_bin())
+        .args(["layout", "--btf"])
+        .arg(file)
+        .arg(name)
+        .output()
+        .expect("run vmscope");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{what}: status {:?}, stderr {err}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{what}: status {:?}, stderr {err}",
+        out.status
+    );
     assert_eq!(err.lines().count(), 1, "{what}: {err}");
     assert!(err.starts_with("vmscope: error: "), "{what}: {err}");
     assert!(!err.contains("panicked"), "{what}: {err}");
-    assert!(err.contains(&file.display().to_string()), "{what}: file not named: {err}");
+    assert!(
+        err.contains(&file.display().to_string()),
+        "{what}: file not named: {err}"
+    );
     for e in expect {
         assert!(err.contains(e), "{what}: expected {e:?} in: {err}");
     }
-    assert!(out.stdout.is_empty(), "{what}: printed {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{what}: printed {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -73,13 +96,28 @@ fn bad_magic_and_version() {
     let dir = b.raw.parent().expect("dir");
     let mut bytes = std::fs::read(&b.raw).expect("read");
     bytes[0] = 0x00;
-    expect_error("bad magic", &write(dir, "magic.btf", &bytes), "gap8", &["neither raw BTF (magic 0xeb9f) nor an ELF"]);
+    expect_error(
+        "bad magic",
+        &write(dir, "magic.btf", &bytes),
+        "gap8",
+        &["neither raw BTF (magic 0xeb9f) nor an ELF"],
+    );
     let mut bytes = std::fs::read(&b.raw).expect("read");
     bytes[2] = 7;
-    expect_error("bad version", &write(dir, "version.btf", &bytes), "gap8", &["BTF+0x2", "version 7"]);
+    expect_error(
+        "bad version",
+        &write(dir, "version.btf", &bytes),
+        "gap8",
+        &["BTF+0x2", "version 7"],
+    );
     let mut bytes = std::fs::read(&b.raw).expect("read");
     le32(&mut bytes, 4, 0x1000_0000);
-    expect_error("bad hdr_len", &write(dir, "hdrlen.btf", &bytes), "gap8", &["hdr_len"]);
+    expect_error(
+        "bad hdr_len",
+        &write(dir, "hdrlen.btf", &bytes),
+        "gap8",
+        &["hdr_len"],
+    );
 }
 
 #[test]
@@ -89,7 +127,15 @@ fn string_offset_out_of_range() {
     let (_, off) = record_of(&bytes, "gap16", BtfKind::Struct);
     le32(&mut bytes, off, 0x00ff_ffff);
     let f = write(b.raw.parent().expect("dir"), "name.btf", &bytes);
-    expect_error("name offset", &f, "gap16", &[&format!("BTF+{off:#x}"), "name offset 0xffffff outside the string section"]);
+    expect_error(
+        "name offset",
+        &f,
+        "gap16",
+        &[
+            &format!("BTF+{off:#x}"),
+            "name offset 0xffffff outside the string section",
+        ],
+    );
 }
 
 #[test]
@@ -99,7 +145,12 @@ fn type_id_out_of_range() {
     let (_, off) = record_of(&bytes, "gap16", BtfKind::Struct);
     le32(&mut bytes, off + 12 + 4, 999_999); // first member's type
     let f = write(b.raw.parent().expect("dir"), "typeid.btf", &bytes);
-    expect_error("type id", &f, "gap16", &[&format!("BTF+{off:#x}"), "refers to type id 999999"]);
+    expect_error(
+        "type id",
+        &f,
+        "gap16",
+        &[&format!("BTF+{off:#x}"), "refers to type id 999999"],
+    );
 }
 
 #[test]
@@ -141,12 +192,24 @@ fn corrupt_btf_inside_an_elf_names_the_section() {
     let mut bytes = std::fs::read(&b.elf).expect("read");
     let start = {
         let elf = object::File::parse(&*bytes).expect("ELF");
-        let (start, _) = elf.section_by_name(".BTF").expect(".BTF").file_range().expect("range");
+        let (start, _) = elf
+            .section_by_name(".BTF")
+            .expect(".BTF")
+            .file_range()
+            .expect("range");
         start as usize
     };
     le32(&mut bytes, start + 20, 0x7fff_ffff); // str_len
     let f = write(b.elf.parent().expect("dir"), "bad-section.o", &bytes);
-    expect_error("ELF .BTF", &f, "gap8", &[&format!(".BTF section at file offset {start:#x}"), "string section"]);
+    expect_error(
+        "ELF .BTF",
+        &f,
+        "gap8",
+        &[
+            &format!(".BTF section at file offset {start:#x}"),
+            "string section",
+        ],
+    );
     // An ELF without .BTF at all.
     let plain = b.elf.with_extension("").with_extension("o");
     expect_error("no .BTF", &plain, "gap8", &["no .BTF section"]);
@@ -162,25 +225,34 @@ fn random_damage_never_panics() {
     let b = base();
     let bytes = std::fs::read(&b.raw).expect("read");
     let n = bytes.len();
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 400, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 400,
+        ..ProptestConfig::default()
+    });
     runner
-        .run(&(proptest::collection::vec((0..n, any::<u8>()), 1..6), 0..8usize), |(edits, cut)| {
-            let mut damaged = bytes.clone();
-            for (pos, byte) in edits {
-                damaged[pos] = byte;
-            }
-            damaged.truncate(n - cut);
-            if let Ok(btf) = Btf::from_bytes(damaged) {
-                let db = BtfDb::new(btf, 64);
-                let _ = db.composites();
-                for name in ["gap8", "arrays", "with_empty_t", "wide", "bigger_than_line"] {
-                    let _ = db.find(name, NameKind::Any);
+        .run(
+            &(
+                proptest::collection::vec((0..n, any::<u8>()), 1..6),
+                0..8usize,
+            ),
+            |(edits, cut)| {
+                let mut damaged = bytes.clone();
+                for (pos, byte) in edits {
+                    damaged[pos] = byte;
                 }
-                for id in 0..db.btf().type_count() + 1 {
-                    let _ = db.get(TypeId(id));
+                damaged.truncate(n - cut);
+                if let Ok(btf) = Btf::from_bytes(damaged) {
+                    let db = BtfDb::new(btf, 64);
+                    let _ = db.composites();
+                    for name in ["gap8", "arrays", "with_empty_t", "wide", "bigger_than_line"] {
+                        let _ = db.find(name, NameKind::Any);
+                    }
+                    for id in 0..db.btf().type_count() + 1 {
+                        let _ = db.get(TypeId(id));
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .expect("no panic");
 }

@@ -20,7 +20,16 @@ fn fixture_vmlinux_btf_loads_every_type() {
         }
         // task_struct is found by name and is a struct.
         let ids = btf.find_by_name("task_struct", &[BtfKind::Struct]);
-        assert_eq!(ids.len(), 1, "{}: task_struct ids {ids:?}", vmlinux.display());
-        assert!(structs > 1000, "{}: only {structs} structs", vmlinux.display());
+        assert_eq!(
+            ids.len(),
+            1,
+            "{}: task_struct ids {ids:?}",
+            vmlinux.display()
+        );
+        assert!(
+            structs > 1000,
+            "{}: only {structs} structs",
+            vmlinux.display()
+        );
     }
 }

@@ -9,7 +9,10 @@ const SYSFS_BTF: &str = "/sys/kernel/btf/vmlinux";
 #[test]
 fn sysfs_vmlinux_loads_every_type() {
     let path = std::path::Path::new(SYSFS_BTF);
-    assert!(path.exists(), "{SYSFS_BTF} missing: this test needs a kernel with CONFIG_DEBUG_INFO_BTF");
+    assert!(
+        path.exists(),
+        "{SYSFS_BTF} missing: this test needs a kernel with CONFIG_DEBUG_INFO_BTF"
+    );
     let btf = Btf::open(path).unwrap_or_else(|e| panic!("{e}"));
     assert!(btf.type_count() > 10_000, "only {} types", btf.type_count());
     let mut kinds = std::collections::BTreeMap::new();
@@ -38,11 +41,22 @@ fn sysfs_vmlinux_loads_every_type() {
         }
     }
     // The kinds pahole 1.24 does not know must be present and decoded on a 6.x kernel.
-    for kind in [BtfKind::DeclTag, BtfKind::TypeTag, BtfKind::Enum64, BtfKind::Float] {
-        assert!(kinds.contains_key(&(kind as u32)), "no {kind:?} in {SYSFS_BTF}: {kinds:?}");
+    for kind in [
+        BtfKind::DeclTag,
+        BtfKind::TypeTag,
+        BtfKind::Enum64,
+        BtfKind::Float,
+    ] {
+        assert!(
+            kinds.contains_key(&(kind as u32)),
+            "no {kind:?} in {SYSFS_BTF}: {kinds:?}"
+        );
     }
     assert!(checked_members > 10_000);
-    assert_eq!(kinds.values().map(|&n| n as u64).sum::<u64>() + 1, u64::from(btf.type_count()));
+    assert_eq!(
+        kinds.values().map(|&n| n as u64).sum::<u64>() + 1,
+        u64::from(btf.type_count())
+    );
 }
 
 /// Every type id of the running kernel converts into the model, and every struct member
@@ -54,13 +68,17 @@ fn sysfs_vmlinux_converts_every_type() {
     let db = BtfDb::open(std::path::Path::new(SYSFS_BTF), 64).unwrap_or_else(|e| panic!("{e}"));
     let mut structs = 0;
     for id in 1..db.btf().type_count() {
-        let ty = db.get(TypeId(id)).unwrap_or_else(|e| panic!("type id {id}: {e}"));
+        let ty = db
+            .get(TypeId(id))
+            .unwrap_or_else(|e| panic!("type id {id}: {e}"));
         if let Type::Struct(c) = ty {
             structs += 1;
             for m in &c.members {
                 let bits = match (m.bitfield_size, m.ty) {
                     (Some(b), _) => u64::from(b),
-                    (None, Some(t)) => db.size_of(t).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0) * 8,
+                    (None, Some(t)) => {
+                        db.size_of(t).unwrap_or_else(|e| panic!("{e}")).unwrap_or(0) * 8
+                    }
                     (None, None) => 0,
                 };
                 assert!(
@@ -87,7 +105,11 @@ fn layout_of_the_running_kernel_needs_no_option() {
             .args(args)
             .output()
             .expect("run vmscope");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8")
     };
     let ts = run(&["task_struct"]);
@@ -95,8 +117,15 @@ fn layout_of_the_running_kernel_needs_no_option() {
     let all = run(&[]);
     assert!(!all.contains("<ERROR"), "error marker in the full listing");
     let sizes = run(&["--sizes"]);
-    assert!(sizes.lines().count() > 5000, "{} structs", sizes.lines().count());
+    assert!(
+        sizes.lines().count() > 5000,
+        "{} structs",
+        sizes.lines().count()
+    );
     // The listing and --sizes walk the same types: one top-level header line per --sizes line.
-    let headers = all.lines().filter(|l| (l.starts_with("struct ") || l.starts_with("union ")) && l.ends_with(" {")).count();
+    let headers = all
+        .lines()
+        .filter(|l| (l.starts_with("struct ") || l.starts_with("union ")) && l.ends_with(" {"))
+        .count();
     assert_eq!(headers, sizes.lines().count());
 }

@@ -16,29 +16,56 @@ fn every_composite_agrees_with_dwarf() {
         let names = btf.composite_names().unwrap_or_else(|e| panic!("{e}"));
         let (mut same, mut ambiguous, mut differ) = (0usize, 0usize, Vec::new());
         for name in &names {
-            if btf.btf().find_by_name(name, &[BtfKind::Struct, BtfKind::Union]).len() > 1 {
+            if btf
+                .btf()
+                .find_by_name(name, &[BtfKind::Struct, BtfKind::Union])
+                .len()
+                > 1
+            {
                 ambiguous += 1;
                 continue;
             }
-            let b = btf.find(name, NameKind::Composite).ok().flatten().expect("name from the BTF itself");
-            let Some(d) = dwarf.find(name, NameKind::Composite).unwrap_or_else(|e| panic!("{e}")) else {
+            let b = btf
+                .find(name, NameKind::Composite)
+                .ok()
+                .flatten()
+                .expect("name from the BTF itself");
+            let Some(d) = dwarf
+                .find(name, NameKind::Composite)
+                .unwrap_or_else(|e| panic!("{e}"))
+            else {
                 differ.push(format!("{name}: not in DWARF"));
                 continue;
             };
             let (Some(b), Some(d)) = (
-                btf.get(b).unwrap_or_else(|e| panic!("{name}: {e}")).as_composite(),
-                dwarf.get(d).unwrap_or_else(|e| panic!("{name}: {e}")).as_composite(),
+                btf.get(b)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+                    .as_composite(),
+                dwarf
+                    .get(d)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+                    .as_composite(),
             ) else {
                 differ.push(format!("{name}: not a struct/union in both"));
                 continue;
             };
             let shape = |c: &vmscope::types::model::Composite| {
-                (c.byte_size, c.members.iter().map(|m| (m.name.clone(), m.bit_offset, m.bitfield_size)).collect::<Vec<_>>())
+                (
+                    c.byte_size,
+                    c.members
+                        .iter()
+                        .map(|m| (m.name.clone(), m.bit_offset, m.bitfield_size))
+                        .collect::<Vec<_>>(),
+                )
             };
             if shape(b) == shape(d) {
                 same += 1;
             } else {
-                differ.push(format!("{name}: BTF {:?} vs DWARF {:?}", shape(b), shape(d)));
+                differ.push(format!(
+                    "{name}: BTF {:?} vs DWARF {:?}",
+                    shape(b),
+                    shape(d)
+                ));
             }
         }
         eprintln!(

@@ -13,7 +13,11 @@ fn c_fixtures() -> Vec<PathBuf> {
     for dir in ["layout", "btf"] {
         let d = root.join(dir);
         let rd = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        v.extend(rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "c")));
+        v.extend(
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "c")),
+        );
     }
     v.sort();
     assert!(v.len() >= 5, "C fixtures missing: {v:?}");
@@ -43,13 +47,21 @@ fn fixtures_match_pahole_btf_name_by_name() {
                     let (want, got) = (pahole_btf(file, &args), vmscope_btf(file, &args));
                     compared += 1;
                     if want != got {
-                        failures.push(format!("{} {name} {opts:?}:\n--- pahole\n{want}--- vmscope\n{got}", file.display()));
+                        failures.push(format!(
+                            "{} {name} {opts:?}:\n--- pahole\n{want}--- vmscope\n{got}",
+                            file.display()
+                        ));
                     }
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {compared} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(compared > 300, "only {compared} comparisons");
 }
 
@@ -59,9 +71,24 @@ fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
     for src in c_fixtures() {
         let obj = compile(&src, dir.path());
         let (raw, _) = encode_btf(&obj);
-        assert_eq!(vmscope_btf(&raw, &[]), pahole_btf(&raw, &[]), "full dump of {}", src.display());
-        assert_eq!(vmscope_btf(&raw, &["--sizes"]), pahole_btf(&raw, &["--sizes"]), "--sizes of {}", src.display());
-        assert_eq!(vmscope_btf(&raw, &["--nr-members"]), pahole_btf(&raw, &["--nr_members"]), "{}", src.display());
+        assert_eq!(
+            vmscope_btf(&raw, &[]),
+            pahole_btf(&raw, &[]),
+            "full dump of {}",
+            src.display()
+        );
+        assert_eq!(
+            vmscope_btf(&raw, &["--sizes"]),
+            pahole_btf(&raw, &["--sizes"]),
+            "--sizes of {}",
+            src.display()
+        );
+        assert_eq!(
+            vmscope_btf(&raw, &["--nr-members"]),
+            pahole_btf(&raw, &["--nr_members"]),
+            "{}",
+            src.display()
+        );
     }
 }
 
@@ -73,12 +100,30 @@ fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
     let mut residue = Vec::new();
     for vmlinux in common::fixture_vmlinuxes() {
         let names = composite_names(&vmlinux);
-        assert!(names.len() > 5000, "{}: only {} names", vmlinux.display(), names.len());
+        assert!(
+            names.len() > 5000,
+            "{}: only {} names",
+            vmlinux.display(),
+            names.len()
+        );
         let differ = differing_names(&vmlinux, &names, &[]);
-        report.push(format!("{}: {}/{} identical", vmlinux.display(), names.len() - differ.len(), names.len()));
-        residue.extend(differ.into_iter().map(|n| format!("{}: {n}", vmlinux.display())));
+        report.push(format!(
+            "{}: {}/{} identical",
+            vmlinux.display(),
+            names.len() - differ.len(),
+            names.len()
+        ));
+        residue.extend(
+            differ
+                .into_iter()
+                .map(|n| format!("{}: {n}", vmlinux.display())),
+        );
         // A sample one at a time too: pahole carries state between the types of one run.
-        for name in names.iter().step_by(250).chain(["task_struct".to_string(), "mm_struct".to_string()].iter()) {
+        for name in names
+            .iter()
+            .step_by(250)
+            .chain(["task_struct".to_string(), "mm_struct".to_string()].iter())
+        {
             let args = ["-C", name.as_str()];
             if pahole_btf(&vmlinux, &args) != vmscope_btf(&vmlinux, &args) {
                 residue.push(format!("{}: {name} (alone)", vmlinux.display()));
@@ -86,23 +131,43 @@ fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    assert!(residue.is_empty(), "{}\ndiffer:\n{}", report.join("\n"), residue.join("\n"));
+    assert!(
+        residue.is_empty(),
+        "{}\ndiffer:\n{}",
+        report.join("\n"),
+        residue.join("\n")
+    );
 }
 
 /// `-E`, `--hex` and other cacheline sizes on the structs the project cares most about.
 #[test]
 fn fixture_kernels_options_match_pahole_btf() {
-    let names: Vec<String> =
-        ["task_struct", "mm_struct", "vm_area_struct", "maple_node", "zone", "sk_buff", "bpf_htab", "page"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let names: Vec<String> = [
+        "task_struct",
+        "mm_struct",
+        "vm_area_struct",
+        "maple_node",
+        "zone",
+        "sk_buff",
+        "bpf_htab",
+        "page",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for vmlinux in common::fixture_vmlinuxes() {
         for opts in [&["-E"][..], &["--hex"], &["-c", "32"], &["-c", "128"]] {
-            let present: Vec<String> =
-                names.iter().filter(|n| !pahole_btf(&vmlinux, &["-C", n]).is_empty()).cloned().collect();
+            let present: Vec<String> = names
+                .iter()
+                .filter(|n| !pahole_btf(&vmlinux, &["-C", n]).is_empty())
+                .cloned()
+                .collect();
             let differ = differing_names(&vmlinux, &present, opts);
-            assert!(differ.is_empty(), "{} {opts:?}: {differ:?}", vmlinux.display());
+            assert!(
+                differ.is_empty(),
+                "{} {opts:?}: {differ:?}",
+                vmlinux.display()
+            );
         }
     }
 }
@@ -115,7 +180,11 @@ fn fixture_kernels_full_listing_matches_pahole_btf() {
         let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
         if want != got {
             let (w, g) = (blocks(&want), blocks(&got));
-            let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+            let first = w
+                .iter()
+                .zip(&g)
+                .position(|(a, b)| a != b)
+                .unwrap_or(w.len().min(g.len()));
             panic!(
                 "{}: full listing differs ({} vs {} types); first difference at type {first}:\n--- pahole\n{}--- vmscope\n{}",
                 vmlinux.display(),
@@ -125,7 +194,12 @@ fn fixture_kernels_full_listing_matches_pahole_btf() {
                 g.get(first).map_or("", String::as_str)
             );
         }
-        assert_eq!(vmscope_btf(&vmlinux, &["--sizes"]), pahole_btf(&vmlinux, &["--sizes"]), "{}", vmlinux.display());
+        assert_eq!(
+            vmscope_btf(&vmlinux, &["--sizes"]),
+            pahole_btf(&vmlinux, &["--sizes"]),
+            "{}",
+            vmlinux.display()
+        );
         assert_eq!(
             vmscope_btf(&vmlinux, &["--nr-members"]),
             pahole_btf(&vmlinux, &["--nr_members"]),

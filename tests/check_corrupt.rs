@@ -38,17 +38,22 @@ struct Copy {
 fn elf_loads(path: &Path) -> Vec<(u64, u64, u64)> {
     let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut eh = [0u8; 64];
-    f.read_exact(&mut eh).unwrap_or_else(|e| panic!("ELF header: {e}"));
+    f.read_exact(&mut eh)
+        .unwrap_or_else(|e| panic!("ELF header: {e}"));
     assert_eq!(&eh[..4], b"\x7fELF");
     let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
     let phoff = u64_at(&eh, 0x20);
     let phentsize = u64::from(u16::from_le_bytes([eh[0x36], eh[0x37]]));
     let phnum = u16::from_le_bytes([eh[0x38], eh[0x39]]);
-    assert_ne!(phnum, 0xffff, "PN_XNUM dumps are not handled by this helper");
+    assert_ne!(
+        phnum, 0xffff,
+        "PN_XNUM dumps are not handled by this helper"
+    );
     let mut out = Vec::new();
     for i in 0..u64::from(phnum) {
         let mut ph = [0u8; 56];
-        f.seek(SeekFrom::Start(phoff + i * phentsize)).unwrap_or_else(|e| panic!("{e}"));
+        f.seek(SeekFrom::Start(phoff + i * phentsize))
+            .unwrap_or_else(|e| panic!("{e}"));
         f.read_exact(&mut ph).unwrap_or_else(|e| panic!("{e}"));
         if u32::from_le_bytes([ph[0], ph[1], ph[2], ph[3]]) == 1 {
             out.push((u64_at(&ph, 8), u64_at(&ph, 24), u64_at(&ph, 32)));
@@ -61,7 +66,11 @@ impl Copy {
     fn new(name: &str) -> Copy {
         let d = common::fixtures_root().join("dumps").join(name);
         let src = d.join("elf.core");
-        assert!(src.exists(), "{} missing: run ./fixtures/build.sh", src.display());
+        assert!(
+            src.exists(),
+            "{} missing: run ./fixtures/build.sh",
+            src.display()
+        );
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().join("elf.core");
         let st = Command::new("cp")
@@ -72,15 +81,19 @@ impl Copy {
             .unwrap_or_else(|e| panic!("cp: {e}"));
         assert!(st.success(), "cp failed");
         // The fixture files are read-only; the copy must be writable.
-        let mut perm = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}")).permissions();
+        let mut perm = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .permissions();
         #[allow(clippy::permissions_set_readonly_false)]
         perm.set_readonly(false);
         std::fs::set_permissions(&path, perm).unwrap_or_else(|e| panic!("{e}"));
 
         let vmlinux = d.join("vmlinux");
         let types = vmscope::debuginfo::dwarf::open(&vmlinux).unwrap_or_else(|e| panic!("{e}"));
-        let dump = vmscope::memory::dump::open(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
-        let kernel = Kernel::open(dump, &vmlinux.display().to_string(), Some(&types)).unwrap_or_else(|e| panic!("{e}"));
+        let dump = vmscope::memory::dump::open(&path.display().to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let kernel = Kernel::open(dump, &vmlinux.display().to_string(), Some(&types))
+            .unwrap_or_else(|e| panic!("{e}"));
         let layout = VmaLayout::probe(&ProbeVia(&types)).unwrap_or_else(|e| panic!("{e}"));
         let t = kernel
             .tasks()
@@ -89,7 +102,16 @@ impl Copy {
             .find(|t| t.comm == WORKLOAD && t.pid == t.tgid)
             .unwrap_or_else(|| panic!("no {WORKLOAD} process in {name}"));
         let loads = elf_loads(&path);
-        Copy { _dir: dir, path, vmlinux, kernel, layout, pid: t.pid, mm: t.mm.unwrap_or(0), loads }
+        Copy {
+            _dir: dir,
+            path,
+            vmlinux,
+            kernel,
+            layout,
+            pid: t.pid,
+            mm: t.mm.unwrap_or(0),
+            loads,
+        }
     }
 
     fn tree(&self) -> VmaTree {
@@ -98,7 +120,11 @@ impl Copy {
     }
 
     fn file_offset(&self, va: u64) -> u64 {
-        let pa = self.kernel.mem.to_phys(va).unwrap_or_else(|e| panic!("{va:#x}: {e}"));
+        let pa = self
+            .kernel
+            .mem
+            .to_phys(va)
+            .unwrap_or_else(|e| panic!("{va:#x}: {e}"));
         self.loads
             .iter()
             .find(|&&(_, p, n)| pa >= p && pa + 8 <= p + n)
@@ -108,15 +134,24 @@ impl Copy {
 
     /// Write `v` at kernel virtual address `va` in the copy; returns the old bytes.
     fn poke(&self, va: u64, v: u64) -> [u8; 8] {
-        let old = self.kernel.mem.read_u64(va).unwrap_or_else(|e| panic!("{e}")).to_le_bytes();
+        let old = self
+            .kernel
+            .mem
+            .read_u64(va)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_le_bytes();
         self.write_at(va, &v.to_le_bytes());
         old
     }
 
     fn write_at(&self, va: u64, bytes: &[u8; 8]) {
         let off = self.file_offset(va);
-        let mut f = std::fs::OpenOptions::new().write(true).open(&self.path).unwrap_or_else(|e| panic!("{e}"));
-        f.seek(SeekFrom::Start(off)).unwrap_or_else(|e| panic!("{e}"));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.seek(SeekFrom::Start(off))
+            .unwrap_or_else(|e| panic!("{e}"));
         f.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
     }
 
@@ -163,20 +198,33 @@ impl Copy {
 
     /// Patch, check, expect a finding `check` at `node` whose field starts with `field`, restore.
     fn expect(&self, what: &str, patches: &[(u64, u64)], check: &str, node: u64, field: &str) {
-        let olds: Vec<(u64, [u8; 8])> = patches.iter().map(|&(va, v)| (va, self.poke(va, v))).collect();
+        let olds: Vec<(u64, [u8; 8])> = patches
+            .iter()
+            .map(|&(va, v)| (va, self.poke(va, v)))
+            .collect();
         let (code, doc) = self.check();
         for (va, old) in olds.iter().rev() {
             self.write_at(*va, old);
         }
-        let findings: Vec<&serde_json::Value> =
-            doc["processes"][0]["findings"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+        let findings: Vec<&serde_json::Value> = doc["processes"][0]["findings"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
         let want_node = format!("{node:#x}");
         let hit = findings.iter().any(|f| {
-            f["check"] == check && f["node"] == want_node.as_str() && f["field"].as_str().is_some_and(|s| s.starts_with(field))
+            f["check"] == check
+                && f["node"] == want_node.as_str()
+                && f["field"].as_str().is_some_and(|s| s.starts_with(field))
         });
-        assert!(hit, "{what}: no {check} finding at {want_node} {field}; got {findings:#?}");
+        assert!(
+            hit,
+            "{what}: no {check} finding at {want_node} {field}; got {findings:#?}"
+        );
         assert_eq!(code, Some(1), "{what}: exit status");
-        println!("{what}: reported as {check} at {want_node} {field} ({} findings)", findings.len());
+        println!(
+            "{what}: reported as {check} at {want_node} {field} ({} findings)",
+            findings.len()
+        );
     }
 }
 
@@ -203,7 +251,9 @@ fn corrupted_maple_tree_6_1() {
     let tree = c.tree();
     let s = maple(&tree);
     assert!(s.height >= 3, "{WORKLOAD} tree height {}", s.height);
-    let VmaTreeLayout::Maple { maple: o, .. } = &c.layout.tree else { panic!("layout") };
+    let VmaTreeLayout::Maple { maple: o, .. } = &c.layout.tree else {
+        panic!("layout")
+    };
 
     // A pivot out of order in a leaf.
     let leaf = s
@@ -213,7 +263,10 @@ fn corrupted_maple_tree_6_1() {
         .unwrap_or_else(|| panic!("no leaf"));
     c.expect(
         "pivot out of order",
-        &[(leaf.addr + o.range64_pivot, leaf.pivots[1]), (leaf.addr + o.range64_pivot + 8, leaf.pivots[0])],
+        &[
+            (leaf.addr + o.range64_pivot, leaf.pivots[1]),
+            (leaf.addr + o.range64_pivot + 8, leaf.pivots[0]),
+        ],
         "maple.pivots",
         leaf.addr,
         "pivot[1]",
@@ -221,12 +274,24 @@ fn corrupted_maple_tree_6_1() {
 
     // A wrong gap in the root.
     let root = &s.nodes[0];
-    c.expect("wrong gap", &[(root.addr + o.arange64_gap, root.gaps[0] + 0x1000)], "maple.gaps", root.addr, "gap[0]");
+    c.expect(
+        "wrong gap",
+        &[(root.addr + o.arange64_gap, root.gaps[0] + 0x1000)],
+        "maple.gaps",
+        root.addr,
+        "gap[0]",
+    );
 
     // A broken parent pointer: the leaf claims another slot of its parent.
     let (p, slot) = leaf.came_from.unwrap_or((0, 0));
     let bogus = p | (u64::from((slot + 1) % 10) << 3) | 6;
-    c.expect("broken parent pointer", &[(leaf.addr, bogus)], "maple.parent", leaf.addr, "parent");
+    c.expect(
+        "broken parent pointer",
+        &[(leaf.addr, bogus)],
+        "maple.parent",
+        leaf.addr,
+        "parent",
+    );
 
     // A node pointing back at its ancestor (the root).
     let inner = s
@@ -234,10 +299,22 @@ fn corrupted_maple_tree_6_1() {
         .iter()
         .find(|n| n.node_type == MapleType::Arange64 && n.came_from.is_some())
         .unwrap_or_else(|| panic!("no inner node"));
-    c.expect("node pointing at its ancestor", &[(inner.addr + o.arange64_slot, s.ma_root & !2)], "maple.cycle", inner.addr, "slot[0]");
+    c.expect(
+        "node pointing at its ancestor",
+        &[(inner.addr + o.arange64_slot, s.ma_root & !2)],
+        "maple.cycle",
+        inner.addr,
+        "slot[0]",
+    );
 
     // A dead node: its parent points at itself.
-    c.expect("dead node", &[(leaf.addr, leaf.addr)], "maple.dead", leaf.addr, "parent");
+    c.expect(
+        "dead node",
+        &[(leaf.addr, leaf.addr)],
+        "maple.dead",
+        leaf.addr,
+        "parent",
+    );
 }
 
 #[test]
@@ -247,40 +324,90 @@ fn corrupted_rb_tree_5_10() {
     assert_eq!(code, Some(0), "clean copy");
     let tree = c.tree();
     let (t, list) = rb(&tree);
-    let VmaTreeLayout::RbTree { rb: ro, vma: vo, list: lo, .. } = &c.layout.tree else { panic!("layout") };
-    let by: std::collections::HashMap<u64, &vmscope::trees::rbtree::RbNodeSnap> = t.nodes.iter().map(|n| (n.node, n)).collect();
+    let VmaTreeLayout::RbTree {
+        rb: ro,
+        vma: vo,
+        list: lo,
+        ..
+    } = &c.layout.tree
+    else {
+        panic!("layout")
+    };
+    let by: std::collections::HashMap<u64, &vmscope::trees::rbtree::RbNodeSnap> =
+        t.nodes.iter().map(|n| (n.node, n)).collect();
     let red = |a: u64| by.get(&a).is_some_and(|n| n.color == RB_RED);
 
     // Wrong colour making a red-red edge: a black node with a black parent and a red child.
     let x = t
         .nodes
         .iter()
-        .find(|n| n.color == RB_BLACK && n.parent != 0 && !red(n.parent) && (red(n.left) || red(n.right)))
+        .find(|n| {
+            n.color == RB_BLACK && n.parent != 0 && !red(n.parent) && (red(n.left) || red(n.right))
+        })
         .unwrap_or_else(|| panic!("no candidate node"));
-    c.expect("red-red edge", &[(x.node + ro.rb_parent_color, x.parent_color & !1)], "rb.color", x.node, "__rb_parent_color");
+    c.expect(
+        "red-red edge",
+        &[(x.node + ro.rb_parent_color, x.parent_color & !1)],
+        "rb.color",
+        x.node,
+        "__rb_parent_color",
+    );
 
     // A wrong rb_subtree_gap.
-    let v = t.nodes[t.nodes.len() / 2].vma.unwrap_or_else(|| panic!("no vma"));
-    let gap_off = vo.rb_subtree_gap.unwrap_or_else(|| panic!("no rb_subtree_gap"));
+    let v = t.nodes[t.nodes.len() / 2]
+        .vma
+        .unwrap_or_else(|| panic!("no vma"));
+    let gap_off = vo
+        .rb_subtree_gap
+        .unwrap_or_else(|| panic!("no rb_subtree_gap"));
     let g = v.rb_subtree_gap.unwrap_or(0);
-    c.expect("wrong rb_subtree_gap", &[(v.vma + gap_off, g + 0x1000)], "rb.subtree_gap", v.vma, "rb_subtree_gap");
+    c.expect(
+        "wrong rb_subtree_gap",
+        &[(v.vma + gap_off, g + 0x1000)],
+        "rb.subtree_gap",
+        v.vma,
+        "rb_subtree_gap",
+    );
 
     // A list link skipping a VMA.
     let k = list.entries.len() / 3;
     let (a, skip) = (list.entries[k].addr, list.entries[k + 2].addr);
-    c.expect("list link skipping a VMA", &[(a + lo.next, skip)], "rb.list", a, "vm_next");
+    c.expect(
+        "list link skipping a VMA",
+        &[(a + lo.next, skip)],
+        "rb.list",
+        a,
+        "vm_next",
+    );
 
     // A broken parent pointer.
-    let y = t.nodes.iter().find(|n| n.parent != 0 && n.parent != t.nodes[0].node).unwrap_or_else(|| panic!("no node"));
+    let y = t
+        .nodes
+        .iter()
+        .find(|n| n.parent != 0 && n.parent != t.nodes[0].node)
+        .unwrap_or_else(|| panic!("no node"));
     c.expect(
         "broken parent pointer",
-        &[(y.node + ro.rb_parent_color, t.nodes[0].node | (y.parent_color & 1))],
+        &[(
+            y.node + ro.rb_parent_color,
+            t.nodes[0].node | (y.parent_color & 1),
+        )],
         "rb.parent",
         y.node,
         "__rb_parent_color",
     );
 
     // A node pointing back at its ancestor (the root).
-    let leaf = t.nodes.iter().find(|n| n.left == 0 && n.depth > 2).unwrap_or_else(|| panic!("no leaf"));
-    c.expect("node pointing at its ancestor", &[(leaf.node + ro.rb_left, t.root)], "rb.cycle", leaf.node, "rb_left");
+    let leaf = t
+        .nodes
+        .iter()
+        .find(|n| n.left == 0 && n.depth > 2)
+        .unwrap_or_else(|| panic!("no leaf"));
+    c.expect(
+        "node pointing at its ancestor",
+        &[(leaf.node + ro.rb_left, t.root)],
+        "rb.cycle",
+        leaf.node,
+        "rb_left",
+    );
 }

@@ -21,8 +21,16 @@ fn dump_dir(name: &str) -> PathBuf {
 fn guest_counts(proc_dir: &Path) -> (u64, u64) {
     let mut procs = 0;
     let mut vmas = 0;
-    for e in std::fs::read_dir(proc_dir).unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display())).flatten() {
-        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+    for e in std::fs::read_dir(proc_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display()))
+        .flatten()
+    {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
@@ -38,7 +46,11 @@ fn guest_counts(proc_dir: &Path) -> (u64, u64) {
 fn check_dump(name: &str, format: &str) {
     let d = dump_dir(name);
     let core = d.join(format);
-    assert!(core.exists(), "{} missing: run ./fixtures/build.sh", core.display());
+    assert!(
+        core.exists(),
+        "{} missing: run ./fixtures/build.sh",
+        core.display()
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
         .arg("check")
         .arg("--core")
@@ -52,8 +64,12 @@ fn check_dump(name: &str, format: &str) {
         .output()
         .unwrap_or_else(|e| panic!("running vmscope: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let doc: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{name}/{format}: bad JSON ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name}/{format}: bad JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let findings: Vec<String> = doc["processes"]
         .as_array()
         .into_iter()
@@ -62,22 +78,47 @@ fn check_dump(name: &str, format: &str) {
         .map(|f| f.to_string())
         .take(20)
         .collect();
-    assert_eq!(out.status.code(), Some(0), "{name}/{format}: findings {findings:#?}; stderr {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}/{format}: findings {findings:#?}; stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let (procs, vmas) = guest_counts(&d.join("proc"));
     let t = &doc["totals"];
-    assert_eq!(t["processes"].as_u64(), Some(procs), "{name}/{format}: processes");
+    assert_eq!(
+        t["processes"].as_u64(),
+        Some(procs),
+        "{name}/{format}: processes"
+    );
     assert_eq!(t["vmas"].as_u64(), Some(vmas), "{name}/{format}: VMAs");
     assert_eq!(t["findings"].as_u64(), Some(0));
     // find_vma at least at every vm_start, vm_end - 1 and vm_end.
-    assert!(t["lookups"].as_u64().unwrap_or(0) >= 3 * vmas, "{name}/{format}: lookups {}", t["lookups"]);
+    assert!(
+        t["lookups"].as_u64().unwrap_or(0) >= 3 * vmas,
+        "{name}/{format}: lookups {}",
+        t["lookups"]
+    );
     // Every process was compared with the maps file the guest wrote.
     for p in doc["processes"].as_array().into_iter().flatten() {
         let want = d.join("proc").join(p["pid"].to_string()).join("maps");
-        assert_eq!(p["maps"].as_str(), Some(&*want.display().to_string()), "{name}/{format}: pid {}", p["pid"]);
-        assert!(p["checks"]["maps"]["checked"].as_u64().unwrap_or(0) > 0, "{name}/{format}: pid {} maps not compared", p["pid"]);
+        assert_eq!(
+            p["maps"].as_str(),
+            Some(&*want.display().to_string()),
+            "{name}/{format}: pid {}",
+            p["pid"]
+        );
+        assert!(
+            p["checks"]["maps"]["checked"].as_u64().unwrap_or(0) > 0,
+            "{name}/{format}: pid {} maps not compared",
+            p["pid"]
+        );
     }
-    println!("{name}/{format}: {procs} processes, {vmas} VMAs, {} lookups", t["lookups"]);
+    println!(
+        "{name}/{format}: {procs} processes, {vmas} VMAs, {} lookups",
+        t["lookups"]
+    );
 }
 
 macro_rules! dump_tests {

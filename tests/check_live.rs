@@ -13,8 +13,16 @@ use std::process::Command;
 fn guest_counts(proc_dir: &Path) -> (u64, u64) {
     let mut procs = 0;
     let mut vmas = 0;
-    for e in std::fs::read_dir(proc_dir).unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display())).flatten() {
-        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+    for e in std::fs::read_dir(proc_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display()))
+        .flatten()
+    {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
@@ -44,17 +52,33 @@ fn check_live(kernel: &str) {
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{kernel}: bad JSON ({e}); status {:?}; stderr: {stderr}", out.status.code()));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{kernel}: bad JSON ({e}); status {:?}; stderr: {stderr}",
+            out.status.code()
+        )
+    });
     assert_eq!(out.status.code(), Some(0), "{kernel}: {doc:#}\n{stderr}");
     let (procs, vmas) = guest_counts(&out_dir.path().join("proc"));
     let t = &doc["totals"];
-    assert_eq!(t["processes"].as_u64(), Some(procs), "{kernel}: processes ({stderr})");
+    assert_eq!(
+        t["processes"].as_u64(),
+        Some(procs),
+        "{kernel}: processes ({stderr})"
+    );
     assert_eq!(t["vmas"].as_u64(), Some(vmas), "{kernel}: VMAs");
     for p in doc["processes"].as_array().into_iter().flatten() {
-        assert_eq!(p["maps"].as_str(), Some(&*format!("/proc/{}/maps", p["pid"])), "{kernel}: pid {}", p["pid"]);
+        assert_eq!(
+            p["maps"].as_str(),
+            Some(&*format!("/proc/{}/maps", p["pid"])),
+            "{kernel}: pid {}",
+            p["pid"]
+        );
     }
-    println!("{kernel} live: {procs} processes, {vmas} VMAs, {} lookups", t["lookups"]);
+    println!(
+        "{kernel} live: {procs} processes, {vmas} VMAs, {} lookups",
+        t["lookups"]
+    );
 }
 
 #[test]

@@ -8,23 +8,44 @@ use vmscope::types::model::{NameKind, Type, TypeSource, TypeSourceExt};
 
 fn compile(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/layout")
+        .join(format!("{name}.c"));
     let obj = dir.path().join(format!("{name}.o"));
-    let st = Command::new("gcc").args(["-g", "-c"]).arg(&src).arg("-o").arg(&obj).status().expect("gcc");
+    let st = Command::new("gcc")
+        .args(["-g", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("gcc");
     assert!(st.success(), "gcc failed on {}", src.display());
     (dir, obj)
 }
 
 fn open(obj: &Path) -> TypeDb {
-    debuginfo::TypeDb::open_with(obj, OpenOptions { cache_dir: None, progress: false }).expect("open")
+    debuginfo::TypeDb::open_with(
+        obj,
+        OpenOptions {
+            cache_dir: None,
+            progress: false,
+        },
+    )
+    .expect("open")
 }
 
 /// (offset, size) of `member` in pahole's listing of `ty` (the `/* off size */` comment).
 fn pahole_member(obj: &Path, ty: &str, member: &str) -> (u64, u64) {
-    let out = Command::new("pahole").args(["-F", "dwarf", "-C", ty]).arg(obj).output().expect("pahole");
+    let out = Command::new("pahole")
+        .args(["-F", "dwarf", "-C", ty])
+        .arg(obj)
+        .output()
+        .expect("pahole");
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
-        let Some((decl, comment)) = line.split_once("/*") else { continue };
+        let Some((decl, comment)) = line.split_once("/*") else {
+            continue;
+        };
         let decl = decl.trim().trim_end_matches(';');
         let last = decl.rsplit([' ', '*']).next().unwrap_or("");
         let last = last.split('[').next().unwrap_or("");
@@ -44,7 +65,13 @@ fn pahole_member(obj: &Path, ty: &str, member: &str) -> (u64, u64) {
 fn member_offsets_and_sizes_match_pahole() {
     let (_d, obj) = compile("holes");
     let db = open(&obj);
-    for (ty, member) in [("holes", "d"), ("holes", "g"), ("big", "list"), ("big", "d"), ("uses_inner", "tail")] {
+    for (ty, member) in [
+        ("holes", "d"),
+        ("holes", "g"),
+        ("big", "list"),
+        ("big", "d"),
+        ("uses_inner", "tail"),
+    ] {
         let (off, tid) = db.member_offset(ty, member).expect("member");
         let (p_off, p_size) = pahole_member(&obj, ty, member);
         assert_eq!(off, p_off, "{ty}.{member} offset");
@@ -61,9 +88,13 @@ fn member_offsets_and_sizes_match_pahole() {
 fn anonymous_members_are_transparent() {
     let (_d, obj) = compile("unions");
     let db = open(&obj);
-    let (off, _) = db.member_offset("anon_members", "list").expect("list via anon union");
+    let (off, _) = db
+        .member_offset("anon_members", "list")
+        .expect("list via anon union");
     assert_eq!(off, pahole_member(&obj, "anon_members", "list").0);
-    let (off, _) = db.member_offset("anon_members", "b").expect("b via anon struct");
+    let (off, _) = db
+        .member_offset("anon_members", "b")
+        .expect("b via anon struct");
     assert_eq!(off, pahole_member(&obj, "anon_members", "b").0);
     assert!(db.member_offset("anon_members", "nope").is_err());
     assert!(db.member_offset("no_such_struct", "x").is_err());
@@ -75,8 +106,16 @@ fn enumerators_and_kinds() {
     let db = open(&obj);
     // values as written in the C source the fixture was compiled from
     assert_eq!(db.enumerator_value("colour", "GREEN").unwrap(), Some(5));
-    assert_eq!(db.enumerator_value("colour", "BLUE").unwrap().map(|v| v as i64 as i32), Some(-3));
-    let id = db.find("anon_typedef_t", NameKind::Typedef).unwrap().expect("typedef");
+    assert_eq!(
+        db.enumerator_value("colour", "BLUE")
+            .unwrap()
+            .map(|v| v as i64 as i32),
+        Some(-3)
+    );
+    let id = db
+        .find("anon_typedef_t", NameKind::Typedef)
+        .unwrap()
+        .expect("typedef");
     assert!(matches!(db.get(id).unwrap(), Type::Typedef(_)));
     assert!(db.find("holes", NameKind::Union).unwrap().is_none());
     assert!(db.find("holes", NameKind::Struct).unwrap().is_some());

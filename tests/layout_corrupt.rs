@@ -11,9 +11,17 @@ use vmscope::types::model::{NameKind, TypeSource};
 use vmscope::types::pahole::{PrintOptions, Printer};
 
 fn compile(name: &str, dir: &Path) -> Vec<u8> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/layout")
+        .join(format!("{name}.c"));
     let obj = dir.join(format!("{name}.o"));
-    let st = Command::new("gcc").args(["-g", "-c"]).arg(&src).arg("-o").arg(&obj).status().expect("gcc");
+    let st = Command::new("gcc")
+        .args(["-g", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("gcc");
     assert!(st.success());
     std::fs::read(&obj).expect("read object")
 }
@@ -58,12 +66,28 @@ fn random_corruption_never_panics() {
             }
             let path = dir.path().join(format!("{fixture}-{round}.o"));
             std::fs::write(&path, &bad).expect("write");
-            let Ok(db) = TypeDb::open_with(&path, OpenOptions { cache_dir: None, progress: false }) else {
+            let Ok(db) = TypeDb::open_with(
+                &path,
+                OpenOptions {
+                    cache_dir: None,
+                    progress: false,
+                },
+            ) else {
                 continue;
             };
             opened += 1;
             let mut printer = Printer::new(&db, PrintOptions::default());
-            for name in ["holes", "big", "bits", "anon_members", "deep", "packed", "flex", "simple", "colour"] {
+            for name in [
+                "holes",
+                "big",
+                "bits",
+                "anon_members",
+                "deep",
+                "packed",
+                "flex",
+                "simple",
+                "colour",
+            ] {
                 if let Ok(Some(id)) = db.find(name, NameKind::Any) {
                     let _ = printer.print(id);
                 }
@@ -75,5 +99,8 @@ fn random_corruption_never_panics() {
             }
         }
     }
-    assert!(opened > 100, "too few corrupted files opened ({opened}) to exercise the printer");
+    assert!(
+        opened > 100,
+        "too few corrupted files opened ({opened}) to exercise the printer"
+    );
 }

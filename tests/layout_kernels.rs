@@ -10,21 +10,37 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run ./fixtures/build.sh)"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run ./fixtures/build.sh)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// pahole's full DWARF dump of a vmlinux. pahole needs ~10 s and ~3 GB for it, so its output is
 /// kept next to the index cache, keyed by the file's size and mtime and pahole's version.
 fn pahole_full(vmlinux: &Path) -> String {
-    let version = run(Command::new("pahole").arg("--version")).trim().to_string();
+    let version = run(Command::new("pahole").arg("--version"))
+        .trim()
+        .to_string();
     let md = std::fs::metadata(vmlinux).expect("stat vmlinux");
-    let mtime = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     let dir = common::fixtures_root().join("oracle/pahole");
     let key = format!(
         "{}-{}-{}-{}.txt",
-        vmlinux.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("vmlinux"),
+        vmlinux
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("vmlinux"),
         md.len(),
         mtime.unwrap_or(0),
         version
@@ -51,7 +67,9 @@ fn blocks(text: &str) -> Vec<(String, String)> {
         match &mut cur {
             None => {
                 let l = line.trim_end_matches('\n');
-                let head = l.strip_prefix("struct ").or_else(|| l.strip_prefix("union "));
+                let head = l
+                    .strip_prefix("struct ")
+                    .or_else(|| l.strip_prefix("union "));
                 if let Some(rest) = head.and_then(|r| r.strip_suffix(" {")) {
                     cur = Some((rest.to_string(), line.to_string()));
                 }
@@ -80,7 +98,12 @@ fn compare_full_dump(vmlinux: &Path) {
     let cache = tempfile::tempdir().expect("tempdir");
     let cold = vmscope(vmlinux, cache.path(), &[]);
     let warm = vmscope(vmlinux, cache.path(), &[]);
-    assert_eq!(cold, warm, "cold and warm (cached index) dumps differ for {}", vmlinux.display());
+    assert_eq!(
+        cold,
+        warm,
+        "cold and warm (cached index) dumps differ for {}",
+        vmlinux.display()
+    );
 
     let p = blocks(&want);
     let v = blocks(&cold);
@@ -107,10 +130,23 @@ fn compare_full_dump(vmlinux: &Path) {
         p.len(),
         extra
     );
-    assert!(p.len() > 5000, "pahole listed only {} types for {}", p.len(), vmlinux.display());
-    assert!(residue.is_empty() && extra == 0, "residue for {}: {residue:?}", vmlinux.display());
+    assert!(
+        p.len() > 5000,
+        "pahole listed only {} types for {}",
+        p.len(),
+        vmlinux.display()
+    );
+    assert!(
+        residue.is_empty() && extra == 0,
+        "residue for {}: {residue:?}",
+        vmlinux.display()
+    );
     // and the whole text, separators and order included
-    assert!(want == cold, "full dumps differ in order or between blocks for {}", vmlinux.display());
+    assert!(
+        want == cold,
+        "full dumps differ in order or between blocks for {}",
+        vmlinux.display()
+    );
 }
 
 fn kernels() -> Vec<PathBuf> {
@@ -129,7 +165,9 @@ fn lookups_by_name_match_pahole_c() {
     // early (first units), late, function-local (only -C finds them), unions, typedefs, enums
     for k in kernels() {
         // maple tree types exist from 6.1 on: ask for them only where pahole's listing has them
-        let has_maple = blocks(&pahole_full(&k)).iter().any(|(n, _)| n == "maple_tree");
+        let has_maple = blocks(&pahole_full(&k))
+            .iter()
+            .any(|(n, _)| n == "maple_tree");
         let mut names = "task_struct,mm_struct,vm_area_struct,bts_record,syscall_tp_t,page,xarray,pid_t,pt_regs,rq,\
                          tcp_sock"
             .to_string();
@@ -140,7 +178,11 @@ fn lookups_by_name_match_pahole_c() {
         let cache = tempfile::tempdir().expect("tempdir");
         // pahole looks for each -C name only in units after the previous name's; a name defined
         // only earlier ends its search ("type not found"). vmscope must print the same and fail.
-        let (want, pahole_err, _) = run_any(Command::new("pahole").args(["-F", "dwarf", "-C", names]).arg(&k));
+        let (want, pahole_err, _) = run_any(
+            Command::new("pahole")
+                .args(["-F", "dwarf", "-C", names])
+                .arg(&k),
+        );
         let (got, vm_err, vm_ok) = run_any(
             Command::new(env!("CARGO_BIN_EXE_vmscope"))
                 .env("XDG_CACHE_HOME", cache.path())
@@ -148,26 +190,66 @@ fn lookups_by_name_match_pahole_c() {
                 .arg(&k)
                 .args(["-C", names]),
         );
-        assert!(want.len() > 1000, "pahole printed too little for {}", k.display());
-        assert!(want == got, "-C {names} differs for {}:\n{}", k.display(), first_difference(&want, &got));
-        assert_eq!(vm_ok, !pahole_err.contains("not found"), "pahole: {pahole_err} vmscope: {vm_err}");
+        assert!(
+            want.len() > 1000,
+            "pahole printed too little for {}",
+            k.display()
+        );
+        assert!(
+            want == got,
+            "-C {names} differs for {}:\n{}",
+            k.display(),
+            first_difference(&want, &got)
+        );
+        assert_eq!(
+            vm_ok,
+            !pahole_err.contains("not found"),
+            "pahole: {pahole_err} vmscope: {vm_err}"
+        );
         // each name alone (late ones included)
         for n in ["rq", "tcp_sock", "bts_record", "page"] {
-            let want = run(Command::new("pahole").args(["-F", "dwarf", "-C", n]).arg(&k));
-            assert_eq!(want, vmscope(&k, cache.path(), &[n]), "{n} in {}", k.display());
+            let want = run(Command::new("pahole")
+                .args(["-F", "dwarf", "-C", n])
+                .arg(&k));
+            assert_eq!(
+                want,
+                vmscope(&k, cache.path(), &[n]),
+                "{n} in {}",
+                k.display()
+            );
         }
-        let want = run(Command::new("pahole").args(["-F", "dwarf", "--hex", "-C", "task_struct"]).arg(&k));
-        assert_eq!(want, vmscope(&k, cache.path(), &["--hex", "task_struct"]), "--hex task_struct");
-        let want = run(Command::new("pahole").args(["-F", "dwarf", "-E", "-C", "vm_area_struct"]).arg(&k));
-        assert_eq!(want, vmscope(&k, cache.path(), &["-E", "vm_area_struct"]), "-E vm_area_struct");
-        let want = run(Command::new("pahole").args(["-F", "dwarf", "-c", "128", "-C", "mm_struct"]).arg(&k));
-        assert_eq!(want, vmscope(&k, cache.path(), &["-c", "128", "mm_struct"]), "-c 128 mm_struct");
+        let want = run(Command::new("pahole")
+            .args(["-F", "dwarf", "--hex", "-C", "task_struct"])
+            .arg(&k));
+        assert_eq!(
+            want,
+            vmscope(&k, cache.path(), &["--hex", "task_struct"]),
+            "--hex task_struct"
+        );
+        let want = run(Command::new("pahole")
+            .args(["-F", "dwarf", "-E", "-C", "vm_area_struct"])
+            .arg(&k));
+        assert_eq!(
+            want,
+            vmscope(&k, cache.path(), &["-E", "vm_area_struct"]),
+            "-E vm_area_struct"
+        );
+        let want = run(Command::new("pahole")
+            .args(["-F", "dwarf", "-c", "128", "-C", "mm_struct"])
+            .arg(&k));
+        assert_eq!(
+            want,
+            vmscope(&k, cache.path(), &["-c", "128", "mm_struct"]),
+            "-c 128 mm_struct"
+        );
     }
 }
 
 /// stdout, stderr, success: for commands whose failure is part of the comparison.
 fn run_any(cmd: &mut Command) -> (String, String, bool) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run ./fixtures/build.sh)"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run ./fixtures/build.sh)"));
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -181,5 +263,9 @@ fn first_difference(a: &str, b: &str) -> String {
             return format!("line {}:\n  pahole:  {x}\n  vmscope: {y}", i + 1);
         }
     }
-    format!("lengths {} vs {} lines", a.lines().count(), b.lines().count())
+    format!(
+        "lengths {} vs {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
 }

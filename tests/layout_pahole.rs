@@ -19,28 +19,50 @@ fn fixtures() -> Vec<PathBuf> {
 
 fn compile(src: &Path, dir: &Path) -> PathBuf {
     let obj = dir.join(src.file_stem().expect("stem")).with_extension("o");
-    let st = Command::new("gcc").args(["-g", "-c"]).arg(src).arg("-o").arg(&obj).status().expect("run gcc");
+    let st = Command::new("gcc")
+        .args(["-g", "-c"])
+        .arg(src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("run gcc");
     assert!(st.success(), "gcc failed on {}", src.display());
     obj
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is pahole installed? apt-get install dwarves)"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?}: {e} (is pahole installed? apt-get install dwarves)")
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
 fn pahole(obj: &Path, args: &[&str]) -> String {
-    run(Command::new("pahole").args(["-F", "dwarf"]).args(args).arg(obj))
+    run(Command::new("pahole")
+        .args(["-F", "dwarf"])
+        .args(args)
+        .arg(obj))
 }
 
 fn vmscope(obj: &Path, args: &[&str]) -> String {
-    run(Command::new(env!("CARGO_BIN_EXE_vmscope")).args(["layout", "--no-cache", "--vmlinux"]).arg(obj).args(args))
+    run(Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["layout", "--no-cache", "--vmlinux"])
+        .arg(obj)
+        .args(args))
 }
 
 /// Struct and union names as pahole lists them.
 fn names(obj: &Path) -> Vec<String> {
-    pahole(obj, &["--sizes"]).lines().filter_map(|l| l.split('\t').next()).map(str::to_string).collect()
+    pahole(obj, &["--sizes"])
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -62,12 +84,20 @@ fn every_struct_and_union_matches_pahole() {
                 let got = vmscope(&obj, &v_args);
                 compared += 1;
                 if want != got {
-                    failures.push(format!("{} {name} {opts:?}:\n--- pahole\n{want}--- vmscope\n{got}", src.display()));
+                    failures.push(format!(
+                        "{} {name} {opts:?}:\n--- pahole\n{want}--- vmscope\n{got}",
+                        src.display()
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {compared} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -75,29 +105,73 @@ fn full_dump_sizes_and_member_counts_match_pahole() {
     let dir = tempfile::tempdir().expect("tempdir");
     for src in fixtures() {
         let obj = compile(&src, dir.path());
-        assert_eq!(vmscope(&obj, &[]), pahole(&obj, &[]), "full dump of {}", src.display());
-        assert_eq!(vmscope(&obj, &["--sizes"]), pahole(&obj, &["--sizes"]), "--sizes of {}", src.display());
-        assert_eq!(vmscope(&obj, &["--nr-members"]), pahole(&obj, &["--nr_members"]), "{}", src.display());
-        assert_eq!(vmscope(&obj, &["-y", "b"]), pahole(&obj, &["-y", "b"]), "-y of {}", src.display());
+        assert_eq!(
+            vmscope(&obj, &[]),
+            pahole(&obj, &[]),
+            "full dump of {}",
+            src.display()
+        );
+        assert_eq!(
+            vmscope(&obj, &["--sizes"]),
+            pahole(&obj, &["--sizes"]),
+            "--sizes of {}",
+            src.display()
+        );
+        assert_eq!(
+            vmscope(&obj, &["--nr-members"]),
+            pahole(&obj, &["--nr_members"]),
+            "{}",
+            src.display()
+        );
+        assert_eq!(
+            vmscope(&obj, &["-y", "b"]),
+            pahole(&obj, &["-y", "b"]),
+            "-y of {}",
+            src.display()
+        );
     }
 }
 
 #[test]
 fn typedefs_and_enums_by_name_match_pahole() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let obj = compile(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"), dir.path());
-    for name in ["anon_typedef_t", "named_td_t", "colour", "tiny", "big_values", "u64"] {
-        assert_eq!(vmscope(&obj, &["-C", name]), pahole(&obj, &["-C", name]), "{name}");
-        assert_eq!(vmscope(&obj, &["--hex", name]), pahole(&obj, &["--hex", "-C", name]), "{name} --hex");
+    let obj = compile(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"),
+        dir.path(),
+    );
+    for name in [
+        "anon_typedef_t",
+        "named_td_t",
+        "colour",
+        "tiny",
+        "big_values",
+        "u64",
+    ] {
+        assert_eq!(
+            vmscope(&obj, &["-C", name]),
+            pahole(&obj, &["-C", name]),
+            "{name}"
+        );
+        assert_eq!(
+            vmscope(&obj, &["--hex", name]),
+            pahole(&obj, &["--hex", "-C", name]),
+            "{name} --hex"
+        );
     }
     // several names at once, pahole's -C a,b syntax
-    assert_eq!(vmscope(&obj, &["-C", "holes,big"]), pahole(&obj, &["-C", "holes,big"]));
+    assert_eq!(
+        vmscope(&obj, &["-C", "holes,big"]),
+        pahole(&obj, &["-C", "holes,big"])
+    );
 }
 
 #[test]
 fn unknown_name_fails_with_suggestions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let obj = compile(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"), dir.path());
+    let obj = compile(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"),
+        dir.path(),
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
         .args(["layout", "--no-cache", "--vmlinux"])
         .arg(&obj)
@@ -113,7 +187,10 @@ fn unknown_name_fails_with_suggestions() {
 #[test]
 fn bad_inputs_give_one_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let obj = compile(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"), dir.path());
+    let obj = compile(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"),
+        dir.path(),
+    );
     let bytes = std::fs::read(&obj).expect("read object");
     let not_elf = dir.path().join("not-elf");
     std::fs::write(&not_elf, b"this is not an ELF file at all\n").expect("write");
@@ -123,13 +200,23 @@ fn bad_inputs_give_one_line_and_exit_2() {
     let st = Command::new("gcc")
         .args(["-c", "-x", "c", "-", "-o"])
         .arg(&no_dwarf)
-        .stdin(std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c")).expect("open"))
+        .stdin(
+            std::fs::File::open(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/layout/holes.c"),
+            )
+            .expect("open"),
+        )
         .status()
         .expect("gcc");
     assert!(st.success());
     let empty = dir.path().join("empty");
     std::fs::write(&empty, b"").expect("write");
-    for (what, path) in [("non-ELF", &not_elf), ("truncated", &truncated), ("no DWARF", &no_dwarf), ("empty", &empty)] {
+    for (what, path) in [
+        ("non-ELF", &not_elf),
+        ("truncated", &truncated),
+        ("no DWARF", &no_dwarf),
+        ("empty", &empty),
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
             .args(["layout", "--no-cache", "--vmlinux"])
             .arg(path)
@@ -149,7 +236,12 @@ fn summary_value(text: &str, key: &str) -> u64 {
         .filter(|l| l.starts_with("\t/*"))
         .find_map(|l| {
             let i = l.find(key)?;
-            l[i + key.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            l[i + key.len()..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         })
         .unwrap_or(0)
 }
@@ -161,21 +253,35 @@ fn json_agrees_with_pahole_text() {
         let obj = compile(&src, dir.path());
         for name in names(&obj) {
             let text = pahole(&obj, &["-C", &name]);
-            let doc: serde_json::Value = serde_json::from_str(&vmscope(&obj, &["--json", &name])).expect("json");
+            let doc: serde_json::Value =
+                serde_json::from_str(&vmscope(&obj, &["--json", &name])).expect("json");
             assert_eq!(doc["schema"], 1);
             let t = &doc["types"][0];
             assert_eq!(t["name"].as_str(), Some(name.as_str()));
             if !text.contains("/* size:") {
                 // pahole prints no summary for unions: only offsets can be compared
                 assert_eq!(t["kind"], "union", "{name}");
-                assert!(t["members"].as_array().expect("members").iter().all(|m| m["offset"] == 0));
+                assert!(t["members"]
+                    .as_array()
+                    .expect("members")
+                    .iter()
+                    .all(|m| m["offset"] == 0));
                 continue;
             }
             let size: u64 = summary_value(&text, "/* size:");
             assert_eq!(t["size"].as_u64(), Some(size), "{name} size");
-            let holes: u64 = t["holes"].as_array().expect("holes").iter().map(|h| h["size"].as_u64().unwrap_or(0)).sum();
+            let holes: u64 = t["holes"]
+                .as_array()
+                .expect("holes")
+                .iter()
+                .map(|h| h["size"].as_u64().unwrap_or(0))
+                .sum();
             assert_eq!(holes, summary_value(&text, "sum holes:"), "{name} holes");
-            assert_eq!(t["padding"].as_u64(), Some(summary_value(&text, "/* padding:")), "{name} padding");
+            assert_eq!(
+                t["padding"].as_u64(),
+                Some(summary_value(&text, "/* padding:")),
+                "{name} padding"
+            );
             // top-level member offsets: the first number of each depth-1 member comment
             let offsets: Vec<u64> = text
                 .lines()
@@ -183,11 +289,18 @@ fn json_agrees_with_pahole_text() {
                 .filter(|l| l.contains("/*") && (l.contains(';')))
                 .filter_map(|l| {
                     let c = &l[l.rfind("/*")? + 2..];
-                    c.trim_start().split(|ch: char| !ch.is_ascii_digit()).next()?.parse().ok()
+                    c.trim_start()
+                        .split(|ch: char| !ch.is_ascii_digit())
+                        .next()?
+                        .parse()
+                        .ok()
                 })
                 .collect();
             let members = t["members"].as_array().expect("members");
-            let got: Vec<u64> = members.iter().map(|m| m["offset"].as_u64().unwrap_or(u64::MAX)).collect();
+            let got: Vec<u64> = members
+                .iter()
+                .map(|m| m["offset"].as_u64().unwrap_or(u64::MAX))
+                .collect();
             assert_eq!(got, offsets, "{name} member offsets");
         }
     }

@@ -62,27 +62,56 @@ struct LiveRun {
 impl LiveRun {
     fn file(&self, rel: &str) -> String {
         let p = self.dir.path().join(rel);
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {}: {e}", self.kernel, p.display()))
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {}: {e}", self.kernel, p.display()))
     }
     fn status(&self, rel: &str) -> i32 {
-        self.file(rel).trim().parse().unwrap_or_else(|e| panic!("{}: {rel}: {e}", self.kernel))
+        self.file(rel)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {rel}: {e}", self.kernel))
     }
 }
 
 fn boot(kernel: &str, with_vmlinux: bool) -> LiveRun {
     let vmscope = static_vmscope();
     let busybox = Path::new("/bin/busybox");
-    let opts = if with_vmlinux { "--vmlinux /vmlinux" } else { "" };
+    let opts = if with_vmlinux {
+        "--vmlinux /vmlinux"
+    } else {
+        ""
+    };
     let script = format!("VMSCOPE='{opts}'\n{SCRIPT}");
-    let run = run_in_guest_with(kernel, busybox, &["sh", "-c", &script], with_vmlinux, &[(vmscope.as_path(), "/bin/vmscope")]);
-    assert_eq!(run.status, 0, "{kernel}: the guest script failed: {}", run.stderr);
+    let run = run_in_guest_with(
+        kernel,
+        busybox,
+        &["sh", "-c", &script],
+        with_vmlinux,
+        &[(vmscope.as_path(), "/bin/vmscope")],
+    );
+    assert_eq!(
+        run.status, 0,
+        "{kernel}: the guest script failed: {}",
+        run.stderr
+    );
     let dir = tempfile::tempdir().unwrap();
     unpack(&run.stdout, dir.path());
     let before = run.proc();
     let wl = run.workloads();
     let workload_pids = wl.processes.iter().map(|p| p.pid).collect();
-    let workload_tids = wl.processes.iter().flat_map(|p| p.tids.iter().copied()).collect();
-    LiveRun { kernel: kernel.into(), dir, before, workload_pids, workload_tids, _run: run }
+    let workload_tids = wl
+        .processes
+        .iter()
+        .flat_map(|p| p.tids.iter().copied())
+        .collect();
+    LiveRun {
+        kernel: kernel.into(),
+        dir,
+        before,
+        workload_pids,
+        workload_tids,
+        _run: run,
+    }
 }
 
 fn unpack(b64: &str, dest: &Path) {
@@ -93,9 +122,18 @@ fn unpack(b64: &str, dest: &Path) {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b64.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b64.as_bytes())
+        .unwrap();
     let st = child.wait().unwrap();
-    assert!(st.success(), "could not unpack the guest's results ({} bytes of base64)", b64.len());
+    assert!(
+        st.success(),
+        "could not unpack the guest's results ({} bytes of base64)",
+        b64.len()
+    );
 }
 
 /// A workqueue worker's name ends with its last work ("kworker/1:1-events"),
@@ -122,7 +160,13 @@ fn after_stats(text: &str) -> BTreeMap<i32, (i32, ProcStat)> {
 /// listed with its pid, tgid, ppid and /proc name; the workloads' state too (they wait
 /// quietly; other tasks' states move); every listed task is in one of the copies.
 fn assert_ps_matches_proc(r: &LiveRun) {
-    assert_eq!(r.status("ps.status"), 0, "{}: vmscope ps: {}", r.kernel, r.file("ps.err"));
+    assert_eq!(
+        r.status("ps.status"),
+        0,
+        "{}: vmscope ps: {}",
+        r.kernel,
+        r.file("ps.err")
+    );
     let rows: Vec<J> = serde_json::from_str(&r.file("ps.json")).unwrap();
     let ps_pid: i32 = r.file("ps.pid").trim().parse().unwrap();
     let after = after_stats(&r.file("after.stat"));
@@ -132,20 +176,56 @@ fn assert_ps_matches_proc(r: &LiveRun) {
             before.insert(tid, (pid, r.before.task_stat(pid, tid)));
         }
     }
-    let by_pid: BTreeMap<i32, &J> = rows.iter().filter(|v| v["idle"] != true).map(|v| (v["pid"].as_i64().unwrap() as i32, v)).collect();
+    let by_pid: BTreeMap<i32, &J> = rows
+        .iter()
+        .filter(|v| v["idle"] != true)
+        .map(|v| (v["pid"].as_i64().unwrap() as i32, v))
+        .collect();
     let idle = rows.iter().filter(|v| v["idle"] == true).count();
-    assert!(idle >= 1 && rows.iter().filter(|v| v["idle"] == true).all(|v| v["pid"] == 0), "{}: idle tasks", r.kernel);
+    assert!(
+        idle >= 1
+            && rows
+                .iter()
+                .filter(|v| v["idle"] == true)
+                .all(|v| v["pid"] == 0),
+        "{}: idle tasks",
+        r.kernel
+    );
     let mut compared = 0;
     for (tid, (tgid, st)) in &before {
-        let Some((tgid2, st2)) = after.get(tid) else { continue };
+        let Some((tgid2, st2)) = after.get(tid) else {
+            continue;
+        };
         assert_eq!(tgid, tgid2);
-        let row = by_pid.get(tid).unwrap_or_else(|| panic!("{}: task {tid} ({}) is in /proc before and after ps, not in ps", r.kernel, st.comm));
+        let row = by_pid.get(tid).unwrap_or_else(|| {
+            panic!(
+                "{}: task {tid} ({}) is in /proc before and after ps, not in ps",
+                r.kernel, st.comm
+            )
+        });
         let want = (*tgid as i64, st.ppid as i64, stable_comm(&st.comm));
-        let got = (row["tgid"].as_i64().unwrap(), row["ppid"].as_i64().unwrap(), stable_comm(row["comm"].as_str().unwrap()));
-        assert_eq!(got, want, "{}: task {tid}: (tgid, ppid, comm) ps vs /proc", r.kernel);
+        let got = (
+            row["tgid"].as_i64().unwrap(),
+            row["ppid"].as_i64().unwrap(),
+            stable_comm(row["comm"].as_str().unwrap()),
+        );
+        assert_eq!(
+            got, want,
+            "{}: task {tid}: (tgid, ppid, comm) ps vs /proc",
+            r.kernel
+        );
         if r.workload_tids.contains(tid) {
-            assert_eq!(st.state, st2.state, "{}: workload task {tid} changed state", r.kernel);
-            assert_eq!(row["state"].as_str().unwrap(), st.state.to_string(), "{}: task {tid} state", r.kernel);
+            assert_eq!(
+                st.state, st2.state,
+                "{}: workload task {tid} changed state",
+                r.kernel
+            );
+            assert_eq!(
+                row["state"].as_str().unwrap(),
+                st.state.to_string(),
+                "{}: task {tid} state",
+                r.kernel
+            );
         }
         compared += 1;
     }
@@ -156,11 +236,23 @@ fn assert_ps_matches_proc(r: &LiveRun) {
         if before.contains_key(tid) || after.contains_key(tid) || row["tgid"] == ps_pid {
             continue;
         }
-        assert!(row["kthread"] == true, "{}: ps lists user task {tid}, which neither /proc copy shows: {row}", r.kernel);
+        assert!(
+            row["kthread"] == true,
+            "{}: ps lists user task {tid}, which neither /proc copy shows: {row}",
+            r.kernel
+        );
         transient += 1;
     }
-    assert!(r.workload_tids.iter().all(|t| by_pid.contains_key(t)), "{}: a workload thread is missing from ps", r.kernel);
-    assert!(compared > 20, "{}: only {compared} tasks compared", r.kernel);
+    assert!(
+        r.workload_tids.iter().all(|t| by_pid.contains_key(t)),
+        "{}: a workload thread is missing from ps",
+        r.kernel
+    );
+    assert!(
+        compared > 20,
+        "{}: only {compared} tasks compared",
+        r.kernel
+    );
     eprintln!(
         "{}: ps: {} rows ({idle} idle), {compared} tasks equal to /proc, {transient} short-lived kernel threads",
         r.kernel,
@@ -176,24 +268,42 @@ fn assert_vmas_match_maps(r: &LiveRun) {
     let mut pids: Vec<i32> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".status")?.parse().ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".status")?
+                .parse()
+                .ok()
+        })
         .collect();
     pids.sort();
     let (mut exact, mut changed, mut vmas_total, mut kthreads) = (0, 0, 0, 0);
     for pid in &pids {
         let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{pid}.{ext}"))).ok();
-        let (before, vmas, after) = (read("before").unwrap(), read("vmas").unwrap(), read("after"));
+        let (before, vmas, after) = (
+            read("before").unwrap(),
+            read("vmas").unwrap(),
+            read("after"),
+        );
         let status = r.status(&format!("m/{pid}.status"));
         let err = read("err").unwrap_or_default();
         let Some(after) = after else {
-            assert!(!r.workload_pids.contains(pid), "{}: workload {pid} exited", r.kernel);
+            assert!(
+                !r.workload_pids.contains(pid),
+                "{}: workload {pid} exited",
+                r.kernel
+            );
             continue; // exited meanwhile
         };
         if before == after {
             assert_eq!(status, 0, "{}: vmscope vmas {pid}: {err}", r.kernel);
             if vmas != before {
                 let (w, g) = (parse_maps(&before), parse_maps(&vmas));
-                let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+                let first = w
+                    .iter()
+                    .zip(&g)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(w.len().min(g.len()));
                 panic!(
                     "{}: vmas {pid} differs from /proc/{pid}/maps ({} vs {} lines), first difference at line {first}:\n  maps: {:?}\n  vmas: {:?}",
                     r.kernel,
@@ -205,21 +315,41 @@ fn assert_vmas_match_maps(r: &LiveRun) {
             }
             if before.is_empty() {
                 kthreads += 1;
-                assert!(err.contains("no mm"), "{}: kernel thread {pid}: {err}", r.kernel);
+                assert!(
+                    err.contains("no mm"),
+                    "{}: kernel thread {pid}: {err}",
+                    r.kernel
+                );
             } else {
                 exact += 1;
                 vmas_total += before.lines().count();
             }
         } else {
-            assert!(!r.workload_pids.contains(pid), "{}: workload {pid}'s maps changed during the run", r.kernel);
-            assert!(status != 0 || vmas == before || vmas == after, "{}: vmas {pid} matches neither read of maps", r.kernel);
+            assert!(
+                !r.workload_pids.contains(pid),
+                "{}: workload {pid}'s maps changed during the run",
+                r.kernel
+            );
+            assert!(
+                status != 0 || vmas == before || vmas == after,
+                "{}: vmas {pid} matches neither read of maps",
+                r.kernel
+            );
             changed += 1;
         }
     }
     for pid in &r.workload_pids {
-        assert!(pids.contains(pid), "{}: workload {pid} not compared", r.kernel);
+        assert!(
+            pids.contains(pid),
+            "{}: workload {pid} not compared",
+            r.kernel
+        );
     }
-    assert!(exact >= r.workload_pids.len(), "{}: only {exact} processes compared exactly", r.kernel);
+    assert!(
+        exact >= r.workload_pids.len(),
+        "{}: only {exact} processes compared exactly",
+        r.kernel
+    );
     assert!(kthreads >= 1, "{}: no kernel thread compared", r.kernel);
     eprintln!(
         "{}: vmas: {exact} processes ({vmas_total} VMAs) byte-identical to /proc/PID/maps, {kthreads} kernel threads without mm, {changed} changed during the read",
@@ -229,8 +359,18 @@ fn assert_vmas_match_maps(r: &LiveRun) {
 
 fn assert_check_passes(r: &LiveRun) {
     let out = r.file("check.out");
-    assert_eq!(r.status("check.status"), 0, "{}: vmscope check --all:\n{out}\n{}", r.kernel, r.file("check.err"));
-    eprintln!("{}: check --all: exit 0\n{}", r.kernel, out.lines().rev().take(3).collect::<Vec<_>>().join("\n"));
+    assert_eq!(
+        r.status("check.status"),
+        0,
+        "{}: vmscope check --all:\n{out}\n{}",
+        r.kernel,
+        r.file("check.err")
+    );
+    eprintln!(
+        "{}: check --all: exit 0\n{}",
+        r.kernel,
+        out.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
 }
 
 fn live(kernel: &str, with_vmlinux: bool) {

@@ -12,7 +12,11 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn dump_dir(name: &str) -> PathBuf {
     let d = common::fixtures_root().join("dumps").join(name);
-    assert!(d.join("kdump-zlib.flat").exists() && d.join("elf.core").exists(), "fixture dump {} missing: run ./fixtures/build.sh", d.display());
+    assert!(
+        d.join("kdump-zlib.flat").exists() && d.join("elf.core").exists(),
+        "fixture dump {} missing: run ./fixtures/build.sh",
+        d.display()
+    );
     d
 }
 
@@ -38,7 +42,11 @@ fn vmscope(args: &[&str]) -> (i32, String, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (status.code().unwrap_or(-1), out_t.join().unwrap(), err_t.join().unwrap())
+    (
+        status.code().unwrap_or(-1),
+        out_t.join().unwrap(),
+        err_t.join().unwrap(),
+    )
 }
 
 /// Exit 2, exactly one stderr line containing every word of `expect`, no panic.
@@ -46,9 +54,16 @@ fn assert_clean_error(args: &[&str], expect: &[&str]) {
     let (code, _out, err) = vmscope(args);
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     assert_eq!(code, 2, "{args:?}: exit status; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: want one error line, got: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: want one error line, got: {err}"
+    );
     for e in expect {
-        assert!(err.contains(e), "{args:?}: error should mention {e:?}: {err}");
+        assert!(
+            err.contains(e),
+            "{args:?}: error should mention {e:?}: {err}"
+        );
     }
 }
 
@@ -69,15 +84,24 @@ fn truncated_dumps_are_refused() {
     let vmlinux = s(&d.join("vmlinux"));
     let elf = tmp.path().join("elf.core");
     copy_prefix(&d.join("elf.core"), &elf, 32 << 20);
-    assert_clean_error(&["ps", "--core", &s(&elf), "--vmlinux", &vmlinux], &["truncated"]);
+    assert_clean_error(
+        &["ps", "--core", &s(&elf), "--vmlinux", &vmlinux],
+        &["truncated"],
+    );
     let flat_len = std::fs::metadata(d.join("kdump-zlib.flat")).unwrap().len();
     let flat = tmp.path().join("kdump.flat");
     copy_prefix(&d.join("kdump-zlib.flat"), &flat, flat_len / 2);
-    assert_clean_error(&["ps", "--core", &s(&flat), "--vmlinux", &vmlinux], &["truncated"]);
+    assert_clean_error(
+        &["ps", "--core", &s(&flat), "--vmlinux", &vmlinux],
+        &["truncated"],
+    );
     let raw = tmp.path().join("kdump-zstd");
     let raw_len = std::fs::metadata(d.join("kdump-zstd")).unwrap().len();
     copy_prefix(&d.join("kdump-zstd"), &raw, raw_len - 100_000);
-    assert_clean_error(&["ps", "--core", &s(&raw), "--vmlinux", &vmlinux], &["truncated"]);
+    assert_clean_error(
+        &["ps", "--core", &s(&raw), "--vmlinux", &vmlinux],
+        &["truncated"],
+    );
 }
 
 #[test]
@@ -98,20 +122,49 @@ fn zeroed_vmcoreinfo_is_refused() {
     assert!(zeroed > 0, "no VMCOREINFO text found in the dump");
     let path = tmp.path().join("kdump.flat");
     std::fs::write(&path, &bytes).unwrap();
-    assert_clean_error(&["ps", "--core", &s(&path), "--vmlinux", &s(&d.join("vmlinux"))], &["VMCOREINFO"]);
+    assert_clean_error(
+        &[
+            "ps",
+            "--core",
+            &s(&path),
+            "--vmlinux",
+            &s(&d.join("vmlinux")),
+        ],
+        &["VMCOREINFO"],
+    );
 }
 
 #[test]
 fn wrong_vmlinux_is_refused_with_both_releases() {
     let old = dump_dir("5.10");
     let new = dump_dir("6.1");
-    let rel = |d: &Path| std::fs::read_to_string(d.join("release")).unwrap().trim().to_string();
+    let rel = |d: &Path| {
+        std::fs::read_to_string(d.join("release"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
     let (r_old, r_new) = (rel(&old), rel(&new));
     assert_clean_error(
-        &["ps", "--core", &s(&old.join("kdump-zlib.flat")), "--vmlinux", &s(&new.join("vmlinux"))],
+        &[
+            "ps",
+            "--core",
+            &s(&old.join("kdump-zlib.flat")),
+            "--vmlinux",
+            &s(&new.join("vmlinux")),
+        ],
         &["does not match", &r_old, &r_new],
     );
-    assert_clean_error(&["info", "--core", &s(&new.join("elf.core")), "--vmlinux", &s(&old.join("vmlinux"))], &["does not match", &r_old, &r_new]);
+    assert_clean_error(
+        &[
+            "info",
+            "--core",
+            &s(&new.join("elf.core")),
+            "--vmlinux",
+            &s(&old.join("vmlinux")),
+        ],
+        &["does not match", &r_old, &r_new],
+    );
 }
 
 #[test]
@@ -129,7 +182,12 @@ fn garbage_files_are_refused() {
             x as u8
         })
         .collect();
-    for (name, magic) in [("noise", &b""[..]), ("elf", b"\x7fELF\x02\x01\x01"), ("kdump", b"KDUMP   "), ("flat", b"makedumpfile")] {
+    for (name, magic) in [
+        ("noise", &b""[..]),
+        ("elf", b"\x7fELF\x02\x01\x01"),
+        ("kdump", b"KDUMP   "),
+        ("flat", b"makedumpfile"),
+    ] {
         let p = tmp.path().join(name);
         let mut f = std::fs::File::create(&p).unwrap();
         f.write_all(magic).unwrap();
@@ -139,10 +197,31 @@ fn garbage_files_are_refused() {
     }
     let empty = tmp.path().join("empty");
     std::fs::write(&empty, b"").unwrap();
-    assert_clean_error(&["info", "--core", &s(&empty), "--vmlinux", &vmlinux], &["not a vmcore"]);
-    assert_clean_error(&["info", "--core", &s(&tmp.path().join("absent")), "--vmlinux", &vmlinux], &["absent"]);
+    assert_clean_error(
+        &["info", "--core", &s(&empty), "--vmlinux", &vmlinux],
+        &["not a vmcore"],
+    );
+    assert_clean_error(
+        &[
+            "info",
+            "--core",
+            &s(&tmp.path().join("absent")),
+            "--vmlinux",
+            &vmlinux,
+        ],
+        &["absent"],
+    );
     // A garbage vmlinux.
-    assert_clean_error(&["info", "--core", &s(&d.join("kdump-zlib.flat")), "--vmlinux", &s(&tmp.path().join("noise"))], &["noise"]);
+    assert_clean_error(
+        &[
+            "info",
+            "--core",
+            &s(&d.join("kdump-zlib.flat")),
+            "--vmlinux",
+            &s(&tmp.path().join("noise")),
+        ],
+        &["noise"],
+    );
 }
 
 #[test]
@@ -152,12 +231,54 @@ fn addresses_outside_the_dump_are_clean_errors() {
     let (code, out, err) = vmscope(&["info", "--json", "--core", &core, "--vmlinux", &vmlinux]);
     assert_eq!(code, 0, "{err}");
     let info: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let pob = u64::from_str_radix(info["page_offset_base"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let pob = u64::from_str_radix(
+        info["page_offset_base"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
     // 1 TiB into the direct map: far beyond the guest's RAM.
     let far = format!("{:#x}", pob + (1u64 << 40));
-    assert_clean_error(&["show", "task_struct", &far, "--core", &core, "--vmlinux", &vmlinux], &["not in the dump", &far[2..]]);
+    assert_clean_error(
+        &[
+            "show",
+            "task_struct",
+            &far,
+            "--core",
+            &core,
+            "--vmlinux",
+            &vmlinux,
+        ],
+        &["not in the dump", &far[2..]],
+    );
     // A user address nobody mapped (page 0 of init).
-    assert_clean_error(&["read", "--pid", "1", "0x10", "16", "--core", &core, "--vmlinux", &vmlinux], &["not mapped"]);
+    assert_clean_error(
+        &[
+            "read",
+            "--pid",
+            "1",
+            "0x10",
+            "16",
+            "--core",
+            &core,
+            "--vmlinux",
+            &vmlinux,
+        ],
+        &["not mapped"],
+    );
     // A non-canonical address.
-    assert_clean_error(&["show", "task_struct", "0x8000000000000000", "--core", &core, "--vmlinux", &vmlinux], &["not mapped"]);
+    assert_clean_error(
+        &[
+            "show",
+            "task_struct",
+            "0x8000000000000000",
+            "--core",
+            &core,
+            "--vmlinux",
+            &vmlinux,
+        ],
+        &["not mapped"],
+    );
 }

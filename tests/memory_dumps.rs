@@ -12,7 +12,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DUMPS: [&str; 3] = ["5.10", "6.1", "6.1-la57"];
-const FORMATS: [&str; 6] = ["elf.core", "kdump-zlib.flat", "kdump-lzo", "kdump-snappy", "kdump-zstd", "kdump-excluded"];
+const FORMATS: [&str; 6] = [
+    "elf.core",
+    "kdump-zlib.flat",
+    "kdump-lzo",
+    "kdump-snappy",
+    "kdump-zstd",
+    "kdump-excluded",
+];
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn dump_dir(name: &str) -> PathBuf {
@@ -27,7 +34,11 @@ pub fn dump_dir(name: &str) -> PathBuf {
 
 fn core(name: &str, format: &str) -> PathBuf {
     let p = dump_dir(name).join(format);
-    assert!(p.exists(), "{} is missing: run ./fixtures/build.sh", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run ./fixtures/build.sh",
+        p.display()
+    );
     p
 }
 
@@ -54,7 +65,11 @@ pub fn vmscope(args: &[&str]) -> (i32, String, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (status.code().unwrap_or(-1), out_t.join().unwrap(), err_t.join().unwrap())
+    (
+        status.code().unwrap_or(-1),
+        out_t.join().unwrap(),
+        err_t.join().unwrap(),
+    )
 }
 
 fn run_ok(args: &[&str]) -> String {
@@ -97,8 +112,16 @@ pub fn parse_stat(path: &Path) -> Stat {
     let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let open = s.find('(').unwrap();
     let close = s.rfind(')').unwrap();
-    let fields: Vec<String> = s[close + 2..].split_whitespace().map(str::to_string).collect();
-    Stat { pid: s[..open].trim().parse().unwrap(), comm: s[open + 1..close].to_string(), state: fields[0].clone(), fields }
+    let fields: Vec<String> = s[close + 2..]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Stat {
+        pid: s[..open].trim().parse().unwrap(),
+        comm: s[open + 1..close].to_string(),
+        state: fields[0].clone(),
+        fields,
+    }
 }
 
 type Row = (i64, i64, i64, String, String);
@@ -109,12 +132,22 @@ type Row = (i64, i64, i64, String, String);
 /// processes, which wait quietly for the dump; drgn, reading the same dump,
 /// checks every task's state.
 fn proc_state(state: &str, workload: bool) -> String {
-    if workload { state.to_string() } else { "(racy)".into() }
+    if workload {
+        state.to_string()
+    } else {
+        "(racy)".into()
+    }
 }
 
 fn workload_tgids(dir: &Path) -> BTreeSet<i64> {
-    let wl: J = serde_json::from_str(&std::fs::read_to_string(dir.join("workloads.json")).unwrap()).unwrap();
-    wl["processes"].as_array().unwrap().iter().map(|p| p["pid"].as_i64().unwrap()).collect()
+    let wl: J = serde_json::from_str(&std::fs::read_to_string(dir.join("workloads.json")).unwrap())
+        .unwrap();
+    wl["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_i64().unwrap())
+        .collect()
 }
 
 /// A workqueue worker's /proc name ends with the description of the last work it
@@ -132,14 +165,26 @@ fn proc_threads(dir: &Path) -> BTreeSet<Row> {
     let workloads = workload_tgids(dir);
     let mut rows = BTreeSet::new();
     for e in std::fs::read_dir(dir.join("proc")).unwrap().flatten() {
-        let Ok(tgid) = e.file_name().to_string_lossy().parse::<i64>() else { continue };
+        let Ok(tgid) = e.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
         for t in std::fs::read_dir(e.path().join("task")).unwrap().flatten() {
             let st = parse_stat(&t.path().join("stat"));
             let state = proc_state(&st.state, workloads.contains(&tgid));
-            rows.insert((st.pid, tgid, st.field(4) as i64, stable_comm(&st.comm), state));
+            rows.insert((
+                st.pid,
+                tgid,
+                st.field(4) as i64,
+                stable_comm(&st.comm),
+                state,
+            ));
         }
     }
-    assert!(rows.len() > 20, "{}: suspiciously few tasks in the /proc copy", dir.display());
+    assert!(
+        rows.len() > 20,
+        "{}: suspiciously few tasks in the /proc copy",
+        dir.display()
+    );
     rows
 }
 
@@ -149,15 +194,31 @@ fn row_of(v: &J, workloads: &BTreeSet<i64>) -> Row {
         v["tgid"].as_i64().unwrap(),
         v["ppid"].as_i64().unwrap(),
         stable_comm(v["comm"].as_str().unwrap()),
-        proc_state(v["state"].as_str().unwrap(), workloads.contains(&v["tgid"].as_i64().unwrap())),
+        proc_state(
+            v["state"].as_str().unwrap(),
+            workloads.contains(&v["tgid"].as_i64().unwrap()),
+        ),
     )
 }
 
 /// drgn's rows carry `task->comm` as `comm`; ours carry it as `task_comm`
 /// (`comm` is the /proc name, checked against /proc above).
 fn full_row(v: &J, comm_key: &str) -> String {
-    let keys = ["pid", "tgid", "ppid", comm_key, "state", "task", "mm", "map_count", "idle"];
-    keys.iter().map(|k| format!("{}={}", k.trim_start_matches("task_"), v[*k])).collect::<Vec<_>>().join(" ")
+    let keys = [
+        "pid",
+        "tgid",
+        "ppid",
+        comm_key,
+        "state",
+        "task",
+        "mm",
+        "map_count",
+        "idle",
+    ];
+    keys.iter()
+        .map(|k| format!("{}={}", k.trim_start_matches("task_"), v[*k]))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -166,19 +227,33 @@ fn ps_matches_guest_proc_and_drgn_on_every_dump_and_format() {
         let dir = dump_dir(name);
         let proc_rows = proc_threads(&dir);
         let workloads = workload_tgids(&dir);
-        let drgn: J = serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap()).unwrap();
-        let drgn_rows: BTreeSet<String> = drgn.as_array().unwrap().iter().map(|r| full_row(r, "comm")).collect();
+        let drgn: J =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap())
+                .unwrap();
+        let drgn_rows: BTreeSet<String> = drgn
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| full_row(r, "comm"))
+            .collect();
         for format in FORMATS {
             let ps = run_json(name, format, &["ps", "--json"]);
             let rows = ps.as_array().unwrap();
-            let ours: BTreeSet<Row> = rows.iter().filter(|r| r["idle"] == J::Bool(false)).map(|r| row_of(r, &workloads)).collect();
+            let ours: BTreeSet<Row> = rows
+                .iter()
+                .filter(|r| r["idle"] == J::Bool(false))
+                .map(|r| row_of(r, &workloads))
+                .collect();
             assert_eq!(
                 ours.symmetric_difference(&proc_rows).collect::<Vec<_>>(),
                 Vec::<&Row>::new(),
                 "{name}/{format}: ps vs the guest's /proc (pid, tgid, ppid, comm, state)"
             );
             let idle: Vec<&J> = rows.iter().filter(|r| r["idle"] == J::Bool(true)).collect();
-            assert!(!idle.is_empty() && idle.iter().all(|r| r["pid"] == 0 && r["mm"].is_null()), "{name}/{format}: idle tasks");
+            assert!(
+                !idle.is_empty() && idle.iter().all(|r| r["pid"] == 0 && r["mm"].is_null()),
+                "{name}/{format}: idle tasks"
+            );
             let full: BTreeSet<String> = rows.iter().map(|r| full_row(r, "task_comm")).collect();
             assert_eq!(
                 full.symmetric_difference(&drgn_rows).collect::<Vec<_>>(),
@@ -192,7 +267,11 @@ fn ps_matches_guest_proc_and_drgn_on_every_dump_and_format() {
 /// mm fields by pid, from drgn run on the ELF dump (mmap_base and brk are not in /proc).
 fn drgn_mm_fields(name: &str, pids: &[i64]) -> BTreeMap<i64, BTreeMap<String, u64>> {
     let python = common::fixtures_root().join("venv/bin/python");
-    assert!(python.exists(), "{} missing: run ./fixtures/build.sh", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run ./fixtures/build.sh",
+        python.display()
+    );
     let script = r#"
 import json, sys, drgn
 from drgn.helpers.linux.pid import find_task
@@ -207,14 +286,23 @@ print(json.dumps(out))
 "#;
     let dir = dump_dir(name);
     let mut cmd = Command::new(python);
-    cmd.arg("-c").arg(script).arg(dir.join("elf.core")).arg(dir.join("vmlinux"));
+    cmd.arg("-c")
+        .arg(script)
+        .arg(dir.join("elf.core"))
+        .arg(dir.join("vmlinux"));
     for p in pids {
         cmd.arg(p.to_string());
     }
     let out = cmd.output().expect("run drgn");
-    assert!(out.status.success(), "drgn failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "drgn failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: BTreeMap<String, BTreeMap<String, u64>> = serde_json::from_slice(&out.stdout).unwrap();
-    v.into_iter().map(|(k, m)| (k.parse().unwrap(), m)).collect()
+    v.into_iter()
+        .map(|(k, m)| (k.parse().unwrap(), m))
+        .collect()
 }
 
 /// Find a member by name, looking through anonymous structs/unions as C does.
@@ -237,7 +325,10 @@ fn num(m: &J) -> u64 {
     match v["kind"].as_str() {
         Some("int") => v["value"].as_i64().unwrap() as u64,
         Some("uint") => v["value"].as_u64().unwrap(),
-        Some("pointer") => u64::from_str_radix(v["address"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        Some("pointer") => {
+            u64::from_str_radix(v["address"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap()
+        }
         _ => {
             // atomic_t and friends: a struct with one `counter`.
             num(member(m, "counter").unwrap_or_else(|| panic!("not a number: {m}")))
@@ -246,7 +337,8 @@ fn num(m: &J) -> u64 {
 }
 
 fn workloads(name: &str) -> J {
-    serde_json::from_str(&std::fs::read_to_string(dump_dir(name).join("workloads.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(dump_dir(name).join("workloads.json")).unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -254,36 +346,84 @@ fn show_task_and_mm_values_match_proc_and_drgn() {
     for name in DUMPS {
         let dir = dump_dir(name);
         let wl = workloads(name);
-        let pids: Vec<i64> = wl["processes"].as_array().unwrap().iter().map(|p| p["pid"].as_i64().unwrap()).collect();
+        let pids: Vec<i64> = wl["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pid"].as_i64().unwrap())
+            .collect();
         let drgn_mm = drgn_mm_fields(name, &pids);
-        let drgn_ps: J = serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap()).unwrap();
+        let drgn_ps: J =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap())
+                .unwrap();
         for format in ["elf.core", "kdump-zstd", "kdump-excluded"] {
             for &pid in &pids {
                 let p = pid.to_string();
                 let stat = parse_stat(&dir.join(format!("proc/{pid}/stat")));
-                let t = run_json(name, format, &["show", "task_struct", "--pid", &p, "--json"]);
+                let t = run_json(
+                    name,
+                    format,
+                    &["show", "task_struct", "--pid", &p, "--json"],
+                );
                 let node = &t["node"];
-                assert_eq!(num(member(node, "pid").unwrap()) as i64, pid, "{name}/{format} pid");
-                assert_eq!(num(member(node, "tgid").unwrap()) as i64, pid, "{name}/{format} tgid of {pid}");
-                assert_eq!(member(node, "comm").unwrap()["value"]["value"], stat.comm, "{name}/{format} comm of {pid}");
-                let drgn_row = drgn_ps.as_array().unwrap().iter().find(|r| r["pid"] == pid).unwrap();
+                assert_eq!(
+                    num(member(node, "pid").unwrap()) as i64,
+                    pid,
+                    "{name}/{format} pid"
+                );
+                assert_eq!(
+                    num(member(node, "tgid").unwrap()) as i64,
+                    pid,
+                    "{name}/{format} tgid of {pid}"
+                );
+                assert_eq!(
+                    member(node, "comm").unwrap()["value"]["value"],
+                    stat.comm,
+                    "{name}/{format} comm of {pid}"
+                );
+                let drgn_row = drgn_ps
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["pid"] == pid)
+                    .unwrap();
                 let mm = num(member(node, "mm").unwrap());
-                assert_eq!(format!("{mm:#x}"), drgn_row["mm"].as_str().unwrap(), "{name}/{format} mm of {pid}");
+                assert_eq!(
+                    format!("{mm:#x}"),
+                    drgn_row["mm"].as_str().unwrap(),
+                    "{name}/{format} mm of {pid}"
+                );
 
                 let m = run_json(name, format, &["show", "mm_struct", "--pid", &p, "--json"]);
                 let node = &m["node"];
                 let field = |f: &str| num(member(node, f).unwrap_or_else(|| panic!("no {f}")));
                 let d = &drgn_mm[&pid];
                 for f in ["map_count", "mmap_base", "start_brk", "brk", "start_stack"] {
-                    assert_eq!(field(f), d[f], "{name}/{format}: mm_struct.{f} of pid {pid} vs drgn");
+                    assert_eq!(
+                        field(f),
+                        d[f],
+                        "{name}/{format}: mm_struct.{f} of pid {pid} vs drgn"
+                    );
                 }
                 // proc(5): field 28 startstack, field 47 start_brk.
-                assert_eq!(field("start_stack"), stat.field(28), "{name}/{format}: start_stack vs /proc/{pid}/stat");
-                assert_eq!(field("start_brk"), stat.field(47), "{name}/{format}: start_brk vs /proc/{pid}/stat");
+                assert_eq!(
+                    field("start_stack"),
+                    stat.field(28),
+                    "{name}/{format}: start_stack vs /proc/{pid}/stat"
+                );
+                assert_eq!(
+                    field("start_brk"),
+                    stat.field(47),
+                    "{name}/{format}: start_brk vs /proc/{pid}/stat"
+                );
                 // map_count excludes the gate VMA ([vsyscall]) that maps prints.
                 let maps = std::fs::read_to_string(dir.join(format!("proc/{pid}/maps"))).unwrap();
                 let lines = maps.lines().filter(|l| !l.ends_with("[vsyscall]")).count() as u64;
-                assert_eq!(field("map_count"), lines, "{name}/{format}: map_count vs /proc/{pid}/maps");
+                assert_eq!(
+                    field("map_count"),
+                    lines,
+                    "{name}/{format}: map_count vs /proc/{pid}/maps"
+                );
             }
         }
     }
@@ -294,7 +434,10 @@ fn hexdump_bytes(out: &str) -> Vec<u8> {
     let mut v = Vec::new();
     for line in out.lines() {
         let hex = line.get(18..67).unwrap_or("");
-        v.extend(hex.split_whitespace().map(|h| u8::from_str_radix(h, 16).unwrap()));
+        v.extend(
+            hex.split_whitespace()
+                .map(|h| u8::from_str_radix(h, 16).unwrap()),
+        );
     }
     v
 }
@@ -312,7 +455,11 @@ fn read_returns_the_workload_page_markers() {
                     if pages == 0 {
                         continue;
                     }
-                    let start = u64::from_str_radix(m["start"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+                    let start = u64::from_str_radix(
+                        m["start"].as_str().unwrap().trim_start_matches("0x"),
+                        16,
+                    )
+                    .unwrap();
                     let len = (pages * 4096).to_string();
                     let (addr, pid_s) = (format!("{start:#x}"), pid.to_string());
                     let args = target(name, format, &["read", "--pid", &pid_s, &addr, &len]);
@@ -324,12 +471,20 @@ fn read_returns_the_workload_page_markers() {
                         // workloads.json marker_format: "VMSCOPE pid=<pid> addr=0x<hex>" NUL-terminated.
                         let want = format!("VMSCOPE pid={pid} addr={page_addr:#x}\0");
                         let got = &bytes[(i * 4096) as usize..(i * 4096) as usize + want.len()];
-                        assert_eq!(String::from_utf8_lossy(got), want, "{name}/{format}: pid {pid} page {page_addr:#x} ({})", m["perms"]);
+                        assert_eq!(
+                            String::from_utf8_lossy(got),
+                            want,
+                            "{name}/{format}: pid {pid} page {page_addr:#x} ({})",
+                            m["perms"]
+                        );
                         checked += 1;
                     }
                 }
             }
-            assert!(checked > 20, "{name}/{format}: only {checked} markers checked");
+            assert!(
+                checked > 20,
+                "{name}/{format}: only {checked} markers checked"
+            );
         }
     }
 }
@@ -338,17 +493,33 @@ fn read_returns_the_workload_page_markers() {
 fn info_reports_the_booted_kernel() {
     for name in DUMPS {
         let dir = dump_dir(name);
-        let release = std::fs::read_to_string(dir.join("release")).unwrap().trim().to_string();
-        let boot: J = serde_json::from_str(&std::fs::read_to_string(dir.join("boot.json")).unwrap()).unwrap();
+        let release = std::fs::read_to_string(dir.join("release"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let boot: J =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("boot.json")).unwrap()).unwrap();
         for format in FORMATS {
             let v = run_json(name, format, &["info", "--json"]);
             assert_eq!(v["release"], release, "{name}/{format}");
             // The KASLR slide the guest reported at boot (VMCOREINFO read by the rig).
             let want = boot["vmcoreinfo_KERNELOFFSET"].as_str().unwrap();
-            assert_eq!(v["kaslr_offset"].as_str().unwrap(), format!("0x{want}"), "{name}/{format}");
-            let levels = if boot["cpu"].as_str().unwrap().contains("la57=off") { 4 } else { 5 };
+            assert_eq!(
+                v["kaslr_offset"].as_str().unwrap(),
+                format!("0x{want}"),
+                "{name}/{format}"
+            );
+            let levels = if boot["cpu"].as_str().unwrap().contains("la57=off") {
+                4
+            } else {
+                5
+            };
             assert_eq!(v["paging_levels"], levels, "{name}/{format}");
-            assert_eq!(v["cpus_online"].as_array().unwrap().len() as u64, boot["smp"].as_u64().unwrap(), "{name}/{format}");
+            assert_eq!(
+                v["cpus_online"].as_array().unwrap().len() as u64,
+                boot["smp"].as_u64().unwrap(),
+                "{name}/{format}"
+            );
         }
     }
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-
 #[test]
 fn live_read_finds_the_workload_markers() {
     let bin = common::static_vmscope();
@@ -16,16 +15,30 @@ fn live_read_finds_the_workload_markers() {
         let wl = dump.workloads();
         let perms = wl.role("perms");
         let m = &perms.mappings[0];
-        let (addr, len) = (format!("{:#x}", m.start), (m.marker_pages * 4096).to_string());
-        let run = common::run_in_guest(kernel, &bin, &["read", "--comm", &perms.comm, &addr, &len], false);
+        let (addr, len) = (
+            format!("{:#x}", m.start),
+            (m.marker_pages * 4096).to_string(),
+        );
+        let run = common::run_in_guest(
+            kernel,
+            &bin,
+            &["read", "--comm", &perms.comm, &addr, &len],
+            false,
+        );
         assert_eq!(run.status, 0, "{kernel}: live read failed: {}", run.stderr);
         let pid = run.workloads().role("perms").pid;
         let lines: Vec<&str> = run.stdout.lines().collect();
         for page in 0..m.marker_pages {
             let line = lines[(page * 256) as usize];
-            let text: String = lines[(page * 256) as usize..(page * 256 + 3) as usize].iter().filter_map(|l| l.split('|').nth(1)).collect();
+            let text: String = lines[(page * 256) as usize..(page * 256 + 3) as usize]
+                .iter()
+                .filter_map(|l| l.split('|').nth(1))
+                .collect();
             let want = common::marker(pid, m.start + page * 4096);
-            assert!(text.starts_with(&want), "{kernel}: page {page} at {line}: want {want:?}, got {text:?}");
+            assert!(
+                text.starts_with(&want),
+                "{kernel}: page {page} at {line}: want {want:?}, got {text:?}"
+            );
         }
     }
 }

@@ -31,7 +31,10 @@ pub struct CrossLimits {
 
 impl Default for CrossLimits {
     fn default() -> Self {
-        CrossLimits { random_lookups: 256, memory_lookups: 64 }
+        CrossLimits {
+            random_lookups: 256,
+            memory_lookups: 64,
+        }
     }
 }
 
@@ -73,33 +76,74 @@ pub fn cross_check(
     let mut mt: MapleTree<u64> = MapleTree::new();
     let mut rb = RbTree::new(guard);
     for w in walked {
-        let iv = Interval { start: w.start, end: w.end, grows_down: w.flags & VM_GROWSDOWN != 0 };
-        let a = mt.insert(w.start, w.end.wrapping_sub(1), w.vma).map_err(|e| e.to_string());
+        let iv = Interval {
+            start: w.start,
+            end: w.end,
+            grows_down: w.flags & VM_GROWSDOWN != 0,
+        };
+        let a = mt
+            .insert(w.start, w.end.wrapping_sub(1), w.vma)
+            .map_err(|e| e.to_string());
         let b = rb.insert(iv).map_err(|e| e.to_string());
         let ok = a.is_ok() && b.is_ok();
-        expect!(r, "cross.insert", ok, w.vma, "vm_start/vm_end", || "an interval overlapping no other VMA".into(), || {
-            a.err().or(b.err()).unwrap_or_default()
-        });
+        expect!(
+            r,
+            "cross.insert",
+            ok,
+            w.vma,
+            "vm_start/vm_end",
+            || "an interval overlapping no other VMA".into(),
+            || { a.err().or(b.err()).unwrap_or_default() }
+        );
     }
-    for (name, res) in [("maple", mt.validate().map_err(|e| e.to_string())), ("rb", rb.validate().map_err(|e| e.to_string()))] {
-        expect!(r, "cross.reimpl", res.is_ok(), 0, name, || "reimplementation invariants hold".into(), || {
-            res.err().unwrap_or_default()
-        });
+    for (name, res) in [
+        ("maple", mt.validate().map_err(|e| e.to_string())),
+        ("rb", rb.validate().map_err(|e| e.to_string())),
+    ] {
+        expect!(
+            r,
+            "cross.reimpl",
+            res.is_ok(),
+            0,
+            name,
+            || "reimplementation invariants hold".into(),
+            || { res.err().unwrap_or_default() }
+        );
     }
 
     // The ordered set.
     let want: Vec<(u64, u64, u64)> = walked.iter().map(|w| (w.start, w.end, w.vma)).collect();
-    let got_mt: Vec<(u64, u64, u64)> =
-        mt.entries().iter().map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0))).collect();
+    let got_mt: Vec<(u64, u64, u64)> = mt
+        .entries()
+        .iter()
+        .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)))
+        .collect();
     let got_rb: Vec<(u64, u64)> = rb.iter().map(|iv| (iv.start, iv.end)).collect();
     let want_rb: Vec<(u64, u64)> = want.iter().map(|w| (w.0, w.1)).collect();
     for (name, same, pos) in [
-        ("maple", got_mt == want, got_mt.iter().zip(&want).position(|(a, b)| a != b)),
-        ("rb", got_rb == want_rb, got_rb.iter().zip(&want_rb).position(|(a, b)| a != b)),
+        (
+            "maple",
+            got_mt == want,
+            got_mt.iter().zip(&want).position(|(a, b)| a != b),
+        ),
+        (
+            "rb",
+            got_rb == want_rb,
+            got_rb.iter().zip(&want_rb).position(|(a, b)| a != b),
+        ),
     ] {
-        expect!(r, "cross.set", same, tree_addr, format!("{name} reimplementation"), || {
-            format!("{} VMAs as walked", want.len())
-        }, || format!("differs at position {}", pos.unwrap_or(want.len().min(got_mt.len()))));
+        expect!(
+            r,
+            "cross.set",
+            same,
+            tree_addr,
+            format!("{name} reimplementation"),
+            || { format!("{} VMAs as walked", want.len()) },
+            || format!(
+                "differs at position {}",
+                pos.unwrap_or(want.len().min(got_mt.len()))
+            )
+        );
     }
 
     // find_vma(): boundaries, gaps, random addresses.
@@ -134,7 +178,9 @@ pub fn cross_check(
     let stride = (addrs.len() / limits.memory_lookups.max(1)).max(1);
     let mut find_ok = 0u64;
     for (k, &a) in addrs.iter().enumerate() {
-        let from_mt: Answer = mt.find_vma(a).map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
+        let from_mt: Answer = mt
+            .find_vma(a)
+            .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
         let from_rb = rb.find_vma(a).map(|iv| (iv.start, iv.end));
         let raw_ans = snapshot_answer(a);
         r.lookups += 1;
@@ -142,22 +188,44 @@ pub fn cross_check(
         if raw_ans == from_mt {
             find_ok += 1;
         } else {
-            r.fail("cross.find_vma", raw_ans.map_or(tree_addr, |x| x.2), format!("find_vma({})", hex(a)),
+            r.fail(
+                "cross.find_vma",
+                raw_ans.map_or(tree_addr, |x| x.2),
+                format!("find_vma({})", hex(a)),
                 format!("{} (reimplementation)", show(&from_mt)),
-                format!("{} (kernel descent over the walked nodes)", show(&raw_ans)));
+                format!("{} (kernel descent over the walked nodes)", show(&raw_ans)),
+            );
         }
         if from_rb == from_mt.map(|x| (x.0, x.1)) {
             find_ok += 1;
         } else {
-            r.fail("cross.find_vma", tree_addr, format!("rb reimpl find_vma({})", hex(a)), show(&from_mt), format!("{from_rb:x?}"));
+            r.fail(
+                "cross.find_vma",
+                tree_addr,
+                format!("rb reimpl find_vma({})", hex(a)),
+                show(&from_mt),
+                format!("{from_rb:x?}"),
+            );
         }
         if let Some(raw) = raw.filter(|_| k % stride == 0) {
             r.lookups += 1;
             match raw.find_vma(a) {
-                Ok(mem_ans) => expect!(r, "cross.find_vma", mem_ans == from_mt, mem_ans.map_or(tree_addr, |x| x.2), format!("find_vma({}) from memory", hex(a)), || {
-                    format!("{} (reimplementation)", show(&from_mt))
-                }, || format!("{} (walker descent in memory)", show(&mem_ans))),
-                Err(e) => r.fail("cross.find_vma", tree_addr, format!("find_vma({}) from memory", hex(a)), "an answer", e),
+                Ok(mem_ans) => expect!(
+                    r,
+                    "cross.find_vma",
+                    mem_ans == from_mt,
+                    mem_ans.map_or(tree_addr, |x| x.2),
+                    format!("find_vma({}) from memory", hex(a)),
+                    || { format!("{} (reimplementation)", show(&from_mt)) },
+                    || format!("{} (walker descent in memory)", show(&mem_ans))
+                ),
+                Err(e) => r.fail(
+                    "cross.find_vma",
+                    tree_addr,
+                    format!("find_vma({}) from memory", hex(a)),
+                    "an answer",
+                    e,
+                ),
             }
         }
     }
@@ -171,9 +239,20 @@ pub fn cross_check(
         largest = largest.max(w.start.saturating_sub(pe));
         pe = w.end;
     }
-    let mut lengths = vec![4096u64, 16 * 4096, 1 << 21, 1 << 30, largest, largest.saturating_add(4096)];
+    let mut lengths = vec![
+        4096u64,
+        16 * 4096,
+        1 << 21,
+        1 << 30,
+        largest,
+        largest.saturating_add(4096),
+    ];
     lengths.retain(|&l| l > 0);
-    let mut windows = vec![(0u64, top), (0, prev_end.max(4096)), (walked.first().map_or(0, |w| w.end), top)];
+    let mut windows = vec![
+        (0u64, top),
+        (0, prev_end.max(4096)),
+        (walked.first().map_or(0, |w| w.end), top),
+    ];
     for _ in 0..8 {
         let a = rng.next() % top;
         let b = rng.next() % top;
@@ -196,33 +275,79 @@ pub fn cross_check(
                         continue;
                     }
                     let (min, max) = (low, high - 1);
-                    let (a, b) = (mcheck::stored_empty_area(idx, min, max, len), mt.empty_area(min, max, len));
-                    let field = format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
-                    expect!(r, "cross.unmapped_area", a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
-                        format!("{a:x?} (stored gaps)")
-                    });
-                    let (a, b) = (mcheck::stored_empty_area_rev(idx, min, max, len), mt.empty_area_rev(min, max, len));
-                    let field = format!("mas_empty_area_rev([{}, {}], {})", hex(min), hex(max), hex(len));
-                    expect!(r, "cross.unmapped_area_topdown", a == b, tree_addr, field, || {
-                        format!("{b:x?} (reimplementation)")
-                    }, || format!("{a:x?} (stored gaps)"));
+                    let (a, b) = (
+                        mcheck::stored_empty_area(idx, min, max, len),
+                        mt.empty_area(min, max, len),
+                    );
+                    let field =
+                        format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
+                    expect!(
+                        r,
+                        "cross.unmapped_area",
+                        a == b,
+                        tree_addr,
+                        field,
+                        || format!("{b:x?} (reimplementation)"),
+                        || { format!("{a:x?} (stored gaps)") }
+                    );
+                    let (a, b) = (
+                        mcheck::stored_empty_area_rev(idx, min, max, len),
+                        mt.empty_area_rev(min, max, len),
+                    );
+                    let field = format!(
+                        "mas_empty_area_rev([{}, {}], {})",
+                        hex(min),
+                        hex(max),
+                        hex(len)
+                    );
+                    expect!(
+                        r,
+                        "cross.unmapped_area_topdown",
+                        a == b,
+                        tree_addr,
+                        field,
+                        || { format!("{b:x?} (reimplementation)") },
+                        || format!("{a:x?} (stored gaps)")
+                    );
                 }
             }
             if let Some(idx) = &stored_rb {
                 {
                     let hve = facts.highest_vm_end.unwrap_or(prev_end);
                     for topdown in [false, true] {
-                        let a = rcheck::stored_unmapped_area(idx, walked, guard, hve, rcheck::GapQuery { length: len, low, high, topdown });
-                        let b = if topdown { rb.unmapped_area_topdown(len, low, high) } else { rb.unmapped_area(len, low, high) };
+                        let a = rcheck::stored_unmapped_area(
+                            idx,
+                            walked,
+                            guard,
+                            hve,
+                            rcheck::GapQuery {
+                                length: len,
+                                low,
+                                high,
+                                topdown,
+                            },
+                        );
+                        let b = if topdown {
+                            rb.unmapped_area_topdown(len, low, high)
+                        } else {
+                            rb.unmapped_area(len, low, high)
+                        };
                         let (check, name) = if topdown {
                             ("cross.unmapped_area_topdown", "unmapped_area_topdown")
                         } else {
                             ("cross.unmapped_area", "unmapped_area")
                         };
-                        let field = format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
-                        expect!(r, check, a == b, tree_addr, field, || format!("{b:x?} (reimplementation)"), || {
-                            format!("{a:x?} (stored rb_subtree_gap)")
-                        });
+                        let field =
+                            format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
+                        expect!(
+                            r,
+                            check,
+                            a == b,
+                            tree_addr,
+                            field,
+                            || format!("{b:x?} (reimplementation)"),
+                            || { format!("{a:x?} (stored rb_subtree_gap)") }
+                        );
                     }
                 }
             }

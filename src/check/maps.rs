@@ -8,7 +8,10 @@ const MAX_LINE_FINDINGS: usize = 20;
 
 /// Start address of a maps line (`start-end perms ...`), for the finding's node.
 fn line_start(line: &str) -> u64 {
-    line.split('-').next().and_then(|s| u64::from_str_radix(s, 16).ok()).unwrap_or(0)
+    line.split('-')
+        .next()
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .unwrap_or(0)
 }
 
 fn lines(text: &[u8]) -> Vec<&[u8]> {
@@ -31,7 +34,11 @@ pub fn compare(expected: &[u8], rendered: &[u8], source: &str, r: &mut Report) {
             same += 1;
             continue;
         }
-        let show = |l: Option<&[u8]>| l.map_or("(no line)".to_string(), |l| String::from_utf8_lossy(l).into_owned());
+        let show = |l: Option<&[u8]>| {
+            l.map_or("(no line)".to_string(), |l| {
+                String::from_utf8_lossy(l).into_owned()
+            })
+        };
         if shown < MAX_LINE_FINDINGS {
             let (ws, gs) = (show(w), show(g));
             let node = line_start(if w.is_some() { &ws } else { &gs });

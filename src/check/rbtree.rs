@@ -23,7 +23,12 @@ pub struct RbIndex<'a> {
 
 impl<'a> RbIndex<'a> {
     pub fn new(snap: &'a RbSnapshot) -> Self {
-        let by_addr = snap.nodes.iter().enumerate().map(|(i, n)| (n.node, i)).collect();
+        let by_addr = snap
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.node, i))
+            .collect();
         RbIndex { snap, by_addr }
     }
 
@@ -57,36 +62,82 @@ pub fn validate(
     for issue in &tree.issues {
         match issue.kind {
             IssueKind::Cycle => report_cycle(&idx, issue.addr, r),
-            _ => r.fail("rb.walk", issue.addr, "node", "a readable rb_node", issue.to_string()),
+            _ => r.fail(
+                "rb.walk",
+                issue.addr,
+                "node",
+                "a readable rb_node",
+                issue.to_string(),
+            ),
         }
     }
     for issue in &list.issues {
-        let check = if issue.kind == IssueKind::Cycle { "rb.list" } else { "rb.walk" };
-        r.fail(check, issue.addr, "vm_next", "a list ending in NULL", issue.to_string());
+        let check = if issue.kind == IssueKind::Cycle {
+            "rb.list"
+        } else {
+            "rb.walk"
+        };
+        r.fail(
+            check,
+            issue.addr,
+            "vm_next",
+            "a list ending in NULL",
+            issue.to_string(),
+        );
     }
 
     // Root: no parent, black.
     if let Some(root) = idx.node(tree.root) {
-        expect!(r, "rb.root", root.parent_color == u64::from(RB_BLACK), root.node, "__rb_parent_color", || {
-            "0x1 (no parent, black)".into()
-        }, || hex(root.parent_color));
+        expect!(
+            r,
+            "rb.root",
+            root.parent_color == u64::from(RB_BLACK),
+            root.node,
+            "__rb_parent_color",
+            || { "0x1 (no parent, black)".into() },
+            || hex(root.parent_color)
+        );
     }
 
     // Per node: parent link, empty marker, red-red.
     for n in &tree.nodes {
         let empty = n.parent_color == n.node;
-        expect!(r, "rb.parent", !empty, n.node, "__rb_parent_color", || "a node in the tree".into(), || {
-            "points to itself (RB_EMPTY_NODE)".into()
-        });
-        expect!(r, "rb.parent", n.parent == n.came_from, n.node, "__rb_parent_color", || {
-            format!("parent {}", hex(n.came_from))
-        }, || format!("parent {} ({})", hex(n.parent), hex(n.parent_color)));
+        expect!(
+            r,
+            "rb.parent",
+            !empty,
+            n.node,
+            "__rb_parent_color",
+            || "a node in the tree".into(),
+            || { "points to itself (RB_EMPTY_NODE)".into() }
+        );
+        expect!(
+            r,
+            "rb.parent",
+            n.parent == n.came_from,
+            n.node,
+            "__rb_parent_color",
+            || { format!("parent {}", hex(n.came_from)) },
+            || format!("parent {} ({})", hex(n.parent), hex(n.parent_color))
+        );
         if n.color == RB_RED {
             for (field, c) in [("rb_left", n.left), ("rb_right", n.right)] {
                 if let Some(child) = idx.child(n.node, c) {
-                    expect!(r, "rb.color", child.color != RB_RED, n.node, "__rb_parent_color", || {
-                        format!("no red node with a red child ({field} {})", hex(child.node))
-                    }, || format!("red with {} {field} {}", color_name(child.color), hex(child.node)));
+                    expect!(
+                        r,
+                        "rb.color",
+                        child.color != RB_RED,
+                        n.node,
+                        "__rb_parent_color",
+                        || {
+                            format!("no red node with a red child ({field} {})", hex(child.node))
+                        },
+                        || format!(
+                            "red with {} {field} {}",
+                            color_name(child.color),
+                            hex(child.node)
+                        )
+                    );
                 } else {
                     r.checked("rb.color", 1);
                 }
@@ -105,24 +156,62 @@ pub fn validate(
         let (flags, mm) = match &fields {
             Ok(f) => (f.vm_flags, f.vm_mm),
             Err(e) => {
-                r.fail("rb.vma", v.vma, "vm_area_struct", "a readable vm_area_struct", e.clone());
+                r.fail(
+                    "rb.vma",
+                    v.vma,
+                    "vm_area_struct",
+                    "a readable vm_area_struct",
+                    e.clone(),
+                );
                 (0, facts.mm)
             }
         };
-        expect!(r, "rb.vm_mm", mm == facts.mm, v.vma, "vm_mm", || hex(facts.mm), || hex(mm));
-        let iv = Interval { start: v.vm_start, end: v.vm_end, grows_down: flags & VM_GROWSDOWN != 0 };
-        let shape_ok = iv.start < iv.end && iv.start.is_multiple_of(4096) && iv.end.is_multiple_of(4096) && iv.end <= facts.task_size;
-        expect!(r, "rb.order", shape_ok, v.vma, "vm_start/vm_end", || {
-            format!("page-aligned, non-empty, below {}", hex(facts.task_size))
-        }, || format!("[{}, {})", hex(iv.start), hex(iv.end)));
+        expect!(
+            r,
+            "rb.vm_mm",
+            mm == facts.mm,
+            v.vma,
+            "vm_mm",
+            || hex(facts.mm),
+            || hex(mm)
+        );
+        let iv = Interval {
+            start: v.vm_start,
+            end: v.vm_end,
+            grows_down: flags & VM_GROWSDOWN != 0,
+        };
+        let shape_ok = iv.start < iv.end
+            && iv.start.is_multiple_of(4096)
+            && iv.end.is_multiple_of(4096)
+            && iv.end <= facts.task_size;
+        expect!(
+            r,
+            "rb.order",
+            shape_ok,
+            v.vma,
+            "vm_start/vm_end",
+            || { format!("page-aligned, non-empty, below {}", hex(facts.task_size)) },
+            || format!("[{}, {})", hex(iv.start), hex(iv.end))
+        );
         if let Some(p) = prev {
-            expect!(r, "rb.order", p.end <= iv.start, v.vma, "vm_start", || {
-                format!(">= {} (end of the previous VMA in tree order)", hex(p.end))
-            }, || hex(iv.start));
+            expect!(
+                r,
+                "rb.order",
+                p.end <= iv.start,
+                v.vma,
+                "vm_start",
+                || { format!(">= {} (end of the previous VMA in tree order)", hex(p.end)) },
+                || hex(iv.start)
+            );
         }
         let gap = crate::reimpl::rbtree::vma_compute_gap(&iv, prev.as_ref(), guard);
         own_gap.insert(n.node, gap);
-        walked.push(WalkedVma { vma: v.vma, start: iv.start, end: iv.end, flags });
+        walked.push(WalkedVma {
+            vma: v.vma,
+            start: iv.start,
+            end: iv.end,
+            flags,
+        });
         prev = Some(iv);
     }
     r.vmas += walked.len() as u64;
@@ -150,9 +239,15 @@ pub fn validate(
         let (lh, rh) = (h(l), h(rr));
         let mine = match (known, lh, rh) {
             (true, Some(x), Some(y)) => {
-                expect!(r, "rb.black_height", x == y, a, "black height", || {
-                    format!("equal on both sides (left {x})")
-                }, || format!("right {y}"));
+                expect!(
+                    r,
+                    "rb.black_height",
+                    x == y,
+                    a,
+                    "black height",
+                    || { format!("equal on both sides (left {x})") },
+                    || format!("right {y}")
+                );
                 Some(x + u32::from(n.color == RB_BLACK))
             }
             _ => None,
@@ -166,7 +261,15 @@ pub fn validate(
         };
         if let (Some(want), Some(v)) = (g, n.vma) {
             if let Some(stored) = v.rb_subtree_gap {
-                expect!(r, "rb.subtree_gap", stored == want, v.vma, "rb_subtree_gap", || hex(want), || hex(stored));
+                expect!(
+                    r,
+                    "rb.subtree_gap",
+                    stored == want,
+                    v.vma,
+                    "rb_subtree_gap",
+                    || hex(want),
+                    || hex(stored)
+                );
             }
         }
         sub.insert(a, g);
@@ -175,18 +278,36 @@ pub fn validate(
     validate_list(tree, list, &walked, r);
 
     let count = walked.len() as u64;
-    expect!(r, "rb.map_count", count == facts.map_count, facts.mm, "map_count", || {
-        format!("{count} (VMAs in the tree)")
-    }, || facts.map_count.to_string());
+    expect!(
+        r,
+        "rb.map_count",
+        count == facts.map_count,
+        facts.mm,
+        "map_count",
+        || { format!("{count} (VMAs in the tree)") },
+        || facts.map_count.to_string()
+    );
     let lcount = list.entries.len() as u64;
-    expect!(r, "rb.map_count", lcount == facts.map_count, facts.mm, "map_count", || {
-        format!("{lcount} (VMAs on the list)")
-    }, || facts.map_count.to_string());
+    expect!(
+        r,
+        "rb.map_count",
+        lcount == facts.map_count,
+        facts.mm,
+        "map_count",
+        || { format!("{lcount} (VMAs on the list)") },
+        || facts.map_count.to_string()
+    );
     if let Some(h) = facts.highest_vm_end {
         let want = walked.last().map_or(0, |v| v.end);
-        expect!(r, "rb.highest_vm_end", h == want, facts.mm, "highest_vm_end", || {
-            format!("{} (vm_end of the last VMA)", hex(want))
-        }, || hex(h));
+        expect!(
+            r,
+            "rb.highest_vm_end",
+            h == want,
+            facts.mm,
+            "highest_vm_end",
+            || { format!("{} (vm_end of the last VMA)", hex(want)) },
+            || hex(h)
+        );
     }
     validate_vmacache(facts, &walked, r);
     walked
@@ -196,7 +317,9 @@ pub fn validate(
 /// walk took, so a corrupt link cannot loop.
 fn postorder(idx: &RbIndex<'_>) -> Vec<u64> {
     let mut out = Vec::with_capacity(idx.snap.nodes.len());
-    let Some(root) = idx.node(idx.snap.root) else { return out };
+    let Some(root) = idx.node(idx.snap.root) else {
+        return out;
+    };
     let mut stack = vec![(root.node, false)];
     let mut seen = HashSet::new();
     while let Some((a, done)) = stack.pop() {
@@ -226,7 +349,13 @@ fn report_cycle(idx: &RbIndex<'_>, target: u64, r: &mut Report) {
     for n in &idx.snap.nodes {
         for (field, c) in [("rb_left", n.left), ("rb_right", n.right)] {
             if c == target && first != Some(n.node) {
-                r.fail("rb.cycle", n.node, field, "a child not already in the tree", format!("{} (reached before)", hex(c)));
+                r.fail(
+                    "rb.cycle",
+                    n.node,
+                    field,
+                    "a child not already in the tree",
+                    format!("{} (reached before)", hex(c)),
+                );
                 named = true;
             }
         }
@@ -240,27 +369,55 @@ fn report_cycle(idx: &RbIndex<'_>, target: u64, r: &mut Report) {
 fn validate_list(tree: &RbSnapshot, list: &ListSnapshot, walked: &[WalkedVma], r: &mut Report) {
     let order: Vec<u64> = tree.vmas().map(|v| v.vma).collect();
     let first = order.first().copied().unwrap_or(0);
-    expect!(r, "rb.list", list.first == first, list.first, "mm->mmap", || hex(first), || hex(list.first));
+    expect!(
+        r,
+        "rb.list",
+        list.first == first,
+        list.first,
+        "mm->mmap",
+        || hex(first),
+        || hex(list.first)
+    );
     for (i, e) in list.entries.iter().enumerate() {
         if order.get(i) != Some(&e.addr) {
             break;
         }
         let want_next = order.get(i + 1).copied().unwrap_or(0);
-        expect!(r, "rb.list", e.next == want_next, e.addr, "vm_next", || {
-            format!("{} (next VMA in tree order)", hex(want_next))
-        }, || hex(e.next));
+        expect!(
+            r,
+            "rb.list",
+            e.next == want_next,
+            e.addr,
+            "vm_next",
+            || { format!("{} (next VMA in tree order)", hex(want_next)) },
+            || hex(e.next)
+        );
         if e.next != want_next {
             break;
         }
     }
     for (i, e) in list.entries.iter().enumerate() {
         let want_prev = if i == 0 { 0 } else { list.entries[i - 1].addr };
-        expect!(r, "rb.vm_prev", e.prev == want_prev, e.addr, "vm_prev", || hex(want_prev), || hex(e.prev));
+        expect!(
+            r,
+            "rb.vm_prev",
+            e.prev == want_prev,
+            e.addr,
+            "vm_prev",
+            || hex(want_prev),
+            || hex(e.prev)
+        );
         if let (Some((s, en)), Some(w)) = (e.range, walked.get(i)) {
             if w.vma == e.addr {
-                expect!(r, "rb.list", s == w.start && en == w.end, e.addr, "vm_start/vm_end", || {
-                    format!("[{}, {})", hex(w.start), hex(w.end))
-                }, || format!("[{}, {})", hex(s), hex(en)));
+                expect!(
+                    r,
+                    "rb.list",
+                    s == w.start && en == w.end,
+                    e.addr,
+                    "vm_start/vm_end",
+                    || { format!("[{}, {})", hex(w.start), hex(w.end)) },
+                    || format!("[{}, {})", hex(s), hex(en))
+                );
             }
         }
     }
@@ -269,7 +426,9 @@ fn validate_list(tree: &RbSnapshot, list: &ListSnapshot, walked: &[WalkedVma], r
 /// 5.10 `vmacache`: with a current seqnum, each cached VMA is in the tree and sits
 /// in a slot some address inside it hashes to.
 fn validate_vmacache(facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
-    let Some(seq) = facts.vmacache_seqnum else { return };
+    let Some(seq) = facts.vmacache_seqnum else {
+        return;
+    };
     // find_vma(addr) caches its answer under hash(addr), and addr may lie in the
     // gap below the VMA it returns: the slot must be reachable from
     // [previous vm_end, vm_end).
@@ -295,9 +454,21 @@ fn validate_vmacache(facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
             let lo = below >> VMACACHE_SHIFT;
             let hi = w.end.saturating_sub(1) >> VMACACHE_SHIFT;
             let ok = (lo..=hi.min(lo + 3)).any(|j| j & VMACACHE_MASK == k as u64);
-            expect!(r, "vmacache", ok, t.task, field, || {
-                format!("slot hashed from an address in [{}, {})", hex(below), hex(w.end))
-            }, || format!("{} in slot {k}", hex(v)));
+            expect!(
+                r,
+                "vmacache",
+                ok,
+                t.task,
+                field,
+                || {
+                    format!(
+                        "slot hashed from an address in [{}, {})",
+                        hex(below),
+                        hex(w.end)
+                    )
+                },
+                || format!("{} in slot {k}", hex(v))
+            );
         }
     }
 }
@@ -345,7 +516,12 @@ pub fn stored_unmapped_area(
     q: GapQuery,
 ) -> Option<u64> {
     use crate::reimpl::rbtree::{fit_high, fit_low};
-    let GapQuery { length, low, high, topdown } = q;
+    let GapQuery {
+        length,
+        low,
+        high,
+        topdown,
+    } = q;
     if length == 0 || high < length || low > high - length {
         return None;
     }
@@ -354,17 +530,29 @@ pub fn stored_unmapped_area(
     let mut prev_end = 0;
     let nodes: Vec<&RbNodeSnap> = idx.snap.nodes.iter().filter(|n| n.vma.is_some()).collect();
     for (n, w) in nodes.iter().zip(walked) {
-        let iv = Interval { start: w.start, end: w.end, grows_down: w.flags & VM_GROWSDOWN != 0 };
+        let iv = Interval {
+            start: w.start,
+            end: w.end,
+            grows_down: w.flags & VM_GROWSDOWN != 0,
+        };
         own.insert(n.node, (prev_end, vm_start_gap(&iv, guard)));
         prev_end = w.end;
     }
-    let fit = |gs: u64, ge: u64| if topdown { fit_high(gs, ge, length, low, high) } else { fit_low(gs, ge, length, low, high) };
+    let fit = |gs: u64, ge: u64| {
+        if topdown {
+            fit_high(gs, ge, length, low, high)
+        } else {
+            fit_low(gs, ge, length, low, high)
+        }
+    };
     if topdown {
         if let Some(a) = fit(highest_vm_end, u64::MAX) {
             return Some(a);
         }
     }
-    let found = idx.node(idx.snap.root).and_then(|root| search(idx, root, &own, length, topdown, &fit, 0));
+    let found = idx
+        .node(idx.snap.root)
+        .and_then(|root| search(idx, root, &own, length, topdown, &fit, 0));
     if found.is_some() || topdown {
         return found;
     }
@@ -380,10 +568,18 @@ fn search(
     fit: &dyn Fn(u64, u64) -> Option<u64>,
     depth: u32,
 ) -> Option<u64> {
-    if depth > 128 || n.vma.and_then(|v| v.rb_subtree_gap).is_some_and(|g| g < length) {
+    if depth > 128
+        || n.vma
+            .and_then(|v| v.rb_subtree_gap)
+            .is_some_and(|g| g < length)
+    {
         return None;
     }
-    let (first, second) = if topdown { (n.right, n.left) } else { (n.left, n.right) };
+    let (first, second) = if topdown {
+        (n.right, n.left)
+    } else {
+        (n.left, n.right)
+    };
     if let Some(c) = idx.child(n.node, first) {
         if let Some(a) = search(idx, c, own, length, topdown, fit, depth + 1) {
             return Some(a);

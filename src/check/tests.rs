@@ -57,11 +57,20 @@ fn moffs() -> MapleOffsets {
 }
 
 fn rbo() -> RbOffsets {
-    RbOffsets { rb_parent_color: 0, rb_right: 8, rb_left: 16 }
+    RbOffsets {
+        rb_parent_color: 0,
+        rb_right: 8,
+        rb_left: 16,
+    }
 }
 
 fn vmo() -> RbVmaOffsets {
-    RbVmaOffsets { vm_rb: VM_RB, vm_start: VM_START, vm_end: VM_END, rb_subtree_gap: Some(VM_GAP) }
+    RbVmaOffsets {
+        vm_rb: VM_RB,
+        vm_start: VM_START,
+        vm_end: VM_END,
+        rb_subtree_gap: Some(VM_GAP),
+    }
 }
 
 struct MemVmas<'a>(&'a SparseMemory);
@@ -69,7 +78,12 @@ struct MemVmas<'a>(&'a SparseMemory);
 impl VmaSource for MemVmas<'_> {
     fn vma(&self, a: u64) -> Result<VmaFields, String> {
         let r = |off: u64| self.0.read_u64(a + off).map_err(|e| e.to_string());
-        Ok(VmaFields { vm_start: r(VM_START)?, vm_end: r(VM_END)?, vm_mm: r(VM_MM)?, vm_flags: r(VM_FLAGS)? })
+        Ok(VmaFields {
+            vm_start: r(VM_START)?,
+            vm_end: r(VM_END)?,
+            vm_mm: r(VM_MM)?,
+            vm_flags: r(VM_FLAGS)?,
+        })
     }
 }
 
@@ -77,7 +91,8 @@ struct MapleMem<'a>(&'a SparseMemory);
 
 impl RawLookup for MapleMem<'_> {
     fn find_vma(&self, addr: u64) -> Result<Option<(u64, u64, u64)>, String> {
-        let (hit, _, issue) = tmaple::mt_find(self.0, MM_MT, &moffs(), addr).map_err(|e| e.to_string())?;
+        let (hit, _, issue) =
+            tmaple::mt_find(self.0, MM_MT, &moffs(), addr).map_err(|e| e.to_string())?;
         match issue {
             Some(i) => Err(i.to_string()),
             None => Ok(hit.map(|(f, l, e)| (f, l.wrapping_add(1), e))),
@@ -90,7 +105,8 @@ struct RbMem<'a>(&'a SparseMemory);
 impl RawLookup for RbMem<'_> {
     fn find_vma(&self, addr: u64) -> Result<Option<(u64, u64, u64)>, String> {
         let (hit, _, issue) =
-            trb::find_vma(self.0, MM_RB, &rbo(), &vmo(), addr, WalkLimits::default()).map_err(|e| e.to_string())?;
+            trb::find_vma(self.0, MM_RB, &rbo(), &vmo(), addr, WalkLimits::default())
+                .map_err(|e| e.to_string())?;
         if let Some(i) = issue {
             return Err(i.to_string());
         }
@@ -124,7 +140,9 @@ fn random_vmas(n: usize, seed: u64) -> Vec<(u64, u64, bool)> {
         let pages = 1 + rng.next() % 16;
         let _ = rb.insert(Interval::new(page * 4096, (page + pages) * 4096));
     }
-    rb.iter().map(|iv| (iv.start, iv.end, rng.next().is_multiple_of(50))).collect()
+    rb.iter()
+        .map(|iv| (iv.start, iv.end, rng.next().is_multiple_of(50)))
+        .collect()
 }
 
 fn write_vma(m: &mut SparseMemory, vma: u64, start: u64, end: u64, grows_down: bool) {
@@ -132,7 +150,10 @@ fn write_vma(m: &mut SparseMemory, vma: u64, start: u64, end: u64, grows_down: b
     m.write_u64(vma + VM_START, start);
     m.write_u64(vma + VM_END, end);
     m.write_u64(vma + VM_MM, MM);
-    m.write_u64(vma + VM_FLAGS, 0x73 | if grows_down { VM_GROWSDOWN } else { 0 });
+    m.write_u64(
+        vma + VM_FLAGS,
+        0x73 | if grows_down { VM_GROWSDOWN } else { 0 },
+    );
 }
 
 fn maple_addr(id: usize) -> u64 {
@@ -150,8 +171,11 @@ fn maple_image(n: usize) -> (SparseMemory, MmFacts) {
         mt.insert(s, e - 1, vma).unwrap_or_else(|e| panic!("{e}"));
     }
     let (root, nodes) = mt.export();
-    let leaf_ids: std::collections::HashSet<usize> =
-        nodes.iter().filter(|x| x.children.is_empty()).map(|x| x.id).collect();
+    let leaf_ids: std::collections::HashSet<usize> = nodes
+        .iter()
+        .filter(|x| x.children.is_empty())
+        .map(|x| x.id)
+        .collect();
     let enode = |id: usize| maple_addr(id) | (if leaf_ids.contains(&id) { 1 } else { 3 } << 3) | 4;
     for x in &nodes {
         let a = maple_addr(x.id);
@@ -186,24 +210,47 @@ fn maple_image(n: usize) -> (SparseMemory, MmFacts) {
     }
     let root = root.unwrap_or_else(|| panic!("empty tree"));
     m.write_u64(MM_MT + 8, enode(root) | 2);
-    m.write(MM_MT + 16, &(0x303u32 | ((mt.height() as u32) << 2)).to_le_bytes());
-    let facts = MmFacts { mm: MM, map_count: n as u64, stack_guard_gap: GUARD, task_size: TASK_SIZE, ..MmFacts::default() };
+    m.write(
+        MM_MT + 16,
+        &(0x303u32 | ((mt.height() as u32) << 2)).to_le_bytes(),
+    );
+    let facts = MmFacts {
+        mm: MM,
+        map_count: n as u64,
+        stack_guard_gap: GUARD,
+        task_size: TASK_SIZE,
+        ..MmFacts::default()
+    };
     (m, facts)
 }
 
 fn check_maple(m: &SparseMemory, facts: &MmFacts) -> (Report, MapleSnapshot) {
-    let snap = tmaple::walk(m, MM_MT, &moffs(), WalkLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let snap =
+        tmaple::walk(m, MM_MT, &moffs(), WalkLimits::default()).unwrap_or_else(|e| panic!("{e}"));
     let mut r = Report::default();
     let walked = super::maple::validate(&snap, facts, &MemVmas(m), &mut r);
-    cross_check(&walked, Walked::Maple(&snap), facts, Some(&MapleMem(m)), CrossLimits::default(), &mut r);
+    cross_check(
+        &walked,
+        Walked::Maple(&snap),
+        facts,
+        Some(&MapleMem(m)),
+        CrossLimits::default(),
+        &mut r,
+    );
     (r, snap)
 }
 
 fn assert_finding(r: &Report, check: &str, node: u64, field: &str) {
     assert!(
-        r.findings.iter().any(|f| f.check == check && f.node == node && f.field.starts_with(field)),
+        r.findings
+            .iter()
+            .any(|f| f.check == check && f.node == node && f.field.starts_with(field)),
         "no {check} finding at {node:#x} {field}; findings:\n{}",
-        r.findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")
+        r.findings
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -215,8 +262,23 @@ fn maple_clean_image_passes_every_check() {
     assert!(r.ok(), "{:#?}", r.findings);
     assert_eq!(r.vmas, 600);
     assert!(r.lookups > 4 * 600);
-    for c in ["maple.parent", "maple.pivots", "maple.gaps", "maple.meta_gap", "maple.nulls", "maple.entries", "cross.find_vma", "cross.unmapped_area"] {
-        assert!(r.checks.get(c).is_some_and(|t| t.checked > 0 && t.failed == 0), "{c}: {:?}", r.checks.get(c));
+    for c in [
+        "maple.parent",
+        "maple.pivots",
+        "maple.gaps",
+        "maple.meta_gap",
+        "maple.nulls",
+        "maple.entries",
+        "cross.find_vma",
+        "cross.unmapped_area",
+    ] {
+        assert!(
+            r.checks
+                .get(c)
+                .is_some_and(|t| t.checked > 0 && t.failed == 0),
+            "{c}: {:?}",
+            r.checks.get(c)
+        );
     }
 }
 
@@ -224,7 +286,9 @@ fn maple_clean_image_passes_every_check() {
 fn pick_leaf(snap: &MapleSnapshot, k: usize) -> &tmaple::MapleNodeSnap {
     snap.nodes
         .iter()
-        .find(|n| n.node_type == tmaple::MapleType::Leaf64 && n.came_from.is_some() && n.slots.len() >= k)
+        .find(|n| {
+            n.node_type == tmaple::MapleType::Leaf64 && n.came_from.is_some() && n.slots.len() >= k
+        })
         .unwrap_or_else(|| panic!("no leaf"))
 }
 
@@ -261,7 +325,10 @@ fn maple_too_small_gap_misleads_the_stored_gap_search() {
     }
     let (r, _) = check_maple(&m, &facts);
     assert_finding(&r, "maple.gaps", root.addr, "gap[0]");
-    assert!(r.checks.get("cross.unmapped_area").is_some_and(|t| t.failed > 0));
+    assert!(r
+        .checks
+        .get("cross.unmapped_area")
+        .is_some_and(|t| t.failed > 0));
 }
 
 #[test]
@@ -269,7 +336,9 @@ fn maple_broken_parent_pointer_is_reported() {
     let (mut m, facts) = maple_image(600);
     let (_, snap) = check_maple(&m, &facts);
     let leaf = pick_leaf(&snap, 2);
-    let Some((p, s)) = leaf.came_from else { panic!("root") };
+    let Some((p, s)) = leaf.came_from else {
+        panic!("root")
+    };
     m.write_u64(leaf.addr, p | (u64::from((s + 1) % 10) << 3) | 6);
     let (r, _) = check_maple(&m, &facts);
     assert_finding(&r, "maple.parent", leaf.addr, "parent");
@@ -314,7 +383,12 @@ fn rb_node(id: usize) -> u64 {
 fn rb_image(n: usize) -> (SparseMemory, MmFacts, Vec<usize>) {
     let mut rb = RbTree::new(GUARD);
     for (s, e, g) in random_vmas(n, 11) {
-        rb.insert(Interval { start: s, end: e, grows_down: g }).unwrap_or_else(|e| panic!("{e}"));
+        rb.insert(Interval {
+            start: s,
+            end: e,
+            grows_down: g,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     }
     let (root, nodes) = rb.export();
     let mut m = SparseMemory::new();
@@ -344,13 +418,25 @@ fn rb_image(n: usize) -> (SparseMemory, MmFacts, Vec<usize>) {
 }
 
 fn check_rb(m: &SparseMemory, facts: &MmFacts) -> (Report, RbSnapshot, ListSnapshot) {
-    let tree = trb::walk(m, MM_RB, &rbo(), Some(&vmo()), WalkLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let tree = trb::walk(m, MM_RB, &rbo(), Some(&vmo()), WalkLimits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     let first = m.read_u64(MM).unwrap_or(0);
-    let lo = ListOffsets { next: VM_NEXT, prev: VM_PREV, range: Some((VM_START, VM_END)) };
+    let lo = ListOffsets {
+        next: VM_NEXT,
+        prev: VM_PREV,
+        range: Some((VM_START, VM_END)),
+    };
     let l = list::walk(m, first, &lo, WalkLimits::default());
     let mut r = Report::default();
     let walked = super::rbtree::validate(&tree, &l, facts, &MemVmas(m), &mut r);
-    cross_check(&walked, Walked::Rb(&tree), facts, Some(&RbMem(m)), CrossLimits::default(), &mut r);
+    cross_check(
+        &walked,
+        Walked::Rb(&tree),
+        facts,
+        Some(&RbMem(m)),
+        CrossLimits::default(),
+        &mut r,
+    );
     (r, tree, l)
 }
 
@@ -360,8 +446,23 @@ fn rb_clean_image_passes_every_check() {
     let (r, _, _) = check_rb(&m, &facts);
     assert!(r.ok(), "{:#?}", r.findings);
     assert_eq!(r.vmas, 400);
-    for c in ["rb.parent", "rb.color", "rb.black_height", "rb.subtree_gap", "rb.list", "rb.vm_prev", "cross.find_vma", "cross.unmapped_area_topdown"] {
-        assert!(r.checks.get(c).is_some_and(|t| t.checked > 0 && t.failed == 0), "{c}: {:?}", r.checks.get(c));
+    for c in [
+        "rb.parent",
+        "rb.color",
+        "rb.black_height",
+        "rb.subtree_gap",
+        "rb.list",
+        "rb.vm_prev",
+        "cross.find_vma",
+        "cross.unmapped_area_topdown",
+    ] {
+        assert!(
+            r.checks
+                .get(c)
+                .is_some_and(|t| t.checked > 0 && t.failed == 0),
+            "{c}: {:?}",
+            r.checks.get(c)
+        );
     }
 }
 
@@ -376,7 +477,12 @@ fn rb_red_red_edge_is_reported() {
     let x = tree
         .nodes
         .iter()
-        .find(|n| n.color == trb::RB_BLACK && n.parent != 0 && !red(n.parent) && (red(n.left) || red(n.right)))
+        .find(|n| {
+            n.color == trb::RB_BLACK
+                && n.parent != 0
+                && !red(n.parent)
+                && (red(n.left) || red(n.right))
+        })
         .unwrap_or_else(|| panic!("no candidate"));
     m.write_u64(x.node, x.parent_color & !1);
     let (r, _, _) = check_rb(&m, &facts);
@@ -407,9 +513,17 @@ fn rb_list_link_skipping_a_vma_is_reported() {
 fn rb_broken_parent_pointer_is_reported() {
     let (mut m, facts, order) = rb_image(400);
     let (_, tree, _) = check_rb(&m, &facts);
-    let x = tree.nodes.iter().find(|n| n.parent != 0).unwrap_or_else(|| panic!("single node"));
+    let x = tree
+        .nodes
+        .iter()
+        .find(|n| n.parent != 0)
+        .unwrap_or_else(|| panic!("single node"));
     let other = rb_node(order[0]);
-    let bogus = if other == x.parent { rb_node(order[1]) } else { other };
+    let bogus = if other == x.parent {
+        rb_node(order[1])
+    } else {
+        other
+    };
     m.write_u64(x.node, bogus | (x.parent_color & 1));
     let (r, _, _) = check_rb(&m, &facts);
     assert_finding(&r, "rb.parent", x.node, "__rb_parent_color");
@@ -419,7 +533,11 @@ fn rb_broken_parent_pointer_is_reported() {
 fn rb_node_pointing_at_its_ancestor_is_reported() {
     let (mut m, facts, _) = rb_image(400);
     let (_, tree, _) = check_rb(&m, &facts);
-    let leaf = tree.nodes.iter().find(|n| n.left == 0 && n.depth > 2).unwrap_or_else(|| panic!("no leaf"));
+    let leaf = tree
+        .nodes
+        .iter()
+        .find(|n| n.left == 0 && n.depth > 2)
+        .unwrap_or_else(|| panic!("no leaf"));
     m.write_u64(leaf.node + 16, tree.root);
     let (r, _, _) = check_rb(&m, &facts);
     assert_finding(&r, "rb.cycle", leaf.node, "rb_left");
@@ -428,7 +546,15 @@ fn rb_node_pointing_at_its_ancestor_is_reported() {
 #[test]
 fn maps_lines_are_compared() {
     let mut r = Report::default();
-    maps::compare(b"1000-2000 r--p 00000000 00:00 0\n3000-4000 rw-p 00000000 00:00 0\n", b"1000-2000 r--p 00000000 00:00 0\n3000-5000 rw-p 00000000 00:00 0\n", "maps", &mut r);
-    assert_eq!(r.checks.get("maps").map(|t| (t.checked, t.failed)), Some((2, 1)));
+    maps::compare(
+        b"1000-2000 r--p 00000000 00:00 0\n3000-4000 rw-p 00000000 00:00 0\n",
+        b"1000-2000 r--p 00000000 00:00 0\n3000-5000 rw-p 00000000 00:00 0\n",
+        "maps",
+        &mut r,
+    );
+    assert_eq!(
+        r.checks.get("maps").map(|t| (t.checked, t.failed)),
+        Some((2, 1))
+    );
     assert_finding(&r, "maps", 0x3000, "maps line 2");
 }

@@ -51,11 +51,18 @@ struct MemVmas<'a> {
 
 impl VmaSource for MemVmas<'_> {
     fn vma(&self, a: u64) -> Result<VmaFields, String> {
-        let offs = [self.l.vm_start, self.l.vm_end, self.l.vm_mm, self.l.vm_flags];
+        let offs = [
+            self.l.vm_start,
+            self.l.vm_end,
+            self.l.vm_mm,
+            self.l.vm_flags,
+        ];
         let lo = offs.iter().copied().min().unwrap_or(0);
         let hi = offs.iter().copied().max().unwrap_or(0) + 8;
         let mut buf = vec![0u8; usize::try_from(hi - lo).unwrap_or(0).min(4096)];
-        self.mem.read(a.wrapping_add(lo), &mut buf).map_err(|e| e.to_string())?;
+        self.mem
+            .read(a.wrapping_add(lo), &mut buf)
+            .map_err(|e| e.to_string())?;
         let at = |o: u64| {
             let i = usize::try_from(o - lo).unwrap_or(usize::MAX);
             buf.get(i..i.saturating_add(8))
@@ -63,7 +70,12 @@ impl VmaSource for MemVmas<'_> {
                 .map(u64::from_le_bytes)
                 .unwrap_or(0)
         };
-        Ok(VmaFields { vm_start: at(self.l.vm_start), vm_end: at(self.l.vm_end), vm_mm: at(self.l.vm_mm), vm_flags: at(self.l.vm_flags) })
+        Ok(VmaFields {
+            vm_start: at(self.l.vm_start),
+            vm_end: at(self.l.vm_end),
+            vm_mm: at(self.l.vm_mm),
+            vm_flags: at(self.l.vm_flags),
+        })
     }
 }
 
@@ -78,22 +90,35 @@ impl RawLookup for MemLookup<'_> {
     fn find_vma(&self, addr: u64) -> Result<Option<(u64, u64, u64)>, String> {
         match &self.l.tree {
             VmaTreeLayout::Maple { mm_mt, maple } => {
-                let (hit, _, issue) = tmaple::mt_find(self.mem, self.mm.wrapping_add(*mm_mt), maple, addr).map_err(|e| e.to_string())?;
+                let (hit, _, issue) =
+                    tmaple::mt_find(self.mem, self.mm.wrapping_add(*mm_mt), maple, addr)
+                        .map_err(|e| e.to_string())?;
                 if let Some(i) = issue {
                     return Err(i.to_string());
                 }
                 Ok(hit.map(|(f, l, e)| (f, l.wrapping_add(1), e)))
             }
             VmaTreeLayout::RbTree { mm_rb, rb, vma, .. } => {
-                let (hit, _, issue) = trb::find_vma(self.mem, self.mm.wrapping_add(*mm_rb), rb, vma, addr, WalkLimits::default())
-                    .map_err(|e| e.to_string())?;
+                let (hit, _, issue) = trb::find_vma(
+                    self.mem,
+                    self.mm.wrapping_add(*mm_rb),
+                    rb,
+                    vma,
+                    addr,
+                    WalkLimits::default(),
+                )
+                .map_err(|e| e.to_string())?;
                 if let Some(i) = issue {
                     return Err(i.to_string());
                 }
                 match hit {
                     None => Ok(None),
                     Some(v) => {
-                        let f = MemVmas { mem: self.mem, l: self.l }.vma(v)?;
+                        let f = MemVmas {
+                            mem: self.mem,
+                            l: self.l,
+                        }
+                        .vma(v)?;
                         Ok(Some((f.vm_start, f.vm_end, v)))
                     }
                 }
@@ -135,7 +160,10 @@ struct Ctx<'a> {
 
 fn read_facts(c: &Ctx<'_>, leader: u64, mm: u64) -> Result<MmFacts> {
     let mem: &dyn Memory = &c.k.mem;
-    let rd = |a: u64, what: &str| mem.read_u64(a).with_context(|| format!("reading {what} at {a:#x}"));
+    let rd = |a: u64, what: &str| {
+        mem.read_u64(a)
+            .with_context(|| format!("reading {what} at {a:#x}"))
+    };
     let map_count = c.k.read_mm(mm)?.map_count;
     let mut f = MmFacts {
         mm,
@@ -158,7 +186,12 @@ fn read_facts(c: &Ctx<'_>, leader: u64, mm: u64) -> Result<MmFacts> {
                 vmas.push(rd(base + vc.vmas + 8 * i, "task_struct.vmacache.vmas")?);
             }
             let tid = c.k.read_task(t).map(|x| i64::from(x.pid)).unwrap_or(-1);
-            f.vmacaches.push(ThreadVmacache { tid, task: t, seqnum, vmas });
+            f.vmacaches.push(ThreadVmacache {
+                tid,
+                task: t,
+                seqnum,
+                vmas,
+            });
         }
     }
     Ok(f)
@@ -169,7 +202,9 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
     let facts = read_facts(c, leader, mm)?;
     let mem: &dyn Memory = &c.k.mem;
     let mut reader = proc_maps::reader(c.k, c.layout)?;
-    let tree = reader.walk_tree(mm).with_context(|| format!("pid {pid}: walking the VMA tree of mm {mm:#x}"))?;
+    let tree = reader
+        .walk_tree(mm)
+        .with_context(|| format!("pid {pid}: walking the VMA tree of mm {mm:#x}"))?;
     let src = MemVmas { mem, l: c.layout };
     let walked = match &tree {
         VmaTree::Maple(s) => crate::check::maple::validate(s, &facts, &src, r),
@@ -179,13 +214,26 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
         VmaTree::Maple(s) => Walked::Maple(s),
         VmaTree::Rb { tree, .. } => Walked::Rb(tree),
     };
-    let raw = MemLookup { mem, l: c.layout, mm };
-    cross_check(&walked, walked_ref, &facts, Some(&raw), CrossLimits::default(), r);
+    let raw = MemLookup {
+        mem,
+        l: c.layout,
+        mm,
+    };
+    cross_check(
+        &walked,
+        walked_ref,
+        &facts,
+        Some(&raw),
+        CrossLimits::default(),
+        r,
+    );
 
     // /proc/PID/maps against the VMAs rendered from the walked tree.
     let (path, live) = match &c.maps_dir {
         Some(d) => (d.join(pid.to_string()).join("maps"), false),
-        None if c.k.format == crate::memory::dump::Format::Kcore => (PathBuf::from(format!("/proc/{pid}/maps")), true),
+        None if c.k.format == crate::memory::dump::Format::Kcore => {
+            (PathBuf::from(format!("/proc/{pid}/maps")), true)
+        }
         None => return Ok("not compared (offline: pass --maps-dir DIR)".into()),
     };
     let expected = match std::fs::read(&path) {
@@ -199,7 +247,13 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
     for w in &walked {
         match reader.read_vma(w.vma) {
             Ok(v) => infos.push(v),
-            Err(e) => r.fail("maps", w.vma, "rendering", "a renderable vm_area_struct", e.to_string()),
+            Err(e) => r.fail(
+                "maps",
+                w.vma,
+                "rendering",
+                "a renderable vm_area_struct",
+                e.to_string(),
+            ),
         }
     }
     if let Some(g) = reader.gate_vma(mm)? {
@@ -216,7 +270,10 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
     let probe = ProbeVia(&types);
     let layout = VmaLayout::probe(&probe).context("probing VMA structures")?;
     let stack_guard_gap = match k.syms.address("stack_guard_gap") {
-        Some(s) => k.mem.read_u64(s).with_context(|| format!("reading stack_guard_gap at {s:#x}"))?,
+        Some(s) => k
+            .mem
+            .read_u64(s)
+            .with_context(|| format!("reading stack_guard_gap at {s:#x}"))?,
         None => 256 * 4096,
     };
     let ctx = Ctx {
@@ -242,10 +299,16 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
             let Some(t) = tasks.iter().find(|t| t.pid == pid && t.idle_cpu.is_none()) else {
                 anyhow::bail!("pid {pid}: no such task in this kernel");
             };
-            let leader = tasks.iter().find(|x| x.pid == t.tgid && x.idle_cpu.is_none()).unwrap_or(t);
+            let leader = tasks
+                .iter()
+                .find(|x| x.pid == t.tgid && x.idle_cpu.is_none())
+                .unwrap_or(t);
             match t.mm {
                 Some(mm) => todo.push((leader.pid, leader.comm.clone(), leader.addr, mm)),
-                None => eprintln!("vmscope: pid {pid} ({}) has no mm (kernel thread): nothing to check", t.comm),
+                None => eprintln!(
+                    "vmscope: pid {pid} ({}) has no mm (kernel thread): nothing to check",
+                    t.comm
+                ),
             }
         }
     }
@@ -285,7 +348,14 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
                 (String::new(), Some(format!("{e:#}")))
             }
         };
-        let p = ProcessOut { pid, comm, mm, maps, report: r, error };
+        let p = ProcessOut {
+            pid,
+            comm,
+            mm,
+            maps,
+            report: r,
+            error,
+        };
         if !a.json {
             print_process(&p);
         }
@@ -297,7 +367,13 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
             processes: &'a [ProcessOut],
             totals: &'a Totals,
         }
-        println!("{}", serde_json::to_string_pretty(&Doc { processes: &out, totals: &totals })?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Doc {
+                processes: &out,
+                totals: &totals
+            })?
+        );
     } else {
         println!(
             "checked {} processes, {} VMAs, {} lookups: {} findings, {} errors",

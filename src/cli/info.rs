@@ -1,10 +1,10 @@
 //! `vmscope info`: what kernel this is and how its memory is mapped.
 
 use super::target::TargetArgs;
-use std::io::Write as _;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
+use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -21,7 +21,11 @@ pub fn run(a: &InfoArgs) -> Result<i32> {
     let cpus = k.online_cpus()?;
     let levels = if p.l5 { 5 } else { 4 };
     let pob = p.page_offset_base.unwrap_or(0);
-    let build_id = k.vmcoreinfo.as_ref().and_then(|i| i.build_id()).map(str::to_string);
+    let build_id = k
+        .vmcoreinfo
+        .as_ref()
+        .and_then(|i| i.build_id())
+        .map(str::to_string);
     if a.json {
         let v = json!({
             "release": k.release,
@@ -36,20 +40,48 @@ pub fn run(a: &InfoArgs) -> Result<i32> {
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
         });
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&v)?
+        )?;
         return Ok(0);
     }
     writeln!(std::io::stdout().lock(), "release           {}", k.release)?;
     writeln!(std::io::stdout().lock(), "format            {}", k.format)?;
-    writeln!(std::io::stdout().lock(), "KASLR offset      {:#x}", k.kaslr_offset())?;
-    writeln!(std::io::stdout().lock(), "_text             {:#x}", k.text_start())?;
-    writeln!(std::io::stdout().lock(), "phys_base         {:#x}", p.phys_base)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "KASLR offset      {:#x}",
+        k.kaslr_offset()
+    )?;
+    writeln!(
+        std::io::stdout().lock(),
+        "_text             {:#x}",
+        k.text_start()
+    )?;
+    writeln!(
+        std::io::stdout().lock(),
+        "phys_base         {:#x}",
+        p.phys_base
+    )?;
     writeln!(std::io::stdout().lock(), "page_offset_base  {pob:#x}")?;
     writeln!(std::io::stdout().lock(), "paging levels     {levels}")?;
-    writeln!(std::io::stdout().lock(), "CPUs online       {} ({})", cpus.len(), cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(","))?;
+    writeln!(
+        std::io::stdout().lock(),
+        "CPUs online       {} ({})",
+        cpus.len(),
+        cpus.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    )?;
     if let Some(b) = build_id {
         writeln!(std::io::stdout().lock(), "build-id          {b}")?;
     }
-    writeln!(std::io::stdout().lock(), "vmlinux           {}", k.syms.path())?;
+    writeln!(
+        std::io::stdout().lock(),
+        "vmlinux           {}",
+        k.syms.path()
+    )?;
     Ok(0)
 }

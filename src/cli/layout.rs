@@ -61,7 +61,9 @@ pub struct LayoutArgs {
 const SYS_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 fn running_release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 pub fn run(a: &LayoutArgs) -> Result<i32> {
@@ -106,7 +108,11 @@ fn with_dwarf(path: &Path, a: &LayoutArgs) -> Result<i32> {
 }
 
 fn print_opts(a: &LayoutArgs) -> PrintOptions {
-    PrintOptions { hex: a.hex, expand_types: a.expand_types, cacheline_size: a.cacheline_size }
+    PrintOptions {
+        hex: a.hex,
+        expand_types: a.expand_types,
+        cacheline_size: a.cacheline_size,
+    }
 }
 
 fn with_prefix(a: &LayoutArgs, names: &[String]) -> Vec<String> {
@@ -147,7 +153,9 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     let mut gave_up: Option<String> = None;
     for n in dash_c(a) {
         if let Some(prev) = &gave_up {
-            missing.push(format!("'{n}' (not searched: pahole's -C stops at '{prev}')"));
+            missing.push(format!(
+                "'{n}' (not searched: pahole's -C stops at '{prev}')"
+            ));
             continue;
         }
         match src.find_from(&n, NameKind::Any, unit)? {
@@ -171,9 +179,17 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         let mut printer = Printer::new(src, print_opts(a));
         let mut v = Vec::new();
         for id in &found {
-            v.push(layout_json(&mut printer, src, *id, a.cacheline_size as u64)?);
+            v.push(layout_json(
+                &mut printer,
+                src,
+                *id,
+                a.cacheline_size as u64,
+            )?);
         }
-        let doc = JsonDoc { schema: SCHEMA_VERSION, types: v };
+        let doc = JsonDoc {
+            schema: SCHEMA_VERSION,
+            types: v,
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         let mut printer = Printer::new(src, print_opts(a));
@@ -188,14 +204,22 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         let mut parts = Vec::new();
         for m in &missing {
             let bare = m.trim_start_matches('\'').split('\'').next().unwrap_or("");
-            let close = if m.len() == bare.len() + 2 { close_matches(bare, &all) } else { Vec::new() };
+            let close = if m.len() == bare.len() + 2 {
+                close_matches(bare, &all)
+            } else {
+                Vec::new()
+            };
             if close.is_empty() {
                 parts.push(m.clone());
             } else {
                 parts.push(format!("{m} (did you mean: {}?)", close.join(", ")));
             }
         }
-        return Err(anyhow!("no type named {} in {}", parts.join(", "), path.display()));
+        return Err(anyhow!(
+            "no type named {} in {}",
+            parts.join(", "),
+            path.display()
+        ));
     }
     Ok(0)
 }
@@ -214,7 +238,11 @@ fn close_matches(want: &str, all: &[String]) -> Vec<String> {
         .map(|n| (strsim::jaro_winkler(want, n), n))
         .filter(|(s, n)| *s >= 0.85 || n.contains(want) && want.len() >= 4)
         .collect();
-    scored.sort_by(|x, y| y.0.partial_cmp(&x.0).unwrap_or(std::cmp::Ordering::Equal).then(x.1.cmp(y.1)));
+    scored.sort_by(|x, y| {
+        y.0.partial_cmp(&x.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(x.1.cmp(y.1))
+    });
     scored.into_iter().take(5).map(|(_, n)| n.clone()).collect()
 }
 
@@ -259,7 +287,10 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
             body.push_str(&t?);
         }
         let body = body.trim_end().trim_end_matches(',');
-        writeln!(out, "{{\"schema\":{SCHEMA_VERSION},\"types\":[\n{body}\n]}}")?;
+        writeln!(
+            out,
+            "{{\"schema\":{SCHEMA_VERSION},\"types\":[\n{body}\n]}}"
+        )?;
         return Ok(0);
     }
     for t in texts {

@@ -14,7 +14,11 @@ mod vmas;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "vmscope", version, about = "Look inside Linux memory management")]
+#[command(
+    name = "vmscope",
+    version,
+    about = "Look inside Linux memory management"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

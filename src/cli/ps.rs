@@ -2,10 +2,10 @@
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
 use super::target::TargetArgs;
-use std::io::Write as _;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
+use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -60,10 +60,23 @@ pub fn run(a: &PsArgs) -> Result<i32> {
         });
     }
     if a.json {
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&rows)?)?;
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&rows)?
+        )?;
         return Ok(0);
     }
-    writeln!(std::io::stdout().lock(), "{:>7} {:>7} {:>7} S {:>18} {:>18} {:>6} COMM", "PID", "TGID", "PPID", "TASK", "MM", "VMAS")?;
+    writeln!(
+        std::io::stdout().lock(),
+        "{:>7} {:>7} {:>7} S {:>18} {:>18} {:>6} COMM",
+        "PID",
+        "TGID",
+        "PPID",
+        "TASK",
+        "MM",
+        "VMAS"
+    )?;
     for r in &rows {
         let mut comm = r.comm.clone();
         if let Some(cpu) = r.cpu {
@@ -71,7 +84,8 @@ pub fn run(a: &PsArgs) -> Result<i32> {
         } else if r.kthread {
             comm = format!("[{comm}]");
         }
-        writeln!(std::io::stdout().lock(), 
+        writeln!(
+            std::io::stdout().lock(),
             "{:>7} {:>7} {:>7} {} {:>18} {:>18} {:>6} {}",
             r.pid,
             r.tgid,
@@ -79,7 +93,9 @@ pub fn run(a: &PsArgs) -> Result<i32> {
             r.state,
             r.task,
             r.mm.as_deref().unwrap_or("-"),
-            r.map_count.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            r.map_count
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
             comm
         )?;
     }

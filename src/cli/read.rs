@@ -38,7 +38,16 @@ pub fn hexdump(out: &mut dyn Write, addr: u64, bytes: &[u8]) -> std::io::Result<
             }
             hex.push_str(&format!("{b:02x} "));
         }
-        let text: String = chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
+        let text: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
         writeln!(out, "{:016x}  {hex:<49} |{text}|", addr + (i as u64) * 16)?;
     }
     Ok(())
@@ -53,23 +62,41 @@ pub fn run(a: &ReadArgs) -> Result<i32> {
     let task = match (a.pid, &a.comm) {
         (Some(pid), _) => k.task_by_pid(pid)?,
         (None, Some(name)) => {
-            let mut found: Vec<_> = k.tasks()?.into_iter().filter(|t| t.idle_cpu.is_none() && t.pid == t.tgid && &t.comm == name).collect();
+            let mut found: Vec<_> = k
+                .tasks()?
+                .into_iter()
+                .filter(|t| t.idle_cpu.is_none() && t.pid == t.tgid && &t.comm == name)
+                .collect();
             match found.len() {
                 1 => found.remove(0),
                 0 => bail!("no process named '{name}'"),
-                n => bail!("{n} processes are named '{name}' (pids {}): use --pid", found.iter().map(|t| t.pid.to_string()).collect::<Vec<_>>().join(", ")),
+                n => bail!(
+                    "{n} processes are named '{name}' (pids {}): use --pid",
+                    found
+                        .iter()
+                        .map(|t| t.pid.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             }
         }
         (None, None) => bail!("give --pid N or --comm NAME"),
     };
     let pid = task.pid;
     let Some(mm) = task.mm else {
-        bail!("pid {pid} ({}) is a kernel thread: it has no user address space", task.comm);
+        bail!(
+            "pid {pid} ({}) is a kernel thread: it has no user address space",
+            task.comm
+        );
     };
     let info = k.read_mm(mm)?;
-    let user = k.mem.user(info.pgd).map_err(|e| anyhow::anyhow!("pid {pid}: mm->pgd {:#x}: {e}", info.pgd))?;
+    let user = k
+        .mem
+        .user(info.pgd)
+        .map_err(|e| anyhow::anyhow!("pid {pid}: mm->pgd {:#x}: {e}", info.pgd))?;
     let mut buf = vec![0u8; a.len as usize];
-    user.read(a.addr, &mut buf).map_err(|e| anyhow::anyhow!("pid {pid}: reading {} bytes at {:#x}: {e}", a.len, a.addr))?;
+    user.read(a.addr, &mut buf)
+        .map_err(|e| anyhow::anyhow!("pid {pid}: reading {} bytes at {:#x}: {e}", a.len, a.addr))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     hexdump(&mut out, a.addr, &buf)?;

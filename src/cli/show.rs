@@ -8,12 +8,12 @@ use crate::kernel::value::{Decoder, Value, ValueNode};
 use crate::memory::{MemError, Memory};
 use crate::types::model::{TypeSource, TypeSourceExt};
 use crate::types::pahole::{print_type, PrintOptions};
-use std::collections::HashMap;
-use std::io::Write as _;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// Objects larger than this are refused (a bad TYPE name for a huge array, say).
 const MAX_OBJECT: u64 = 1 << 20;
@@ -66,31 +66,54 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         (None, None) => bail!("give an address or --pid N"),
     };
     let src: &dyn TypeSource = &types;
-    let top = src
-        .find_struct(&a.type_name)?
-        .ok_or_else(|| anyhow!("{}: no struct or union named '{}'", a.target.types_path(), a.type_name))?;
+    let top = src.find_struct(&a.type_name)?.ok_or_else(|| {
+        anyhow!(
+            "{}: no struct or union named '{}'",
+            a.target.types_path(),
+            a.type_name
+        )
+    })?;
     let (off, id, label) = match &path {
         Some(p) => {
-            let (o, t) = src.member_offset_in(top, p).map_err(|e| anyhow!("{}: {e}", a.type_name))?;
+            let (o, t) = src
+                .member_offset_in(top, p)
+                .map_err(|e| anyhow!("{}: {e}", a.type_name))?;
             (o, t, p.clone())
         }
         None => (0, top, String::new()),
     };
     let size = src.size_of(id)?.unwrap_or(0);
     if size > MAX_OBJECT {
-        bail!("{} is {size} bytes, over the {MAX_OBJECT}-byte limit", a.type_name);
+        bail!(
+            "{} is {size} bytes, over the {MAX_OBJECT}-byte limit",
+            a.type_name
+        );
     }
-    let addr = base.checked_add(off).ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
-    let (buf, missing) = read_sparse(&k.mem, addr, size).map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
-    let dec = Decoder { types: src, syms: &k.syms };
-    let ctx = if path.is_some() { a.type_name.as_str() } else { "" };
+    let addr = base
+        .checked_add(off)
+        .ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
+    let (buf, missing) = read_sparse(&k.mem, addr, size)
+        .map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
+    let dec = Decoder {
+        types: src,
+        syms: &k.syms,
+    };
+    let ctx = if path.is_some() {
+        a.type_name.as_str()
+    } else {
+        ""
+    };
     let mut node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
     for (range, why) in &missing {
         mark_missing(&mut node, range, why);
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&v)?
+        )?;
         return Ok(0);
     }
     let mut out = String::new();
@@ -99,11 +122,23 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         let pahole = print_type(src, src.strip_typedefs(id)?, &PrintOptions::default());
         let mut by_name = HashMap::new();
         index_members(&node, &mut by_name);
-        let _ = writeln!(out, "/* {} at {addr:#x} */", if label.is_empty() { a.type_name.clone() } else { format!("{}.{label}", a.type_name) });
+        let _ = writeln!(
+            out,
+            "/* {} at {addr:#x} */",
+            if label.is_empty() {
+                a.type_name.clone()
+            } else {
+                format!("{}.{label}", a.type_name)
+            }
+        );
         for line in pahole.lines() {
             match member_name(line).and_then(|n| by_name.get(n.as_str())) {
                 Some(m) => {
-                    let v = if matches!(m.value, Value::Composite) { summary(m) } else { m.value.display() };
+                    let v = if matches!(m.value, Value::Composite) {
+                        summary(m)
+                    } else {
+                        m.value.display()
+                    };
                     let _ = writeln!(out, "{line}  {v}");
                 }
                 None => {
@@ -112,9 +147,21 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
             }
         }
     } else if node.members.is_empty() && !matches!(node.value, Value::Composite) {
-        let _ = writeln!(out, "{} {}{} = {}    /* {addr:#x}, {} bytes */", node.type_name, node.name, node.dims, node.value.display(), node.size);
+        let _ = writeln!(
+            out,
+            "{} {}{} = {}    /* {addr:#x}, {} bytes */",
+            node.type_name,
+            node.name,
+            node.dims,
+            node.value.display(),
+            node.size
+        );
     } else {
-        let title = if label.is_empty() { node.type_name.clone() } else { format!("{} ({}.{label})", node.type_name, a.type_name) };
+        let title = if label.is_empty() {
+            node.type_name.clone()
+        } else {
+            format!("{} ({}.{label})", node.type_name, a.type_name)
+        };
         let _ = writeln!(out, "{title} {{    /* at {addr:#x}, {} bytes */", node.size);
         for m in &node.members {
             print_member(&mut out, m, 1);
@@ -145,11 +192,22 @@ fn member_name(line: &str) -> Option<String> {
     if let Some(start) = decl.find("(*") {
         let rest = &decl[start + 2..];
         let end = rest.find(')')?;
-        return Some(rest[..end].trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit()).to_string());
+        return Some(
+            rest[..end]
+                .trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit())
+                .to_string(),
+        );
     }
     let decl = decl.split(':').next()?.trim_end();
     let decl = decl.split('[').next()?.trim_end();
-    let name: String = decl.chars().rev().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<Vec<_>>().into_iter().rev().collect();
+    let name: String = decl
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     (!name.is_empty() && !decl.trim_start().starts_with('}')).then_some(name)
 }
 
@@ -160,7 +218,13 @@ fn summary(node: &ValueNode) -> String {
         // A union's members overlap: its first member stands for all.
         let take = if n.is_union { 1 } else { n.members.len() };
         for m in n.members.iter().take(take) {
-            let name = if m.name.is_empty() { prefix.to_string() } else if prefix.is_empty() { m.name.clone() } else { format!("{prefix}.{}", m.name) };
+            let name = if m.name.is_empty() {
+                prefix.to_string()
+            } else if prefix.is_empty() {
+                m.name.clone()
+            } else {
+                format!("{prefix}.{}", m.name)
+            };
             if matches!(m.value, Value::Composite) {
                 walk(m, &name, out, more);
             } else if out.len() < MAX_LEAVES {
@@ -200,7 +264,12 @@ fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Missin
         pos += n;
     }
     match first_err {
-        Some(e) if missing.len() as u64 == len.div_ceil(4096).max(1) || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len => Err(e),
+        Some(e)
+            if missing.len() as u64 == len.div_ceil(4096).max(1)
+                || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len =>
+        {
+            Err(e)
+        }
         _ => Ok((buf, missing)),
     }
 }
@@ -212,7 +281,9 @@ fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
         return;
     }
     if node.members.is_empty() {
-        node.value = Value::Unknown { why: why.to_string() };
+        node.value = Value::Unknown {
+            why: why.to_string(),
+        };
     }
     for m in &mut node.members {
         mark_missing(m, range, why);
@@ -239,7 +310,12 @@ fn print_member(out: &mut String, m: &ValueNode, depth: usize) {
     }
     // Function pointers carry the name inside: `void (*name)(int)`.
     let left = if m.type_name.contains("(*)") {
-        format!("{indent}{}{};", m.type_name.replacen("(*)", &format!("(*{}{})", m.name, m.dims), 1), bits)
+        format!(
+            "{indent}{}{};",
+            m.type_name
+                .replacen("(*)", &format!("(*{}{})", m.name, m.dims), 1),
+            bits
+        )
     } else {
         format!("{indent}{}{sep}{}{}{bits};", m.type_name, m.name, m.dims)
     };

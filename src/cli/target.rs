@@ -3,10 +3,10 @@
 //! is given and the distribution's debug vmlinux is not installed, types come from
 //! the kernel's own BTF (/sys/kernel/btf/vmlinux) and symbols from /proc/kallsyms.
 
-use crate::kernel::live::{check_kcore, KCORE};
-use crate::kernel::offsets::TypeLookup;
 use crate::debuginfo::btf::BtfDb;
 use crate::debuginfo::dwarf::TypeDb;
+use crate::kernel::live::{check_kcore, KCORE};
+use crate::kernel::offsets::TypeLookup;
 use crate::kernel::symbols::Symbols;
 use crate::kernel::{Kernel, KernelError};
 use crate::memory::dump;
@@ -112,7 +112,9 @@ impl TargetArgs {
             let db = BtfDb::open(Path::new(SYS_BTF), 0)?;
             return Ok(KernelTypes::Btf(Box::new(db)));
         }
-        Ok(KernelTypes::Dwarf(Box::new(load_types(&self.vmlinux_path())?)))
+        Ok(KernelTypes::Dwarf(Box::new(load_types(
+            &self.vmlinux_path(),
+        )?)))
     }
 
     /// Open the dump (or /proc/kcore) and the vmlinux (or kallsyms); with `types`, resolve offsets too.
@@ -130,10 +132,17 @@ impl TargetArgs {
             }
         };
         let live = self.core.is_none();
-        let syms = if btf_mode { Symbols::open_kallsyms(KALLSYMS)? } else { Symbols::open(&vmlinux)? };
+        let syms = if btf_mode {
+            Symbols::open_kallsyms(KALLSYMS)?
+        } else {
+            Symbols::open(&vmlinux)?
+        };
         match Kernel::open_with(d, syms, types) {
             Err(KernelError::NoVmcoreinfo { dump }) if live => {
-                anyhow::bail!("{dump}: no VMCOREINFO and no kernel text segment, KASLR offset unknown; {}", crate::kernel::live::kptr_restrict_hint())
+                anyhow::bail!(
+                    "{dump}: no VMCOREINFO and no kernel text segment, KASLR offset unknown; {}",
+                    crate::kernel::live::kptr_restrict_hint()
+                )
             }
             other => Ok(other?),
         }
@@ -151,5 +160,7 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
 
 /// The type model of `vmlinux` (DWARF), for member offsets.
 pub fn load_types(vmlinux: &str) -> Result<TypeDb> {
-    Ok(crate::debuginfo::dwarf::open(std::path::Path::new(vmlinux))?)
+    Ok(crate::debuginfo::dwarf::open(std::path::Path::new(
+        vmlinux,
+    ))?)
 }

@@ -11,18 +11,20 @@
 // call per record even when unused.
 #![allow(clippy::unnecessary_lazy_evaluations)]
 
+pub mod align_infer;
 mod error;
 mod header;
 mod kinds;
 mod source;
-pub mod align_infer;
 mod type_db;
 
 pub use type_db::{BtfDb, DEFAULT_CACHELINE};
 
 pub use error::BtfError;
 pub use header::{BtfHeader, BTF_MAGIC};
-pub use kinds::{BtfArray, BtfEnumerator, BtfInt, BtfKind, BtfMember, BtfParam, BtfType, BtfVarSecinfo};
+pub use kinds::{
+    BtfArray, BtfEnumerator, BtfInt, BtfKind, BtfMember, BtfParam, BtfType, BtfVarSecinfo,
+};
 
 use header::Reader;
 use source::Blob;
@@ -59,7 +61,8 @@ impl Btf {
         let (blob, elf_pointer_size) = source::load(path)?;
         let section_offset = blob.file_offset();
         let shown = path.display().to_string();
-        let mut btf = Btf::from_blob(blob, elf_pointer_size).map_err(|e| e.in_file(&shown, section_offset))?;
+        let mut btf = Btf::from_blob(blob, elf_pointer_size)
+            .map_err(|e| e.in_file(&shown, section_offset))?;
         btf.origin = Some((shown, section_offset));
         Ok(btf)
     }
@@ -83,7 +86,14 @@ impl Btf {
         let strings = range_usize(header.strings_range());
         check_string_section(data, &strings)?;
         let record_offsets = index_records(data, &header)?;
-        let mut btf = Btf { blob, header, record_offsets, pointer_size: 8, strings, origin: None };
+        let mut btf = Btf {
+            blob,
+            header,
+            record_offsets,
+            pointer_size: 8,
+            strings,
+            origin: None,
+        };
         btf.validate_references()?;
         btf.pointer_size = elf_pointer_size.unwrap_or_else(|| btf.guess_pointer_size());
         Ok(btf)
@@ -104,14 +114,22 @@ impl Btf {
     }
 
     fn reader(&self) -> Reader<'_> {
-        Reader { data: self.blob.bytes(), big_endian: self.header.big_endian }
+        Reader {
+            data: self.blob.bytes(),
+            big_endian: self.header.big_endian,
+        }
     }
 
     /// The record of type `id` (not for id 0, which is void and has none).
     pub fn type_by_id(&self, id: TypeId) -> Result<BtfType<'_>, BtfError> {
         let offset = match self.record_offsets.get(id as usize) {
             Some(&off) if id != 0 => off as usize,
-            _ => return Err(BtfError::NoSuchType { id, count: self.type_count() }),
+            _ => {
+                return Err(BtfError::NoSuchType {
+                    id,
+                    count: self.type_count(),
+                })
+            }
         };
         BtfType::decode(self.reader(), id, offset)
     }
@@ -120,11 +138,20 @@ impl Btf {
     pub fn kind_of(&self, id: TypeId) -> Result<BtfKind, BtfError> {
         let offset = match self.record_offsets.get(id as usize) {
             Some(&off) if id != 0 => off as usize,
-            _ => return Err(BtfError::NoSuchType { id, count: self.type_count() }),
+            _ => {
+                return Err(BtfError::NoSuchType {
+                    id,
+                    count: self.type_count(),
+                })
+            }
         };
         let info = self.reader().u32_at(offset + 4, "type record")?;
         let raw = (info >> 24) & 0x1f;
-        BtfKind::from_raw(raw).ok_or_else(|| BtfError::UnknownKind { id, kind: raw, offset })
+        BtfKind::from_raw(raw).ok_or_else(|| BtfError::UnknownKind {
+            id,
+            kind: raw,
+            offset,
+        })
     }
 
     /// Every type record in id order (ids 1..).
@@ -134,15 +161,19 @@ impl Btf {
 
     /// The string at `name_off` in the string section ("" for 0).
     pub fn name(&self, name_off: u32) -> Result<&str, BtfError> {
-        let bytes = self.name_bytes(name_off).ok_or_else(|| BtfError::StringOffset {
-            id: 0,
-            what: "string",
+        let bytes = self
+            .name_bytes(name_off)
+            .ok_or_else(|| BtfError::StringOffset {
+                id: 0,
+                what: "string",
+                name_off,
+                str_len: self.strings.len(),
+                offset: self.strings.start,
+            })?;
+        std::str::from_utf8(bytes).map_err(|_| BtfError::StringUtf8 {
             name_off,
-            str_len: self.strings.len(),
-            offset: self.strings.start,
-        })?;
-        std::str::from_utf8(bytes)
-            .map_err(|_| BtfError::StringUtf8 { name_off, offset: self.strings.start + name_off as usize })
+            offset: self.strings.start + name_off as usize,
+        })
     }
 
     fn name_bytes(&self, name_off: u32) -> Option<&[u8]> {
@@ -161,7 +192,9 @@ impl Btf {
     fn scan_by_name(&self, name: &str, kinds: &[BtfKind], first_only: bool) -> Vec<TypeId> {
         let want = name.as_bytes();
         let data = self.blob.bytes();
-        let Some(strs) = data.get(self.strings.clone()) else { return Vec::new() };
+        let Some(strs) = data.get(self.strings.clone()) else {
+            return Vec::new();
+        };
         let r = self.reader();
         let mut found = Vec::new();
         for (id, &off) in self.record_offsets.iter().enumerate().skip(1) {
@@ -173,7 +206,8 @@ impl Btf {
                 continue;
             }
             let start = name_off as usize;
-            let matches = strs.get(start..start + want.len()) == Some(want) && strs.get(start + want.len()) == Some(&0);
+            let matches = strs.get(start..start + want.len()) == Some(want)
+                && strs.get(start + want.len()) == Some(&0);
             if !matches {
                 continue;
             }
@@ -205,14 +239,26 @@ impl Btf {
                 if (name_off as usize) < str_len {
                     Ok(())
                 } else {
-                    Err(BtfError::StringOffset { id, what, name_off, str_len, offset })
+                    Err(BtfError::StringOffset {
+                        id,
+                        what,
+                        name_off,
+                        str_len,
+                        offset,
+                    })
                 }
             })?;
             ty.for_each_type_ref(|target, what| {
                 if target < count {
                     Ok(())
                 } else {
-                    Err(BtfError::TypeIdOutOfRange { id, what, target, count, offset })
+                    Err(BtfError::TypeIdOutOfRange {
+                        id,
+                        what,
+                        target,
+                        count,
+                        offset,
+                    })
                 }
             })?;
         }
@@ -221,8 +267,14 @@ impl Btf {
 
     /// libbpf's rule: the size of an INT named like `long`, if 4 or 8.
     fn guess_pointer_size(&self) -> u32 {
-        const LONG_NAMES: [&str; 6] =
-            ["long int", "long unsigned int", "long", "unsigned long", "long signed int", "signed long"];
+        const LONG_NAMES: [&str; 6] = [
+            "long int",
+            "long unsigned int",
+            "long",
+            "unsigned long",
+            "long signed int",
+            "signed long",
+        ];
         for ty in self.types().flatten() {
             if ty.kind == BtfKind::Int && matches!(ty.size_or_type, 4 | 8) {
                 if let Ok(name) = self.name(ty.name_off) {
@@ -246,10 +298,14 @@ fn range_usize(r: std::ops::Range<u64>) -> std::ops::Range<usize> {
 fn check_string_section(data: &[u8], strings: &std::ops::Range<usize>) -> Result<(), BtfError> {
     let strs = data.get(strings.clone()).unwrap_or(&[]);
     match (strs.first(), strs.last()) {
-        (None, _) => Err(BtfError::BadStrings { offset: strings.start, reason: "string section is empty" }),
-        (Some(&first), _) if first != 0 => {
-            Err(BtfError::BadStrings { offset: strings.start, reason: "does not start with the empty string" })
-        }
+        (None, _) => Err(BtfError::BadStrings {
+            offset: strings.start,
+            reason: "string section is empty",
+        }),
+        (Some(&first), _) if first != 0 => Err(BtfError::BadStrings {
+            offset: strings.start,
+            reason: "does not start with the empty string",
+        }),
         (_, Some(&last)) if last != 0 => Err(BtfError::BadStrings {
             offset: strings.end.saturating_sub(1),
             reason: "last string is not NUL-terminated",
@@ -263,7 +319,10 @@ fn index_records(data: &[u8], header: &BtfHeader) -> Result<Vec<u32>, BtfError> 
     let types = range_usize(header.types_range());
     // The records are read through a reader limited to the type section, so a tail
     // running into the string section is reported as truncated.
-    let section = Reader { data: data.get(..types.end).unwrap_or(&[]), big_endian: header.big_endian };
+    let section = Reader {
+        data: data.get(..types.end).unwrap_or(&[]),
+        big_endian: header.big_endian,
+    };
     let mut offsets = Vec::with_capacity(header.type_len as usize / 24 + 1);
     offsets.push(0); // void
     let mut off = types.start;
@@ -289,9 +348,11 @@ impl Btf {
             }
             let ty = self.type_by_id(id)?;
             match ty.kind {
-                BtfKind::Typedef | BtfKind::Const | BtfKind::Volatile | BtfKind::Restrict | BtfKind::TypeTag => {
-                    id = ty.size_or_type
-                }
+                BtfKind::Typedef
+                | BtfKind::Const
+                | BtfKind::Volatile
+                | BtfKind::Restrict
+                | BtfKind::TypeTag => id = ty.size_or_type,
                 _ => return Ok(id),
             }
         }
@@ -314,7 +375,9 @@ impl Btf {
                 | BtfKind::Enum
                 | BtfKind::Enum64
                 | BtfKind::Float
-                | BtfKind::Datasec => return Ok(multiplier.saturating_mul(u64::from(ty.size_or_type))),
+                | BtfKind::Datasec => {
+                    return Ok(multiplier.saturating_mul(u64::from(ty.size_or_type)))
+                }
                 BtfKind::Ptr => return Ok(multiplier.saturating_mul(u64::from(self.pointer_size))),
                 BtfKind::Array => {
                     let a = ty.array().ok_or_else(|| self.cycle_error(id))?;
@@ -335,8 +398,15 @@ impl Btf {
     }
 
     fn cycle_error(&self, id: TypeId) -> BtfError {
-        let offset = self.record_offsets.get(id as usize).map_or(0, |&o| o as usize);
-        BtfError::Cycle { id, limit: MAX_CHAIN, offset }
+        let offset = self
+            .record_offsets
+            .get(id as usize)
+            .map_or(0, |&o| o as usize);
+        BtfError::Cycle {
+            id,
+            limit: MAX_CHAIN,
+            offset,
+        }
     }
 }
 

@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gimli::{constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader};
+use gimli::{
+    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader,
+};
 use memmap2::Mmap;
 use object::{Object, ObjectSection};
 
@@ -43,19 +45,35 @@ pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
 #[derive(Debug, thiserror::Error)]
 pub enum DebugInfoError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not an ELF file ({reason})")]
     NotElf { path: PathBuf, reason: String },
     #[error("{path}: no DWARF debug information (no {section} section)")]
-    NoDwarf { path: PathBuf, section: &'static str },
+    NoDwarf {
+        path: PathBuf,
+        section: &'static str,
+    },
     #[error("{path}: section {section} is compressed; compressed DWARF is not supported")]
-    Compressed { path: PathBuf, section: &'static str },
+    Compressed {
+        path: PathBuf,
+        section: &'static str,
+    },
     #[error("{path}: section {section} lies outside the file (truncated?)")]
-    Truncated { path: PathBuf, section: &'static str },
+    Truncated {
+        path: PathBuf,
+        section: &'static str,
+    },
     #[error("{path}: big-endian or non-64-bit ELF is not supported")]
     Unsupported { path: PathBuf },
     #[error("{path}: bad DWARF at .debug_info offset {offset:#x}: {reason}")]
-    BadDwarf { path: PathBuf, offset: u64, reason: String },
+    BadDwarf {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
 }
 
 /// Options for [`TypeDb::open_with`].
@@ -69,7 +87,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { cache_dir: index::default_cache_dir(), progress: true }
+        OpenOptions {
+            cache_dir: index::default_cache_dir(),
+            progress: true,
+        }
     }
 }
 
@@ -129,20 +150,31 @@ fn section_data(
 ) -> Result<SectionData, DebugInfoError> {
     let missing = || -> Result<SectionData, DebugInfoError> {
         if required {
-            Err(DebugInfoError::NoDwarf { path: path.to_path_buf(), section: name })
+            Err(DebugInfoError::NoDwarf {
+                path: path.to_path_buf(),
+                section: name,
+            })
         } else {
-            Ok(SectionData { range: 0..0, owned: None })
+            Ok(SectionData {
+                range: 0..0,
+                owned: None,
+            })
         }
     };
     let Some(sec) = file.section_by_name(name) else {
         return missing();
     };
-    let compressed = sec.compressed_file_range().map_err(|e| DebugInfoError::NotElf {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let compressed = sec
+        .compressed_file_range()
+        .map_err(|e| DebugInfoError::NotElf {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     if compressed.format != object::CompressionFormat::None {
-        return Err(DebugInfoError::Compressed { path: path.to_path_buf(), section: name });
+        return Err(DebugInfoError::Compressed {
+            path: path.to_path_buf(),
+            section: name,
+        });
     }
     let Some((off, size)) = sec.file_range() else {
         return missing();
@@ -151,12 +183,23 @@ fn section_data(
     let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
     let range = match (start, end) {
         (Some(s), Some(e)) if e <= map.len() => s..e,
-        _ => return Err(DebugInfoError::Truncated { path: path.to_path_buf(), section: name }),
+        _ => {
+            return Err(DebugInfoError::Truncated {
+                path: path.to_path_buf(),
+                section: name,
+            })
+        }
     };
     // Only relocatable objects (gcc -c output, kernel modules) need their DWARF relocated. An
     // ET_EXEC vmlinux also carries .rela.debug_* but those are already applied.
     let owned = if file.kind() == object::ObjectKind::Relocatable {
-        Some(relocated(path, file, &sec, map.get(range.clone()).unwrap_or(&[]), name)?)
+        Some(relocated(
+            path,
+            file,
+            &sec,
+            map.get(range.clone()).unwrap_or(&[]),
+            name,
+        )?)
     } else {
         None
     };
@@ -184,7 +227,10 @@ fn relocated(
         let width = (rel.size() / 8) as usize;
         let at = usize::try_from(at).unwrap_or(usize::MAX);
         let Some(dst) = at.checked_add(width).and_then(|e| out.get_mut(at..e)) else {
-            return Err(DebugInfoError::Truncated { path: path.to_path_buf(), section: name });
+            return Err(DebugInfoError::Truncated {
+                path: path.to_path_buf(),
+                section: name,
+            });
         };
         match width {
             4 => dst.copy_from_slice(&(v as u32).to_le_bytes()),
@@ -199,7 +245,10 @@ impl TypeDb {
     /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
     /// headers and the unit headers of `.debug_info`.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
-        let io = |source| DebugInfoError::Io { path: path.to_path_buf(), source };
+        let io = |source| DebugInfoError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
         // usual mmap caveat and is out of our control.
@@ -212,7 +261,9 @@ impl TypeDb {
                 reason: e.to_string(),
             })?;
             if !obj.is_little_endian() || !obj.is_64() {
-                return Err(DebugInfoError::Unsupported { path: path.to_path_buf() });
+                return Err(DebugInfoError::Unsupported {
+                    path: path.to_path_buf(),
+                });
             }
             let info = section_data(path, &obj, &mmap, ".debug_info", true)?;
             let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
@@ -272,7 +323,9 @@ impl TypeDb {
     pub(crate) fn advise_sequential(&self) {
         let r = &self.info.range;
         if self.info.owned.is_none() && !r.is_empty() {
-            let _ = self.mmap.advise_range(memmap2::Advice::Sequential, r.start, r.len());
+            let _ = self
+                .mmap
+                .advise_range(memmap2::Advice::Sequential, r.start, r.len());
         }
     }
 
@@ -282,7 +335,11 @@ impl TypeDb {
     }
 
     pub(crate) fn bad(&self, offset: u64, reason: impl Into<String>) -> DebugInfoError {
-        DebugInfoError::BadDwarf { path: self.path.clone(), offset, reason: reason.into() }
+        DebugInfoError::BadDwarf {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
     }
 
     fn sec<'a>(&'a self, s: &'a SectionData) -> &'a [u8] {
@@ -310,12 +367,19 @@ impl TypeDb {
                     return Err(self.bad(at, format!("unit header: {e}")));
                 }
             };
-            let start = header.offset().as_debug_info_offset().map(|o| o.0 as u64).unwrap_or(0);
+            let start = header
+                .offset()
+                .as_debug_info_offset()
+                .map(|o| o.0 as u64)
+                .unwrap_or(0);
             let end = start.saturating_add(header.length_including_self() as u64);
             spans.push(UnitSpan { start, end });
         }
         if spans.is_empty() {
-            return Err(DebugInfoError::NoDwarf { path: self.path.clone(), section: ".debug_info units" });
+            return Err(DebugInfoError::NoDwarf {
+                path: self.path.clone(),
+                section: ".debug_info units",
+            });
         }
         Ok(spans)
     }
@@ -338,7 +402,11 @@ impl TypeDb {
             }
         }
         let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
-        let a = Arc::new(header.abbreviations(&abbrev).map_err(|e| self.bad(key, format!("abbreviations: {e}")))?);
+        let a = Arc::new(
+            header
+                .abbreviations(&abbrev)
+                .map_err(|e| self.bad(key, format!("abbreviations: {e}")))?,
+        );
         if let Ok(mut cache) = self.abbrev_cache.lock() {
             cache.insert(key, a.clone());
         }
@@ -352,7 +420,9 @@ impl TypeDb {
     ) -> Result<gimli::Abbreviations, DebugInfoError> {
         let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
         let key = header.debug_abbrev_offset().0 as u64;
-        header.abbreviations(&abbrev).map_err(|e| self.bad(key, format!("abbreviations: {e}")))
+        header
+            .abbreviations(&abbrev)
+            .map_err(|e| self.bad(key, format!("abbreviations: {e}")))
     }
 
     /// String value of an attribute (inline, `.debug_str` or `.debug_line_str`).
@@ -383,7 +453,8 @@ impl TypeDb {
         }
         // Unit list not loaded: walk headers from the start only as far as needed (a type
         // found in the first units must not cost a read of every unit header).
-        self.unit_spans_iter().find(|u| u.start <= offset && offset < u.end)
+        self.unit_spans_iter()
+            .find(|u| u.start <= offset && offset < u.end)
     }
 
     /// Unit spans read header by header from the start of `.debug_info`.
@@ -392,7 +463,10 @@ impl TypeDb {
         std::iter::from_fn(move || {
             let h = iter.next().ok()??;
             let start = h.offset().as_debug_info_offset()?.0 as u64;
-            Some(UnitSpan { start, end: start.saturating_add(h.length_including_self() as u64) })
+            Some(UnitSpan {
+                start,
+                end: start.saturating_add(h.length_including_self() as u64),
+            })
         })
     }
 
@@ -462,8 +536,13 @@ impl TypeDb {
 
     /// Parse the DIE behind `id` into a model type.
     fn parse(&self, id: TypeId) -> Result<Type, DebugInfoError> {
-        let offset = self.arena.offset(id).ok_or_else(|| self.bad(0, format!("unknown type id {id}")))?;
-        let span = self.unit_for(offset).ok_or_else(|| self.bad(offset, "offset outside every unit"))?;
+        let offset = self
+            .arena
+            .offset(id)
+            .ok_or_else(|| self.bad(0, format!("unknown type id {id}")))?;
+        let span = self
+            .unit_for(offset)
+            .ok_or_else(|| self.bad(offset, "offset outside every unit"))?;
         let header = self.unit_header(span.start)?;
         let abbrevs = self.abbreviations(&header)?;
         let unit_off = gimli::UnitOffset((offset - span.start) as usize);
@@ -492,12 +571,19 @@ impl TypeDb {
                 let is_union = tag == dw::DW_TAG_union_type;
                 let mut members = Vec::new();
                 let mut children = root.children();
-                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                while let Some(child) = children
+                    .next()
+                    .map_err(|e| self.bad(offset, e.to_string()))?
+                {
                     let e = child.entry();
                     if e.tag() != dw::DW_TAG_member {
                         continue;
                     }
-                    let moff = e.offset().to_debug_info_offset(&header).map(|o| o.0 as u64).unwrap_or(offset);
+                    let moff = e
+                        .offset()
+                        .to_debug_info_offset(&header)
+                        .map(|o| o.0 as u64)
+                        .unwrap_or(offset);
                     let a = self.die_attrs(&header, e, moff)?;
                     members.push(self.member_from(a, is_union, moff)?);
                 }
@@ -517,12 +603,19 @@ impl TypeDb {
             dw::DW_TAG_enumeration_type => {
                 let mut enumerators = Vec::new();
                 let mut children = root.children();
-                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                while let Some(child) = children
+                    .next()
+                    .map_err(|e| self.bad(offset, e.to_string()))?
+                {
                     let e = child.entry();
                     if e.tag() != dw::DW_TAG_enumerator {
                         continue;
                     }
-                    let eoff = e.offset().to_debug_info_offset(&header).map(|o| o.0 as u64).unwrap_or(offset);
+                    let eoff = e
+                        .offset()
+                        .to_debug_info_offset(&header)
+                        .map(|o| o.0 as u64)
+                        .unwrap_or(offset);
                     let a = self.die_attrs(&header, e, eoff)?;
                     enumerators.push(Enumerator {
                         name: a.name.unwrap_or_default(),
@@ -547,22 +640,39 @@ impl TypeDb {
                     declaration: attrs.declaration,
                 })
             }
-            dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type | dw::DW_TAG_rvalue_reference_type => {
-                Type::Pointer(PointerType { target: attrs.ty, byte_size: attrs.byte_size.unwrap_or(8) })
-            }
-            dw::DW_TAG_typedef => Type::Typedef(Typedef { name: attrs.name.unwrap_or_default(), target: attrs.ty }),
-            dw::DW_TAG_const_type => Type::Qualified(Qualified { qualifier: Qualifier::Const, target: attrs.ty }),
-            dw::DW_TAG_volatile_type => {
-                Type::Qualified(Qualified { qualifier: Qualifier::Volatile, target: attrs.ty })
-            }
-            dw::DW_TAG_restrict_type => {
-                Type::Qualified(Qualified { qualifier: Qualifier::Restrict, target: attrs.ty })
-            }
-            dw::DW_TAG_atomic_type => Type::Qualified(Qualified { qualifier: Qualifier::Atomic, target: attrs.ty }),
+            dw::DW_TAG_pointer_type
+            | dw::DW_TAG_reference_type
+            | dw::DW_TAG_rvalue_reference_type => Type::Pointer(PointerType {
+                target: attrs.ty,
+                byte_size: attrs.byte_size.unwrap_or(8),
+            }),
+            dw::DW_TAG_typedef => Type::Typedef(Typedef {
+                name: attrs.name.unwrap_or_default(),
+                target: attrs.ty,
+            }),
+            dw::DW_TAG_const_type => Type::Qualified(Qualified {
+                qualifier: Qualifier::Const,
+                target: attrs.ty,
+            }),
+            dw::DW_TAG_volatile_type => Type::Qualified(Qualified {
+                qualifier: Qualifier::Volatile,
+                target: attrs.ty,
+            }),
+            dw::DW_TAG_restrict_type => Type::Qualified(Qualified {
+                qualifier: Qualifier::Restrict,
+                target: attrs.ty,
+            }),
+            dw::DW_TAG_atomic_type => Type::Qualified(Qualified {
+                qualifier: Qualifier::Atomic,
+                target: attrs.ty,
+            }),
             dw::DW_TAG_array_type => {
                 let mut dims = Vec::new();
                 let mut children = root.children();
-                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                while let Some(child) = children
+                    .next()
+                    .map_err(|e| self.bad(offset, e.to_string()))?
+                {
                     let e = child.entry();
                     if e.tag() != dw::DW_TAG_subrange_type {
                         continue;
@@ -575,31 +685,52 @@ impl TypeDb {
                     };
                     dims.push(n);
                 }
-                Type::Array(ArrayType { element: attrs.ty, dims, vector: attrs.vector })
+                Type::Array(ArrayType {
+                    element: attrs.ty,
+                    dims,
+                    vector: attrs.vector,
+                })
             }
             dw::DW_TAG_subroutine_type => {
                 let mut params = Vec::new();
                 let mut variadic = false;
                 let mut children = root.children();
-                while let Some(child) = children.next().map_err(|e| self.bad(offset, e.to_string()))? {
+                while let Some(child) = children
+                    .next()
+                    .map_err(|e| self.bad(offset, e.to_string()))?
+                {
                     let e = child.entry();
                     match e.tag() {
                         dw::DW_TAG_formal_parameter => {
                             let a = self.die_attrs(&header, e, offset)?;
-                            params.push(Param { name: a.name, ty: a.ty });
+                            params.push(Param {
+                                name: a.name,
+                                ty: a.ty,
+                            });
                         }
                         dw::DW_TAG_unspecified_parameters => variadic = true,
                         _ => {}
                     }
                 }
-                Type::Function(FunctionType { ret: attrs.ty, params, variadic })
+                Type::Function(FunctionType {
+                    ret: attrs.ty,
+                    params,
+                    variadic,
+                })
             }
-            other => Type::Unsupported { what: format!("{other}") },
+            other => Type::Unsupported {
+                what: format!("{other}"),
+            },
         };
         Ok(ty)
     }
 
-    fn member_from(&self, a: DieAttrs, in_union: bool, offset: u64) -> Result<Member, DebugInfoError> {
+    fn member_from(
+        &self,
+        a: DieAttrs,
+        in_union: bool,
+        offset: u64,
+    ) -> Result<Member, DebugInfoError> {
         let byte_loc = a.member_location.unwrap_or(0);
         let bit_offset = match (a.data_bit_offset, a.bitfield_size, a.bit_offset_msb) {
             (Some(dbo), _, _) => dbo,
@@ -626,7 +757,11 @@ impl TypeDb {
             ty: a.ty,
             bit_offset,
             bitfield_size: a.bitfield_size,
-            storage_bytes: if a.bitfield_size.is_some() { a.byte_size } else { None },
+            storage_bytes: if a.bitfield_size.is_some() {
+                a.byte_size
+            } else {
+                None
+            },
             alignment: a.alignment,
         })
     }
@@ -643,11 +778,15 @@ impl TypeDb {
             let v = attr.value();
             match attr.name() {
                 dw::DW_AT_name => {
-                    out.name = self.attr_str(&v).map(|b| String::from_utf8_lossy(b).into_owned());
+                    out.name = self
+                        .attr_str(&v)
+                        .map(|b| String::from_utf8_lossy(b).into_owned());
                 }
                 dw::DW_AT_type => out.ty = self.type_ref(header, &v),
                 dw::DW_AT_byte_size => out.byte_size = udata(&v),
-                dw::DW_AT_bit_size => out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok()),
+                dw::DW_AT_bit_size => {
+                    out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok())
+                }
                 dw::DW_AT_data_bit_offset => out.data_bit_offset = udata(&v),
                 dw::DW_AT_bit_offset => out.bit_offset_msb = sdata(&v),
                 dw::DW_AT_data_member_location => out.member_location = udata(&v),
@@ -668,7 +807,11 @@ impl TypeDb {
         Ok(out)
     }
 
-    fn type_ref(&self, header: &UnitHeader<Slice<'_>>, v: &AttributeValue<Slice<'_>>) -> Option<TypeId> {
+    fn type_ref(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        v: &AttributeValue<Slice<'_>>,
+    ) -> Option<TypeId> {
         let global = match v {
             AttributeValue::UnitRef(u) => u.to_debug_info_offset(header)?.0 as u64,
             AttributeValue::DebugInfoRef(d) => d.0 as u64,
@@ -745,7 +888,9 @@ impl TypeSource for TypeDb {
     }
 
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
-        let off = self.find_offset(name, kind).map_err(|e| TypeError::Source(e.to_string()))?;
+        let off = self
+            .find_offset(name, kind)
+            .map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(off.map(|o| self.arena.id_for(o)))
     }
 
@@ -754,13 +899,25 @@ impl TypeSource for TypeDb {
     }
 
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
-        let ix = self.shaped_index().map_err(|e| TypeError::Source(e.to_string()))?;
-        Ok(ix.composites_in_order().into_iter().map(|(n, _)| n).collect())
+        let ix = self
+            .shaped_index()
+            .map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(ix
+            .composites_in_order()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect())
     }
 
     fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
-        let ix = self.shaped_index().map_err(|e| TypeError::Source(e.to_string()))?;
-        Ok(ix.composites_in_order().into_iter().map(|(n, o)| (n, self.arena.id_for(o))).collect())
+        let ix = self
+            .shaped_index()
+            .map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(ix
+            .composites_in_order()
+            .into_iter()
+            .map(|(n, o)| (n, self.arena.id_for(o)))
+            .collect())
     }
 
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
@@ -769,13 +926,22 @@ impl TypeSource for TypeDb {
     }
 
     fn definition_order(&self, id: TypeId) -> u64 {
-        let Some(off) = self.arena.offset(id) else { return u64::MAX };
+        let Some(off) = self.arena.offset(id) else {
+            return u64::MAX;
+        };
         // index of the unit holding the DIE
-        let Ok(units) = self.units() else { return u64::MAX };
+        let Ok(units) = self.units() else {
+            return u64::MAX;
+        };
         (units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
     }
 
-    fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {
+    fn find_from(
+        &self,
+        name: &str,
+        kind: NameKind,
+        from: u64,
+    ) -> Result<Option<TypeId>, TypeError> {
         if let Some(id) = self.find(name, kind)? {
             if self.definition_order(id) >= from {
                 return Ok(Some(id));
@@ -784,7 +950,8 @@ impl TypeSource for TypeDb {
             return Ok(None);
         }
         let from = usize::try_from(from).unwrap_or(usize::MAX);
-        let hit = index::scan_from(self, name, kind, from).map_err(|e| TypeError::Source(e.to_string()))?;
+        let hit = index::scan_from(self, name, kind, from)
+            .map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(hit.map(|(_, off)| self.arena.id_for(off)))
     }
 }

@@ -211,10 +211,17 @@ fn fnv_feed(mut h: u64, data: &[u8]) -> u64 {
 /// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
 /// lexical blocks (where pahole's loader registers types), in DIE order. With `shapes`, the
 /// members of unit-level structs/unions are decoded too, to hash their shape.
-fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes: bool) -> Result<(), DebugInfoError> {
+fn scan_unit<'a>(
+    db: &'a TypeDb,
+    span: UnitSpan,
+    out: &mut Vec<Raw<'a>>,
+    shapes: bool,
+) -> Result<(), DebugInfoError> {
     let header = db.unit_header(span.start)?;
     let abbrevs = db.abbreviations_uncached(&header)?;
-    let mut raw = header.entries_raw(&abbrevs, None).map_err(|e| db.bad(span.start, e.to_string()))?;
+    let mut raw = header
+        .entries_raw(&abbrevs, None)
+        .map_err(|e| db.bad(span.start, e.to_string()))?;
     // scope[d] = whether DIEs at depth d+1 can define types pahole registers
     let mut scope: Vec<bool> = Vec::with_capacity(32);
     let mut parent_ok = true; // the unit DIE itself sits at depth 0
@@ -237,14 +244,24 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
             Err(e) => return Err(db.bad(die_off, e.to_string())),
         };
         let tag = abbrev.tag();
-        let kind = if parent_ok && !scope.is_empty() { Kind::of_tag(tag) } else { None };
-        let in_shape = shape.as_ref().is_some_and(|sb| scope.len() == sb.child_depth) && tag == dw::DW_TAG_member;
+        let kind = if parent_ok && !scope.is_empty() {
+            Kind::of_tag(tag)
+        } else {
+            None
+        };
+        let in_shape = shape
+            .as_ref()
+            .is_some_and(|sb| scope.len() == sb.child_depth)
+            && tag == dw::DW_TAG_member;
         // Children worth reading: those of the unit, of functions and lexical blocks (types
         // pahole registers live there) and, for shapes, the members of unit-level structs.
         let container = parent_ok
             && matches!(
                 tag,
-                dw::DW_TAG_compile_unit | dw::DW_TAG_partial_unit | dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block
+                dw::DW_TAG_compile_unit
+                    | dw::DW_TAG_partial_unit
+                    | dw::DW_TAG_subprogram
+                    | dw::DW_TAG_lexical_block
             );
         let mut descend = container;
         let mut sibling: Option<usize> = None;
@@ -253,10 +270,14 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
             let mut decl = false;
             let mut size = 0u64;
             for spec in abbrev.attributes() {
-                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                let attr = raw
+                    .read_attribute(*spec)
+                    .map_err(|e| db.bad(die_off, e.to_string()))?;
                 match attr.name() {
                     dw::DW_AT_name => name = db.attr_str(&attr.value()),
-                    dw::DW_AT_declaration => decl = matches!(attr.value(), gimli::AttributeValue::Flag(true)),
+                    dw::DW_AT_declaration => {
+                        decl = matches!(attr.value(), gimli::AttributeValue::Flag(true))
+                    }
                     dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
                     dw::DW_AT_sibling => {
                         if let gimli::AttributeValue::UnitRef(o) = attr.value() {
@@ -269,7 +290,12 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
             if let (Some(name), false) = (name, decl) {
                 let top = scope.len() == 1;
                 let composite = matches!(kind, Kind::Struct | Kind::Union);
-                out.push(Raw { name, kind, offset: die_off, top: if top { Some(0) } else { None } });
+                out.push(Raw {
+                    name,
+                    kind,
+                    offset: die_off,
+                    top: if top { Some(0) } else { None },
+                });
                 if shapes && top && composite {
                     let sb = ShapeBuilder {
                         raw: out.len() - 1,
@@ -288,7 +314,9 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
         } else if in_shape {
             let mut m = MemberShape::default();
             for spec in abbrev.attributes() {
-                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                let attr = raw
+                    .read_attribute(*spec)
+                    .map_err(|e| db.bad(die_off, e.to_string()))?;
                 let v = attr.value();
                 match attr.name() {
                     dw::DW_AT_name => m.name = db.attr_str(&v),
@@ -296,7 +324,10 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                     dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
                     dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
                     dw::DW_AT_byte_size => m.byte_size = attr.udata_value().unwrap_or(0),
-                    dw::DW_AT_bit_offset => m.bit_offset_msb = attr.sdata_value().or(attr.udata_value().map(|x| x as i64)),
+                    dw::DW_AT_bit_offset => {
+                        m.bit_offset_msb =
+                            attr.sdata_value().or(attr.udata_value().map(|x| x as i64))
+                    }
                     _ => {}
                 }
             }
@@ -306,10 +337,15 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
             }
         } else if abbrev.has_children()
             && !container
-            && abbrev.attributes().iter().any(|a| a.name() == dw::DW_AT_sibling)
+            && abbrev
+                .attributes()
+                .iter()
+                .any(|a| a.name() == dw::DW_AT_sibling)
         {
             for spec in abbrev.attributes() {
-                let attr = raw.read_attribute(*spec).map_err(|e| db.bad(die_off, e.to_string()))?;
+                let attr = raw
+                    .read_attribute(*spec)
+                    .map_err(|e| db.bad(die_off, e.to_string()))?;
                 if attr.name() == dw::DW_AT_sibling {
                     if let gimli::AttributeValue::UnitRef(o) = attr.value() {
                         sibling = Some(o.0);
@@ -317,7 +353,8 @@ fn scan_unit<'a>(db: &'a TypeDb, span: UnitSpan, out: &mut Vec<Raw<'a>>, shapes:
                 }
             }
         } else {
-            raw.skip_attributes(abbrev.attributes()).map_err(|e| db.bad(die_off, e.to_string()))?;
+            raw.skip_attributes(abbrev.attributes())
+                .map_err(|e| db.bad(die_off, e.to_string()))?;
         }
         if abbrev.has_children() {
             // Jump over a subtree of no interest (struct members, enumerators, inlined
@@ -386,7 +423,11 @@ fn kind_wanted(kind: Kind, want: NameKind) -> bool {
 
 /// Scan the first units sequentially for `name`; `Some` when found there. Bounded to a small
 /// budget so that a late or missing name quickly falls through to the full index.
-pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Option<u64>, DebugInfoError> {
+pub(crate) fn early_scan(
+    db: &TypeDb,
+    name: &str,
+    want: NameKind,
+) -> Result<Option<u64>, DebugInfoError> {
     // pahole reads DWARF at roughly 20 MB/s; past 16 MB the parallel index is the faster way.
     const BUDGET_BYTES: u64 = 16 << 20;
     let mut scanned = 0u64;
@@ -394,7 +435,10 @@ pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Opti
     for span in db.unit_spans_iter() {
         buf.clear();
         scan_unit(db, span, &mut buf, false)?;
-        if let Some(hit) = buf.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)) {
+        if let Some(hit) = buf
+            .iter()
+            .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+        {
             return Ok(Some(hit.offset));
         }
         scanned += span.end - span.start;
@@ -407,7 +451,12 @@ pub(crate) fn early_scan(db: &TypeDb, name: &str, want: NameKind) -> Result<Opti
 
 /// First definition of `name` in units `from..` (index into the unit list): unit index and DIE
 /// offset. Units are scanned in parallel chunks, stopping at the first chunk with a hit.
-pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) -> Result<Option<(usize, u64)>, DebugInfoError> {
+pub(crate) fn scan_from(
+    db: &TypeDb,
+    name: &str,
+    want: NameKind,
+    from: usize,
+) -> Result<Option<(usize, u64)>, DebugInfoError> {
     let units = db.units()?;
     let rest = units.get(from..).unwrap_or(&[]);
     for (ci, group) in rest.chunks(32).enumerate() {
@@ -416,7 +465,9 @@ pub(crate) fn scan_from(db: &TypeDb, name: &str, want: NameKind, from: usize) ->
             .map(|span| {
                 let mut v = Vec::new();
                 scan_unit(db, *span, &mut v, false)?;
-                Ok(v.iter().find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want)).map(|r| r.offset))
+                Ok(v.iter()
+                    .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+                    .map(|r| r.offset))
             })
             .collect();
         for (i, h) in hits.into_iter().enumerate() {
@@ -455,7 +506,10 @@ pub(crate) fn build(db: &TypeDb, shapes: bool) -> Result<NameIndex, DebugInfoErr
             Ok(ix)
         })
         .collect();
-    let mut index = NameIndex { has_shapes: shapes, ..NameIndex::default() };
+    let mut index = NameIndex {
+        has_shapes: shapes,
+        ..NameIndex::default()
+    };
     for part in parts {
         index.merge(part?);
     }
@@ -489,7 +543,9 @@ impl Progress {
         }
         let bar = self.bar.get_or_init(|| {
             let b = indicatif::ProgressBar::new(self.total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units") {
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units")
+            {
                 b.set_style(style.progress_chars("=> "));
             }
             b.set_message("vmscope: indexing DWARF");
@@ -582,14 +638,29 @@ fn encode_payload(index: &NameIndex) -> Vec<u8> {
     let mut blob = Vec::new();
     let mut recs = Vec::with_capacity(names.len() * REC);
     for (i, n) in names.iter().enumerate() {
-        let (any_off, any_kind) = index.any.get(*n).map(|e| (e.0, e.1 as u8)).unwrap_or((NONE, 0));
-        let (comp_off, comp_kind) = index.composite.get(*n).map(|e| (e.0, e.1 as u8)).unwrap_or((NONE, 0));
+        let (any_off, any_kind) = index
+            .any
+            .get(*n)
+            .map(|e| (e.0, e.1 as u8))
+            .unwrap_or((NONE, 0));
+        let (comp_off, comp_kind) = index
+            .composite
+            .get(*n)
+            .map(|e| (e.0, e.1 as u8))
+            .unwrap_or((NONE, 0));
         recs.extend_from_slice(&(blob.len() as u32).to_le_bytes());
         recs.extend_from_slice(&(n.len() as u32).to_le_bytes());
         recs.extend_from_slice(&any_off.to_le_bytes());
         recs.extend_from_slice(&comp_off.to_le_bytes());
         recs.extend_from_slice(&index.enums.get(*n).copied().unwrap_or(NONE).to_le_bytes());
-        recs.extend_from_slice(&index.typedefs.get(*n).copied().unwrap_or(NONE).to_le_bytes());
+        recs.extend_from_slice(
+            &index
+                .typedefs
+                .get(*n)
+                .copied()
+                .unwrap_or(NONE)
+                .to_le_bytes(),
+        );
         recs.extend_from_slice(&[any_kind, comp_kind, 0, 0, 0, 0, 0, 0]);
         blob.extend_from_slice(n.as_bytes());
         if let Some(defs) = index.composite_top.get(*n) {
@@ -627,11 +698,15 @@ fn wrap(payload: &[u8], key: &[u8]) -> Vec<u8> {
 }
 
 fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn rd_u64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// The name index in its serialised form, queried in place (binary search over the sorted
@@ -653,10 +728,15 @@ impl IndexFile {
         }
         let nrec = rd_u32(&payload, 1)? as usize;
         let ntop = rd_u32(&payload, 5)? as usize;
-        let blob = HEAD.checked_add(nrec.checked_mul(REC)?)?.checked_add(ntop.checked_mul(TOP)?)?;
+        let blob = HEAD
+            .checked_add(nrec.checked_mul(REC)?)?
+            .checked_add(ntop.checked_mul(TOP)?)?;
         // trailer: unit spans, then their count
         let nspans = rd_u32(&payload, payload.len().checked_sub(4)?)? as usize;
-        let spans_at = payload.len().checked_sub(4)?.checked_sub(nspans.checked_mul(16)?)?;
+        let spans_at = payload
+            .len()
+            .checked_sub(4)?
+            .checked_sub(nspans.checked_mul(16)?)?;
         if blob > spans_at {
             return None;
         }
@@ -671,10 +751,20 @@ impl IndexFile {
             prev_end = end;
             spans.push(UnitSpan { start, end });
         }
-        Some(IndexFile { payload, nrec, ntop, info_len, spans })
+        Some(IndexFile {
+            payload,
+            nrec,
+            ntop,
+            info_len,
+            spans,
+        })
     }
 
-    pub(crate) fn from_index(ix: &NameIndex, spans: &[UnitSpan], info_len: u64) -> Option<IndexFile> {
+    pub(crate) fn from_index(
+        ix: &NameIndex,
+        spans: &[UnitSpan],
+        info_len: u64,
+    ) -> Option<IndexFile> {
         let mut payload = encode_payload(ix);
         for s in spans {
             payload.extend_from_slice(&s.start.to_le_bytes());
@@ -730,7 +820,10 @@ impl IndexFile {
         let r = self.rec(self.find_rec(name)?);
         let p = &self.payload;
         let kinds = p.get(r + 40..r + 42)?;
-        let (any_kind, comp_kind) = (Kind::from_u8(*kinds.first()?), Kind::from_u8(*kinds.get(1)?));
+        let (any_kind, comp_kind) = (
+            Kind::from_u8(*kinds.first()?),
+            Kind::from_u8(*kinds.get(1)?),
+        );
         let off = match kind {
             NameKind::Any => {
                 any_kind?;
@@ -816,7 +909,9 @@ fn store_cache(db: &TypeDb, index: &IndexFile) {
         path.file_name().and_then(|f| f.to_str()).unwrap_or("idx"),
         std::process::id()
     ));
-    let ok = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(&data)).is_ok();
+    let ok = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(&data))
+        .is_ok();
     if ok {
         let _ = std::fs::rename(&tmp, &path);
     } else {
@@ -845,7 +940,10 @@ mod tests {
     use super::*;
 
     fn sample() -> NameIndex {
-        let mut ix = NameIndex { has_shapes: true, ..NameIndex::default() };
+        let mut ix = NameIndex {
+            has_shapes: true,
+            ..NameIndex::default()
+        };
         ix.insert("local", Kind::Struct, 0x10, None);
         ix.insert("task_struct", Kind::Struct, 0x100, Some(7));
         ix.insert("task_struct", Kind::Struct, 0x900, Some(7));
@@ -863,7 +961,11 @@ mod tests {
         assert_eq!(ix.lookup("task_struct", NameKind::Composite), Some(0x100));
         assert_eq!(ix.lookup("u", NameKind::Struct), None);
         assert_eq!(ix.lookup("u", NameKind::Union), Some(0x50));
-        let order: Vec<String> = ix.composites_in_order().into_iter().map(|(n, _)| n).collect();
+        let order: Vec<String> = ix
+            .composites_in_order()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         // a second definition of another shape is listed again, a same-shape one is not
         assert_eq!(order, vec!["u", "task_struct", "local", "u"]);
         // -C finds the function-local definition first, the full dump lists the unit-level one
@@ -873,7 +975,16 @@ mod tests {
 
     #[test]
     fn cache_roundtrip_and_corruption_is_rejected() {
-        let spans = [UnitSpan { start: 0, end: 0x800 }, UnitSpan { start: 0x800, end: 0x3000 }];
+        let spans = [
+            UnitSpan {
+                start: 0,
+                end: 0x800,
+            },
+            UnitSpan {
+                start: 0x800,
+                end: 0x3000,
+            },
+        ];
         let ix = IndexFile::from_index(&sample(), &spans, 1 << 20).expect("encode");
         assert_eq!(ix.unit_spans().len(), 2);
         let key = b"bid:abc".to_vec();
@@ -894,8 +1005,15 @@ mod tests {
         }
         // offsets beyond .debug_info are never returned
         let small = decode(&enc, &key, 0x3000).expect("valid file");
-        assert_eq!(decode(&enc, &key, 0x2fff), None, "unit spans past .debug_info");
-        assert_eq!(small.lookup("task_struct", NameKind::Composite), Some(0x100));
+        assert_eq!(
+            decode(&enc, &key, 0x2fff),
+            None,
+            "unit spans past .debug_info"
+        );
+        assert_eq!(
+            small.lookup("task_struct", NameKind::Composite),
+            Some(0x100)
+        );
         assert_eq!(small.lookup("local", NameKind::Composite), Some(0x10));
         assert_eq!(small.lookup("maple_type", NameKind::Enum), Some(0x300));
     }

@@ -17,11 +17,18 @@ pub struct MmInfo {
 impl Kernel {
     pub fn read_mm(&self, addr: u64) -> Result<MmInfo, KernelError> {
         let m = &self.off()?.mm;
-        let rd = |f: super::offsets::Field, name: &str| self.mem.read_u64(addr + f.offset).ctx(|| format!("mm_struct.{name} at {addr:#x}"));
+        let rd = |f: super::offsets::Field, name: &str| {
+            self.mem
+                .read_u64(addr + f.offset)
+                .ctx(|| format!("mm_struct.{name} at {addr:#x}"))
+        };
         Ok(MmInfo {
             addr,
             pgd: rd(m.pgd, "pgd")?,
-            map_count: self.mem.read_u32(addr + m.map_count.offset).ctx(|| format!("mm_struct.map_count at {addr:#x}"))? as i32,
+            map_count: self
+                .mem
+                .read_u32(addr + m.map_count.offset)
+                .ctx(|| format!("mm_struct.map_count at {addr:#x}"))? as i32,
             mmap_base: rd(m.mmap_base, "mmap_base")?,
             start_brk: rd(m.start_brk, "start_brk")?,
             brk: rd(m.brk, "brk")?,

@@ -12,8 +12,8 @@ pub mod offsets;
 pub mod proc_maps;
 pub mod symbols;
 pub mod tasks;
-pub mod value;
 pub mod type_lookup;
+pub mod value;
 pub mod vma;
 pub mod vma_layout;
 
@@ -35,7 +35,9 @@ pub enum KernelError {
     MissingSymbol { file: String, name: String },
     #[error("the type model has no member {strukt}.{member}")]
     MissingMember { strukt: String, member: String },
-    #[error("{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown")]
+    #[error(
+        "{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown"
+    )]
     NoVmcoreinfo { dump: String },
     #[error("vmlinux does not match the dump: dump {dump_what} {dump_value:?}, vmlinux {vmlinux_what} {vmlinux_value:?} ({vmlinux}){build_ids}")]
     Mismatch {
@@ -48,9 +50,17 @@ pub enum KernelError {
         build_ids: String,
     },
     #[error("reading {what}: {source}")]
-    Read { what: String, #[source] source: MemError },
+    Read {
+        what: String,
+        #[source]
+        source: MemError,
+    },
     #[error("{what} at {addr:#x}: {why}")]
-    Walk { what: String, addr: u64, why: String },
+    Walk {
+        what: String,
+        addr: u64,
+        why: String,
+    },
     #[error("no task with pid {0}")]
     NoSuchPid(i32),
     #[error("{0}")]
@@ -66,7 +76,10 @@ pub(crate) trait ReadContext<T> {
 
 impl<T> ReadContext<T> for Result<T, MemError> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, KernelError> {
-        self.map_err(|source| KernelError::Read { what: what(), source })
+        self.map_err(|source| KernelError::Read {
+            what: what(),
+            source,
+        })
     }
 }
 
@@ -91,13 +104,21 @@ const DEFAULT_TEXT_LINK: u64 = START_KERNEL_MAP + 0x100_0000;
 impl Kernel {
     /// Open the kernel view. `types` may be None for commands that need no struct
     /// offsets (`info`); walkers then fail with [`KernelError::NoTypes`].
-    pub fn open(dump: Dump, vmlinux: &str, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
+    pub fn open(
+        dump: Dump,
+        vmlinux: &str,
+        types: Option<&dyn TypeLookup>,
+    ) -> Result<Kernel, KernelError> {
         Self::open_with(dump, Symbols::open(vmlinux)?, types)
     }
 
     /// As [`Kernel::open`] with symbols already opened: a vmlinux's, or (live only)
     /// the running kernel's /proc/kallsyms.
-    pub fn open_with(dump: Dump, mut syms: Symbols, types: Option<&dyn TypeLookup>) -> Result<Kernel, KernelError> {
+    pub fn open_with(
+        dump: Dump,
+        mut syms: Symbols,
+        types: Option<&dyn TypeLookup>,
+    ) -> Result<Kernel, KernelError> {
         let vmlinux = syms.path().to_string();
         let vmlinux = vmlinux.as_str();
         // kallsyms is the running kernel's own table: it has no file banner to compare,
@@ -112,12 +133,17 @@ impl Kernel {
         };
         let vmlinux_release = match &file_banner {
             Some(b) => banner_release(b).unwrap_or_default().to_string(),
-            None => nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+            None => nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
         };
         let info = dump.vmcoreinfo.clone();
         // Reported with a mismatch only: some stable kernels published a wrong
         // BUILD-ID, so it does not decide on its own (the banner does).
-        let build_ids = match (info.as_ref().and_then(|i| i.build_id()), syms.build_id.as_deref()) {
+        let build_ids = match (
+            info.as_ref().and_then(|i| i.build_id()),
+            syms.build_id.as_deref(),
+        ) {
             (Some(d), Some(v)) => format!("; build-ids: dump {d}, vmlinux {v}"),
             _ => String::new(),
         };
@@ -136,7 +162,9 @@ impl Kernel {
             }
         }
         if info.is_none() && dump.format != Format::Kcore {
-            return Err(KernelError::NoVmcoreinfo { dump: dump.path.clone() });
+            return Err(KernelError::NoVmcoreinfo {
+                dump: dump.path.clone(),
+            });
         }
 
         // 2. KASLR text offset. kallsyms addresses are already relocated; the offset is
@@ -145,7 +173,10 @@ impl Kernel {
             info.as_ref()
                 .and_then(|i| i.kernel_offset())
                 .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
-                .ok_or_else(|| KernelError::MissingSymbol { file: vmlinux.into(), name: "_text".into() })?
+                .ok_or_else(|| KernelError::MissingSymbol {
+                    file: vmlinux.into(),
+                    name: "_text".into(),
+                })?
         } else {
             let text_link = syms.link_address("_text");
             info.as_ref()
@@ -155,12 +186,18 @@ impl Kernel {
                     Some(stext.wrapping_sub(syms.link_address("_stext")?))
                 })
                 .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
-                .ok_or_else(|| KernelError::NoVmcoreinfo { dump: dump.path.clone() })?
+                .ok_or_else(|| KernelError::NoVmcoreinfo {
+                    dump: dump.path.clone(),
+                })?
         };
         syms.kaslr_offset = kaslr;
 
         // 3. Paging parameters.
-        let phys_base = info.as_ref().and_then(|i| i.phys_base()).or(dump.phys_base_hint).unwrap_or(0);
+        let phys_base = info
+            .as_ref()
+            .and_then(|i| i.phys_base())
+            .or(dump.phys_base_hint)
+            .unwrap_or(0);
         let kernel_image_size = info
             .as_ref()
             .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
@@ -169,7 +206,10 @@ impl Kernel {
             .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
         let pgd_va = info
             .as_ref()
-            .and_then(|i| i.symbol("init_top_pgt").or_else(|| i.symbol("swapper_pg_dir")))
+            .and_then(|i| {
+                i.symbol("init_top_pgt")
+                    .or_else(|| i.symbol("swapper_pg_dir"))
+            })
             .map(Ok)
             .unwrap_or_else(|| syms.require("init_top_pgt"))?;
         let mut paging = Paging {
@@ -177,14 +217,20 @@ impl Kernel {
             page_offset_base: dump.page_offset_base_hint,
             l5: false,
             kernel_pgd: 0,
-            sme_mask: info.as_ref().and_then(|i| i.number("sme_mask")).map(|n| n as u64).unwrap_or(0),
+            sme_mask: info
+                .as_ref()
+                .and_then(|i| i.number("sme_mask"))
+                .map(|n| n as u64)
+                .unwrap_or(0),
             kernel_image_size,
         };
-        paging.kernel_pgd = paging.image_to_phys(pgd_va).ok_or_else(|| KernelError::Walk {
-            what: "init_top_pgt".into(),
-            addr: pgd_va,
-            why: "outside the kernel image mapping".into(),
-        })?;
+        paging.kernel_pgd = paging
+            .image_to_phys(pgd_va)
+            .ok_or_else(|| KernelError::Walk {
+                what: "init_top_pgt".into(),
+                addr: pgd_va,
+                why: "outside the kernel image mapping".into(),
+            })?;
         let mut mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
         paging.l5 = match info.as_ref().and_then(|i| i.pgtable_l5_enabled()) {
             Some(l5) => l5,
@@ -219,14 +265,22 @@ impl Kernel {
                 vmlinux: vmlinux.into(),
                 dump_what: "linux_banner".into(),
                 dump_value: mem_banner.trim_end().into(),
-                vmlinux_what: if file_banner.is_some() { "linux_banner".into() } else { "release".into() },
+                vmlinux_what: if file_banner.is_some() {
+                    "linux_banner".into()
+                } else {
+                    "release".into()
+                },
                 vmlinux_value: file_banner.unwrap_or(vmlinux_release.clone()),
                 build_ids,
             });
         }
 
         let off = types.map(Offsets::resolve).transpose()?;
-        let release = info.as_ref().and_then(|i| i.osrelease()).map(str::to_string).unwrap_or(vmlinux_release);
+        let release = info
+            .as_ref()
+            .and_then(|i| i.osrelease())
+            .map(str::to_string)
+            .unwrap_or(vmlinux_release);
         Ok(Kernel {
             path: dump.path,
             format: dump.format,
@@ -266,15 +320,27 @@ impl Kernel {
         let Some(mask) = self.syms.address("__cpu_online_mask") else {
             return Ok((0..nr).collect());
         };
-        let words = self.mem.read_vec(mask, nr.div_ceil(64) as usize * 8).ctx(|| "__cpu_online_mask".into())?;
-        Ok((0..nr).filter(|&c| words.get((c / 8) as usize).is_some_and(|b| b & (1 << (c % 8)) != 0)).collect())
+        let words = self
+            .mem
+            .read_vec(mask, nr.div_ceil(64) as usize * 8)
+            .ctx(|| "__cpu_online_mask".into())?;
+        Ok((0..nr)
+            .filter(|&c| {
+                words
+                    .get((c / 8) as usize)
+                    .is_some_and(|b| b & (1 << (c % 8)) != 0)
+            })
+            .collect())
     }
 
     /// Address of per-CPU variable `sym` on `cpu` (`&sym + __per_cpu_offset[cpu]`).
     pub fn per_cpu(&self, sym: &str, cpu: u32) -> Result<u64, KernelError> {
         let base = self.syms.require(sym)?;
         let offs = self.syms.require("__per_cpu_offset")?;
-        let off = self.mem.read_u64(offs + u64::from(cpu) * 8).ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
+        let off = self
+            .mem
+            .read_u64(offs + u64::from(cpu) * 8)
+            .ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
         Ok(base.wrapping_add(off))
     }
 }

@@ -41,18 +41,25 @@ pub struct Field {
 fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, KernelError> {
     t.member(strukt, path)
         .map(|(offset, size)| Field { offset, size })
-        .ok_or_else(|| KernelError::MissingMember { strukt: strukt.into(), member: path.into() })
+        .ok_or_else(|| KernelError::MissingMember {
+            strukt: strukt.into(),
+            member: path.into(),
+        })
 }
 
 fn probe(t: &dyn TypeLookup, strukt: &str, path: &str) -> Option<Field> {
-    t.member(strukt, path).map(|(offset, size)| Field { offset, size })
+    t.member(strukt, path)
+        .map(|(offset, size)| Field { offset, size })
 }
 
 /// How the threads of a thread group are linked.
 #[derive(Debug, Clone, Copy)]
 pub enum ThreadLink {
     /// `signal->thread_head` lists every thread's `thread_node` (3.14+).
-    SignalThreadHead { thread_head: Field, thread_node: Field },
+    SignalThreadHead {
+        thread_head: Field,
+        thread_node: Field,
+    },
     /// `thread_group`: a ring through the threads, no separate head (before 6.7).
     ThreadGroup(Field),
 }
@@ -124,12 +131,23 @@ impl Offsets {
             Some(f) => (f, "__state"),
             None => (field(t, ts, "state")?, "state"),
         };
-        let threads = match (probe(t, "signal_struct", "thread_head"), probe(t, ts, "thread_node")) {
-            (Some(thread_head), Some(thread_node)) => ThreadLink::SignalThreadHead { thread_head, thread_node },
+        let threads = match (
+            probe(t, "signal_struct", "thread_head"),
+            probe(t, ts, "thread_node"),
+        ) {
+            (Some(thread_head), Some(thread_node)) => ThreadLink::SignalThreadHead {
+                thread_head,
+                thread_node,
+            },
             _ => ThreadLink::ThreadGroup(field(t, ts, "thread_group")?),
         };
         let task = TaskOffsets {
-            size: t.struct_size(ts).ok_or_else(|| KernelError::MissingMember { strukt: ts.into(), member: "(size)".into() })?,
+            size: t
+                .struct_size(ts)
+                .ok_or_else(|| KernelError::MissingMember {
+                    strukt: ts.into(),
+                    member: "(size)".into(),
+                })?,
             tasks: field(t, ts, "tasks")?,
             pid: field(t, ts, "pid")?,
             tgid: field(t, ts, "tgid")?,
@@ -147,7 +165,12 @@ impl Offsets {
         };
         let ms = "mm_struct";
         let mm = MmOffsets {
-            size: t.struct_size(ms).ok_or_else(|| KernelError::MissingMember { strukt: ms.into(), member: "(size)".into() })?,
+            size: t
+                .struct_size(ms)
+                .ok_or_else(|| KernelError::MissingMember {
+                    strukt: ms.into(),
+                    member: "(size)".into(),
+                })?,
             pgd: field(t, ms, "pgd")?,
             map_count: field(t, ms, "map_count")?,
             mmap_base: field(t, ms, "mmap_base")?,
@@ -159,7 +182,8 @@ impl Offsets {
         };
         let worker = (|| {
             Some(WorkerOffsets {
-                task_kthread: probe(t, ts, "worker_private").or_else(|| probe(t, ts, "set_child_tid"))?,
+                task_kthread: probe(t, ts, "worker_private")
+                    .or_else(|| probe(t, ts, "set_child_tid"))?,
                 kthread_data: probe(t, "kthread", "data")?,
                 worker_pool: probe(t, "worker", "pool")?,
                 worker_desc: probe(t, "worker", "desc")?,
@@ -168,7 +192,13 @@ impl Offsets {
         })();
         let task_kthread = probe(t, ts, "worker_private").or_else(|| probe(t, ts, "set_child_tid"));
         let kthread_full_name = task_kthread.zip(probe(t, "kthread", "full_name"));
-        Ok(Offsets { task, mm, rq_idle: probe(t, "rq", "idle"), worker, kthread_full_name })
+        Ok(Offsets {
+            task,
+            mm,
+            rq_idle: probe(t, "rq", "idle"),
+            worker,
+            kthread_full_name,
+        })
     }
 }
 
@@ -181,7 +211,10 @@ mod tests {
     struct Fake(HashMap<(&'static str, &'static str), (u64, u64)>);
     impl TypeLookup for Fake {
         fn member(&self, s: &str, p: &str) -> Option<(u64, u64)> {
-            self.0.iter().find(|((a, b), _)| *a == s && *b == p).map(|(_, v)| *v)
+            self.0
+                .iter()
+                .find(|((a, b), _)| *a == s && *b == p)
+                .map(|(_, v)| *v)
         }
         fn struct_size(&self, _: &str) -> Option<u64> {
             Some(4096)
@@ -190,13 +223,35 @@ mod tests {
 
     fn base() -> HashMap<(&'static str, &'static str), (u64, u64)> {
         let mut m = HashMap::new();
-        for (i, f) in ["tasks", "pid", "tgid", "comm", "mm", "active_mm", "flags", "exit_state", "real_parent", "group_leader", "signal"]
-            .iter()
-            .enumerate()
+        for (i, f) in [
+            "tasks",
+            "pid",
+            "tgid",
+            "comm",
+            "mm",
+            "active_mm",
+            "flags",
+            "exit_state",
+            "real_parent",
+            "group_leader",
+            "signal",
+        ]
+        .iter()
+        .enumerate()
         {
             m.insert(("task_struct", *f), (i as u64 * 8 + 64, 8));
         }
-        for (i, f) in ["pgd", "map_count", "mmap_base", "start_brk", "brk", "start_stack"].iter().enumerate() {
+        for (i, f) in [
+            "pgd",
+            "map_count",
+            "mmap_base",
+            "start_brk",
+            "brk",
+            "start_stack",
+        ]
+        .iter()
+        .enumerate()
+        {
             m.insert(("mm_struct", *f), (i as u64 * 8 + 64, 8));
         }
         m
@@ -212,7 +267,10 @@ mod tests {
         m.insert(("mm_struct", "mm_mt"), (0, 16));
         let o = Offsets::resolve(&Fake(m)).unwrap();
         assert_eq!((o.task.state.offset, o.task.state_name), (24, "__state"));
-        assert!(matches!(o.task.threads, ThreadLink::SignalThreadHead { .. }));
+        assert!(matches!(
+            o.task.threads,
+            ThreadLink::SignalThreadHead { .. }
+        ));
         assert!(o.mm.mm_mt.is_some() && o.mm.mmap.is_none());
     }
 

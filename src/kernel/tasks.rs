@@ -98,7 +98,8 @@ impl Kernel {
         let proc_comm = if flags & PF_WQ_WORKER != 0 {
             self.wq_worker_comm(addr, &comm)?
         } else if flags & PF_KTHREAD != 0 {
-            self.kthread_full_name(addr)?.unwrap_or_else(|| comm.clone())
+            self.kthread_full_name(addr)?
+                .unwrap_or_else(|| comm.clone())
         } else {
             comm.clone()
         };
@@ -120,8 +121,14 @@ impl Kernel {
     /// `wq_worker_comm()`: a worker's comm plus the description of its last work
     /// ('+' while it runs one, '-' after).
     fn wq_worker_comm(&self, task: u64, comm: &str) -> Result<String, KernelError> {
-        let Some(w) = self.off()?.worker else { return Ok(comm.to_string()) };
-        let rd = |a: u64, what: &str| self.mem.read_u64(a).ctx(|| format!("{what} of worker task {task:#x}"));
+        let Some(w) = self.off()?.worker else {
+            return Ok(comm.to_string());
+        };
+        let rd = |a: u64, what: &str| {
+            self.mem
+                .read_u64(a)
+                .ctx(|| format!("{what} of worker task {task:#x}"))
+        };
         let kthread = rd(task + w.task_kthread.offset, "kthread pointer")?;
         if kthread == 0 {
             return Ok(comm.to_string());
@@ -138,7 +145,10 @@ impl Kernel {
         if desc.is_empty() {
             return Ok(comm.to_string());
         }
-        let busy = rd(worker + w.worker_current_work.offset, "worker->current_work")? != 0;
+        let busy = rd(
+            worker + w.worker_current_work.offset,
+            "worker->current_work",
+        )? != 0;
         let mut name = format!("{comm}{}{desc}", if busy { '+' } else { '-' });
         // proc_task_name() formats into a 64-byte buffer.
         while name.len() > 63 {
@@ -149,16 +159,27 @@ impl Kernel {
 
     /// `get_kthread_comm()`: `kthread->full_name` when the kernel keeps one.
     fn kthread_full_name(&self, task: u64) -> Result<Option<String>, KernelError> {
-        let Some((task_kthread, full_name)) = self.off()?.kthread_full_name else { return Ok(None) };
-        let kthread = self.mem.read_u64(task + task_kthread.offset).ctx(|| format!("kthread pointer of task {task:#x}"))?;
+        let Some((task_kthread, full_name)) = self.off()?.kthread_full_name else {
+            return Ok(None);
+        };
+        let kthread = self
+            .mem
+            .read_u64(task + task_kthread.offset)
+            .ctx(|| format!("kthread pointer of task {task:#x}"))?;
         if kthread == 0 {
             return Ok(None);
         }
-        let name = self.mem.read_u64(kthread + full_name.offset).ctx(|| format!("kthread->full_name of task {task:#x}"))?;
+        let name = self
+            .mem
+            .read_u64(kthread + full_name.offset)
+            .ctx(|| format!("kthread->full_name of task {task:#x}"))?;
         if name == 0 {
             return Ok(None);
         }
-        let bytes = self.mem.read_vec(name, 63).ctx(|| format!("kthread full name of task {task:#x}"))?;
+        let bytes = self
+            .mem
+            .read_vec(name, 63)
+            .ctx(|| format!("kthread full name of task {task:#x}"))?;
         Ok(Some(c_string(&bytes)))
     }
 
@@ -168,16 +189,30 @@ impl Kernel {
     pub fn list_nodes(&self, head: u64, what: &str) -> Result<Vec<u64>, KernelError> {
         let mut nodes = Vec::new();
         let mut seen = HashSet::new();
-        let mut cur = self.mem.read_u64(head).ctx(|| format!("{what} list head at {head:#x}"))?;
+        let mut cur = self
+            .mem
+            .read_u64(head)
+            .ctx(|| format!("{what} list head at {head:#x}"))?;
         while cur != head {
             if cur == 0 {
-                return Err(KernelError::Walk { what: what.into(), addr: head, why: "NULL next pointer".into() });
+                return Err(KernelError::Walk {
+                    what: what.into(),
+                    addr: head,
+                    why: "NULL next pointer".into(),
+                });
             }
             if !seen.insert(cur) || nodes.len() >= MAX_TASKS {
-                return Err(KernelError::Walk { what: what.into(), addr: cur, why: "list loops without returning to its head".into() });
+                return Err(KernelError::Walk {
+                    what: what.into(),
+                    addr: cur,
+                    why: "list loops without returning to its head".into(),
+                });
             }
             nodes.push(cur);
-            cur = self.mem.read_u64(cur).ctx(|| format!("{what} list node at {cur:#x}"))?;
+            cur = self
+                .mem
+                .read_u64(cur)
+                .ctx(|| format!("{what} list node at {cur:#x}"))?;
         }
         Ok(nodes)
     }
@@ -186,13 +221,22 @@ impl Kernel {
     pub fn thread_addrs(&self, leader: u64) -> Result<Vec<u64>, KernelError> {
         let t = &self.off()?.task;
         match t.threads {
-            ThreadLink::SignalThreadHead { thread_head, thread_node } => {
-                let signal = self.mem.read_u64(leader + t.signal.offset).ctx(|| format!("signal of task {leader:#x}"))?;
+            ThreadLink::SignalThreadHead {
+                thread_head,
+                thread_node,
+            } => {
+                let signal = self
+                    .mem
+                    .read_u64(leader + t.signal.offset)
+                    .ctx(|| format!("signal of task {leader:#x}"))?;
                 if signal == 0 {
                     return Ok(vec![leader]);
                 }
                 let nodes = self.list_nodes(signal + thread_head.offset, "signal->thread_head")?;
-                Ok(nodes.into_iter().map(|n| n.wrapping_sub(thread_node.offset)).collect())
+                Ok(nodes
+                    .into_iter()
+                    .map(|n| n.wrapping_sub(thread_node.offset))
+                    .collect())
             }
             ThreadLink::ThreadGroup(tg) => {
                 // A ring without a separate head: the leader's own node is the start.
@@ -213,7 +257,9 @@ impl Kernel {
                 (0, _) | (_, None) => init_task,
                 (_, Some(idle)) => {
                     let rq = self.per_cpu("runqueues", cpu)?;
-                    self.mem.read_u64(rq + idle.offset).ctx(|| format!("runqueues[{cpu}].idle"))?
+                    self.mem
+                        .read_u64(rq + idle.offset)
+                        .ctx(|| format!("runqueues[{cpu}].idle"))?
                 }
             };
             if addr == 0 || (cpu != 0 && addr == init_task) {
@@ -253,7 +299,10 @@ impl Kernel {
 
     /// The task with this pid (thread id).
     pub fn task_by_pid(&self, pid: i32) -> Result<Task, KernelError> {
-        self.tasks()?.into_iter().find(|t| t.pid == pid && t.idle_cpu.is_none() || (pid == 0 && t.idle_cpu == Some(0))).ok_or(KernelError::NoSuchPid(pid))
+        self.tasks()?
+            .into_iter()
+            .find(|t| t.pid == pid && t.idle_cpu.is_none() || (pid == 0 && t.idle_cpu == Some(0)))
+            .ok_or(KernelError::NoSuchPid(pid))
     }
 }
 

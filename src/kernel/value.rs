@@ -20,17 +20,41 @@ const MAX_TYPE_CHAIN: usize = 16;
 pub enum Value {
     /// A struct or union: see `members`.
     Composite,
-    Int { value: i64 },
-    Uint { value: u64 },
-    Bool { value: bool },
-    Float { bits: u64 },
-    Pointer { address: String, symbol: Option<String> },
-    String { value: String },
-    Enum { value: u64, name: Option<String> },
+    Int {
+        value: i64,
+    },
+    Uint {
+        value: u64,
+    },
+    Bool {
+        value: bool,
+    },
+    Float {
+        bits: u64,
+    },
+    Pointer {
+        address: String,
+        symbol: Option<String>,
+    },
+    String {
+        value: String,
+    },
+    Enum {
+        value: u64,
+        name: Option<String>,
+    },
     /// A flag word decoded into names.
-    Flags { value: u64, names: Vec<String> },
-    Array { values: Vec<Value>, total: u64 },
-    Unknown { why: String },
+    Flags {
+        value: u64,
+        names: Vec<String>,
+    },
+    Array {
+        values: Vec<Value>,
+        total: u64,
+    },
+    Unknown {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,7 +164,12 @@ impl Decoder<'_> {
         let mut dims = String::new();
         let mut cur = id;
         for _ in 0..MAX_TYPE_CHAIN {
-            let Some(t) = cur else { return TypeText { base: "void".into(), dims } };
+            let Some(t) = cur else {
+                return TypeText {
+                    base: "void".into(),
+                    dims,
+                };
+            };
             match self.types.get(t) {
                 Ok(Type::Array(a)) => {
                     for d in &a.dims {
@@ -148,11 +177,24 @@ impl Decoder<'_> {
                     }
                     cur = a.element;
                 }
-                Ok(ty) => return TypeText { base: self.simple_name(ty, 0), dims },
-                Err(e) => return TypeText { base: format!("<{e}>"), dims },
+                Ok(ty) => {
+                    return TypeText {
+                        base: self.simple_name(ty, 0),
+                        dims,
+                    }
+                }
+                Err(e) => {
+                    return TypeText {
+                        base: format!("<{e}>"),
+                        dims,
+                    }
+                }
             }
         }
-        TypeText { base: "<too deep>".into(), dims }
+        TypeText {
+            base: "<too deep>".into(),
+            dims,
+        }
     }
 
     fn simple_name(&self, ty: &Type, depth: usize) -> String {
@@ -191,9 +233,19 @@ impl Decoder<'_> {
 
     /// Decode an object of type `id` whose bytes are `buf[off..]`.
     /// `ctx` is the enclosing struct's name, for the flag decoders.
-    pub fn node(&self, name: &str, id: Option<TypeId>, buf: &[u8], off: u64, ctx: &str, depth: usize) -> ValueNode {
+    pub fn node(
+        &self,
+        name: &str,
+        id: Option<TypeId>,
+        buf: &[u8],
+        off: u64,
+        ctx: &str,
+        depth: usize,
+    ) -> ValueNode {
         let tt = self.type_text(id);
-        let size = id.and_then(|i| self.types.size_of(i).ok().flatten()).unwrap_or(0);
+        let size = id
+            .and_then(|i| self.types.size_of(i).ok().flatten())
+            .unwrap_or(0);
         let mut node = ValueNode {
             name: name.to_string(),
             type_name: tt.base,
@@ -221,12 +273,16 @@ impl Decoder<'_> {
                 return node;
             }
         };
-        let bytes = usize::try_from(off).ok().and_then(|o| buf.get(o..o.checked_add(size as usize)?));
+        let bytes = usize::try_from(off)
+            .ok()
+            .and_then(|o| buf.get(o..o.checked_add(size as usize)?));
         node.value = match ty {
             Type::Struct(c) | Type::Union(c) => {
                 node.is_union = ty.is_union();
                 if depth >= MAX_DEPTH {
-                    Value::Unknown { why: "nested too deep".into() }
+                    Value::Unknown {
+                        why: "nested too deep".into(),
+                    }
                 } else {
                     let inner_ctx = c.name.as_deref().unwrap_or(ctx).to_string();
                     for m in &c.members {
@@ -246,13 +302,22 @@ impl Decoder<'_> {
             Type::Array(a) => self.array(a.element, &a.dims, buf, off, size),
             _ => match bytes {
                 Some(b) => self.scalar(ty, b, name, ctx),
-                None => Value::Unknown { why: "outside the bytes read".into() },
+                None => Value::Unknown {
+                    why: "outside the bytes read".into(),
+                },
             },
         };
         node
     }
 
-    fn bitfield(&self, buf: &[u8], bit_offset: u64, bits: u32, base: u64, child: &ValueNode) -> Value {
+    fn bitfield(
+        &self,
+        buf: &[u8],
+        bit_offset: u64,
+        bits: u32,
+        base: u64,
+        child: &ValueNode,
+    ) -> Value {
         let start = base * 8 + bit_offset;
         let mut v: u64 = 0;
         for i in 0..u64::from(bits.min(64)) {
@@ -270,18 +335,35 @@ impl Decoder<'_> {
 
     fn array(&self, elem: Option<TypeId>, dims: &[u64], buf: &[u8], off: u64, size: u64) -> Value {
         let total: u64 = dims.iter().product();
-        let Some(e) = elem else { return Value::Unknown { why: "array of void".into() } };
+        let Some(e) = elem else {
+            return Value::Unknown {
+                why: "array of void".into(),
+            };
+        };
         let esize = self.types.size_of(e).ok().flatten().unwrap_or(0);
         let stripped = self.types.strip_typedefs(e).ok();
         let ety = stripped.and_then(|s| self.types.get(s).ok());
         if let Some(Type::Base(b)) = ety {
-            if b.byte_size == 1 && matches!(b.encoding, BaseEncoding::SignedChar | BaseEncoding::UnsignedChar) {
-                let bytes = usize::try_from(off).ok().and_then(|o| buf.get(o..o.checked_add(size as usize)?)).unwrap_or_default();
-                return Value::String { value: crate::memory::c_string(bytes) };
+            if b.byte_size == 1
+                && matches!(
+                    b.encoding,
+                    BaseEncoding::SignedChar | BaseEncoding::UnsignedChar
+                )
+            {
+                let bytes = usize::try_from(off)
+                    .ok()
+                    .and_then(|o| buf.get(o..o.checked_add(size as usize)?))
+                    .unwrap_or_default();
+                return Value::String {
+                    value: crate::memory::c_string(bytes),
+                };
             }
         }
         if esize == 0 || total == 0 {
-            return Value::Array { values: Vec::new(), total };
+            return Value::Array {
+                values: Vec::new(),
+                total,
+            };
         }
         let mut values = Vec::new();
         for i in 0..total.min(MAX_ELEMS as u64) {
@@ -298,7 +380,10 @@ impl Decoder<'_> {
         let raw = u64::from_le_bytes(w);
         match ty {
             Type::Base(base) => {
-                let signed = matches!(base.encoding, BaseEncoding::Signed | BaseEncoding::SignedChar);
+                let signed = matches!(
+                    base.encoding,
+                    BaseEncoding::Signed | BaseEncoding::SignedChar
+                );
                 if ctx == "task_struct" && (name == "__state" || name == "state") {
                     let v = if n == 8 { raw } else { raw & 0xffff_ffff };
                     let mut names = vec![format!("'{}'", task_state_char(v, 0))];
@@ -310,22 +395,34 @@ impl Decoder<'_> {
                     return Value::Flags { value: v, names };
                 }
                 if ctx == "vm_area_struct" && (name == "vm_flags" || name == "__vm_flags") {
-                    return Value::Flags { value: raw, names: flag_names(raw, VM_FLAGS) };
+                    return Value::Flags {
+                        value: raw,
+                        names: flag_names(raw, VM_FLAGS),
+                    };
                 }
                 match base.encoding {
                     BaseEncoding::Bool => Value::Bool { value: raw != 0 },
                     BaseEncoding::Float => Value::Float { bits: raw },
                     _ if signed && n > 0 && n < 8 => {
                         let shift = 64 - 8 * n as u32;
-                        Value::Int { value: ((raw << shift) as i64) >> shift }
+                        Value::Int {
+                            value: ((raw << shift) as i64) >> shift,
+                        }
                     }
                     _ if signed => Value::Int { value: raw as i64 },
                     _ => Value::Uint { value: raw },
                 }
             }
-            Type::Pointer(_) => Value::Pointer { address: format!("{raw:#x}"), symbol: self.syms.describe(raw) },
+            Type::Pointer(_) => Value::Pointer {
+                address: format!("{raw:#x}"),
+                symbol: self.syms.describe(raw),
+            },
             Type::Enum(e) => {
-                let name = e.enumerators.iter().find(|en| en.value & mask(n) == raw & mask(n)).map(|en| en.name.clone());
+                let name = e
+                    .enumerators
+                    .iter()
+                    .find(|en| en.value & mask(n) == raw & mask(n))
+                    .map(|en| en.name.clone());
                 Value::Enum { value: raw, name }
             }
             _ => Value::Uint { value: raw },
@@ -334,7 +431,11 @@ impl Decoder<'_> {
 }
 
 fn mask(n: usize) -> u64 {
-    if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 }
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    }
 }
 
 impl Value {
@@ -347,10 +448,19 @@ impl Value {
             Value::Uint { value } => value.to_string(),
             Value::Bool { value } => value.to_string(),
             Value::Float { bits } => format!("{bits:#x} (float bits)"),
-            Value::Pointer { address, symbol: Some(s) } => format!("{address} <{s}>"),
-            Value::Pointer { address, symbol: None } => address.clone(),
+            Value::Pointer {
+                address,
+                symbol: Some(s),
+            } => format!("{address} <{s}>"),
+            Value::Pointer {
+                address,
+                symbol: None,
+            } => address.clone(),
             Value::String { value } => format!("{value:?}"),
-            Value::Enum { value, name: Some(n) } => format!("{n} ({value})"),
+            Value::Enum {
+                value,
+                name: Some(n),
+            } => format!("{n} ({value})"),
             Value::Enum { value, name: None } => value.to_string(),
             Value::Flags { value, names } => format!("{value:#x} ({})", names.join("|")),
             Value::Array { values, total } => {

@@ -14,15 +14,27 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum OpenError {
     #[error("{file}: {source}")]
-    Io { file: String, #[source] source: std::io::Error },
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{file}: not a vmcore ({what}); expected an ELF core, a kdump-compressed file or /proc/kcore")]
     NotADump { file: String, what: String },
     #[error("{file}: offset {offset:#x}: {what}")]
-    Corrupt { file: String, offset: u64, what: String },
+    Corrupt {
+        file: String,
+        offset: u64,
+        what: String,
+    },
     #[error("{file}: unsupported: {what}")]
     Unsupported { file: String, what: String },
     #[error("{file}: {source}")]
-    Vmcoreinfo { file: String, #[source] source: VmcoreInfoError },
+    Vmcoreinfo {
+        file: String,
+        #[source]
+        source: VmcoreInfoError,
+    },
     #[error(transparent)]
     Mem(#[from] MemError),
 }
@@ -45,7 +57,10 @@ impl std::fmt::Display for Format {
             Format::ElfPhysical => write!(f, "ELF vmcore (physical PT_LOADs, QEMU style)"),
             Format::ElfVirtual => write!(f, "ELF vmcore (kdump /proc/vmcore style)"),
             Format::Kcore => write!(f, "/proc/kcore (live)"),
-            Format::Kdump { flattened, compression } => {
+            Format::Kdump {
+                flattened,
+                compression,
+            } => {
                 let mut algos = Vec::new();
                 for (bit, name) in [
                     (kdump::DUMP_DH_COMPRESSED_ZLIB, "zlib"),
@@ -90,19 +105,28 @@ fn vmcoreinfo_from_notes(path: &str, notes: &[Note]) -> Result<Option<VmcoreInfo
     match notes.iter().find(|n| n.name == "VMCOREINFO") {
         Some(n) => VmcoreInfo::parse(&n.desc)
             .map(Some)
-            .map_err(|source| OpenError::Vmcoreinfo { file: path.into(), source }),
+            .map_err(|source| OpenError::Vmcoreinfo {
+                file: path.into(),
+                source,
+            }),
         None => Ok(None),
     }
 }
 
 fn count_prstatus(notes: &[Note]) -> Option<u32> {
-    let n = notes.iter().filter(|n| n.name == "CORE" && n.ntype == 1).count() as u32;
+    let n = notes
+        .iter()
+        .filter(|n| n.name == "CORE" && n.ntype == 1)
+        .count() as u32;
     (n > 0).then_some(n)
 }
 
 /// Open `path` read-only and recognise its format.
 pub fn open(path: &str) -> Result<Dump, OpenError> {
-    let io = |e| OpenError::Io { file: path.into(), source: e };
+    let io = |e| OpenError::Io {
+        file: path.into(),
+        source: e,
+    };
     let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     // /proc/kcore reports a huge size but cannot be mapped; procfs files are read with pread.
@@ -110,7 +134,10 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
         return open_kcore(path);
     }
     if meta.len() < 64 {
-        return Err(OpenError::NotADump { file: path.into(), what: format!("only {} bytes long", meta.len()) });
+        return Err(OpenError::NotADump {
+            file: path.into(),
+            what: format!("only {} bytes long", meta.len()),
+        });
     }
     // SAFETY: read-only mapping; dump files are not modified while we read them,
     // and every access is bounds-checked.
@@ -120,7 +147,11 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
         // kcore copied to a file is still kcore: it has the NT_TASKSTRUCT note.
         let elf = ElfCore::from_map(path, map)?;
         let vmcoreinfo = vmcoreinfo_from_notes(path, &elf.notes)?;
-        let format = if elf.has_vaddr { Format::ElfVirtual } else { Format::ElfPhysical };
+        let format = if elf.has_vaddr {
+            Format::ElfVirtual
+        } else {
+            Format::ElfPhysical
+        };
         let notes = elf.notes.clone();
         let nr = count_prstatus(&notes);
         return Ok(Dump {
@@ -136,18 +167,32 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
             nr_cpus_hint: nr,
         });
     }
-    if magic.starts_with(b"makedumpfile") || magic.starts_with(b"KDUMP   ") || magic.starts_with(b"DISKDUMP") {
+    if magic.starts_with(b"makedumpfile")
+        || magic.starts_with(b"KDUMP   ")
+        || magic.starts_with(b"DISKDUMP")
+    {
         let kd = KdumpFile::open(path, map)?;
         let mut vmcoreinfo = vmcoreinfo_from_notes(path, &kd.notes)?;
         if vmcoreinfo.is_none() {
             if let Some(raw) = &kd.vmcoreinfo {
-                vmcoreinfo = Some(VmcoreInfo::parse(raw).map_err(|source| OpenError::Vmcoreinfo { file: path.into(), source })?);
+                vmcoreinfo =
+                    Some(
+                        VmcoreInfo::parse(raw).map_err(|source| OpenError::Vmcoreinfo {
+                            file: path.into(),
+                            source,
+                        })?,
+                    );
             }
         }
-        let format = Format::Kdump { flattened: kd.flattened, compression: kd.page_compression };
+        let format = Format::Kdump {
+            flattened: kd.flattened,
+            compression: kd.page_compression,
+        };
         let notes = kd.notes.clone();
         let phys_base = kd.header.phys_base;
-        let nr = Some(kd.header.nr_cpus).filter(|&n| n > 0).or_else(|| count_prstatus(&notes));
+        let nr = Some(kd.header.nr_cpus)
+            .filter(|&n| n > 0)
+            .or_else(|| count_prstatus(&notes));
         return Ok(Dump {
             path: path.into(),
             format,
@@ -161,7 +206,10 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
             nr_cpus_hint: nr,
         });
     }
-    Err(OpenError::NotADump { file: path.into(), what: "unknown magic".into() })
+    Err(OpenError::NotADump {
+        file: path.into(),
+        what: "unknown magic".into(),
+    })
 }
 
 /// Open /proc/kcore (or another procfs core) with pread; nothing is cached.
@@ -170,7 +218,11 @@ pub fn open_kcore(path: &str) -> Result<Dump, OpenError> {
     let mut vmcoreinfo = vmcoreinfo_from_notes(path, &kc.notes)?;
     if vmcoreinfo.is_none() {
         // Before 4.19 kcore had no VMCOREINFO note: find it through sysfs.
-        if let Some((pa, size)) = std::fs::read_to_string("/sys/kernel/vmcoreinfo").ok().as_deref().and_then(parse_sys_vmcoreinfo) {
+        if let Some((pa, size)) = std::fs::read_to_string("/sys/kernel/vmcoreinfo")
+            .ok()
+            .as_deref()
+            .and_then(parse_sys_vmcoreinfo)
+        {
             if size > 0 && size < (1 << 20) {
                 let mut buf = vec![0u8; size as usize];
                 if kc.read_phys(pa, &mut buf).is_ok() {

@@ -48,26 +48,39 @@ pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Result<(), OpenError> + 'a;
 
 /// Parse the ELF header, program headers and notes of a core file.
 /// `read_at` fills a buffer from a file offset (mmap or pread).
-pub fn parse_core_headers(
-    file: &str,
-    read_at: &mut ReadAt<'_>,
-) -> Result<ElfHeaders, OpenError> {
+pub fn parse_core_headers(file: &str, read_at: &mut ReadAt<'_>) -> Result<ElfHeaders, OpenError> {
     let mut eh = [0u8; 64];
     read_at(0, &mut eh)?;
-    let bad = |offset: u64, what: &str| OpenError::Corrupt { file: file.to_string(), offset, what: what.to_string() };
+    let bad = |offset: u64, what: &str| OpenError::Corrupt {
+        file: file.to_string(),
+        offset,
+        what: what.to_string(),
+    };
     if &eh[..4] != b"\x7fELF" {
-        return Err(OpenError::NotADump { file: file.into(), what: "no ELF magic".into() });
+        return Err(OpenError::NotADump {
+            file: file.into(),
+            what: "no ELF magic".into(),
+        });
     }
     if eh[4] != 2 || eh[5] != 1 {
-        return Err(OpenError::Unsupported { file: file.into(), what: "only 64-bit little-endian ELF cores are supported".into() });
+        return Err(OpenError::Unsupported {
+            file: file.into(),
+            what: "only 64-bit little-endian ELF cores are supported".into(),
+        });
     }
     let e_type = le_u16(&eh, 16).unwrap_or(0);
     let e_machine = le_u16(&eh, 18).unwrap_or(0);
     if e_type != ET_CORE {
-        return Err(OpenError::NotADump { file: file.into(), what: format!("ELF type {e_type} is not ET_CORE") });
+        return Err(OpenError::NotADump {
+            file: file.into(),
+            what: format!("ELF type {e_type} is not ET_CORE"),
+        });
     }
     if e_machine != EM_X86_64 {
-        return Err(OpenError::Unsupported { file: file.into(), what: format!("ELF machine {e_machine} is not x86_64") });
+        return Err(OpenError::Unsupported {
+            file: file.into(),
+            what: format!("ELF machine {e_machine} is not x86_64"),
+        });
     }
     let phoff = le_u64(&eh, 0x20).unwrap_or(0);
     let shoff = le_u64(&eh, 0x28).unwrap_or(0);
@@ -83,30 +96,48 @@ pub fn parse_core_headers(
         phnum = u64::from(le_u32(&sh, 44).unwrap_or(0));
     }
     if phnum == 0 || phnum > MAX_PHDRS {
-        return Err(bad(0x38, &format!("implausible program header count {phnum}")));
+        return Err(bad(
+            0x38,
+            &format!("implausible program header count {phnum}"),
+        ));
     }
     let table_len = phnum * phentsize;
-    let mut table = vec![0u8; usize::try_from(table_len).map_err(|_| bad(phoff, "program header table too large"))?];
+    let mut table = vec![
+        0u8;
+        usize::try_from(table_len)
+            .map_err(|_| bad(phoff, "program header table too large"))?
+    ];
     read_at(phoff, &mut table)?;
 
     let mut out = ElfHeaders::default();
     for i in 0..phnum {
-        let o = usize::try_from(i * phentsize).map_err(|_| bad(phoff, "program header index overflow"))?;
+        let o = usize::try_from(i * phentsize)
+            .map_err(|_| bad(phoff, "program header index overflow"))?;
         let at = phoff + i * phentsize;
         let p_type = le_u32(&table, o).ok_or_else(|| bad(at, "short program header"))?;
         let field = |k: usize| le_u64(&table, o + k).ok_or_else(|| bad(at, "short program header"));
-        let (offset, vaddr, paddr, filesz, memsz) = (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
+        let (offset, vaddr, paddr, filesz, memsz) =
+            (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
         match p_type {
             PT_LOAD => {
                 // p_paddr may be -1 (kcore segments without one): checked by the users.
                 if offset.checked_add(filesz).is_none() {
                     return Err(bad(at, "PT_LOAD file extent overflows"));
                 }
-                out.loads.push(ElfLoad { offset, vaddr, paddr, filesz, memsz });
+                out.loads.push(ElfLoad {
+                    offset,
+                    vaddr,
+                    paddr,
+                    filesz,
+                    memsz,
+                });
             }
             PT_NOTE => {
                 if filesz > MAX_NOTES {
-                    return Err(bad(at, &format!("PT_NOTE of {filesz} bytes is implausibly large")));
+                    return Err(bad(
+                        at,
+                        &format!("PT_NOTE of {filesz} bytes is implausibly large"),
+                    ));
                 }
                 let mut buf = vec![0u8; filesz as usize];
                 read_at(offset, &mut buf)?;
@@ -124,7 +155,11 @@ pub fn parse_notes(file: &str, base: u64, buf: &[u8]) -> Result<Vec<Note>, OpenE
     let mut off = 0usize;
     while off + 12 <= buf.len() {
         let at = base + off as u64;
-        let bad = |what: &str| OpenError::Corrupt { file: file.into(), offset: at, what: what.into() };
+        let bad = |what: &str| OpenError::Corrupt {
+            file: file.into(),
+            offset: at,
+            what: what.into(),
+        };
         let namesz = le_u32(buf, off).unwrap_or(0) as usize;
         let descsz = le_u32(buf, off + 4).unwrap_or(0) as usize;
         let ntype = le_u32(buf, off + 8).unwrap_or(0);
@@ -132,12 +167,24 @@ pub fn parse_notes(file: &str, base: u64, buf: &[u8]) -> Result<Vec<Note>, OpenE
             break; // zero padding at the end of the area
         }
         let name_start = off + 12;
-        let name_end = name_start.checked_add(namesz).ok_or_else(|| bad("note name overflows"))?;
+        let name_end = name_start
+            .checked_add(namesz)
+            .ok_or_else(|| bad("note name overflows"))?;
         let desc_start = align_up(name_end, 4).ok_or_else(|| bad("note overflows"))?;
-        let desc_end = desc_start.checked_add(descsz).ok_or_else(|| bad("note desc overflows"))?;
-        let name = buf.get(name_start..name_end).ok_or_else(|| bad("note name past the end of PT_NOTE"))?;
-        let desc = buf.get(desc_start..desc_end).ok_or_else(|| bad("note desc past the end of PT_NOTE"))?;
-        notes.push(Note { name: super::c_string(name), ntype, desc: desc.to_vec() });
+        let desc_end = desc_start
+            .checked_add(descsz)
+            .ok_or_else(|| bad("note desc overflows"))?;
+        let name = buf
+            .get(name_start..name_end)
+            .ok_or_else(|| bad("note name past the end of PT_NOTE"))?;
+        let desc = buf
+            .get(desc_start..desc_end)
+            .ok_or_else(|| bad("note desc past the end of PT_NOTE"))?;
+        notes.push(Note {
+            name: super::c_string(name),
+            ntype,
+            desc: desc.to_vec(),
+        });
         off = align_up(desc_end, 4).ok_or_else(|| bad("note overflows"))?;
     }
     Ok(notes)
@@ -157,10 +204,16 @@ pub struct ElfCore {
 
 impl ElfCore {
     pub fn open(path: &str) -> Result<ElfCore, OpenError> {
-        let f = File::open(path).map_err(|e| OpenError::Io { file: path.into(), source: e })?;
+        let f = File::open(path).map_err(|e| OpenError::Io {
+            file: path.into(),
+            source: e,
+        })?;
         // SAFETY: read-only private mapping of a dump file that nobody is expected to
         // modify while we run; every access is bounds-checked against `map.len()`.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| OpenError::Io { file: path.into(), source: e })?;
+        let map = unsafe { Mmap::map(&f) }.map_err(|e| OpenError::Io {
+            file: path.into(),
+            source: e,
+        })?;
         Self::from_map(path, map)
     }
 
@@ -169,11 +222,16 @@ impl ElfCore {
         let hdrs = {
             let m: &[u8] = &map;
             let mut read_at = |off: u64, buf: &mut [u8]| -> Result<(), OpenError> {
-                let src = range(off, buf.len() as u64).and_then(|r| m.get(r)).ok_or_else(|| OpenError::Corrupt {
-                    file: path.into(),
-                    offset: off,
-                    what: format!("file truncated: need {} bytes here, file has {len}", buf.len()),
-                })?;
+                let src = range(off, buf.len() as u64)
+                    .and_then(|r| m.get(r))
+                    .ok_or_else(|| OpenError::Corrupt {
+                        file: path.into(),
+                        offset: off,
+                        what: format!(
+                            "file truncated: need {} bytes here, file has {len}",
+                            buf.len()
+                        ),
+                    })?;
                 buf.copy_from_slice(src);
                 Ok(())
             };
@@ -181,10 +239,17 @@ impl ElfCore {
         };
         let mut loads = hdrs.loads;
         if loads.iter().any(|l| l.paddr.checked_add(l.memsz).is_none()) {
-            return Err(OpenError::Corrupt { file: path.into(), offset: 0, what: "PT_LOAD physical extent overflows".into() });
+            return Err(OpenError::Corrupt {
+                file: path.into(),
+                offset: 0,
+                what: "PT_LOAD physical extent overflows".into(),
+            });
         }
         loads.sort_by_key(|l| l.paddr);
-        if let Some(l) = loads.iter().find(|l| l.offset.saturating_add(l.filesz) > len) {
+        if let Some(l) = loads
+            .iter()
+            .find(|l| l.offset.saturating_add(l.filesz) > len)
+        {
             return Err(OpenError::Corrupt {
                 file: path.into(),
                 offset: l.offset,
@@ -197,7 +262,13 @@ impl ElfCore {
             });
         }
         let has_vaddr = loads.iter().any(|l| l.vaddr >= 0xffff_8000_0000_0000);
-        Ok(ElfCore { path: path.into(), map, loads, notes: hdrs.notes, has_vaddr })
+        Ok(ElfCore {
+            path: path.into(),
+            map,
+            loads,
+            notes: hdrs.notes,
+            has_vaddr,
+        })
     }
 
     pub fn loads(&self) -> &[ElfLoad] {
@@ -215,7 +286,9 @@ impl PhysMemory for ElfCore {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let pa = paddr.checked_add(done as u64).ok_or(MemError::PhysNotInDump { paddr })?;
+            let pa = paddr
+                .checked_add(done as u64)
+                .ok_or(MemError::PhysNotInDump { paddr })?;
             let l = self.find(pa).ok_or(MemError::PhysNotInDump { paddr: pa })?;
             let rel = pa - l.paddr;
             if rel >= l.filesz {
@@ -224,11 +297,13 @@ impl PhysMemory for ElfCore {
             }
             let n = ((l.filesz - rel) as usize).min(buf.len() - done);
             let off = l.offset + rel;
-            let src = range(off, n as u64).and_then(|r| self.map.get(r)).ok_or_else(|| MemError::Corrupt {
-                file: self.path.clone(),
-                offset: off,
-                what: "segment data past the end of the file".into(),
-            })?;
+            let src = range(off, n as u64)
+                .and_then(|r| self.map.get(r))
+                .ok_or_else(|| MemError::Corrupt {
+                    file: self.path.clone(),
+                    offset: off,
+                    what: "segment data past the end of the file".into(),
+                })?;
             buf[done..done + n].copy_from_slice(src);
             done += n;
         }

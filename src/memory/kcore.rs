@@ -26,9 +26,15 @@ pub struct Kcore {
 
 impl Kcore {
     pub fn open(path: &str) -> Result<Kcore, OpenError> {
-        let file = File::open(path).map_err(|e| OpenError::Io { file: path.into(), source: e })?;
+        let file = File::open(path).map_err(|e| OpenError::Io {
+            file: path.into(),
+            source: e,
+        })?;
         let mut read_at = |off: u64, buf: &mut [u8]| -> Result<(), OpenError> {
-            file.read_exact_at(buf, off).map_err(|e| OpenError::Io { file: path.into(), source: e })
+            file.read_exact_at(buf, off).map_err(|e| OpenError::Io {
+                file: path.into(),
+                source: e,
+            })
         };
         let hdrs = parse_core_headers(path, &mut read_at)?;
         let mut loads = hdrs.loads;
@@ -36,12 +42,17 @@ impl Kcore {
         // Segments are huge and sparse: the file size bounds nothing (reads are preads at
         // p_offset + delta; what the kernel does not back reads as zeros or fails with
         // EIO, reported as a fault at that address). Only a wrapping extent is refused.
-        let fits = |l: &ElfLoad| l.vaddr.checked_add(l.memsz).is_some() && l.offset.checked_add(l.filesz).is_some();
+        let fits = |l: &ElfLoad| {
+            l.vaddr.checked_add(l.memsz).is_some() && l.offset.checked_add(l.filesz).is_some()
+        };
         if let Some(l) = loads.iter().find(|l| !fits(l)) {
             return Err(OpenError::Corrupt {
                 file: path.into(),
                 offset: l.offset,
-                what: format!("PT_LOAD at virtual {:#x} of {:#x} bytes wraps the address space", l.vaddr, l.memsz),
+                what: format!(
+                    "PT_LOAD at virtual {:#x} of {:#x} bytes wraps the address space",
+                    l.vaddr, l.memsz
+                ),
             });
         }
         // p_paddr is 0 before 4.11 and -1 for segments without one. Only the direct
@@ -49,10 +60,21 @@ impl Kcore {
         let mut phys: Vec<ElfLoad> = loads
             .iter()
             .copied()
-            .filter(|l| l.paddr != 0 && l.paddr != u64::MAX && l.vaddr < START_KERNEL_MAP && l.paddr.checked_add(l.memsz).is_some())
+            .filter(|l| {
+                l.paddr != 0
+                    && l.paddr != u64::MAX
+                    && l.vaddr < START_KERNEL_MAP
+                    && l.paddr.checked_add(l.memsz).is_some()
+            })
             .collect();
         phys.sort_by_key(|l| l.paddr);
-        Ok(Kcore { path: path.into(), file, loads, phys, notes: hdrs.notes })
+        Ok(Kcore {
+            path: path.into(),
+            file,
+            loads,
+            phys,
+            notes: hdrs.notes,
+        })
     }
 
     pub fn loads(&self) -> &[ElfLoad] {
@@ -61,36 +83,61 @@ impl Kcore {
 
     /// The KCORE_TEXT segment: the kernel image `_text.._end`.
     pub fn text_segment(&self) -> Option<&ElfLoad> {
-        self.loads.iter().find(|l| (START_KERNEL_MAP..MODULES_VADDR_KASLR).contains(&l.vaddr))
+        self.loads
+            .iter()
+            .find(|l| (START_KERNEL_MAP..MODULES_VADDR_KASLR).contains(&l.vaddr))
     }
 
     /// `page_offset_base` from any KCORE_RAM segment (`p_vaddr - p_paddr`, 4.11+).
     pub fn page_offset_base(&self) -> Option<u64> {
-        self.phys.iter().find(|l| l.vaddr < START_KERNEL_MAP).map(|l| l.vaddr.wrapping_sub(l.paddr))
+        self.phys
+            .iter()
+            .find(|l| l.vaddr < START_KERNEL_MAP)
+            .map(|l| l.vaddr.wrapping_sub(l.paddr))
     }
 
     /// `phys_base` from the text segment (`p_paddr - (p_vaddr - __START_KERNEL_map)`).
     pub fn phys_base(&self) -> Option<u64> {
         let t = self.text_segment()?;
-        (t.paddr != 0 && t.paddr != u64::MAX).then(|| t.paddr.wrapping_sub(t.vaddr - START_KERNEL_MAP))
+        (t.paddr != 0 && t.paddr != u64::MAX)
+            .then(|| t.paddr.wrapping_sub(t.vaddr - START_KERNEL_MAP))
     }
 
     fn pread(&self, off: u64, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        self.file.read_exact_at(buf, off).map_err(|e| MemError::LiveRead {
-            file: self.path.clone(),
-            offset: off,
-            addr,
-            source: Arc::new(e),
-        })
+        self.file
+            .read_exact_at(buf, off)
+            .map_err(|e| MemError::LiveRead {
+                file: self.path.clone(),
+                offset: off,
+                addr,
+                source: Arc::new(e),
+            })
     }
 
-    fn read_from(&self, segs: &[ElfLoad], key: fn(&ElfLoad) -> u64, addr: u64, buf: &mut [u8], phys: bool) -> Result<(), MemError> {
-        let fault = |a: u64| if phys { MemError::PhysNotInDump { paddr: a } } else { MemError::NotMapped { addr: a } };
+    fn read_from(
+        &self,
+        segs: &[ElfLoad],
+        key: fn(&ElfLoad) -> u64,
+        addr: u64,
+        buf: &mut [u8],
+        phys: bool,
+    ) -> Result<(), MemError> {
+        let fault = |a: u64| {
+            if phys {
+                MemError::PhysNotInDump { paddr: a }
+            } else {
+                MemError::NotMapped { addr: a }
+            }
+        };
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr.checked_add(done as u64).ok_or_else(|| fault(addr))?;
             let i = segs.partition_point(|l| key(l) <= a);
-            let l = i.checked_sub(1).and_then(|j| segs.get(j)).filter(|l| a - key(l) < l.memsz).ok_or_else(|| fault(a))?;
+            let l = i
+                .checked_sub(1)
+                .and_then(|j| segs.get(j))
+                .filter(|l| a - key(l) < l.memsz)
+                .ok_or_else(|| fault(a))?;
             let rel = a - key(l);
             let n = ((l.memsz - rel) as usize).min(buf.len() - done);
             let part = &mut buf[done..done + n];
@@ -136,7 +183,13 @@ mod tests {
         for &(vaddr, paddr, offset, size) in loads {
             let mut ph = vec![0u8; 56];
             ph[..4].copy_from_slice(&1u32.to_le_bytes());
-            for (at, v) in [(8, offset), (16, vaddr), (24, paddr), (32, size), (40, size)] {
+            for (at, v) in [
+                (8, offset),
+                (16, vaddr),
+                (24, paddr),
+                (32, size),
+                (40, size),
+            ] {
                 ph[at..at + 8].copy_from_slice(&v.to_le_bytes());
             }
             b.extend(ph);
@@ -155,7 +208,10 @@ mod tests {
         let data = b"direct map bytes";
         let vmalloc = 0xffff_c900_0000_0000u64;
         let f = core_file(
-            &[(vmalloc, u64::MAX, 0x10_0000_0000, 32 << 40), (0xffff_8880_0000_1000, 0x1000, hdr, data.len() as u64)],
+            &[
+                (vmalloc, u64::MAX, 0x10_0000_0000, 32 << 40),
+                (0xffff_8880_0000_1000, 0x1000, hdr, data.len() as u64),
+            ],
             data,
         );
         let path = f.path().to_str().unwrap();
@@ -171,12 +227,18 @@ mod tests {
             Err(MemError::LiveRead { addr, .. }) => assert_eq!(addr, vmalloc + 0x1234),
             other => panic!("expected a read fault, got {other:?}"),
         }
-        assert!(matches!(kc.read(0xffff_f000_0000_0000, &mut buf), Err(MemError::NotMapped { .. })));
+        assert!(matches!(
+            kc.read(0xffff_f000_0000_0000, &mut buf),
+            Err(MemError::NotMapped { .. })
+        ));
     }
 
     #[test]
     fn wrapping_segment_is_refused() {
         let f = core_file(&[(u64::MAX - 0xfff, u64::MAX, 0, 0x2000)], &[]);
-        assert!(matches!(Kcore::open(f.path().to_str().unwrap()), Err(OpenError::Corrupt { .. })));
+        assert!(matches!(
+            Kcore::open(f.path().to_str().unwrap()),
+            Err(OpenError::Corrupt { .. })
+        ));
     }
 }

@@ -49,7 +49,11 @@ struct Backing {
 
 impl Backing {
     fn corrupt(&self, offset: u64, what: impl Into<String>) -> MemError {
-        MemError::Corrupt { file: self.path.clone(), offset, what: what.into() }
+        MemError::Corrupt {
+            file: self.path.clone(),
+            offset,
+            what: what.into(),
+        }
     }
 
     /// Bytes at logical offset `off`, borrowed when they are contiguous in the file.
@@ -58,22 +62,36 @@ impl Backing {
             return range(off, len)
                 .and_then(|r| self.map.get(r))
                 .map(Cow::Borrowed)
-                .ok_or_else(|| self.corrupt(off, format!("{len} bytes needed past the end of the file (truncated dump?)")));
+                .ok_or_else(|| {
+                    self.corrupt(
+                        off,
+                        format!("{len} bytes needed past the end of the file (truncated dump?)"),
+                    )
+                });
         };
         let mut out: Vec<u8> = Vec::new();
         let mut pos = off;
-        let end = off.checked_add(len).ok_or_else(|| self.corrupt(off, "offset overflow"))?;
+        let end = off
+            .checked_add(len)
+            .ok_or_else(|| self.corrupt(off, "offset overflow"))?;
         while pos < end {
             let i = pieces.partition_point(|p| p.start <= pos);
             let p = i
                 .checked_sub(1)
                 .and_then(|j| pieces.get(j))
                 .filter(|p| pos < p.end)
-                .ok_or_else(|| self.corrupt(pos, "no flattened record covers this offset (truncated dump?)"))?;
+                .ok_or_else(|| {
+                    self.corrupt(
+                        pos,
+                        "no flattened record covers this offset (truncated dump?)",
+                    )
+                })?;
             let n = (p.end - pos).min(end - pos);
             let src = range(p.file_off + (pos - p.start), n)
                 .and_then(|r| self.map.get(r))
-                .ok_or_else(|| self.corrupt(pos, "flattened record data past the end of the file"))?;
+                .ok_or_else(|| {
+                    self.corrupt(pos, "flattened record data past the end of the file")
+                })?;
             if pos == off && n == len {
                 return Ok(Cow::Borrowed(src));
             }
@@ -92,29 +110,54 @@ impl Backing {
 /// Index the records of a flattened file. Later records win where they overlap,
 /// as when `makedumpfile -R` replays them in order.
 fn index_flattened(path: &str, map: &[u8]) -> Result<Vec<Piece>, OpenError> {
-    let bad = |offset: u64, what: String| OpenError::Corrupt { file: path.into(), offset, what };
+    let bad = |offset: u64, what: String| OpenError::Corrupt {
+        file: path.into(),
+        offset,
+        what,
+    };
     let flen = map.len() as u64;
     let mut painted: BTreeMap<u64, (u64, u64)> = BTreeMap::new(); // start -> (end, file_off)
     let mut pos = FLAT_HEADER_SIZE;
     loop {
-        let off = be_i64(map, pos as usize)
-            .ok_or_else(|| bad(pos, "flattened file ends without its end marker (truncated dump?)".into()))?;
+        let off = be_i64(map, pos as usize).ok_or_else(|| {
+            bad(
+                pos,
+                "flattened file ends without its end marker (truncated dump?)".into(),
+            )
+        })?;
         if off == -1 {
             break;
         }
-        let size = be_i64(map, pos as usize + 8)
-            .ok_or_else(|| bad(pos, "flattened file ends inside a record header (truncated dump?)".into()))?;
+        let size = be_i64(map, pos as usize + 8).ok_or_else(|| {
+            bad(
+                pos,
+                "flattened file ends inside a record header (truncated dump?)".into(),
+            )
+        })?;
         if off < 0 || size < 0 {
-            return Err(bad(pos, format!("flattened record with offset {off} size {size}")));
+            return Err(bad(
+                pos,
+                format!("flattened record with offset {off} size {size}"),
+            ));
         }
-        let (s, e) = (off as u64, (off as u64).checked_add(size as u64).ok_or_else(|| bad(pos, "record overflows".into()))?);
+        let (s, e) = (
+            off as u64,
+            (off as u64)
+                .checked_add(size as u64)
+                .ok_or_else(|| bad(pos, "record overflows".into()))?,
+        );
         let data = pos + 16;
         if data.checked_add(size as u64).is_none_or(|end| end > flen) {
             return Err(bad(pos, format!("flattened record of {size} bytes runs past the end of the file (truncated dump?)")));
         }
         if e > s {
             // Cut away whatever earlier records this one overwrites.
-            let overlapping: Vec<u64> = painted.range(..e).rev().take_while(|(_, (pe, _))| *pe > s).map(|(k, _)| *k).collect();
+            let overlapping: Vec<u64> = painted
+                .range(..e)
+                .rev()
+                .take_while(|(_, (pe, _))| *pe > s)
+                .map(|(k, _)| *k)
+                .collect();
             for k in overlapping {
                 if let Some((pe, pf)) = painted.remove(&k) {
                     if k < s {
@@ -129,7 +172,14 @@ fn index_flattened(path: &str, map: &[u8]) -> Result<Vec<Piece>, OpenError> {
         }
         pos = data + size as u64;
     }
-    Ok(painted.into_iter().map(|(start, (end, file_off))| Piece { start, end, file_off }).collect())
+    Ok(painted
+        .into_iter()
+        .map(|(start, (end, file_off))| Piece {
+            start,
+            end,
+            file_off,
+        })
+        .collect())
 }
 
 /// Fields of `disk_dump_header` + `kdump_sub_header` that a reader needs.
@@ -180,22 +230,36 @@ impl KdumpFile {
             let ty = be_i64(&map, 16).unwrap_or(0);
             let ver = be_i64(&map, 24).unwrap_or(0);
             if ty != 1 || ver != 1 {
-                return Err(OpenError::Unsupported { file: path.into(), what: format!("flattened type {ty} version {ver}") });
+                return Err(OpenError::Unsupported {
+                    file: path.into(),
+                    what: format!("flattened type {ty} version {ver}"),
+                });
             }
             Some(index_flattened(path, &map)?)
         } else {
             None
         };
-        let back = Backing { path: path.into(), map, pieces };
+        let back = Backing {
+            path: path.into(),
+            map,
+            pieces,
+        };
         let h = back.slice(0, 464)?.into_owned();
         let signature = super::c_string(h.get(..8).unwrap_or_default());
         if signature != "KDUMP   " && signature != "DISKDUMP" {
-            return Err(OpenError::NotADump { file: path.into(), what: format!("kdump signature {signature:?}") });
+            return Err(OpenError::NotADump {
+                file: path.into(),
+                what: format!("kdump signature {signature:?}"),
+            });
         }
         let u32_at = |o: usize| le_u32(&h, o).unwrap_or(0);
         let block_size = u32_at(428);
         if !(512..=(1 << 20)).contains(&block_size) || !block_size.is_power_of_two() {
-            return Err(OpenError::Corrupt { file: path.into(), offset: 428, what: format!("block size {block_size}") });
+            return Err(OpenError::Corrupt {
+                file: path.into(),
+                offset: 428,
+                what: format!("block size {block_size}"),
+            });
         }
         let bs = u64::from(block_size);
         let header_version = u32_at(8);
@@ -243,7 +307,11 @@ impl KdumpFile {
         let bitmap_off = bs * (1 + u64::from(header.sub_hdr_size));
         let bitmap_len = u64::from(header.bitmap_blocks) * bs;
         if !(2..=MAX_BITMAP_BYTES).contains(&bitmap_len) {
-            return Err(OpenError::Corrupt { file: path.into(), offset: 436, what: format!("bitmap of {bitmap_len} bytes") });
+            return Err(OpenError::Corrupt {
+                file: path.into(),
+                offset: 436,
+                what: format!("bitmap of {bitmap_len} bytes"),
+            });
         }
         let half = bitmap_len / 2;
         if max_mapnr.div_ceil(8) > half {
@@ -296,11 +364,18 @@ impl KdumpFile {
     fn desc_at(&self, at: u64) -> Result<(u64, u32, u32), MemError> {
         let d = self.back.slice(at, PAGE_DESC_SIZE)?;
         let bad = || self.back.corrupt(at, "short page descriptor");
-        Ok((le_u64(&d, 0).ok_or_else(bad)?, le_u32(&d, 8).ok_or_else(bad)?, le_u32(&d, 12).ok_or_else(bad)?))
+        Ok((
+            le_u64(&d, 0).ok_or_else(bad)?,
+            le_u32(&d, 8).ok_or_else(bad)?,
+            le_u32(&d, 12).ok_or_else(bad)?,
+        ))
     }
 
     fn bit(map: &[u8], pfn: u64) -> bool {
-        usize::try_from(pfn / 8).ok().and_then(|i| map.get(i)).is_some_and(|b| b & (1 << (pfn % 8)) != 0)
+        usize::try_from(pfn / 8)
+            .ok()
+            .and_then(|i| map.get(i))
+            .is_some_and(|b| b & (1 << (pfn % 8)) != 0)
     }
 
     pub fn page_size(&self) -> u64 {
@@ -336,11 +411,17 @@ impl KdumpFile {
         let (off, size, flags) = self.desc_at(at)?;
         let bs = self.page_size() as usize;
         if size as usize > bs || size == 0 {
-            return Err(self.back.corrupt(at, format!("page descriptor for PFN {pfn:#x} has size {size}")));
+            return Err(self.back.corrupt(
+                at,
+                format!("page descriptor for PFN {pfn:#x} has size {size}"),
+            ));
         }
         let data = self.back.slice(off, u64::from(size))?;
         let page = self.decompress(&data, flags, bs).map_err(|what| {
-            self.back.corrupt(off, format!("page at physical {paddr:#x} (descriptor flags {flags:#x}): {what}"))
+            self.back.corrupt(
+                off,
+                format!("page at physical {paddr:#x} (descriptor flags {flags:#x}): {what}"),
+            )
         })?;
         let page: Arc<[u8]> = Arc::from(page);
         self.cache.insert(pfn, page.clone());
@@ -365,11 +446,15 @@ impl KdumpFile {
                     return Err(format!("snappy: page decompresses to {n} bytes"));
                 }
                 let mut out = vec![0u8; bs];
-                snap::raw::Decoder::new().decompress(data, &mut out).map_err(|e| format!("snappy: {e}"))?;
+                snap::raw::Decoder::new()
+                    .decompress(data, &mut out)
+                    .map_err(|e| format!("snappy: {e}"))?;
                 out
             } else if flags & DUMP_DH_COMPRESSED_ZSTD != 0 {
                 let mut out = vec![0u8; bs];
-                let n = ruzstd::FrameDecoder::new().decode_all(data, &mut out).map_err(|e| format!("zstd: {e}"))?;
+                let n = ruzstd::FrameDecoder::new()
+                    .decode_all(data, &mut out)
+                    .map_err(|e| format!("zstd: {e}"))?;
                 out.truncate(n);
                 out
             } else {
@@ -377,9 +462,13 @@ impl KdumpFile {
             };
             Ok(out)
         };
-        let out = std::panic::catch_unwind(run).map_err(|_| "decompressor failed on corrupt data".to_string())??;
+        let out = std::panic::catch_unwind(run)
+            .map_err(|_| "decompressor failed on corrupt data".to_string())??;
         if out.len() != bs {
-            return Err(format!("page decompresses to {} bytes, expected {bs}", out.len()));
+            return Err(format!(
+                "page decompresses to {} bytes, expected {bs}",
+                out.len()
+            ));
         }
         Ok(out)
     }
@@ -395,11 +484,15 @@ impl PhysMemory for KdumpFile {
         let ps = self.page_size();
         let mut done = 0usize;
         while done < buf.len() {
-            let pa = paddr.checked_add(done as u64).ok_or(MemError::PhysNotInDump { paddr })?;
+            let pa = paddr
+                .checked_add(done as u64)
+                .ok_or(MemError::PhysNotInDump { paddr })?;
             let page = self.page(pa / ps)?;
             let in_page = (pa % ps) as usize;
             let n = (ps as usize - in_page).min(buf.len() - done);
-            let src = page.get(in_page..in_page + n).ok_or(MemError::PhysNotInDump { paddr: pa })?;
+            let src = page
+                .get(in_page..in_page + n)
+                .ok_or(MemError::PhysNotInDump { paddr: pa })?;
             buf[done..done + n].copy_from_slice(src);
             done += n;
         }
@@ -435,7 +528,11 @@ mod tests {
         std::io::Write::write_all(&mut t, &bytes).unwrap();
         let map = unsafe { Mmap::map(&t) }.unwrap();
         let pieces = index_flattened("t", &map).unwrap();
-        Backing { path: "t".into(), map, pieces: Some(pieces) }
+        Backing {
+            path: "t".into(),
+            map,
+            pieces: Some(pieces),
+        }
     }
 
     #[test]

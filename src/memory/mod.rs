@@ -35,11 +35,25 @@ pub enum MemError {
     #[error("physical address {paddr:#x}: not in dump (page excluded by the dump's filter)")]
     Excluded { paddr: u64 },
     #[error("{file}: offset {offset:#x}: {what}")]
-    Corrupt { file: String, offset: u64, what: String },
+    Corrupt {
+        file: String,
+        offset: u64,
+        what: String,
+    },
     #[error("{file}: {source}")]
-    Io { file: String, #[source] source: std::sync::Arc<std::io::Error> },
+    Io {
+        file: String,
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
     #[error("{file}: read at offset {offset:#x} (address {addr:#x}): {source}")]
-    LiveRead { file: String, offset: u64, addr: u64, #[source] source: std::sync::Arc<std::io::Error> },
+    LiveRead {
+        file: String,
+        offset: u64,
+        addr: u64,
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
 }
 
 impl MemError {

@@ -16,7 +16,13 @@ struct Inner {
 
 impl PageCache {
     pub fn new(capacity: usize) -> PageCache {
-        PageCache { inner: Mutex::new(Inner { tick: 0, pages: HashMap::new() }), capacity: capacity.max(1) }
+        PageCache {
+            inner: Mutex::new(Inner {
+                tick: 0,
+                pages: HashMap::new(),
+            }),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn get(&self, pfn: u64) -> Option<Arc<[u8]>> {

@@ -22,7 +22,10 @@ impl VmcoreInfo {
     pub fn parse(bytes: &[u8]) -> Result<VmcoreInfo, VmcoreInfoError> {
         let text = String::from_utf8_lossy(bytes);
         let text = text.trim_end_matches('\0');
-        if text.trim_matches(|c: char| c == '\0' || c.is_whitespace()).is_empty() {
+        if text
+            .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .is_empty()
+        {
             return Err(VmcoreInfoError::Empty);
         }
         let entries: HashMap<String, String> = text
@@ -117,12 +120,21 @@ NUMBER(phys_base)=-1073741824\nKERNELOFFSET=1c000000\nNUMBER(pgtable_l5_enabled)
 
     #[test]
     fn zeroed_note_is_an_error() {
-        assert!(matches!(VmcoreInfo::parse(&[0u8; 64]), Err(VmcoreInfoError::Empty)));
-        assert!(matches!(VmcoreInfo::parse(b"PAGESIZE=4096\n"), Err(VmcoreInfoError::NoRelease)));
+        assert!(matches!(
+            VmcoreInfo::parse(&[0u8; 64]),
+            Err(VmcoreInfoError::Empty)
+        ));
+        assert!(matches!(
+            VmcoreInfo::parse(b"PAGESIZE=4096\n"),
+            Err(VmcoreInfoError::NoRelease)
+        ));
     }
 
     #[test]
     fn sys_file() {
-        assert_eq!(parse_sys_vmcoreinfo("0x0000000100c66000 1024\n"), Some((0x100c66000, 0x1024)));
+        assert_eq!(
+            parse_sys_vmcoreinfo("0x0000000100c66000 1024\n"),
+            Some((0x100c66000, 0x1024))
+        );
     }
 }

@@ -39,7 +39,11 @@ pub struct Paging {
 impl Paging {
     /// Size of the direct map region: 64 TiB with 4 levels, 32 PiB with 5.
     fn direct_map_size(&self) -> u64 {
-        if self.l5 { 1 << 55 } else { 1 << 46 }
+        if self.l5 {
+            1 << 55
+        } else {
+            1 << 46
+        }
     }
 
     /// The image formula of `__phys_addr()` for the kernel text/data mapping.
@@ -70,16 +74,27 @@ pub struct Translation {
 }
 
 /// Walk the page tables rooted at physical `pgd` for virtual address `va`.
-pub fn walk(phys: &dyn PhysMemory, paging: &Paging, pgd: u64, va: u64) -> Result<Translation, MemError> {
+pub fn walk(
+    phys: &dyn PhysMemory,
+    paging: &Paging,
+    pgd: u64,
+    va: u64,
+) -> Result<Translation, MemError> {
     if !paging.canonical(va) {
         return Err(MemError::NotMapped { addr: va });
     }
-    let levels: &[u32] = if paging.l5 { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
+    let levels: &[u32] = if paging.l5 {
+        &[48, 39, 30, 21, 12]
+    } else {
+        &[39, 30, 21, 12]
+    };
     let frame_mask = PTE_PFN_MASK & !paging.sme_mask;
     let mut table = pgd & frame_mask;
     for (depth, &shift) in levels.iter().enumerate() {
         let idx = (va >> shift) & 0x1ff;
-        let entry = phys.read_phys_u64(table + idx * 8).map_err(|e| e.at_virtual(va))?;
+        let entry = phys
+            .read_phys_u64(table + idx * 8)
+            .map_err(|e| e.at_virtual(va))?;
         let remaining = levels.len() - depth;
         let leaf = remaining == 1 || (entry & _PAGE_PSE != 0 && (remaining == 2 || remaining == 3));
         if entry & _PAGE_PRESENT == 0 && !(leaf && entry & _PAGE_PROTNONE != 0) {
@@ -87,18 +102,31 @@ pub fn walk(phys: &dyn PhysMemory, paging: &Paging, pgd: u64, va: u64) -> Result
         }
         // L1TF mitigation (4.19, arch/x86/include/asm/pgtable-invert.h): a
         // non-present entry stores its frame number inverted.
-        let entry = if entry & _PAGE_PRESENT == 0 { (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK) } else { entry };
+        let entry = if entry & _PAGE_PRESENT == 0 {
+            (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK)
+        } else {
+            entry
+        };
         // PSE in a PUD maps 1 GiB, in a PMD 2 MiB (remaining levels 3 and 2).
         if entry & _PAGE_PSE != 0 && remaining == 3 {
             let pa = (entry & PUD_HUGE_MASK & !paging.sme_mask) | (va & 0x3fff_ffff);
-            return Ok(Translation { paddr: pa, page_size: 1 << 30 });
+            return Ok(Translation {
+                paddr: pa,
+                page_size: 1 << 30,
+            });
         }
         if entry & _PAGE_PSE != 0 && remaining == 2 {
             let pa = (entry & PMD_HUGE_MASK & !paging.sme_mask) | (va & 0x1f_ffff);
-            return Ok(Translation { paddr: pa, page_size: 1 << 21 });
+            return Ok(Translation {
+                paddr: pa,
+                page_size: 1 << 21,
+            });
         }
         if remaining == 1 {
-            return Ok(Translation { paddr: (entry & frame_mask) | (va & 0xfff), page_size: PAGE_SIZE });
+            return Ok(Translation {
+                paddr: (entry & frame_mask) | (va & 0xfff),
+                page_size: PAGE_SIZE,
+            });
         }
         table = entry & frame_mask;
     }
@@ -114,7 +142,11 @@ pub struct KernelSpace {
 }
 
 impl KernelSpace {
-    pub fn new(phys: Arc<dyn PhysMemory>, virt: Option<Arc<dyn Memory>>, paging: Paging) -> KernelSpace {
+    pub fn new(
+        phys: Arc<dyn PhysMemory>,
+        virt: Option<Arc<dyn Memory>>,
+        paging: Paging,
+    ) -> KernelSpace {
         KernelSpace { phys, virt, paging }
     }
 
@@ -141,7 +173,10 @@ impl KernelSpace {
 
     /// The user address space whose top-level table is at kernel virtual `pgd_va`.
     pub fn user(&self, pgd_va: u64) -> Result<UserSpace<'_>, MemError> {
-        Ok(UserSpace { kernel: self, pgd: self.pgd_phys(pgd_va)? })
+        Ok(UserSpace {
+            kernel: self,
+            pgd: self.pgd_phys(pgd_va)?,
+        })
     }
 }
 
@@ -152,10 +187,14 @@ impl Memory for KernelSpace {
         }
         let mut done = 0usize;
         while done < buf.len() {
-            let va = addr.checked_add(done as u64).ok_or(MemError::NotMapped { addr })?;
+            let va = addr
+                .checked_add(done as u64)
+                .ok_or(MemError::NotMapped { addr })?;
             let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
             let pa = self.to_phys(va)?;
-            self.phys.read_phys(pa, &mut buf[done..done + n]).map_err(|e| e.at_virtual(va))?;
+            self.phys
+                .read_phys(pa, &mut buf[done..done + n])
+                .map_err(|e| e.at_virtual(va))?;
             done += n;
         }
         Ok(())
@@ -178,10 +217,15 @@ impl Memory for UserSpace<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let va = addr.checked_add(done as u64).ok_or(MemError::NotMapped { addr })?;
+            let va = addr
+                .checked_add(done as u64)
+                .ok_or(MemError::NotMapped { addr })?;
             let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
             let pa = self.translate(va)?.paddr;
-            self.kernel.phys.read_phys(pa, &mut buf[done..done + n]).map_err(|e| e.at_virtual(va))?;
+            self.kernel
+                .phys
+                .read_phys(pa, &mut buf[done..done + n])
+                .map_err(|e| e.at_virtual(va))?;
             done += n;
         }
         Ok(())
@@ -197,16 +241,29 @@ mod tests {
     struct Words(HashMap<u64, u64>);
     impl PhysMemory for Words {
         fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-            let w = self.0.get(&(paddr & !7)).ok_or(MemError::PhysNotInDump { paddr })?;
+            let w = self
+                .0
+                .get(&(paddr & !7))
+                .ok_or(MemError::PhysNotInDump { paddr })?;
             let b = w.to_le_bytes();
             let o = (paddr & 7) as usize;
-            buf.copy_from_slice(b.get(o..o + buf.len()).ok_or(MemError::PhysNotInDump { paddr })?);
+            buf.copy_from_slice(
+                b.get(o..o + buf.len())
+                    .ok_or(MemError::PhysNotInDump { paddr })?,
+            );
             Ok(())
         }
     }
 
     fn paging(l5: bool) -> Paging {
-        Paging { phys_base: 0, page_offset_base: None, l5, kernel_pgd: 0x1000, sme_mask: 0, kernel_image_size: 1 << 30 }
+        Paging {
+            phys_base: 0,
+            page_offset_base: None,
+            l5,
+            kernel_pgd: 0x1000,
+            sme_mask: 0,
+            kernel_image_size: 1 << 30,
+        }
     }
 
     // The expected values follow the x86_64 entry format of the Intel SDM
@@ -214,7 +271,12 @@ mod tests {
     #[test]
     fn four_level_4k_2m_1g() {
         let va: u64 = 0x7f12_3456_7abc;
-        let (i4, i3, i2, i1) = ((va >> 39) & 511, (va >> 30) & 511, (va >> 21) & 511, (va >> 12) & 511);
+        let (i4, i3, i2, i1) = (
+            (va >> 39) & 511,
+            (va >> 30) & 511,
+            (va >> 21) & 511,
+            (va >> 12) & 511,
+        );
         let mut m = HashMap::new();
         m.insert(0x1000 + i4 * 8, 0x2000 | 0x67);
         m.insert(0x2000 + i3 * 8, 0x3000 | 0x67);
@@ -231,7 +293,10 @@ mod tests {
         assert_eq!(t.paddr, 0x4060_0000 | (va & 0x1f_ffff));
         m.insert(0x2000 + i3 * 8, 0x1_c000_0000 | 0x80 | 0x63);
         let t = walk(&Words(m), &paging(false), 0x1000, va).unwrap();
-        assert_eq!((t.paddr, t.page_size), (0x1_c000_0000 | (va & 0x3fff_ffff), 1 << 30));
+        assert_eq!(
+            (t.paddr, t.page_size),
+            (0x1_c000_0000 | (va & 0x3fff_ffff), 1 << 30)
+        );
     }
 
     #[test]
@@ -245,16 +310,30 @@ mod tests {
         m.insert(0x4000 + idx(21) * 8, 0x5000 | 1);
         m.insert(0x5000 + idx(12) * 8, 0x9000 | 1);
         let w = Words(m);
-        assert_eq!(walk(&w, &paging(true), 0x1000, va).unwrap().paddr, 0x9000 | 0x678);
+        assert_eq!(
+            walk(&w, &paging(true), 0x1000, va).unwrap().paddr,
+            0x9000 | 0x678
+        );
         // Not canonical with 4 levels.
-        assert!(matches!(walk(&w, &paging(false), 0x1000, va), Err(MemError::NotMapped { .. })));
+        assert!(matches!(
+            walk(&w, &paging(false), 0x1000, va),
+            Err(MemError::NotMapped { .. })
+        ));
         // Not present.
-        assert!(matches!(walk(&w, &paging(true), 0x1000, va + 0x1000), Err(MemError::NotInDump { .. }) | Err(MemError::NotMapped { .. })));
+        assert!(matches!(
+            walk(&w, &paging(true), 0x1000, va + 0x1000),
+            Err(MemError::NotInDump { .. }) | Err(MemError::NotMapped { .. })
+        ));
         // PROT_NONE leaf: present bit clear, _PAGE_PROTNONE set, still mapped.
         let mut m = w.0.clone();
         // (its frame is stored inverted, see pgtable-invert.h)
         m.insert(0x5000 + idx(12) * 8, (!0x9000u64 & PTE_PFN_MASK) | 0x100);
-        assert_eq!(walk(&Words(m.clone()), &paging(true), 0x1000, va).unwrap().paddr, 0x9000 | 0x678);
+        assert_eq!(
+            walk(&Words(m.clone()), &paging(true), 0x1000, va)
+                .unwrap()
+                .paddr,
+            0x9000 | 0x678
+        );
         // ... but not as a table pointer.
         m.insert(0x4000 + idx(21) * 8, 0x5000 | 0x100);
         assert!(walk(&Words(m), &paging(true), 0x1000, va).is_err());
@@ -265,7 +344,10 @@ mod tests {
         let mut p = paging(false);
         p.phys_base = 0xc000_0000;
         p.page_offset_base = Some(0xffff_9b00_0000_0000);
-        assert_eq!(p.image_to_phys(0xffff_ffff_8100_0000), Some(0x1000000 + 0xc000_0000));
+        assert_eq!(
+            p.image_to_phys(0xffff_ffff_8100_0000),
+            Some(0x1000000 + 0xc000_0000)
+        );
         assert_eq!(p.direct_to_phys(0xffff_9b00_1234_5000), Some(0x1234_5000));
         assert_eq!(p.image_to_phys(0xffff_ffff_c000_0000), None);
     }

@@ -24,8 +24,14 @@ pub const MAPLE_ARANGE64_MIN_SLOTS: usize = 4;
 
 #[derive(Clone, Debug)]
 enum Kind<E> {
-    Leaf { slots: Vec<Option<E>> },
-    Internal { children: Vec<NodeId>, gaps: Vec<u64>, meta_gap: usize },
+    Leaf {
+        slots: Vec<Option<E>>,
+    },
+    Internal {
+        children: Vec<NodeId>,
+        gaps: Vec<u64>,
+        meta_gap: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -47,10 +53,18 @@ impl<E> MNode<E> {
         matches!(self.kind, Kind::Leaf { .. })
     }
     fn capacity(&self) -> usize {
-        if self.is_leaf() { MAPLE_RANGE64_SLOTS } else { MAPLE_ARANGE64_SLOTS }
+        if self.is_leaf() {
+            MAPLE_RANGE64_SLOTS
+        } else {
+            MAPLE_ARANGE64_SLOTS
+        }
     }
     fn min_slots(&self) -> usize {
-        if self.is_leaf() { MAPLE_RANGE64_MIN_SLOTS } else { MAPLE_ARANGE64_MIN_SLOTS }
+        if self.is_leaf() {
+            MAPLE_RANGE64_MIN_SLOTS
+        } else {
+            MAPLE_ARANGE64_MIN_SLOTS
+        }
     }
 }
 
@@ -60,7 +74,12 @@ pub enum MapleInsertError {
     /// `first > last`.
     BadRange { first: u64, last: u64 },
     /// Part of the range holds an entry (`mas_insert` returns -EEXIST).
-    Occupied { first: u64, last: u64, existing_first: u64, existing_last: u64 },
+    Occupied {
+        first: u64,
+        last: u64,
+        existing_first: u64,
+        existing_last: u64,
+    },
 }
 
 impl fmt::Display for MapleInsertError {
@@ -129,7 +148,13 @@ pub fn ma_data_end_range64(pivots: &[u64; 15], meta_end: u8, max: u64) -> usize 
 
 impl<E: Copy + Eq + Debug> MapleTree<E> {
     pub fn new() -> Self {
-        MapleTree { nodes: Vec::new(), free: Vec::new(), root: None, height: 0, count: 0 }
+        MapleTree {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            root: None,
+            height: 0,
+            count: 0,
+        }
     }
 
     /// Number of non-NULL entries.
@@ -180,7 +205,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     }
 
     fn slot_lo(&self, n: NodeId, i: usize, node_min: u64) -> u64 {
-        if i == 0 { node_min } else { self.nodes[n].pivots[i - 1] + 1 }
+        if i == 0 {
+            node_min
+        } else {
+            self.nodes[n].pivots[i - 1] + 1
+        }
     }
 
     /// Largest NULL span in a node's subtree (`mas_leaf_max_gap` / `ma_max_gap`).
@@ -257,7 +286,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let mut min = 0u64;
         loop {
             let node = &self.nodes[n];
-            let i = node.pivots.iter().position(|&p| p >= index).unwrap_or(node.len().saturating_sub(1));
+            let i = node
+                .pivots
+                .iter()
+                .position(|&p| p >= index)
+                .unwrap_or(node.len().saturating_sub(1));
             match &node.kind {
                 Kind::Leaf { .. } => return Some((n, i, min)),
                 Kind::Internal { children, .. } => {
@@ -273,7 +306,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     /// `mas_walk()`: the range containing `index` and its entry (None in a hole).
     pub fn walk(&self, index: u64) -> Range<E> {
         match self.descend(index) {
-            None => Range { first: 0, last: u64::MAX, entry: None },
+            None => Range {
+                first: 0,
+                last: u64::MAX,
+                entry: None,
+            },
             Some((leaf, i, min)) => {
                 let lo = self.slot_lo(leaf, i, min);
                 let hi = self.nodes[leaf].pivots[i];
@@ -281,7 +318,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                     Kind::Leaf { slots } => slots.get(i).copied().flatten(),
                     Kind::Internal { .. } => None,
                 };
-                Range { first: lo, last: hi, entry }
+                Range {
+                    first: lo,
+                    last: hi,
+                    entry,
+                }
             }
         }
     }
@@ -327,7 +368,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             match &node.kind {
                 Kind::Leaf { slots } => {
                     for (i, s) in slots.iter().enumerate() {
-                        f(Range { first: self.slot_lo(n, i, min), last: node.pivots[i], entry: *s });
+                        f(Range {
+                            first: self.slot_lo(n, i, min),
+                            last: node.pivots[i],
+                            entry: *s,
+                        });
                     }
                 }
                 Kind::Internal { children, .. } => {
@@ -451,7 +496,12 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                 pivots.push(u64::MAX);
                 slots.push(None);
             }
-            let id = self.alloc(MNode { pivots, kind: Kind::Leaf { slots }, parent: None, live: true });
+            let id = self.alloc(MNode {
+                pivots,
+                kind: Kind::Leaf { slots },
+                parent: None,
+                live: true,
+            });
             self.root = Some(id);
             self.height = 1;
             self.count = 1;
@@ -461,8 +511,21 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let hi = self.nodes[leaf].pivots[i];
         let here = self.slot_entry(leaf, i);
         if here.is_some() || last > hi {
-            let r = if here.is_some() { Range { first: lo, last: hi, entry: here } } else { self.walk(hi + 1) };
-            return Err(MapleInsertError::Occupied { first, last, existing_first: r.first, existing_last: r.last });
+            let r = if here.is_some() {
+                Range {
+                    first: lo,
+                    last: hi,
+                    entry: here,
+                }
+            } else {
+                self.walk(hi + 1)
+            };
+            return Err(MapleInsertError::Occupied {
+                first,
+                last,
+                existing_first: r.first,
+                existing_last: r.last,
+            });
         }
         let mut new_p = Vec::with_capacity(3);
         let mut new_s = Vec::with_capacity(3);
@@ -502,9 +565,19 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             let mid = len.div_ceil(2);
             let right_pivots = self.nodes[n].pivots.split_off(mid);
             let right_kind = match &mut self.nodes[n].kind {
-                Kind::Leaf { slots } => Kind::Leaf { slots: slots.split_off(mid) },
-                Kind::Internal { children, gaps, meta_gap } => {
-                    let k = Kind::Internal { children: children.split_off(mid), gaps: gaps.split_off(mid), meta_gap: 0 };
+                Kind::Leaf { slots } => Kind::Leaf {
+                    slots: slots.split_off(mid),
+                },
+                Kind::Internal {
+                    children,
+                    gaps,
+                    meta_gap,
+                } => {
+                    let k = Kind::Internal {
+                        children: children.split_off(mid),
+                        gaps: gaps.split_off(mid),
+                        meta_gap: 0,
+                    };
                     *meta_gap = Self::compute_meta_gap(gaps);
                     k
                 }
@@ -512,13 +585,22 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             let sep = self.nodes[n].pivots.last().copied().unwrap_or(0);
             let right_max = right_pivots.last().copied().unwrap_or(u64::MAX);
             let parent = self.nodes[n].parent;
-            let right = self.alloc(MNode { pivots: right_pivots, kind: right_kind, parent: None, live: true });
+            let right = self.alloc(MNode {
+                pivots: right_pivots,
+                kind: right_kind,
+                parent: None,
+                live: true,
+            });
             self.relink_children(right, 0);
             match parent {
                 None => {
                     let root = self.alloc(MNode {
                         pivots: vec![sep, right_max],
-                        kind: Kind::Internal { children: vec![n, right], gaps: vec![0, 0], meta_gap: 0 },
+                        kind: Kind::Internal {
+                            children: vec![n, right],
+                            gaps: vec![0, 0],
+                            meta_gap: 0,
+                        },
                         parent: None,
                         live: true,
                     });
@@ -551,7 +633,11 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     pub fn erase(&mut self, index: u64) -> Option<Range<E>> {
         let (leaf, mut i, min) = self.descend(index)?;
         let entry = self.slot_entry(leaf, i)?;
-        let removed = Range { first: self.slot_lo(leaf, i, min), last: self.nodes[leaf].pivots[i], entry: Some(entry) };
+        let removed = Range {
+            first: self.slot_lo(leaf, i, min),
+            last: self.nodes[leaf].pivots[i],
+            entry: Some(entry),
+        };
         self.count -= 1;
         if let Kind::Leaf { slots } = &mut self.nodes[leaf].kind {
             slots[i] = None;
@@ -570,7 +656,8 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let lmin = self.node_min(leaf);
         if i == 0 && lmin > 0 {
             if let Some((prev, pi, _)) = self.descend(lmin - 1) {
-                if prev != leaf && self.slot_entry(prev, pi).is_none() && self.nodes[prev].len() > 1 {
+                if prev != leaf && self.slot_entry(prev, pi).is_none() && self.nodes[prev].len() > 1
+                {
                     self.remove_leaf_slot(prev, pi);
                     self.set_max_upward(prev);
                     touched.push(prev);
@@ -581,7 +668,8 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let lmax = self.nodes[leaf].pivots[last_i];
         if i == last_i && lmax < u64::MAX {
             if let Some((next, 0, _)) = self.descend(lmax + 1) {
-                if next != leaf && self.slot_entry(next, 0).is_none() && self.nodes[next].len() > 1 {
+                if next != leaf && self.slot_entry(next, 0).is_none() && self.nodes[next].len() > 1
+                {
                     let nhi = self.nodes[next].pivots[0];
                     self.remove_leaf_slot(next, 0);
                     self.nodes[leaf].pivots[last_i] = nhi;
@@ -612,7 +700,9 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     /// A node's max changed: copy it into the parent's pivot, and further up
     /// while the node is its parent's last slot.
     fn set_max_upward(&mut self, mut n: NodeId) {
-        let Some(&max) = self.nodes[n].pivots.last() else { return };
+        let Some(&max) = self.nodes[n].pivots.last() else {
+            return;
+        };
         while let Some((p, s)) = self.nodes[n].parent {
             self.nodes[p].pivots[s] = max;
             if s + 1 < self.nodes[p].len() {
@@ -688,7 +778,14 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         self.nodes[a].pivots.extend(bp);
         match (&mut self.nodes[a].kind, bk) {
             (Kind::Leaf { slots }, Kind::Leaf { slots: bs }) => slots.extend(bs),
-            (Kind::Internal { children, gaps, .. }, Kind::Internal { children: bc, gaps: bg, .. }) => {
+            (
+                Kind::Internal { children, gaps, .. },
+                Kind::Internal {
+                    children: bc,
+                    gaps: bg,
+                    ..
+                },
+            ) => {
                 children.extend(bc);
                 gaps.extend(bg);
             }
@@ -718,12 +815,34 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                 let t = s.split_off(keep);
                 (Kind::Leaf { slots: s }, Kind::Leaf { slots: t })
             }
-            (Kind::Internal { children: mut c, gaps: mut g, .. }, Kind::Internal { children: mut d, gaps: mut h, .. }) => {
+            (
+                Kind::Internal {
+                    children: mut c,
+                    gaps: mut g,
+                    ..
+                },
+                Kind::Internal {
+                    children: mut d,
+                    gaps: mut h,
+                    ..
+                },
+            ) => {
                 c.append(&mut d);
                 g.append(&mut h);
                 let d = c.split_off(keep);
                 let h = g.split_off(keep);
-                (Kind::Internal { children: c, gaps: g, meta_gap: 0 }, Kind::Internal { children: d, gaps: h, meta_gap: 0 })
+                (
+                    Kind::Internal {
+                        children: c,
+                        gaps: g,
+                        meta_gap: 0,
+                    },
+                    Kind::Internal {
+                        children: d,
+                        gaps: h,
+                        meta_gap: 0,
+                    },
+                )
             }
             (x, y) => (x, y),
         };
@@ -749,7 +868,10 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let err = |s: String| Err(MapleInvariantError(s));
         let Some(root) = self.root else {
             if self.count != 0 || self.height != 0 {
-                return err(format!("empty tree with count {} height {}", self.count, self.height));
+                return err(format!(
+                    "empty tree with count {} height {}",
+                    self.count, self.height
+                ));
             }
             return Ok(());
         };
@@ -770,24 +892,35 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                 return err(format!("dead node {n} reachable"));
             }
             if node.parent != want_parent {
-                return err(format!("node {n}: parent {:?}, expected {:?}", node.parent, want_parent));
+                return err(format!(
+                    "node {n}: parent {:?}, expected {:?}",
+                    node.parent, want_parent
+                ));
             }
             let len = node.len();
             if len == 0 || len > node.capacity() {
                 return err(format!("node {n}: {len} slots"));
             }
             if want_parent.is_some() && len < node.min_slots() {
-                return err(format!("node {n}: {len} slots, below minimum {}", node.min_slots()));
+                return err(format!(
+                    "node {n}: {len} slots, below minimum {}",
+                    node.min_slots()
+                ));
             }
             let mut lo = min;
             for (i, &p) in node.pivots.iter().enumerate() {
                 if p < lo || p > max || (i > 0 && p <= node.pivots[i - 1]) {
-                    return err(format!("node {n}: pivot[{i}] {p:#x} outside [{lo:#x}, {max:#x}]"));
+                    return err(format!(
+                        "node {n}: pivot[{i}] {p:#x} outside [{lo:#x}, {max:#x}]"
+                    ));
                 }
                 lo = p.wrapping_add(1);
             }
             if node.pivots.last() != Some(&max) {
-                return err(format!("node {n}: last pivot {:?} is not the node max {max:#x}", node.pivots.last()));
+                return err(format!(
+                    "node {n}: last pivot {:?} is not the node max {max:#x}",
+                    node.pivots.last()
+                ));
             }
             match &node.kind {
                 Kind::Leaf { slots } => {
@@ -807,28 +940,54 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                         return err(format!("leaf {n}: ma_data_end {end}, expected {}", len - 1));
                     }
                     for (i, s) in slots.iter().enumerate() {
-                        leaf_ranges.push(Range { first: self.slot_lo(n, i, min), last: node.pivots[i], entry: *s });
+                        leaf_ranges.push(Range {
+                            first: self.slot_lo(n, i, min),
+                            last: node.pivots[i],
+                            entry: *s,
+                        });
                     }
                 }
-                Kind::Internal { children, gaps, meta_gap } => {
+                Kind::Internal {
+                    children,
+                    gaps,
+                    meta_gap,
+                } => {
                     if depth >= self.height {
-                        return err(format!("internal node {n} at depth {depth}, height {}", self.height));
+                        return err(format!(
+                            "internal node {n} at depth {depth}, height {}",
+                            self.height
+                        ));
                     }
                     if children.len() != len || gaps.len() != len {
-                        return err(format!("node {n}: {} children, {} gaps, {len} pivots", children.len(), gaps.len()));
+                        return err(format!(
+                            "node {n}: {} children, {} gaps, {len} pivots",
+                            children.len(),
+                            gaps.len()
+                        ));
                     }
                     for (i, &c) in children.iter().enumerate() {
                         let want = self.subtree_max_gap(c, self.slot_lo(n, i, min), depth + 1)?;
                         if gaps[i] != want {
-                            return err(format!("node {n}: gap[{i}] {:#x}, expected {want:#x}", gaps[i]));
+                            return err(format!(
+                                "node {n}: gap[{i}] {:#x}, expected {want:#x}",
+                                gaps[i]
+                            ));
                         }
                     }
                     let top = gaps.iter().copied().max().unwrap_or(0);
                     if *meta_gap >= len || gaps[*meta_gap] != top {
-                        return err(format!("node {n}: meta.gap {meta_gap} does not index the largest gap {top:#x}"));
+                        return err(format!(
+                            "node {n}: meta.gap {meta_gap} does not index the largest gap {top:#x}"
+                        ));
                     }
                     for i in (0..len).rev() {
-                        stack.push((children[i], self.slot_lo(n, i, min), node.pivots[i], depth + 1, Some((n, i))));
+                        stack.push((
+                            children[i],
+                            self.slot_lo(n, i, min),
+                            node.pivots[i],
+                            depth + 1,
+                            Some((n, i)),
+                        ));
                     }
                 }
             }
@@ -838,7 +997,10 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
         let mut prev_null = false;
         for (k, r) in leaf_ranges.iter().enumerate() {
             if r.first != next || (k > 0 && next == 0) {
-                return err(format!("range [{:#x}, {:#x}] does not follow {next:#x}", r.first, r.last));
+                return err(format!(
+                    "range [{:#x}, {:#x}] does not follow {next:#x}",
+                    r.first, r.last
+                ));
             }
             if r.entry.is_none() && prev_null {
                 return err(format!("adjacent NULL ranges end at {:#x}", r.last));
@@ -848,7 +1010,10 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             next = r.last.wrapping_add(1);
         }
         if next != 0 {
-            return err(format!("ranges end at {:#x}, not u64::MAX", next.wrapping_sub(1)));
+            return err(format!(
+                "ranges end at {:#x}, not u64::MAX",
+                next.wrapping_sub(1)
+            ));
         }
         if count != self.count {
             return err(format!("{count} entries, count says {}", self.count));
@@ -857,9 +1022,17 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     }
 
     /// Recompute a subtree's largest NULL span from its leaves.
-    fn subtree_max_gap(&self, n: NodeId, min: u64, depth: usize) -> Result<u64, MapleInvariantError> {
+    fn subtree_max_gap(
+        &self,
+        n: NodeId,
+        min: u64,
+        depth: usize,
+    ) -> Result<u64, MapleInvariantError> {
         if depth > self.height + 1 {
-            return Err(MapleInvariantError(format!("node {n} deeper than height {}", self.height)));
+            return Err(MapleInvariantError(format!(
+                "node {n} deeper than height {}",
+                self.height
+            )));
         }
         let node = &self.nodes[n];
         let mut best = 0;
@@ -907,10 +1080,22 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             let node = &self.nodes[n];
             let (entries, children, gaps, meta_gap) = match &node.kind {
                 Kind::Leaf { slots } => (slots.clone(), Vec::new(), Vec::new(), 0),
-                Kind::Internal { children, gaps, meta_gap } => (Vec::new(), children.clone(), gaps.clone(), *meta_gap),
+                Kind::Internal {
+                    children,
+                    gaps,
+                    meta_gap,
+                } => (Vec::new(), children.clone(), gaps.clone(), *meta_gap),
             };
             stack.extend(children.iter().rev().copied());
-            out.push(ExportNode { id: n, parent: node.parent, pivots: node.pivots.clone(), entries, children, gaps, meta_gap });
+            out.push(ExportNode {
+                id: n,
+                parent: node.parent,
+                pivots: node.pivots.clone(),
+                entries,
+                children,
+                gaps,
+                meta_gap,
+            });
         }
         (self.root, out)
     }

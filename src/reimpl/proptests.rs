@@ -17,7 +17,11 @@ const GUARD: u64 = 3 * PAGE;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Insert { page: u64, pages: u64, grows_down: bool },
+    Insert {
+        page: u64,
+        pages: u64,
+        grows_down: bool,
+    },
     EraseNth(usize),
     EraseAt(u64),
 }
@@ -71,14 +75,19 @@ fn model_lowest(m: &Model, guard: u64, q: &Query) -> Option<u64> {
     if q.high < q.len || q.low > q.high - q.len {
         return None;
     }
-    model_gaps(m, guard).into_iter().find_map(|(gs, ge)| fit_low(gs, ge, q.len, q.low, q.high))
+    model_gaps(m, guard)
+        .into_iter()
+        .find_map(|(gs, ge)| fit_low(gs, ge, q.len, q.low, q.high))
 }
 
 fn model_highest(m: &Model, guard: u64, q: &Query) -> Option<u64> {
     if q.high < q.len || q.low > q.high - q.len {
         return None;
     }
-    model_gaps(m, guard).into_iter().rev().find_map(|(gs, ge)| fit_high(gs, ge, q.len, q.low, q.high))
+    model_gaps(m, guard)
+        .into_iter()
+        .rev()
+        .find_map(|(gs, ge)| fit_high(gs, ge, q.len, q.low, q.high))
 }
 
 /// Holes as the maple tree sees them: inclusive NULL ranges.
@@ -130,7 +139,12 @@ struct Trees {
 
 impl Trees {
     fn new() -> Self {
-        Trees { model: Model::new(), rb: RbTree::new(GUARD), rb0: RbTree::new(0), mt: MapleTree::new() }
+        Trees {
+            model: Model::new(),
+            rb: RbTree::new(GUARD),
+            rb0: RbTree::new(0),
+            mt: MapleTree::new(),
+        }
     }
 
     fn insert(&mut self, iv: Interval) {
@@ -151,13 +165,24 @@ impl Trees {
         assert_eq!(self.rb.erase(start), want);
         assert_eq!(self.rb0.erase(start), want);
         let got = self.mt.erase(start);
-        assert_eq!(got.map(|r| (r.first, r.last, r.entry)), want.map(|iv| (iv.start, iv.end - 1, Some(iv.start))));
+        assert_eq!(
+            got.map(|r| (r.first, r.last, r.entry)),
+            want.map(|iv| (iv.start, iv.end - 1, Some(iv.start)))
+        );
     }
 
     fn erase_at(&mut self, addr: u64) {
-        let want = self.model.values().find(|iv| iv.start <= addr && addr < iv.end).copied();
+        let want = self
+            .model
+            .values()
+            .find(|iv| iv.start <= addr && addr < iv.end)
+            .copied();
         let got = self.mt.erase(addr);
-        assert_eq!(got.map(|r| r.first), want.map(|iv| iv.start), "maple erase at {addr:#x}");
+        assert_eq!(
+            got.map(|r| r.first),
+            want.map(|iv| iv.start),
+            "maple erase at {addr:#x}"
+        );
         if let Some(iv) = want {
             self.model.remove(&iv.start);
             assert_eq!(self.rb.erase(iv.start), Some(iv));
@@ -167,9 +192,15 @@ impl Trees {
 
     fn apply(&mut self, op: &Op) {
         match *op {
-            Op::Insert { page, pages, grows_down } => {
-                self.insert(Interval { start: page * PAGE, end: (page + pages) * PAGE, grows_down })
-            }
+            Op::Insert {
+                page,
+                pages,
+                grows_down,
+            } => self.insert(Interval {
+                start: page * PAGE,
+                end: (page + pages) * PAGE,
+                grows_down,
+            }),
             Op::EraseNth(k) => {
                 if !self.model.is_empty() {
                     let start = *self.model.keys().nth(k % self.model.len()).unwrap_or(&0);
@@ -192,7 +223,12 @@ impl Trees {
         let want: Vec<Interval> = self.model.values().copied().collect();
         let rb: Vec<Interval> = self.rb.iter().collect();
         assert_eq!(rb, want);
-        let mt: Vec<(u64, u64)> = self.mt.entries().iter().map(|r| (r.first, r.last + 1)).collect();
+        let mt: Vec<(u64, u64)> = self
+            .mt
+            .entries()
+            .iter()
+            .map(|r| (r.first, r.last + 1))
+            .collect();
         let w: Vec<(u64, u64)> = want.iter().map(|iv| (iv.start, iv.end)).collect();
         assert_eq!(mt, w);
         assert_eq!(self.rb.highest_vm_end(), want.last().map_or(0, |iv| iv.end));
@@ -202,24 +238,52 @@ impl Trees {
         let want = model_find_vma(&self.model, q.addr);
         assert_eq!(self.rb.find_vma(q.addr), want, "rb find_vma({:#x})", q.addr);
         let mt = self.mt.find_vma(q.addr).map(|r| (r.first, r.last + 1));
-        assert_eq!(mt, want.map(|iv| (iv.start, iv.end)), "maple find_vma({:#x})", q.addr);
+        assert_eq!(
+            mt,
+            want.map(|iv| (iv.start, iv.end)),
+            "maple find_vma({:#x})",
+            q.addr
+        );
         let walk = self.mt.walk(q.addr);
         assert!(walk.first <= q.addr && q.addr <= walk.last);
-        assert_eq!(walk.entry.is_some(), want.is_some_and(|iv| iv.start <= q.addr));
+        assert_eq!(
+            walk.entry.is_some(),
+            want.is_some_and(|iv| iv.start <= q.addr)
+        );
 
-        assert_eq!(self.rb.unmapped_area(q.len, q.low, q.high), model_lowest(&self.model, GUARD, q), "{q:?}");
-        assert_eq!(self.rb.unmapped_area_topdown(q.len, q.low, q.high), model_highest(&self.model, GUARD, q), "{q:?}");
+        assert_eq!(
+            self.rb.unmapped_area(q.len, q.low, q.high),
+            model_lowest(&self.model, GUARD, q),
+            "{q:?}"
+        );
+        assert_eq!(
+            self.rb.unmapped_area_topdown(q.len, q.low, q.high),
+            model_highest(&self.model, GUARD, q),
+            "{q:?}"
+        );
         let lo0 = model_lowest(&self.model, 0, q);
         let hi0 = model_highest(&self.model, 0, q);
         assert_eq!(self.rb0.unmapped_area(q.len, q.low, q.high), lo0, "{q:?}");
-        assert_eq!(self.rb0.unmapped_area_topdown(q.len, q.low, q.high), hi0, "{q:?}");
+        assert_eq!(
+            self.rb0.unmapped_area_topdown(q.len, q.low, q.high),
+            hi0,
+            "{q:?}"
+        );
 
         let (min, max) = (q.low, q.high.wrapping_sub(1));
         if q.high > 0 {
             let ea = self.mt.empty_area(min, max, q.len);
             let ear = self.mt.empty_area_rev(min, max, q.len);
-            assert_eq!(ea, model_empty_area(&self.model, min, max, q.len), "empty_area {q:?}");
-            assert_eq!(ear, model_empty_area_rev(&self.model, min, max, q.len), "empty_area_rev {q:?}");
+            assert_eq!(
+                ea,
+                model_empty_area(&self.model, min, max, q.len),
+                "empty_area {q:?}"
+            );
+            assert_eq!(
+                ear,
+                model_empty_area_rev(&self.model, min, max, q.len),
+                "empty_area_rev {q:?}"
+            );
             // With no guard, the kernel's two searches agree on the same holes.
             assert_eq!(ea, lo0, "maple vs rb lowest {q:?}");
             assert_eq!(ear, hi0, "maple vs rb highest {q:?}");
@@ -277,10 +341,19 @@ fn grow_and_shrink_deep_trees() {
     for _ in 0..2500 {
         let page = rng.below(20_000);
         let pages = 1 + rng.below(4);
-        t.apply(&Op::Insert { page, pages, grows_down: rng.below(16) == 0 });
+        t.apply(&Op::Insert {
+            page,
+            pages,
+            grows_down: rng.below(16) == 0,
+        });
         t.validate();
         max_height = max_height.max(t.mt.height());
-        let q = Query { addr: rng.below(20_002) * PAGE, len: (1 + rng.below(6)) * PAGE, low: 0, high: u64::MAX };
+        let q = Query {
+            addr: rng.below(20_002) * PAGE,
+            len: (1 + rng.below(6)) * PAGE,
+            low: 0,
+            high: u64::MAX,
+        };
         t.compare_query(&q);
     }
     assert!(max_height >= 4, "maple height only {max_height}");
@@ -289,7 +362,12 @@ fn grow_and_shrink_deep_trees() {
         let k = rng.below(t.model.len() as u64) as usize;
         t.apply(&Op::EraseNth(k));
         t.validate();
-        let q = Query { addr: rng.below(20_002) * PAGE, len: (1 + rng.below(6)) * PAGE, low: 0, high: u64::MAX };
+        let q = Query {
+            addr: rng.below(20_002) * PAGE,
+            len: (1 + rng.below(6)) * PAGE,
+            low: 0,
+            high: u64::MAX,
+        };
         t.compare_query(&q);
     }
     assert_eq!(t.mt.height(), 0);
@@ -303,7 +381,11 @@ fn grow_and_shrink_deep_trees() {
 fn dense_intervals_erase_merges_across_leaves() {
     let mut t = Trees::new();
     for i in 0..800u64 {
-        t.apply(&Op::Insert { page: i, pages: 1, grows_down: false });
+        t.apply(&Op::Insert {
+            page: i,
+            pages: 1,
+            grows_down: false,
+        });
     }
     t.validate();
     let mut rng = Rng(42);
@@ -319,12 +401,21 @@ fn dense_intervals_erase_merges_across_leaves() {
 #[test]
 fn rb_subtree_gap_with_stack_guard() {
     let mut rb = RbTree::new(GUARD);
-    rb.insert(Interval::new(10 * PAGE, 11 * PAGE)).unwrap_or_else(|e| panic!("{e}"));
-    rb.insert(Interval { start: 12 * PAGE, end: 20 * PAGE, grows_down: true }).unwrap_or_else(|e| panic!("{e}"));
+    rb.insert(Interval::new(10 * PAGE, 11 * PAGE))
+        .unwrap_or_else(|e| panic!("{e}"));
+    rb.insert(Interval {
+        start: 12 * PAGE,
+        end: 20 * PAGE,
+        grows_down: true,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     rb.validate().unwrap_or_else(|e| panic!("{e}"));
     // The grows-down interval's gap is swallowed by the guard: 12 - 3 < 11.
     assert_eq!(rb.root_subtree_gap(), 10 * PAGE);
-    assert_eq!(rb.unmapped_area(PAGE, 10 * PAGE, 30 * PAGE), Some(20 * PAGE));
+    assert_eq!(
+        rb.unmapped_area(PAGE, 10 * PAGE, 30 * PAGE),
+        Some(20 * PAGE)
+    );
     assert_eq!(rb.unmapped_area_topdown(PAGE, 0, 12 * PAGE), Some(9 * PAGE));
     assert!(rb.insert(Interval::new(19 * PAGE, 21 * PAGE)).is_err());
 }

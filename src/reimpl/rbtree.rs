@@ -21,7 +21,11 @@ pub struct Interval {
 
 impl Interval {
     pub fn new(start: u64, end: u64) -> Self {
-        Interval { start, end, grows_down: false }
+        Interval {
+            start,
+            end,
+            grows_down: false,
+        }
     }
 }
 
@@ -50,14 +54,26 @@ pub enum RbInsertError {
     /// `start >= end`.
     Empty { start: u64, end: u64 },
     /// The interval intersects an existing one.
-    Overlap { start: u64, end: u64, existing_start: u64, existing_end: u64 },
+    Overlap {
+        start: u64,
+        end: u64,
+        existing_start: u64,
+        existing_end: u64,
+    },
 }
 
 impl fmt::Display for RbInsertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RbInsertError::Empty { start, end } => write!(f, "empty interval [{start:#x}, {end:#x})"),
-            RbInsertError::Overlap { start, end, existing_start, existing_end } => write!(
+            RbInsertError::Empty { start, end } => {
+                write!(f, "empty interval [{start:#x}, {end:#x})")
+            }
+            RbInsertError::Overlap {
+                start,
+                end,
+                existing_start,
+                existing_end,
+            } => write!(
                 f,
                 "[{start:#x}, {end:#x}) overlaps [{existing_start:#x}, {existing_end:#x})"
             ),
@@ -114,7 +130,13 @@ pub struct RbTree {
 impl RbTree {
     /// `stack_guard_gap` is the kernel variable of that name (1 MiB by default).
     pub fn new(stack_guard_gap: u64) -> Self {
-        RbTree { nodes: Vec::new(), free: Vec::new(), root: None, len: 0, stack_guard_gap }
+        RbTree {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            root: None,
+            len: 0,
+            stack_guard_gap,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -136,7 +158,8 @@ impl RbTree {
 
     /// `mm->highest_vm_end`: `vm_end_gap` of the last interval, 0 when empty.
     pub fn highest_vm_end(&self) -> u64 {
-        self.root.map_or(0, |r| vm_end_gap(&self.nodes[self.last_in(r)].iv))
+        self.root
+            .map_or(0, |r| vm_end_gap(&self.nodes[self.last_in(r)].iv))
     }
 
     /// Tree height in nodes along the longest root-to-leaf path.
@@ -322,14 +345,21 @@ impl RbTree {
             if start == s {
                 return Some(id);
             }
-            n = if start < s { self.nodes[id].left } else { self.nodes[id].right };
+            n = if start < s {
+                self.nodes[id].left
+            } else {
+                self.nodes[id].right
+            };
         }
         None
     }
 
     /// All intervals in address order (in-order traversal).
     pub fn iter(&self) -> RbIter<'_> {
-        RbIter { tree: self, next: self.root.map(|r| self.first_in(r)) }
+        RbIter {
+            tree: self,
+            next: self.root.map(|r| self.first_in(r)),
+        }
     }
 
     // ---- insert ------------------------------------------------------------
@@ -337,7 +367,10 @@ impl RbTree {
     /// `vma_link()`: insert an interval that overlaps nothing.
     pub fn insert(&mut self, iv: Interval) -> Result<(), RbInsertError> {
         if iv.start >= iv.end {
-            return Err(RbInsertError::Empty { start: iv.start, end: iv.end });
+            return Err(RbInsertError::Empty {
+                start: iv.start,
+                end: iv.end,
+            });
         }
         if let Some(ex) = self.find_vma(iv.start) {
             if ex.start < iv.end {
@@ -356,7 +389,11 @@ impl RbTree {
         while let Some(id) = cur {
             parent = Some(id);
             go_left = iv.end <= self.nodes[id].iv.start;
-            cur = if go_left { self.nodes[id].left } else { self.nodes[id].right };
+            cur = if go_left {
+                self.nodes[id].left
+            } else {
+                self.nodes[id].right
+            };
         }
         let n = self.alloc(Node {
             iv,
@@ -385,7 +422,10 @@ impl RbTree {
     }
 
     fn insert_fixup(&mut self, mut z: NodeId) {
-        while let Some(p) = self.nodes[z].parent.filter(|&p| self.nodes[p].color == Color::Red) {
+        while let Some(p) = self.nodes[z]
+            .parent
+            .filter(|&p| self.nodes[p].color == Color::Red)
+        {
             // A red parent is never the root, so the grandparent exists.
             let Some(g) = self.nodes[p].parent else { break };
             if self.nodes[g].left == Some(p) {
@@ -483,7 +523,9 @@ impl RbTree {
         while x != self.root && !self.is_red(x) {
             let Some(p) = parent else { break };
             if self.nodes[p].left == x {
-                let Some(mut w) = self.nodes[p].right else { break };
+                let Some(mut w) = self.nodes[p].right else {
+                    break;
+                };
                 if self.nodes[w].color == Color::Red {
                     self.nodes[w].color = Color::Black;
                     self.nodes[p].color = Color::Red;
@@ -515,7 +557,9 @@ impl RbTree {
                     parent = None;
                 }
             } else {
-                let Some(mut w) = self.nodes[p].left else { break };
+                let Some(mut w) = self.nodes[p].left else {
+                    break;
+                };
                 if self.nodes[w].color == Color::Red {
                     self.nodes[w].color = Color::Black;
                     self.nodes[p].color = Color::Red;
@@ -624,7 +668,11 @@ impl RbTree {
     pub fn validate(&self) -> Result<(), RbInvariantError> {
         let err = |s: String| Err(RbInvariantError(s));
         let Some(root) = self.root else {
-            return if self.len == 0 { Ok(()) } else { err(format!("empty root but len {}", self.len)) };
+            return if self.len == 0 {
+                Ok(())
+            } else {
+                err(format!("empty root but len {}", self.len))
+            };
         };
         if self.nodes[root].parent.is_some() {
             return err("root has a parent".into());
@@ -677,7 +725,10 @@ impl RbTree {
             }
             let want = vma_compute_gap(&iv, prev.as_ref(), self.stack_guard_gap);
             if self.nodes[n].gap != want {
-                return err(format!("gap of {:#x}: stored {:#x}, expected {:#x}", iv.start, self.nodes[n].gap, want));
+                return err(format!(
+                    "gap of {:#x}: stored {:#x}, expected {:#x}",
+                    iv.start, self.nodes[n].gap, want
+                ));
             }
             prev = Some(iv);
         }
@@ -691,7 +742,10 @@ impl RbTree {
                 stack.push((n, true));
                 for c in [node.left, node.right].into_iter().flatten() {
                     if self.nodes[c].parent != Some(n) {
-                        return err(format!("parent link of {:#x} wrong", self.nodes[c].iv.start));
+                        return err(format!(
+                            "parent link of {:#x} wrong",
+                            self.nodes[c].iv.start
+                        ));
                     }
                     if node.color == Color::Red && self.nodes[c].color == Color::Red {
                         return err(format!("red {:#x} has red child", node.iv.start));
@@ -702,7 +756,10 @@ impl RbTree {
                 let bh = |c: Option<NodeId>| c.map_or(0, |c| black_h[c]);
                 let (lh, rh) = (bh(node.left), bh(node.right));
                 if lh != rh {
-                    return err(format!("black heights differ under {:#x}: {lh} vs {rh}", node.iv.start));
+                    return err(format!(
+                        "black heights differ under {:#x}: {lh} vs {rh}",
+                        node.iv.start
+                    ));
                 }
                 black_h[n] = lh + usize::from(node.color == Color::Black);
                 let sg = |c: Option<NodeId>| c.map_or(0, |c| sub[c]);

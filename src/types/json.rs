@@ -79,7 +79,11 @@ fn build<S: TypeSource + ?Sized>(
         return Err(TypeError::Cycle(id));
     }
     let l = printer.layout_of(id)?;
-    let packed = if l.is_union { false } else { printer.packed(id) };
+    let packed = if l.is_union {
+        false
+    } else {
+        printer.packed(id)
+    };
     let mut members = Vec::new();
     let mut holes = Vec::new();
     let mut bit_holes = Vec::new();
@@ -88,7 +92,14 @@ fn build<S: TypeSource + ?Sized>(
         let offset = base + m.byte_offset as u64;
         let inline = match m.ty.and_then(|t| src.get(t).ok()) {
             Some(Type::Struct(c)) | Some(Type::Union(c)) if c.name.is_none() => match m.ty {
-                Some(t) => Some(Box::new(build(printer, src, t, offset, cacheline, depth + 1)?)),
+                Some(t) => Some(Box::new(build(
+                    printer,
+                    src,
+                    t,
+                    offset,
+                    cacheline,
+                    depth + 1,
+                )?)),
                 None => None,
             },
             _ => None,
@@ -113,15 +124,31 @@ fn build<S: TypeSource + ?Sized>(
             m.byte_offset as u64 + m.byte_size
         };
         if m.hole != 0 {
-            holes.push(JsonHole { offset: base + end, size: m.hole as u64 });
+            holes.push(JsonHole {
+                offset: base + end,
+                size: m.hole as u64,
+            });
         }
         if m.bit_hole != 0 {
-            let bit_end = if is_bf { m.bit_offset as u64 + m.bitfield_size as u64 } else { end * 8 };
-            bit_holes.push(JsonHole { offset: base + bit_end / 8, size: m.bit_hole as u64 });
+            let bit_end = if is_bf {
+                m.bit_offset as u64 + m.bitfield_size as u64
+            } else {
+                end * 8
+            };
+            bit_holes.push(JsonHole {
+                offset: base + bit_end / 8,
+                size: m.bit_hole as u64,
+            });
         }
     }
     if l.pre_hole != 0 {
-        holes.insert(0, JsonHole { offset: base, size: l.pre_hole as u64 });
+        holes.insert(
+            0,
+            JsonHole {
+                offset: base,
+                size: l.pre_hole as u64,
+            },
+        );
     }
     let natural = layout::natural_alignment(src, Some(id), 0)?;
     let size = l.size as u64;
@@ -129,10 +156,18 @@ fn build<S: TypeSource + ?Sized>(
         name: l.name.clone(),
         kind: if l.is_union { "union" } else { "struct" },
         size,
-        alignment: if l.alignment != 0 { l.alignment as u64 } else { natural },
+        alignment: if l.alignment != 0 {
+            l.alignment as u64
+        } else {
+            natural
+        },
         explicit_alignment: (l.alignment != 0).then_some(l.alignment as u64),
         packed,
-        cachelines: if cacheline == 0 { 0 } else { size.div_ceil(cacheline) },
+        cachelines: if cacheline == 0 {
+            0
+        } else {
+            size.div_ceil(cacheline)
+        },
         members,
         holes,
         bit_holes,

@@ -107,7 +107,10 @@ pub fn tag_size<S: TypeSource + ?Sized>(src: &S, id: Option<TypeId>) -> Result<u
 }
 
 /// Strip typedefs and qualifiers (`tag__strip_typedefs_and_modifiers`).
-pub fn strip<S: TypeSource + ?Sized>(src: &S, id: Option<TypeId>) -> Result<Option<TypeId>, TypeError> {
+pub fn strip<S: TypeSource + ?Sized>(
+    src: &S,
+    id: Option<TypeId>,
+) -> Result<Option<TypeId>, TypeError> {
     match id {
         Some(i) => src.strip_typedefs(i).map(Some),
         None => Ok(None),
@@ -116,7 +119,11 @@ pub fn strip<S: TypeSource + ?Sized>(src: &S, id: Option<TypeId>) -> Result<Opti
 
 /// pahole's natural alignment of a type: pointers and scalars their size, structs the largest
 /// member alignment, arrays their element's; never 0.
-pub fn natural_alignment<S: TypeSource + ?Sized>(src: &S, id: Option<TypeId>, depth: usize) -> Result<u64, TypeError> {
+pub fn natural_alignment<S: TypeSource + ?Sized>(
+    src: &S,
+    id: Option<TypeId>,
+    depth: usize,
+) -> Result<u64, TypeError> {
     let Some(id) = id else { return Ok(1) };
     if depth > MAX_CHAIN {
         return Err(TypeError::Cycle(id));
@@ -153,7 +160,11 @@ pub fn compute<S: TypeSource + ?Sized>(src: &S, id: TypeId) -> Result<Layout, Ty
     let (comp, is_union) = match ty {
         Type::Struct(c) => (c, false),
         Type::Union(c) => (c, true),
-        _ => return Err(TypeError::Source(format!("type {id} is not a struct or union"))),
+        _ => {
+            return Err(TypeError::Source(format!(
+                "type {id} is not a struct or union"
+            )))
+        }
     };
     let mut members = Vec::with_capacity(comp.members.len());
     for m in &comp.members {
@@ -231,7 +242,9 @@ fn find_holes(l: &mut Layout) {
     l.nr_holes = 0;
     l.nr_bit_holes = 0;
     for i in 0..l.members.len() {
-        let Some(pos) = l.members.get(i).cloned() else { break };
+        let Some(pos) = l.members.get(i).cloned() else {
+            break;
+        };
         let bit_start = pos.bit_offset;
         let bit_end = if pos.bitfield_size != 0 {
             bit_start.wrapping_add(pos.bitfield_size as u32)
@@ -261,7 +274,10 @@ fn find_holes(l: &mut Layout) {
             let pos_bit_size = pos.bit_size();
             if bit_end > cur_bitfield_end || pos_bit_size > cur_bitfield_size {
                 cur_bitfield_size = pos_bit_size;
-                cur_bitfield_end = pos.byte_offset.wrapping_mul(8).wrapping_add(cur_bitfield_size);
+                cur_bitfield_end = pos
+                    .byte_offset
+                    .wrapping_mul(8)
+                    .wrapping_add(cur_bitfield_size);
                 if bit_end > cur_bitfield_end {
                     cur_bitfield_end = cur_bitfield_end.wrapping_add(cur_bitfield_size);
                 }

@@ -39,7 +39,9 @@ pub enum Type {
     Function(FunctionType),
     /// A construct the model does not describe (e.g. an unknown DWARF tag); kept so that
     /// lookups do not fail, printed as an error marker.
-    Unsupported { what: String },
+    Unsupported {
+        what: String,
+    },
 }
 
 /// `int`, `long unsigned int`, `_Bool`, `char`, `float`, ...
@@ -218,7 +220,11 @@ pub enum TypeError {
     #[error("no struct or union named '{0}'")]
     NoSuchType(String),
     #[error("'{path}' is not a member path of {container}: no member '{missing}'")]
-    NoSuchMember { container: String, path: String, missing: String },
+    NoSuchMember {
+        container: String,
+        path: String,
+        missing: String,
+    },
 }
 
 /// Maximum typedef/qualifier/array chain followed before declaring a cycle.
@@ -272,8 +278,15 @@ pub trait TypeSource: Sync {
 
     /// First definition of `name` whose [`definition_order`](Self::definition_order) is at
     /// least `from` (pahole's `-C a,b` finds `b` only in units after the one defining `a`).
-    fn find_from(&self, name: &str, kind: NameKind, from: u64) -> Result<Option<TypeId>, TypeError> {
-        Ok(self.find(name, kind)?.filter(|id| self.definition_order(*id) >= from))
+    fn find_from(
+        &self,
+        name: &str,
+        kind: NameKind,
+        from: u64,
+    ) -> Result<Option<TypeId>, TypeError> {
+        Ok(self
+            .find(name, kind)?
+            .filter(|id| self.definition_order(*id) >= from))
     }
 }
 
@@ -289,8 +302,12 @@ pub trait TypeSourceExt: TypeSource {
         let mut cur = id;
         for _ in 0..MAX_CHAIN {
             match self.get(cur)? {
-                Type::Typedef(Typedef { target: Some(t), .. })
-                | Type::Qualified(Qualified { target: Some(t), .. }) => cur = *t,
+                Type::Typedef(Typedef {
+                    target: Some(t), ..
+                })
+                | Type::Qualified(Qualified {
+                    target: Some(t), ..
+                }) => cur = *t,
                 _ => return Ok(cur),
             }
         }
@@ -317,15 +334,14 @@ pub trait TypeSourceExt: TypeSource {
                         None => return Ok(None),
                     }
                 }
-                Type::Typedef(Typedef { target, .. }) | Type::Qualified(Qualified { target, .. }) => {
-                    match target {
-                        Some(t) => {
-                            cur = *t;
-                            continue;
-                        }
-                        None => return Ok(None),
+                Type::Typedef(Typedef { target, .. })
+                | Type::Qualified(Qualified { target, .. }) => match target {
+                    Some(t) => {
+                        cur = *t;
+                        continue;
                     }
-                }
+                    None => return Ok(None),
+                },
                 Type::Function(_) | Type::Unsupported { .. } => return Ok(None),
             };
             return Ok(Some(size.saturating_mul(multiplier)));
@@ -340,15 +356,16 @@ pub trait TypeSourceExt: TypeSource {
         let id = self
             .find_struct(struct_name)?
             .ok_or_else(|| TypeError::NoSuchType(struct_name.to_string()))?;
-        self.member_offset_in(id, path)
-            .map_err(|e| match e {
-                TypeError::NoSuchMember { path: _, missing, .. } => TypeError::NoSuchMember {
-                    container: struct_name.to_string(),
-                    path: path.to_string(),
-                    missing,
-                },
-                other => other,
-            })
+        self.member_offset_in(id, path).map_err(|e| match e {
+            TypeError::NoSuchMember {
+                path: _, missing, ..
+            } => TypeError::NoSuchMember {
+                container: struct_name.to_string(),
+                path: path.to_string(),
+                missing,
+            },
+            other => other,
+        })
     }
 
     /// Like [`member_offset`](Self::member_offset), starting from a type id.
@@ -356,11 +373,13 @@ pub trait TypeSourceExt: TypeSource {
         let mut offset = 0u64;
         let mut cur = container;
         for part in path.split('.') {
-            let (off, ty) = self.find_member(cur, part)?.ok_or_else(|| TypeError::NoSuchMember {
-                container: format!("{cur}"),
-                path: path.to_string(),
-                missing: part.to_string(),
-            })?;
+            let (off, ty) =
+                self.find_member(cur, part)?
+                    .ok_or_else(|| TypeError::NoSuchMember {
+                        container: format!("{cur}"),
+                        path: path.to_string(),
+                        missing: part.to_string(),
+                    })?;
             offset = offset.saturating_add(off);
             cur = ty;
         }
@@ -369,7 +388,11 @@ pub trait TypeSourceExt: TypeSource {
 
     /// Direct or anonymous-nested member `name` of a struct/union (typedefs stripped):
     /// byte offset relative to the container and the member's type.
-    fn find_member(&self, container: TypeId, name: &str) -> Result<Option<(u64, TypeId)>, TypeError> {
+    fn find_member(
+        &self,
+        container: TypeId,
+        name: &str,
+    ) -> Result<Option<(u64, TypeId)>, TypeError> {
         find_member_depth(self, container, name, 0)
     }
 
@@ -379,7 +402,11 @@ pub trait TypeSourceExt: TypeSource {
             return Ok(None);
         };
         match self.get(id)? {
-            Type::Enum(e) => Ok(e.enumerators.iter().find(|en| en.name == name).map(|en| en.value)),
+            Type::Enum(e) => Ok(e
+                .enumerators
+                .iter()
+                .find(|en| en.name == name)
+                .map(|en| en.value)),
             _ => Ok(None),
         }
     }

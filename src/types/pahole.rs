@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use crate::types::layout::{self, Layout, MemberLayout};
-use crate::types::model::{FunctionType, Qualifier, Type, TypeError, TypeId, TypeSource, MAX_CHAIN};
+use crate::types::model::{
+    FunctionType, Qualifier, Type, TypeError, TypeId, TypeSource, MAX_CHAIN,
+};
 
 /// User-visible options (pahole's `--hex`, `-E`, `-c`).
 #[derive(Clone, Debug)]
@@ -25,7 +27,11 @@ pub struct PrintOptions {
 
 impl Default for PrintOptions {
     fn default() -> Self {
-        PrintOptions { hex: false, expand_types: false, cacheline_size: 64 }
+        PrintOptions {
+            hex: false,
+            expand_types: false,
+            cacheline_size: 64,
+        }
     }
 }
 
@@ -82,7 +88,11 @@ fn spaces(out: &mut String, width: i32) -> usize {
 
 /// printf `%#x` (no `0x` for zero), right-justified in `width`.
 fn hash_x(v: u64, width: usize) -> String {
-    let s = if v == 0 { "0".to_string() } else { format!("{v:#x}") };
+    let s = if v == 0 {
+        "0".to_string()
+    } else {
+        format!("{v:#x}")
+    };
     format!("{s:>width$}")
 }
 
@@ -111,11 +121,22 @@ const MAX_DEPTH: usize = 256;
 
 impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     pub fn new(src: &'a S, opts: PrintOptions) -> Self {
-        Printer { src, opts, layouts: HashMap::new(), packed: HashMap::new(), natural: HashMap::new(), depth: 0 }
+        Printer {
+            src,
+            opts,
+            layouts: HashMap::new(),
+            packed: HashMap::new(),
+            natural: HashMap::new(),
+            depth: 0,
+        }
     }
 
     /// Run `f` one level deeper, or print a marker instead when the input nests absurdly.
-    fn nested(&mut self, out: &mut String, f: impl FnOnce(&mut Self, &mut String) -> usize) -> usize {
+    fn nested(
+        &mut self,
+        out: &mut String,
+        f: impl FnOnce(&mut Self, &mut String) -> usize,
+    ) -> usize {
         if self.depth >= MAX_DEPTH {
             out.push_str("<ERROR: type nesting too deep>");
             return 0;
@@ -198,7 +219,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 break;
             }
         }
-        if !packed && max_natural != 0 && ((max_natural != 1 && l.alignment == 1) || !(l.size as u64).is_multiple_of(max_natural)) {
+        if !packed
+            && max_natural != 0
+            && ((max_natural != 1 && l.alignment == 1)
+                || !(l.size as u64).is_multiple_of(max_natural))
+        {
             packed = true;
         }
         // a nested call may have decided first; keep the first decision
@@ -291,7 +316,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 self.ftype_fprintf(&mut out, id, None, false, false, 0, true, &conf);
             }
             Some(Type::Base(_)) => out.push_str("/* tag__fprintf: base_type tag not supported! */"),
-            Some(Type::Pointer(_)) => out.push_str("/* tag__fprintf: pointer_type tag not supported! */"),
+            Some(Type::Pointer(_)) => {
+                out.push_str("/* tag__fprintf: pointer_type tag not supported! */")
+            }
             Some(Type::Qualified(q)) => {
                 let what = match q.qualifier {
                     Qualifier::Const => "const_type",
@@ -310,11 +337,23 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         out
     }
 
-    fn type_fprintf(&mut self, out: &mut String, id: Option<TypeId>, name: Option<&str>, conf: &Conf) -> usize {
+    fn type_fprintf(
+        &mut self,
+        out: &mut String,
+        id: Option<TypeId>,
+        name: Option<&str>,
+        conf: &Conf,
+    ) -> usize {
         self.nested(out, |p, o| p.type_fprintf_inner(o, id, name, conf))
     }
 
-    fn array_fprintf(&mut self, out: &mut String, id: TypeId, name: Option<&str>, conf: &Conf) -> usize {
+    fn array_fprintf(
+        &mut self,
+        out: &mut String,
+        id: TypeId,
+        name: Option<&str>,
+        conf: &Conf,
+    ) -> usize {
         self.nested(out, |p, o| p.array_fprintf_inner(o, id, name, conf))
     }
 
@@ -330,7 +369,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         is_prototype: bool,
         conf: &Conf,
     ) -> usize {
-        self.nested(out, |p, o| p.ftype_fprintf_inner(o, id, name, inlined, is_pointer, type_spacing, is_prototype, conf))
+        self.nested(out, |p, o| {
+            p.ftype_fprintf_inner(
+                o,
+                id,
+                name,
+                inlined,
+                is_pointer,
+                type_spacing,
+                is_prototype,
+                conf,
+            )
+        })
     }
 
     fn union_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
@@ -371,7 +421,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
     /// pahole's `__tag__name`.
     fn tag_name(&mut self, id: Option<TypeId>, depth: usize) -> String {
-        let Some(ty) = self.get(id) else { return "void".to_string() };
+        let Some(ty) = self.get(id) else {
+            return "void".to_string();
+        };
         if depth > MAX_CHAIN || self.depth >= MAX_DEPTH {
             return "<ERROR: type loop>".to_string();
         }
@@ -413,7 +465,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
     /// pahole's `tag__ptr_name`.
     fn ptr_name(&mut self, target: Option<TypeId>, suffix: &str, depth: usize) -> String {
-        let Some(t) = target else { return format!("void {suffix}") };
+        let Some(t) = target else {
+            return format!("void {suffix}");
+        };
         let mut ty = Some(t);
         let mut const_pointer = "";
         if let Some(Type::Qualified(q)) = self.get(ty) {
@@ -431,7 +485,13 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     // ------------------------------------------------------------------ types
 
     /// pahole's `type__fprintf`: a type followed by a (member) name.
-    fn type_fprintf_inner(&mut self, out: &mut String, id: Option<TypeId>, name: Option<&str>, conf: &Conf) -> usize {
+    fn type_fprintf_inner(
+        &mut self,
+        out: &mut String,
+        id: Option<TypeId>,
+        name: Option<&str>,
+        conf: &Conf,
+    ) -> usize {
         let start = out.len();
         let Some(mut tid) = id else {
             left(out, "<ERROR", conf.type_spacing);
@@ -472,8 +532,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         }
 
         let mut tconf = conf.clone();
-        let is_inline_kind =
-            |t: Option<&Type>| matches!(t, Some(Type::Struct(_)) | Some(Type::Union(_)) | Some(Type::Enum(_)));
+        let is_inline_kind = |t: Option<&Type>| {
+            matches!(
+                t,
+                Some(Type::Struct(_)) | Some(Type::Union(_)) | Some(Type::Enum(_))
+            )
+        };
         if is_inline_kind(self.get(Some(tid))) {
             tconf.prefix = None;
             tconf.suffix = name_buf.clone();
@@ -494,7 +558,16 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     match self.get(ptype) {
                         Some(Type::Function(_)) => {
                             if let Some(pt) = ptype {
-                                self.ftype_fprintf(out, pt, name_buf.as_deref(), false, true, tconf.type_spacing, true, &tconf);
+                                self.ftype_fprintf(
+                                    out,
+                                    pt,
+                                    name_buf.as_deref(),
+                                    false,
+                                    true,
+                                    tconf.type_spacing,
+                                    true,
+                                    &tconf,
+                                );
                             }
                             break;
                         }
@@ -534,7 +607,16 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     break;
                 }
                 Type::Function(_) => {
-                    self.ftype_fprintf(out, tid, name_buf.as_deref(), false, false, tconf.type_spacing, true, &tconf);
+                    self.ftype_fprintf(
+                        out,
+                        tid,
+                        name_buf.as_deref(),
+                        false,
+                        false,
+                        tconf.type_spacing,
+                        true,
+                        &tconf,
+                    );
                     break;
                 }
                 Type::Qualified(q) if q.qualifier == Qualifier::Const => {
@@ -601,9 +683,17 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// pahole's `array_type__fprintf`.
-    fn array_fprintf_inner(&mut self, out: &mut String, id: TypeId, name: Option<&str>, conf: &Conf) -> usize {
+    fn array_fprintf_inner(
+        &mut self,
+        out: &mut String,
+        id: TypeId,
+        name: Option<&str>,
+        conf: &Conf,
+    ) -> usize {
         let start = out.len();
-        let Some(Type::Array(at)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Array(at)) = self.get(Some(id)) else {
+            return 0;
+        };
         let mut elem = at.element;
         if elem.is_none() || self.get(elem).is_none() {
             let _ = write!(out, "<ERROR: type not found>");
@@ -634,7 +724,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         if at.vector {
             let flat = if flat == 0 { 1 } else { flat };
             let esize = layout::tag_size(self.src, self.strip(at.element)).unwrap_or(0);
-            let _ = write!(out, " __attribute__ ((__vector_size__ ({})))", flat.wrapping_mul(esize));
+            let _ = write!(
+                out,
+                " __attribute__ ((__vector_size__ ({})))",
+                flat.wrapping_mul(esize)
+            );
         }
         out.len() - start
     }
@@ -653,7 +747,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         conf: &Conf,
     ) -> usize {
         let start = out.len();
-        let Some(Type::Function(f)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Function(f)) = self.get(Some(id)) else {
+            return 0;
+        };
         let stype = self.tag_name(f.ret, 0);
         if inlined {
             out.push_str("inline ");
@@ -684,7 +780,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             first = false;
             let name = p.name.as_deref();
             let Some(ty) = self.get(p.ty) else {
-                let _ = write!(out, "<ERROR: type {} not found>", p.ty.map(|t| t.0).unwrap_or(0));
+                let _ = write!(
+                    out,
+                    "<ERROR: type {} not found>",
+                    p.ty.map(|t| t.0).unwrap_or(0)
+                );
                 if let Some(n) = name {
                     let _ = write!(out, " {n}");
                 }
@@ -726,7 +826,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// pahole's `enumeration__fprintf`.
     fn enum_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
-        let Some(Type::Enum(e)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Enum(e)) = self.get(Some(id)) else {
+            return 0;
+        };
         let indent = conf.indent.min(MAX_TABS as u8);
         out.push_str("enum");
         if let Some(n) = &e.name {
@@ -737,7 +839,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             return out.len() - start;
         }
         out.push_str(" {\n");
-        let max_len = e.enumerators.iter().map(|x| x.name.len()).max().unwrap_or(0) as i32;
+        let max_len = e
+            .enumerators
+            .iter()
+            .map(|x| x.name.len())
+            .max()
+            .unwrap_or(0) as i32;
         for en in &e.enumerators {
             tabs(out, indent);
             out.push('\t');
@@ -767,7 +874,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// pahole's `typedef__fprintf` (a typedef printed at top level).
     fn typedef_fprintf(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
-        let Some(Type::Typedef(td)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Typedef(td)) = self.get(Some(id)) else {
+            return 0;
+        };
         let Some(target) = td.target else {
             let _ = write!(out, "typedef void {}", td.name);
             return out.len() - start;
@@ -829,7 +938,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             let pos = offset % cls;
             let bytes = offset - pos;
             if pos == 0 {
-                let _ = writeln!(out, "/* --- cacheline {cacheline} boundary ({bytes} bytes) --- */");
+                let _ = writeln!(
+                    out,
+                    "/* --- cacheline {cacheline} boundary ({bytes} bytes) --- */"
+                );
             } else {
                 let _ = writeln!(
                     out,
@@ -844,11 +956,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     fn is_packed(&self, id: Option<TypeId>) -> bool {
-        id.and_then(|i| self.packed.get(&i).copied()).unwrap_or(false)
+        id.and_then(|i| self.packed.get(&i).copied())
+            .unwrap_or(false)
     }
 
     /// pahole's `class_member__fprintf`; returns the characters that count for alignment.
-    fn member_fprintf(&mut self, out: &mut String, m: &MemberLayout, union_member: bool, conf: &Conf) {
+    fn member_fprintf(
+        &mut self,
+        out: &mut String,
+        m: &MemberLayout,
+        union_member: bool,
+        conf: &Conf,
+    ) {
         let mut sconf = conf.clone();
         let mut offset = m.byte_offset;
         if !sconf.rel_offset {
@@ -866,7 +985,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
         let line_start = out.len();
         let ty = self.get(m.ty);
-        let inline_kind = matches!(ty, Some(Type::Struct(_)) | Some(Type::Union(_)) | Some(Type::Enum(_)));
+        let inline_kind = matches!(
+            ty,
+            Some(Type::Struct(_)) | Some(Type::Union(_)) | Some(Type::Enum(_))
+        );
         if inline_kind {
             self.type_fprintf(out, m.ty, None, &sconf);
             if let Some(n) = &m.name {
@@ -893,7 +1015,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         let bitfield_offset_text = |m: &MemberLayout| -> String {
             let mut bo = m.bitfield_offset as i32 as u32;
             if m.bitfield_offset < 0 {
-                bo = (m.byte_size as u32).wrapping_mul(8).wrapping_add(m.bitfield_offset as i32 as u32);
+                bo = (m.byte_size as u32)
+                    .wrapping_mul(8)
+                    .wrapping_add(m.bitfield_offset as i32 as u32);
             }
             if hex {
                 format!(":{}", hash_x(bo as u64, 2))
@@ -919,7 +1043,8 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             return;
         }
         if inline_kind && ty.and_then(|t| t.name()).is_none() {
-            let mut slen: i32 = align_printed as i32 + m.name.as_ref().map(|n| n.len() as i32).unwrap_or(-1);
+            let mut slen: i32 =
+                align_printed as i32 + m.name.as_ref().map(|n| n.len() as i32).unwrap_or(-1);
             if matches!(ty, Some(Type::Struct(_))) && self.is_packed(m.ty) {
                 slen += "__attribute__((__packed__))".len() as i32 + 1;
             }
@@ -947,7 +1072,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// pahole's `union__fprintf`.
     fn union_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
-        let Some(Type::Union(c)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Union(c)) = self.get(Some(id)) else {
+            return 0;
+        };
         let indent = conf.indent.min(MAX_TABS as u8);
         if let Some(p) = &conf.prefix {
             out.push_str(p);
@@ -998,7 +1125,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// pahole's `__class__fprintf` for a struct.
     fn class_fprintf_inner(&mut self, out: &mut String, id: TypeId, conf: &Conf) -> usize {
         let start = out.len();
-        let Some(Type::Struct(comp)) = self.get(Some(id)) else { return 0 };
+        let Some(Type::Struct(comp)) = self.get(Some(id)) else {
+            return 0;
+        };
         let mut cconf = conf.clone();
         if let Some(p) = &cconf.prefix {
             out.push_str(p);
@@ -1041,7 +1170,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 newline = true;
             }
             tabs(out, cconf.indent);
-            let _ = writeln!(out, "/* XXX {} bit{} hole, try to pack */", l.pre_bit_hole, plural(l.pre_bit_hole as i64));
+            let _ = writeln!(
+                out,
+                "/* XXX {} bit{} hole, try to pack */",
+                l.pre_bit_hole,
+                plural(l.pre_bit_hole as i64)
+            );
             sum_bit_holes += l.pre_bit_hole as u32;
         }
         if l.pre_hole > 0 {
@@ -1050,7 +1184,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 newline = true;
             }
             tabs(out, cconf.indent);
-            let _ = writeln!(out, "/* XXX {} byte{} hole, try to pack */", l.pre_hole, plural(l.pre_hole as i64));
+            let _ = writeln!(
+                out,
+                "/* XXX {} byte{} hole, try to pack */",
+                l.pre_hole,
+                plural(l.pre_hole as i64)
+            );
             sum_holes += l.pre_hole as u32;
         }
 
@@ -1089,7 +1228,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                         let _ = writeln!(out, ":{bitfield_size};");
                     }
                     if pos.byte_offset < lm.byte_offset
-                        || (pos.byte_offset == lm.byte_offset && lm.bitfield_size == 0 && pos.bitfield_size != 0)
+                        || (pos.byte_offset == lm.byte_offset
+                            && lm.bitfield_size == 0
+                            && pos.bitfield_size != 0)
                     {
                         if !newline {
                             out.push('\n');
@@ -1137,7 +1278,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     }
                     out.push('\n');
                     tabs(out, cconf.indent);
-                    let _ = write!(out, "/* XXX last struct has {} byte{} of padding */", padding, plural(padding as i64));
+                    let _ = write!(
+                        out,
+                        "/* XXX last struct has {} byte{} of padding */",
+                        padding,
+                        plural(padding as i64)
+                    );
                 }
             }
             if pos.bit_hole != 0 {
@@ -1147,7 +1293,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 }
                 out.push('\n');
                 tabs(out, cconf.indent);
-                let _ = write!(out, "/* XXX {} bit{} hole, try to pack */", pos.bit_hole, plural(pos.bit_hole as i64));
+                let _ = write!(
+                    out,
+                    "/* XXX {} bit{} hole, try to pack */",
+                    pos.bit_hole,
+                    plural(pos.bit_hole as i64)
+                );
                 sum_bit_holes += pos.bit_hole as u32;
             }
             if pos.hole > 0 {
@@ -1157,7 +1308,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 }
                 out.push('\n');
                 tabs(out, cconf.indent);
-                let _ = write!(out, "/* XXX {} byte{} hole, try to pack */", pos.hole, plural(pos.hole as i64));
+                let _ = write!(
+                    out,
+                    "/* XXX {} byte{} hole, try to pack */",
+                    pos.hole,
+                    plural(pos.hole as i64)
+                );
                 sum_holes += pos.hole as u32;
             }
             out.push('\n');
@@ -1226,7 +1382,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     tabs(out, cconf.indent);
                     let _ = write!(out, "/* sum bitfield members: {sum_bits} bits");
                     if sum_bit_holes > 0 {
-                        let _ = write!(out, ", bit holes: {}, sum bit holes: {} bits", l.nr_bit_holes, sum_bit_holes);
+                        let _ = write!(
+                            out,
+                            ", bit holes: {}, sum bit holes: {} bits",
+                            l.nr_bit_holes, sum_bit_holes
+                        );
                     } else {
                         let _ = write!(out, " ({} bytes)", sum_bits / 8);
                     }
@@ -1239,7 +1399,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             if nr_paddings > 0 {
                 tabs(out, cconf.indent);
-                let _ = writeln!(out, "/* paddings: {nr_paddings}, sum paddings: {sum_paddings} */");
+                let _ = writeln!(
+                    out,
+                    "/* paddings: {nr_paddings}, sum paddings: {sum_paddings} */"
+                );
             }
             if l.bit_padding > 0 {
                 tabs(out, cconf.indent);
@@ -1249,7 +1412,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 tabs(out, cconf.indent);
                 let _ = write!(out, "/* forced alignments: {nr_forced}");
                 if nr_forced_holes != 0 {
-                    let _ = write!(out, ", forced holes: {nr_forced_holes}, sum forced holes: {sum_forced_holes}");
+                    let _ = write!(
+                        out,
+                        ", forced holes: {nr_forced_holes}, sum forced holes: {sum_forced_holes}"
+                    );
                 }
                 out.push_str(" */\n");
             }

@@ -5,10 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (pahole comes with Debian's dwarves: apt-get install dwarves)"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {cmd:?}: {e} (pahole comes with Debian's dwarves: apt-get install dwarves)"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -18,12 +24,18 @@ pub fn vmscope_bin() -> &'static str {
 
 /// `pahole -F btf ARGS FILE`
 pub fn pahole_btf(file: &Path, args: &[&str]) -> String {
-    run(Command::new("pahole").args(["-F", "btf"]).args(args).arg(file))
+    run(Command::new("pahole")
+        .args(["-F", "btf"])
+        .args(args)
+        .arg(file))
 }
 
 /// `vmscope layout --btf FILE ARGS`
 pub fn vmscope_btf(file: &Path, args: &[&str]) -> String {
-    run(Command::new(vmscope_bin()).args(["layout", "--btf"]).arg(file).args(args))
+    run(Command::new(vmscope_bin())
+        .args(["layout", "--btf"])
+        .arg(file)
+        .args(args))
 }
 
 /// Struct and union names as pahole lists them (`--sizes`), each once, sorted.
@@ -41,7 +53,13 @@ pub fn composite_names(file: &Path) -> Vec<String> {
 /// Compile a C fixture with `gcc -g -c` into `dir`; returns the object.
 pub fn compile(src: &Path, dir: &Path) -> PathBuf {
     let obj = dir.join(src.file_stem().expect("stem")).with_extension("o");
-    let st = Command::new("gcc").args(["-g", "-c", "-w"]).arg(src).arg("-o").arg(&obj).status().expect("run gcc");
+    let st = Command::new("gcc")
+        .args(["-g", "-c", "-w"])
+        .arg(src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("run gcc");
     assert!(st.success(), "gcc failed on {}", src.display());
     obj
 }
@@ -49,7 +67,11 @@ pub fn compile(src: &Path, dir: &Path) -> PathBuf {
 /// BTF of `obj` two ways: a detached raw BTF file, and a copy of the object with a .BTF section.
 pub fn encode_btf(obj: &Path) -> (PathBuf, PathBuf) {
     let raw = obj.with_extension("btf");
-    run(Command::new("pahole").arg("-J").arg("--btf_encode_detached").arg(&raw).arg(obj));
+    run(Command::new("pahole")
+        .arg("-J")
+        .arg("--btf_encode_detached")
+        .arg(&raw)
+        .arg(obj));
     let elf = obj.with_extension("btf.o");
     std::fs::copy(obj, &elf).expect("copy object");
     run(Command::new("pahole").arg("-J").arg(&elf));
@@ -82,7 +104,13 @@ pub fn differing_names(file: &Path, names: &[String], extra: &[&str]) -> Vec<Str
         args.extend(["-C", &list]);
         let want = blocks(&pahole_btf(file, &args));
         let got = blocks(&vmscope_btf(file, &args));
-        assert_eq!(want.len(), chunk.len(), "pahole printed {} types for {} names", want.len(), chunk.len());
+        assert_eq!(
+            want.len(),
+            chunk.len(),
+            "pahole printed {} types for {} names",
+            want.len(),
+            chunk.len()
+        );
         if got.len() != chunk.len() {
             differ.extend(chunk.iter().cloned());
             continue;

@@ -45,12 +45,20 @@ pub struct AlignmentInference<'b> {
 impl<'b> AlignmentInference<'b> {
     /// `cacheline_size` is the one layout output uses (pahole's `-c`, else the CPU's L1 line).
     pub fn new(btf: &'b Btf, cacheline_size: u32) -> Self {
-        AlignmentInference { btf, cacheline_size, natural: Vec::new() }
+        AlignmentInference {
+            btf,
+            cacheline_size,
+            natural: Vec::new(),
+        }
     }
 
     /// Like `new`, reusing natural alignments computed earlier on the same BTF.
     pub fn with_memo(btf: &'b Btf, cacheline_size: u32, natural: Vec<u32>) -> Self {
-        AlignmentInference { btf, cacheline_size, natural }
+        AlignmentInference {
+            btf,
+            cacheline_size,
+            natural,
+        }
     }
 
     /// Hand back the memo for the next conversion.
@@ -86,7 +94,9 @@ impl<'b> AlignmentInference<'b> {
                 continue;
             }
             let target_kind = btf.type_by_id(target)?.kind;
-            if m.bitfield_size != 0 && matches!(target_kind, BtfKind::Int | BtfKind::Enum | BtfKind::Enum64) {
+            if m.bitfield_size != 0
+                && matches!(target_kind, BtfKind::Int | BtfKind::Enum | BtfKind::Enum64)
+            {
                 let unit_bits = size.saturating_mul(8);
                 if let Some(units) = m.bit_offset.checked_div(unit_bits) {
                     place.byte_offset = units * unit_bits / 8;
@@ -133,7 +143,11 @@ impl<'b> AlignmentInference<'b> {
             return Ok(a);
         }
         if depth > MAX_CHAIN {
-            return Err(BtfError::Cycle { id, limit: MAX_CHAIN, offset: self.btf.type_by_id(id).map_or(0, |t| t.offset) });
+            return Err(BtfError::Cycle {
+                id,
+                limit: MAX_CHAIN,
+                offset: self.btf.type_by_id(id).map_or(0, |t| t.offset),
+            });
         }
         if id == 0 {
             return Ok(1);
@@ -159,7 +173,11 @@ impl<'b> AlignmentInference<'b> {
             BtfKind::Array => {
                 let elem = ty.array().map_or(0, |a| a.elem_type);
                 let t = btf.strip_typedefs_and_modifiers(elem)?;
-                if t == 0 { 1 } else { self.natural_alignment(t, depth + 1)? }
+                if t == 0 {
+                    1
+                } else {
+                    self.natural_alignment(t, depth + 1)?
+                }
             }
             _ => 1,
         };
@@ -176,7 +194,11 @@ impl<'b> AlignmentInference<'b> {
 
 /// An ENUM with size 0 is an int, as pahole assumes.
 fn enum_size(size: u32) -> u32 {
-    if size == 0 { 4 } else { size }
+    if size == 0 {
+        4
+    } else {
+        size
+    }
 }
 
 /// pahole's `tag__size` of a stripped type, as it computes it from BTF.
@@ -198,7 +220,10 @@ pub fn pahole_size(btf: &Btf, id: TypeId) -> Result<u32, BtfError> {
             BtfKind::Struct | BtfKind::Union | BtfKind::Datasec => u64::from(ty.size_or_type),
             BtfKind::Fwd => 0,
             BtfKind::Array => {
-                let a = ty.array().map(|a| (a.elem_type, a.nelems)).unwrap_or((0, 0));
+                let a = ty
+                    .array()
+                    .map(|a| (a.elem_type, a.nelems))
+                    .unwrap_or((0, 0));
                 multiplier = multiplier.saturating_mul(u64::from(a.1));
                 id = a.0;
                 continue;
@@ -211,5 +236,9 @@ pub fn pahole_size(btf: &Btf, id: TypeId) -> Result<u32, BtfError> {
         };
         return Ok(u32::try_from(size.saturating_mul(multiplier)).unwrap_or(u32::MAX));
     }
-    Err(BtfError::Cycle { id, limit: MAX_CHAIN, offset: btf.type_by_id(id).map_or(0, |t| t.offset) })
+    Err(BtfError::Cycle {
+        id,
+        limit: MAX_CHAIN,
+        offset: btf.type_by_id(id).map_or(0, |t| t.offset),
+    })
 }

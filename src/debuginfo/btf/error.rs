@@ -29,7 +29,12 @@ pub enum BtfError {
     },
 
     #[error("BTF+{offset:#x}: truncated: {what} needs {need} bytes, {have} left")]
-    Truncated { what: &'static str, offset: usize, need: usize, have: usize },
+    Truncated {
+        what: &'static str,
+        offset: usize,
+        need: usize,
+        have: usize,
+    },
     #[error("BTF+0x0: bad magic {found:#06x} (expected 0xeb9f)")]
     BadMagic { found: u16 },
     #[error("BTF+0x2: unsupported version {version} (expected 1)")]
@@ -41,17 +46,39 @@ pub enum BtfError {
     #[error("BTF+{offset:#x}: type id {id}: unknown kind {kind}")]
     UnknownKind { id: u32, kind: u32, offset: usize },
     #[error("BTF+{offset:#x}: type id {id}: {what} name offset {name_off:#x} outside the string section ({str_len:#x} bytes)")]
-    StringOffset { id: u32, what: &'static str, name_off: u32, str_len: usize, offset: usize },
+    StringOffset {
+        id: u32,
+        what: &'static str,
+        name_off: u32,
+        str_len: usize,
+        offset: usize,
+    },
     #[error("BTF+{offset:#x}: string at {name_off:#x} is not valid UTF-8")]
     StringUtf8 { name_off: u32, offset: usize },
     #[error("BTF+{offset:#x}: type id {id}: {what} refers to type id {target}, but the BTF has only {count} types")]
-    TypeIdOutOfRange { id: u32, what: &'static str, target: u32, count: u32, offset: usize },
+    TypeIdOutOfRange {
+        id: u32,
+        what: &'static str,
+        target: u32,
+        count: u32,
+        offset: usize,
+    },
     #[error("type id {id} does not exist (the BTF has {count} types)")]
     NoSuchType { id: u32, count: u32 },
-    #[error("BTF+{offset:#x}: type id {id}: reference cycle (or a type chain deeper than {limit})")]
-    Cycle { id: u32, limit: usize, offset: usize },
+    #[error(
+        "BTF+{offset:#x}: type id {id}: reference cycle (or a type chain deeper than {limit})"
+    )]
+    Cycle {
+        id: u32,
+        limit: usize,
+        offset: usize,
+    },
     #[error("BTF+{offset:#x}: type id {id}: {reason}")]
-    BadType { id: u32, offset: usize, reason: String },
+    BadType {
+        id: u32,
+        offset: usize,
+        reason: String,
+    },
 }
 
 impl BtfError {

@@ -28,18 +28,34 @@ impl<'a> Reader<'a> {
     /// The u32 at `offset`, None when it does not fit: the hot path of every walk.
     #[inline]
     pub fn get_u32(&self, offset: usize) -> Option<u32> {
-        let bytes: [u8; 4] = self.data.get(offset..offset.checked_add(4)?)?.try_into().ok()?;
-        Some(if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) })
+        let bytes: [u8; 4] = self
+            .data
+            .get(offset..offset.checked_add(4)?)?
+            .try_into()
+            .ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        })
     }
 
     /// `len` bytes at `offset`, or a `Truncated` error naming the offset.
-    pub fn bytes_at(&self, offset: usize, len: usize, what: &'static str) -> Result<&'a [u8], BtfError> {
-        offset.checked_add(len).and_then(|end| self.data.get(offset..end)).ok_or_else(|| BtfError::Truncated {
-            what,
-            offset,
-            need: len,
-            have: self.data.len().saturating_sub(offset),
-        })
+    pub fn bytes_at(
+        &self,
+        offset: usize,
+        len: usize,
+        what: &'static str,
+    ) -> Result<&'a [u8], BtfError> {
+        offset
+            .checked_add(len)
+            .and_then(|end| self.data.get(offset..end))
+            .ok_or_else(|| BtfError::Truncated {
+                what,
+                offset,
+                need: len,
+                have: self.data.len().saturating_sub(offset),
+            })
     }
 }
 
@@ -68,7 +84,11 @@ impl BtfHeader {
         let big_endian = match (magic[0], magic[1]) {
             (0x9f, 0xeb) => false,
             (0xeb, 0x9f) => true,
-            (a, b) => return Err(BtfError::BadMagic { found: u16::from_le_bytes([a, b]) }),
+            (a, b) => {
+                return Err(BtfError::BadMagic {
+                    found: u16::from_le_bytes([a, b]),
+                })
+            }
         };
         let r = Reader { data, big_endian };
         let fixed = r.bytes_at(0, BTF_HEADER_MIN_LEN, "BTF header")?;
@@ -94,32 +114,50 @@ impl BtfHeader {
         let bad = |offset: usize, reason: String| Err(BtfError::BadHeader { offset, reason });
         let hdr_len = self.hdr_len as usize;
         if hdr_len < BTF_HEADER_MIN_LEN {
-            return bad(4, format!("hdr_len {hdr_len} is shorter than the {BTF_HEADER_MIN_LEN}-byte header"));
+            return bad(
+                4,
+                format!("hdr_len {hdr_len} is shorter than the {BTF_HEADER_MIN_LEN}-byte header"),
+            );
         }
         if hdr_len > blob_len {
-            return bad(4, format!("hdr_len {hdr_len} exceeds the {blob_len}-byte blob"));
+            return bad(
+                4,
+                format!("hdr_len {hdr_len} exceeds the {blob_len}-byte blob"),
+            );
         }
         let (types, strs) = (self.types_range(), self.strings_range());
         let end_types = types.end;
         let end_strs = strs.end;
         if end_types > blob_len as u64 {
-            return bad(8, format!(
-                "type section [{:#x}, {:#x}) runs past the end of the {blob_len}-byte blob",
-                types.start, end_types
-            ));
+            return bad(
+                8,
+                format!(
+                    "type section [{:#x}, {:#x}) runs past the end of the {blob_len}-byte blob",
+                    types.start, end_types
+                ),
+            );
         }
         if end_strs > blob_len as u64 {
-            return bad(16, format!(
-                "string section [{:#x}, {:#x}) runs past the end of the {blob_len}-byte blob",
-                strs.start, end_strs
-            ));
+            return bad(
+                16,
+                format!(
+                    "string section [{:#x}, {:#x}) runs past the end of the {blob_len}-byte blob",
+                    strs.start, end_strs
+                ),
+            );
         }
         if end_types > u64::from(u32::MAX) {
             // Record offsets are kept as u32.
-            return bad(8, format!("type section ends at {end_types:#x}, beyond 4 GiB"));
+            return bad(
+                8,
+                format!("type section ends at {end_types:#x}, beyond 4 GiB"),
+            );
         }
         if !self.type_off.is_multiple_of(4) {
-            return bad(8, format!("type_off {:#x} is not 4-byte aligned", self.type_off));
+            return bad(
+                8,
+                format!("type_off {:#x} is not 4-byte aligned", self.type_off),
+            );
         }
         if types.start < end_strs && strs.start < end_types {
             return bad(8, "type and string sections overlap".to_string());

@@ -177,7 +177,11 @@ impl<'a> BtfType<'a> {
         let info = r.u32_at(offset + 4, "type record")?;
         let size_or_type = r.u32_at(offset + 8, "type record")?;
         let raw_kind = (info >> 24) & 0x1f;
-        let kind = BtfKind::from_raw(raw_kind).ok_or_else(|| BtfError::UnknownKind { id, kind: raw_kind, offset })?;
+        let kind = BtfKind::from_raw(raw_kind).ok_or_else(|| BtfError::UnknownKind {
+            id,
+            kind: raw_kind,
+            offset,
+        })?;
         let vlen = (info & 0xffff) as u16;
         let tail_off = offset + TYPE_HEAD_LEN;
         let tail = r.bytes_at(tail_off, kind.tail_len(vlen), "type record tail")?;
@@ -189,7 +193,10 @@ impl<'a> BtfType<'a> {
             vlen,
             kind_flag: info >> 31 != 0,
             size_or_type,
-            tail: Reader { data: tail, big_endian: r.big_endian },
+            tail: Reader {
+                data: tail,
+                big_endian: r.big_endian,
+            },
         })
     }
 
@@ -206,12 +213,24 @@ impl<'a> BtfType<'a> {
     /// Members of a STRUCT or UNION; with kind_flag set the offset word packs
     /// the bitfield size in its top 8 bits (Linux 4.20, commit 9d5f9f701b18).
     pub fn members(&self) -> impl Iterator<Item = BtfMember> + '_ {
-        let n = if matches!(self.kind, BtfKind::Struct | BtfKind::Union) { self.vlen as usize } else { 0 };
+        let n = if matches!(self.kind, BtfKind::Struct | BtfKind::Union) {
+            self.vlen as usize
+        } else {
+            0
+        };
         (0..n).map(move |i| {
             let word = self.tail_u32(i * 3 + 2);
-            let (bit_offset, bitfield_size) =
-                if self.kind_flag { (word & 0x00ff_ffff, (word >> 24) as u8) } else { (word, 0) };
-            BtfMember { name_off: self.tail_u32(i * 3), type_id: self.tail_u32(i * 3 + 1), bit_offset, bitfield_size }
+            let (bit_offset, bitfield_size) = if self.kind_flag {
+                (word & 0x00ff_ffff, (word >> 24) as u8)
+            } else {
+                (word, 0)
+            };
+            BtfMember {
+                name_off: self.tail_u32(i * 3),
+                type_id: self.tail_u32(i * 3 + 1),
+                bit_offset,
+                bitfield_size,
+            }
         })
     }
 
@@ -238,13 +257,24 @@ impl<'a> BtfType<'a> {
 
     /// Parameters of a FUNC_PROTO.
     pub fn params(&self) -> impl Iterator<Item = BtfParam> + '_ {
-        let n = if self.kind == BtfKind::FuncProto { self.vlen as usize } else { 0 };
-        (0..n).map(move |i| BtfParam { name_off: self.tail_u32(i * 2), type_id: self.tail_u32(i * 2 + 1) })
+        let n = if self.kind == BtfKind::FuncProto {
+            self.vlen as usize
+        } else {
+            0
+        };
+        (0..n).map(move |i| BtfParam {
+            name_off: self.tail_u32(i * 2),
+            type_id: self.tail_u32(i * 2 + 1),
+        })
     }
 
     /// Entries of a DATASEC.
     pub fn secinfos(&self) -> impl Iterator<Item = BtfVarSecinfo> + '_ {
-        let n = if self.kind == BtfKind::Datasec { self.vlen as usize } else { 0 };
+        let n = if self.kind == BtfKind::Datasec {
+            self.vlen as usize
+        } else {
+            0
+        };
         (0..n).map(move |i| BtfVarSecinfo {
             type_id: self.tail_u32(i * 3),
             offset: self.tail_u32(i * 3 + 1),
@@ -296,7 +326,10 @@ impl<'a> BtfType<'a> {
     }
 
     /// Every (name offset, what) pair this record names, for validation.
-    pub(crate) fn for_each_name(&self, mut f: impl FnMut(u32, &'static str) -> Result<(), BtfError>) -> Result<(), BtfError> {
+    pub(crate) fn for_each_name(
+        &self,
+        mut f: impl FnMut(u32, &'static str) -> Result<(), BtfError>,
+    ) -> Result<(), BtfError> {
         f(self.name_off, "type")?;
         for m in self.members() {
             f(m.name_off, "member")?;
@@ -311,7 +344,10 @@ impl<'a> BtfType<'a> {
     }
 
     /// Every (type id, what) this record refers to, for validation.
-    pub(crate) fn for_each_type_ref(&self, mut f: impl FnMut(u32, &'static str) -> Result<(), BtfError>) -> Result<(), BtfError> {
+    pub(crate) fn for_each_type_ref(
+        &self,
+        mut f: impl FnMut(u32, &'static str) -> Result<(), BtfError>,
+    ) -> Result<(), BtfError> {
         if let Some(t) = self.target() {
             f(t, "referenced type")?;
         }

@@ -11,7 +11,10 @@ use std::path::Path;
 pub enum Blob {
     Owned(Vec<u8>),
     /// The `.BTF` section of an ELF, read from file offset `start`.
-    Section { bytes: Vec<u8>, start: u64 },
+    Section {
+        bytes: Vec<u8>,
+        start: u64,
+    },
 }
 
 impl Blob {
@@ -33,7 +36,10 @@ impl Blob {
 /// Load the BTF of `path`, and the pointer size its ELF class implies (None for raw BTF).
 pub fn load(path: &Path) -> Result<(Blob, Option<u32>), BtfError> {
     let shown = || path.display().to_string();
-    let io = |source| BtfError::Io { path: shown(), source };
+    let io = |source| BtfError::Io {
+        path: shown(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut magic = [0u8; 4];
     let got = read_prefix(&file, &mut magic).map_err(io)?;
@@ -63,13 +69,22 @@ fn load_elf(path: &Path, file: &std::fs::File) -> Result<(Blob, Option<u32>), Bt
     let shown = || path.display().to_string();
     // SAFETY: the file is opened read-only; vmscope never writes it, and a file changed
     // under us yields wrong bytes that the bounds-checked parser rejects, not UB in Rust code.
-    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|source| BtfError::Io { path: shown(), source })?;
+    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|source| BtfError::Io {
+        path: shown(),
+        source,
+    })?;
     let (start, len, pointer_size) = {
-        let elf = object::File::parse(&*map).map_err(|e| BtfError::Elf { path: shown(), reason: e.to_string() })?;
-        let section = elf.section_by_name(".BTF").ok_or_else(|| BtfError::NoBtfSection { path: shown() })?;
-        let (start, len) = section
-            .file_range()
-            .ok_or_else(|| BtfError::Elf { path: shown(), reason: ".BTF section has no file data".into() })?;
+        let elf = object::File::parse(&*map).map_err(|e| BtfError::Elf {
+            path: shown(),
+            reason: e.to_string(),
+        })?;
+        let section = elf
+            .section_by_name(".BTF")
+            .ok_or_else(|| BtfError::NoBtfSection { path: shown() })?;
+        let (start, len) = section.file_range().ok_or_else(|| BtfError::Elf {
+            path: shown(),
+            reason: ".BTF section has no file data".into(),
+        })?;
         let pointer_size = if elf.is_64() { 8 } else { 4 };
         (start, len, pointer_size)
     };
@@ -82,7 +97,11 @@ fn load_elf(path: &Path, file: &std::fs::File) -> Result<(Blob, Option<u32>), Bt
     };
     drop(map);
     let mut bytes = vec![0u8; len as usize];
-    std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, start)
-        .map_err(|source| BtfError::Io { path: shown(), source })?;
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, start).map_err(|source| {
+        BtfError::Io {
+            path: shown(),
+            source,
+        }
+    })?;
     Ok((Blob::Section { bytes, start }, Some(pointer_size)))
 }

@@ -11,7 +11,10 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Builder { words: Vec::new(), strings: vec![0] }
+        Builder {
+            words: Vec::new(),
+            strings: vec![0],
+        }
     }
     fn str(&mut self, s: &str) -> u32 {
         let off = self.strings.len() as u32;
@@ -20,14 +23,24 @@ impl Builder {
         off
     }
     fn head(&mut self, name: u32, kind: u32, vlen: u32, kflag: bool, size_or_type: u32) {
-        self.words.extend([name, (u32::from(kflag) << 31) | (kind << 24) | vlen, size_or_type]);
+        self.words.extend([
+            name,
+            (u32::from(kflag) << 31) | (kind << 24) | vlen,
+            size_or_type,
+        ]);
     }
     fn build(&self) -> Vec<u8> {
         let types: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let mut out = Vec::new();
         out.extend_from_slice(&0xeb9fu16.to_le_bytes());
         out.extend_from_slice(&[1, 0]);
-        for w in [24u32, 0, types.len() as u32, types.len() as u32, self.strings.len() as u32] {
+        for w in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            self.strings.len() as u32,
+        ] {
             out.extend_from_slice(&w.to_le_bytes());
         }
         out.extend_from_slice(&types);
@@ -45,7 +58,8 @@ fn sample() -> Builder {
     let s = b.str("s");
     let (a, bb, p) = (b.str("a"), b.str("b"), b.str("p"));
     b.head(s, 4, 3, true, 16);
-    b.words.extend([a, 1, (3 << 24), bb, 1, (5 << 24) | 3, p, 4, 64]);
+    b.words
+        .extend([a, 1, (3 << 24), bb, 1, (5 << 24) | 3, p, 4, 64]);
     let long = b.str("long int");
     b.head(long, 1, 0, false, 8);
     b.words.push((1 << 24) | 64);
@@ -63,7 +77,15 @@ fn sample_decodes() {
     let s = btf.type_by_id(2).expect("struct");
     assert_eq!(s.kind, BtfKind::Struct);
     let members: Vec<_> = s.members().collect();
-    assert_eq!(members[1], BtfMember { name_off: members[1].name_off, type_id: 1, bit_offset: 3, bitfield_size: 5 });
+    assert_eq!(
+        members[1],
+        BtfMember {
+            name_off: members[1].name_off,
+            type_id: 1,
+            bit_offset: 3,
+            bitfield_size: 5
+        }
+    );
     assert_eq!(members[2].bit_offset, 64);
     assert_eq!(btf.find_by_name("s", &[BtfKind::Struct]), vec![2]);
     assert_eq!(btf.find_by_name("t", &[]), vec![5]);
@@ -109,7 +131,10 @@ fn string_offset_out_of_range() {
     let mut b = sample();
     b.words[7] = 0x10000; // first member's name
     let msg = err_of(b.build());
-    assert!(msg.contains("member name offset 0x10000 outside the string section"), "{msg}");
+    assert!(
+        msg.contains("member name offset 0x10000 outside the string section"),
+        "{msg}"
+    );
     assert!(msg.starts_with("BTF+0x28:"), "{msg}");
 }
 
@@ -118,7 +143,10 @@ fn type_id_out_of_range() {
     let mut b = sample();
     b.words[8] = 77; // first member's type
     let msg = err_of(b.build());
-    assert!(msg.contains("member type refers to type id 77, but the BTF has only 6 types"), "{msg}");
+    assert!(
+        msg.contains("member type refers to type id 77, but the BTF has only 6 types"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -9,11 +9,12 @@
 use super::align_infer::{AlignmentInference, CompositePlacement};
 use super::{Btf, BtfError, BtfKind, BtfType};
 use crate::types::model::{
-    ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member, NameKind, Param,
-    PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource, Typedef, MAX_CHAIN,
+    ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member,
+    NameKind, Param, PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource,
+    Typedef, MAX_CHAIN,
 };
-use std::path::Path;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -94,7 +95,11 @@ impl BtfDb {
 
     pub fn new(btf: Btf, cacheline_size: u32) -> BtfDb {
         let types = (0..btf.type_count()).map(|_| OnceLock::new()).collect();
-        let cacheline_size = if cacheline_size == 0 { DEFAULT_CACHELINE } else { cacheline_size };
+        let cacheline_size = if cacheline_size == 0 {
+            DEFAULT_CACHELINE
+        } else {
+            cacheline_size
+        };
         BtfDb {
             btf,
             types,
@@ -135,14 +140,24 @@ impl BtfDb {
             }
             id = self.btf.type_by_id(id)?.size_or_type;
         }
-        Err(BtfError::Cycle { id, limit: MAX_CHAIN, offset: 0 })
+        Err(BtfError::Cycle {
+            id,
+            limit: MAX_CHAIN,
+            offset: 0,
+        })
     }
 
     fn convert(&self, ty: &BtfType<'_>) -> Result<Type, BtfError> {
         let btf = &self.btf;
         Ok(match ty.kind {
             BtfKind::Int => {
-                let int = ty.int().unwrap_or(super::BtfInt { signed: false, char: false, bool: false, bit_offset: 0, bits: 0 });
+                let int = ty.int().unwrap_or(super::BtfInt {
+                    signed: false,
+                    char: false,
+                    bool: false,
+                    bit_offset: 0,
+                    bits: 0,
+                });
                 let encoding = match (int.bool, int.char, int.signed) {
                     (true, _, _) => BaseEncoding::Bool,
                     (_, true, true) => BaseEncoding::SignedChar,
@@ -151,7 +166,11 @@ impl BtfDb {
                     _ => BaseEncoding::Unsigned,
                 };
                 // pahole sizes a BTF int by its bit count.
-                Type::Base(BaseType { name: btf.name(ty.name_off)?.to_string(), byte_size: u64::from(int.bits) / 8, encoding })
+                Type::Base(BaseType {
+                    name: btf.name(ty.name_off)?.to_string(),
+                    byte_size: u64::from(int.bits) / 8,
+                    encoding,
+                })
             }
             BtfKind::Float => Type::Base(BaseType {
                 name: btf.name(ty.name_off)?.to_string(),
@@ -166,7 +185,11 @@ impl BtfDb {
             BtfKind::Struct | BtfKind::Union => {
                 let placement = self.place(ty.id)?;
                 let composite = self.convert_composite(ty, &placement)?;
-                if ty.kind == BtfKind::Struct { Type::Struct(composite) } else { Type::Union(composite) }
+                if ty.kind == BtfKind::Struct {
+                    Type::Struct(composite)
+                } else {
+                    Type::Union(composite)
+                }
             }
             BtfKind::Fwd => {
                 let composite = Composite {
@@ -176,18 +199,33 @@ impl BtfDb {
                     declaration: true,
                     alignment: None,
                 };
-                if ty.kind_flag { Type::Union(composite) } else { Type::Struct(composite) }
+                if ty.kind_flag {
+                    Type::Union(composite)
+                } else {
+                    Type::Struct(composite)
+                }
             }
             BtfKind::Enum | BtfKind::Enum64 => {
                 let mut enumerators = Vec::with_capacity(ty.vlen as usize);
                 for e in ty.enumerators() {
                     // pahole 1.24 keeps a 32-bit enumerator as unsigned and prints it so.
-                    let value = if ty.kind == BtfKind::Enum { e.value & 0xffff_ffff } else { e.value };
-                    enumerators.push(Enumerator { name: btf.name(e.name_off)?.to_string(), value });
+                    let value = if ty.kind == BtfKind::Enum {
+                        e.value & 0xffff_ffff
+                    } else {
+                        e.value
+                    };
+                    enumerators.push(Enumerator {
+                        name: btf.name(e.name_off)?.to_string(),
+                        value,
+                    });
                 }
                 Type::Enum(EnumType {
                     name: self.name(ty.name_off)?,
-                    byte_size: if ty.size_or_type == 0 { 4 } else { u64::from(ty.size_or_type) },
+                    byte_size: if ty.size_or_type == 0 {
+                        4
+                    } else {
+                        u64::from(ty.size_or_type)
+                    },
                     signed: false,
                     enumerators,
                     declaration: false,
@@ -207,8 +245,13 @@ impl BtfDb {
             }),
             // Only reached when asked for the tag's own id; references skip it.
             BtfKind::TypeTag => match self.type_ref(ty.size_or_type)? {
-                Some(t) => Type::Typedef(Typedef { name: btf.name(ty.name_off)?.to_string(), target: Some(t) }),
-                None => Type::Unsupported { what: "type tag on void".into() },
+                Some(t) => Type::Typedef(Typedef {
+                    name: btf.name(ty.name_off)?.to_string(),
+                    target: Some(t),
+                }),
+                None => Type::Unsupported {
+                    what: "type tag on void".into(),
+                },
             },
             BtfKind::FuncProto => {
                 let mut params = Vec::with_capacity(ty.vlen as usize);
@@ -219,14 +262,29 @@ impl BtfDb {
                         variadic = true;
                         continue;
                     }
-                    params.push(Param { name: self.name(p.name_off)?, ty: self.type_ref(p.type_id)? });
+                    params.push(Param {
+                        name: self.name(p.name_off)?,
+                        ty: self.type_ref(p.type_id)?,
+                    });
                 }
-                Type::Function(FunctionType { ret: self.type_ref(ty.size_or_type)?, params, variadic })
+                Type::Function(FunctionType {
+                    ret: self.type_ref(ty.size_or_type)?,
+                    params,
+                    variadic,
+                })
             }
-            BtfKind::Func => Type::Unsupported { what: format!("BTF function {}", btf.name(ty.name_off)?) },
-            BtfKind::Var => Type::Unsupported { what: format!("BTF variable {}", btf.name(ty.name_off)?) },
-            BtfKind::Datasec => Type::Unsupported { what: format!("BTF data section {}", btf.name(ty.name_off)?) },
-            BtfKind::DeclTag => Type::Unsupported { what: format!("BTF declaration tag {}", btf.name(ty.name_off)?) },
+            BtfKind::Func => Type::Unsupported {
+                what: format!("BTF function {}", btf.name(ty.name_off)?),
+            },
+            BtfKind::Var => Type::Unsupported {
+                what: format!("BTF variable {}", btf.name(ty.name_off)?),
+            },
+            BtfKind::Datasec => Type::Unsupported {
+                what: format!("BTF data section {}", btf.name(ty.name_off)?),
+            },
+            BtfKind::DeclTag => Type::Unsupported {
+                what: format!("BTF declaration tag {}", btf.name(ty.name_off)?),
+            },
         })
     }
 
@@ -239,22 +297,39 @@ impl BtfDb {
             let Some(a) = cur.array() else { break };
             dims.push(u64::from(a.nelems));
             match a.elem_type {
-                0 => return Ok(Type::Array(ArrayType { element: None, dims, vector: false })),
+                0 => {
+                    return Ok(Type::Array(ArrayType {
+                        element: None,
+                        dims,
+                        vector: false,
+                    }))
+                }
                 elem => {
                     let next = self.btf.type_by_id(elem)?;
                     if next.kind != BtfKind::Array {
-                        return Ok(Type::Array(ArrayType { element: self.type_ref(elem)?, dims, vector: false }));
+                        return Ok(Type::Array(ArrayType {
+                            element: self.type_ref(elem)?,
+                            dims,
+                            vector: false,
+                        }));
                     }
                     cur = next;
                 }
             }
         }
-        Err(BtfError::Cycle { id: ty.id, limit: MAX_CHAIN, offset: ty.offset })
+        Err(BtfError::Cycle {
+            id: ty.id,
+            limit: MAX_CHAIN,
+            offset: ty.offset,
+        })
     }
 
     /// The placement of struct/union `id`, taken from the cache when a check computed it.
     fn place(&self, id: u32) -> Result<CompositePlacement, BtfError> {
-        let mut cache = self.inference.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .inference
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(p) = cache.placements.remove(&id) {
             return Ok(p);
         }
@@ -263,7 +338,10 @@ impl BtfDb {
 
     /// Compute the placement of `id` and keep it for its conversion.
     fn check_place(&self, id: u32) -> Result<(), BtfError> {
-        let mut cache = self.inference.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .inference
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !cache.placements.contains_key(&id) {
             let p = Self::place_locked(&self.btf, &mut cache, id)?;
             cache.placements.insert(id, p);
@@ -271,7 +349,11 @@ impl BtfDb {
         Ok(())
     }
 
-    fn place_locked(btf: &Btf, cache: &mut InferenceCache, id: u32) -> Result<CompositePlacement, BtfError> {
+    fn place_locked(
+        btf: &Btf,
+        cache: &mut InferenceCache,
+        id: u32,
+    ) -> Result<CompositePlacement, BtfError> {
         let memo = std::mem::take(&mut cache.natural);
         let mut inference = AlignmentInference::with_memo(btf, cache.cacheline_size, memo);
         let result = inference.place(id);
@@ -279,7 +361,11 @@ impl BtfDb {
         result
     }
 
-    fn convert_composite(&self, ty: &BtfType<'_>, placement: &CompositePlacement) -> Result<Composite, BtfError> {
+    fn convert_composite(
+        &self,
+        ty: &BtfType<'_>,
+        placement: &CompositePlacement,
+    ) -> Result<Composite, BtfError> {
         let mut members = Vec::with_capacity(ty.vlen as usize);
         for (m, place) in ty.members().zip(placement.members.iter()) {
             members.push(Member {
@@ -321,7 +407,10 @@ impl BtfDb {
             self.btf.strip_typedefs_and_modifiers(id)?;
             self.btf.type_size(id)?;
             let ty = self.btf.type_by_id(id)?;
-            let converted = self.types.get(id as usize).is_some_and(|slot| slot.get().is_some());
+            let converted = self
+                .types
+                .get(id as usize)
+                .is_some_and(|slot| slot.get().is_some());
             if matches!(ty.kind, BtfKind::Struct | BtfKind::Union) && !converted {
                 self.check_place(id)?;
             }
@@ -362,7 +451,10 @@ impl BtfDb {
             let named_differently = ma.name_off != 0
                 && mb.name_off != 0
                 && self.btf.name(ma.name_off)? != self.btf.name(mb.name_off)?;
-            if named_differently || ma.bit_offset != mb.bit_offset || ma.bitfield_size != mb.bitfield_size {
+            if named_differently
+                || ma.bit_offset != mb.bit_offset
+                || ma.bitfield_size != mb.bitfield_size
+            {
                 return Ok(false);
             }
         }
@@ -374,13 +466,20 @@ impl BtfDb {
         for ty in self.btf.types().flatten() {
             let indexed = matches!(
                 ty.kind,
-                BtfKind::Struct | BtfKind::Union | BtfKind::Enum | BtfKind::Enum64 | BtfKind::Typedef
+                BtfKind::Struct
+                    | BtfKind::Union
+                    | BtfKind::Enum
+                    | BtfKind::Enum64
+                    | BtfKind::Typedef
             );
             if !indexed || ty.name_off == 0 {
                 continue;
             }
             if let Ok(name) = self.btf.name(ty.name_off) {
-                index.entry(name.to_string()).or_default().push((ty.id, ty.kind));
+                index
+                    .entry(name.to_string())
+                    .or_default()
+                    .push((ty.id, ty.kind));
             }
         }
         index
@@ -394,18 +493,31 @@ impl BtfDb {
             NameKind::Enum => &[BtfKind::Enum, BtfKind::Enum64],
             NameKind::Typedef => &[BtfKind::Typedef],
             // pahole -C: the first struct, union, typedef or enum of that name (not a FWD).
-            NameKind::Any => &[BtfKind::Struct, BtfKind::Union, BtfKind::Typedef, BtfKind::Enum, BtfKind::Enum64],
+            NameKind::Any => &[
+                BtfKind::Struct,
+                BtfKind::Union,
+                BtfKind::Typedef,
+                BtfKind::Enum,
+                BtfKind::Enum64,
+            ],
         }
     }
 }
 
 impl TypeSource for BtfDb {
     fn get(&self, id: TypeId) -> Result<&Type, TypeError> {
-        let slot = self.types.get(id.0 as usize).filter(|_| id.0 != 0).ok_or(TypeError::BadId(id))?;
+        let slot = self
+            .types
+            .get(id.0 as usize)
+            .filter(|_| id.0 != 0)
+            .ok_or(TypeError::BadId(id))?;
         if let Some(t) = slot.get() {
             return Ok(t);
         }
-        let ty = self.btf.type_by_id(id.0).map_err(|e| self.source_error(e))?;
+        let ty = self
+            .btf
+            .type_by_id(id.0)
+            .map_err(|e| self.source_error(e))?;
         let converted = self.convert(&ty).map_err(|e| self.source_error(e))?;
         Ok(slot.get_or_init(|| Box::new(converted)))
     }
@@ -419,11 +531,15 @@ impl TypeSource for BtfDb {
             self.btf.find_first_by_name(name, kinds)
         } else {
             let index = self.name_index.get_or_init(|| self.build_name_index());
-            index.get(name).and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k))).map(|&(id, _)| id)
+            index
+                .get(name)
+                .and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k)))
+                .map(|&(id, _)| id)
         };
         match found {
             Some(id) => {
-                self.check_reachable(id, &mut Default::default()).map_err(|e| self.source_error(e))?;
+                self.check_reachable(id, &mut Default::default())
+                    .map_err(|e| self.source_error(e))?;
                 Ok(Some(TypeId(id)))
             }
             None => Ok(None),
@@ -460,7 +576,10 @@ impl TypeSource for BtfDb {
             let defs = kept.entry(name).or_default();
             let mut duplicate = false;
             for &other in defs.iter() {
-                if self.same_shape(&ty, &self.btf.type_by_id(other).map_err(err)?).map_err(err)? {
+                if self
+                    .same_shape(&ty, &self.btf.type_by_id(other).map_err(err)?)
+                    .map_err(err)?
+                {
                     duplicate = true;
                     break;
                 }
@@ -481,7 +600,10 @@ impl TypeSource for BtfDb {
         for ty in self.btf.types() {
             let ty = ty.map_err(|e| self.source_error(e))?;
             if matches!(ty.kind, BtfKind::Struct | BtfKind::Union) && ty.name_off != 0 {
-                let name = self.btf.name(ty.name_off).map_err(|e| self.source_error(e))?;
+                let name = self
+                    .btf
+                    .name(ty.name_off)
+                    .map_err(|e| self.source_error(e))?;
                 if seen.insert(name) {
                     names.push(name.to_string());
                 }
