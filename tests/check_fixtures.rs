@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn dump_dir(name: &str) -> PathBuf {
@@ -15,32 +15,6 @@ fn dump_dir(name: &str) -> PathBuf {
         d.display()
     );
     d
-}
-
-/// (processes, VMAs) from the guest's own /proc/PID/maps files.
-fn guest_counts(proc_dir: &Path) -> (u64, u64) {
-    let mut procs = 0;
-    let mut vmas = 0;
-    for e in std::fs::read_dir(proc_dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display()))
-        .flatten()
-    {
-        if !e
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
-        if text.is_empty() {
-            continue;
-        }
-        procs += 1;
-        vmas += text.lines().filter(|l| !l.ends_with("[vsyscall]")).count() as u64;
-    }
-    (procs, vmas)
 }
 
 fn check_dump(name: &str, format: &str) {
@@ -85,7 +59,7 @@ fn check_dump(name: &str, format: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (procs, vmas) = guest_counts(&d.join("proc"));
+    let (procs, vmas) = common::guest_counts(&d.join("proc"));
     let t = &doc["totals"];
     assert_eq!(
         t["processes"].as_u64(),

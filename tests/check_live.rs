@@ -10,30 +10,6 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-fn guest_counts(proc_dir: &Path) -> (u64, u64) {
-    let mut procs = 0;
-    let mut vmas = 0;
-    for e in std::fs::read_dir(proc_dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display()))
-        .flatten()
-    {
-        if !e
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
-        if !text.is_empty() {
-            procs += 1;
-            vmas += text.lines().filter(|l| !l.ends_with("[vsyscall]")).count() as u64;
-        }
-    }
-    (procs, vmas)
-}
-
 fn check_live(kernel: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/run-in-guest.sh");
     assert!(
@@ -59,7 +35,7 @@ fn check_live(kernel: &str) {
         )
     });
     assert_eq!(out.status.code(), Some(0), "{kernel}: {doc:#}\n{stderr}");
-    let (procs, vmas) = guest_counts(&out_dir.path().join("proc"));
+    let (procs, vmas) = common::guest_counts(&out_dir.path().join("proc"));
     let t = &doc["totals"];
     assert_eq!(
         t["processes"].as_u64(),

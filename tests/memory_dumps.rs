@@ -8,8 +8,8 @@ mod common;
 use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const DUMPS: [&str; 3] = ["5.10", "6.1", "6.1-la57"];
 const FORMATS: [&str; 6] = [
@@ -44,32 +44,7 @@ fn core(name: &str, format: &str) -> PathBuf {
 
 /// Run vmscope with a deadline: (status, stdout, stderr).
 pub fn vmscope(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmscope"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vmscope");
-    let out_pipe = child.stdout.take().unwrap();
-    let err_pipe = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("vmscope {args:?} hung for {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out_t.join().unwrap(),
-        err_t.join().unwrap(),
-    )
+    common::run_vmscope(args, TIMEOUT)
 }
 
 fn run_ok(args: &[&str]) -> String {

@@ -552,3 +552,60 @@ pub fn static_vmscope() -> PathBuf {
         })
         .clone()
 }
+
+/// Run the vmscope under test with a deadline: (status, stdout, stderr). A run past the
+/// deadline is killed and fails the test as a hang.
+pub fn run_vmscope(args: &[&str], timeout: std::time::Duration) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn vmscope");
+    let out_pipe = child.stdout.take().unwrap();
+    let err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
+    let err_t = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("vmscope {args:?} hung for {timeout:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        out_t.join().unwrap(),
+        err_t.join().unwrap(),
+    )
+}
+
+/// (processes, VMAs) from the guest's own /proc/PID/maps files.
+pub fn guest_counts(proc_dir: &Path) -> (u64, u64) {
+    let mut procs = 0;
+    let mut vmas = 0;
+    for e in std::fs::read_dir(proc_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", proc_dir.display()))
+        .flatten()
+    {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path().join("maps")).unwrap_or_default();
+        if text.is_empty() {
+            continue;
+        }
+        procs += 1;
+        vmas += text.lines().filter(|l| !l.ends_with("[vsyscall]")).count() as u64;
+    }
+    (procs, vmas)
+}
