@@ -39,16 +39,8 @@ pub enum KernelError {
         "{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown"
     )]
     NoVmcoreinfo { dump: String },
-    #[error("vmlinux does not match the dump: dump {dump_what} {dump_value:?}, vmlinux {vmlinux_what} {vmlinux_value:?} ({vmlinux}){build_ids}")]
-    Mismatch {
-        vmlinux: String,
-        dump_what: String,
-        dump_value: String,
-        vmlinux_what: String,
-        vmlinux_value: String,
-        /// "; build-ids: dump X, vmlinux Y" when both are known.
-        build_ids: String,
-    },
+    #[error("vmlinux does not match the dump: {0}")]
+    Mismatch(Box<VmlinuxMismatch>),
     #[error("reading {what}: {source}")]
     Read {
         what: String,
@@ -67,6 +59,33 @@ pub enum KernelError {
     Live(String),
     #[error("no type information loaded (internal: offsets needed)")]
     NoTypes,
+}
+
+/// Which facts of the dump and the vmlinux disagree (boxed in [`KernelError`]: six strings).
+#[derive(Debug)]
+pub struct VmlinuxMismatch {
+    pub vmlinux: String,
+    pub dump_what: String,
+    pub dump_value: String,
+    pub vmlinux_what: String,
+    pub vmlinux_value: String,
+    /// "; build-ids: dump X, vmlinux Y" when both are known.
+    pub build_ids: String,
+}
+
+impl std::fmt::Display for VmlinuxMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dump {} {:?}, vmlinux {} {:?} ({}){}",
+            self.dump_what,
+            self.dump_value,
+            self.vmlinux_what,
+            self.vmlinux_value,
+            self.vmlinux,
+            self.build_ids
+        )
+    }
 }
 
 /// Attach a description to a memory fault.
@@ -151,14 +170,14 @@ impl Kernel {
         // 1. Releases must agree before anything is translated.
         if let Some(dump_release) = info.as_ref().and_then(|i| i.osrelease()) {
             if dump_release != vmlinux_release {
-                return Err(KernelError::Mismatch {
+                return Err(KernelError::Mismatch(Box::new(VmlinuxMismatch {
                     vmlinux: vmlinux.into(),
                     dump_what: "OSRELEASE".into(),
                     dump_value: dump_release.into(),
                     vmlinux_what: "release".into(),
                     vmlinux_value: vmlinux_release,
                     build_ids,
-                });
+                })));
             }
         }
         if info.is_none() && dump.format != Format::Kcore {
@@ -261,7 +280,7 @@ impl Kernel {
             None => mem_banner.starts_with(&format!("Linux version {vmlinux_release} ")),
         };
         if !matches {
-            return Err(KernelError::Mismatch {
+            return Err(KernelError::Mismatch(Box::new(VmlinuxMismatch {
                 vmlinux: vmlinux.into(),
                 dump_what: "linux_banner".into(),
                 dump_value: mem_banner.trim_end().into(),
@@ -272,7 +291,7 @@ impl Kernel {
                 },
                 vmlinux_value: file_banner.unwrap_or(vmlinux_release.clone()),
                 build_ids,
-            });
+            })));
         }
 
         let off = types.map(Offsets::resolve).transpose()?;
