@@ -35,33 +35,11 @@ const VM_MM: u64 = 64;
 const VM_FLAGS: u64 = 80;
 
 fn moffs() -> MapleOffsets {
-    MapleOffsets {
-        ma_root: 8,
-        ma_flags: 16,
-        range64_pivot: 8,
-        range64_slot: 128,
-        range64_meta: 248,
-        range64_pivots: 15,
-        range64_slots: 16,
-        arange64_pivot: 8,
-        arange64_slot: 80,
-        arange64_gap: 160,
-        arange64_meta: 240,
-        arange64_pivots: 9,
-        arange64_slots: 10,
-        dense_slot: 8,
-        dense_slots: 31,
-        meta_end: 0,
-        meta_gap: 1,
-    }
+    MapleOffsets::x86_64_6_1()
 }
 
 fn rbo() -> RbOffsets {
-    RbOffsets {
-        rb_parent_color: 0,
-        rb_right: 8,
-        rb_left: 16,
-    }
+    RbOffsets::x86_64()
 }
 
 fn vmo() -> RbVmaOffsets {

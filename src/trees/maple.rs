@@ -114,6 +114,33 @@ pub struct MapleOffsets {
     pub meta_gap: u64,
 }
 
+#[cfg(test)]
+impl MapleOffsets {
+    /// The x86_64 Debian 6.1 layout (pahole), as test data for synthetic trees; real
+    /// offsets are probed from the type model at run time.
+    pub(crate) fn x86_64_6_1() -> Self {
+        MapleOffsets {
+            ma_root: 8,
+            ma_flags: 16,
+            range64_pivot: 8,
+            range64_slot: 128,
+            range64_meta: 248,
+            range64_pivots: 15,
+            range64_slots: 16,
+            arange64_pivot: 8,
+            arange64_slot: 80,
+            arange64_gap: 160,
+            arange64_meta: 240,
+            arange64_pivots: 9,
+            arange64_slots: 10,
+            dense_slot: 8,
+            dense_slots: 31,
+            meta_end: 0,
+            meta_gap: 1,
+        }
+    }
+}
+
 impl MapleOffsets {
     /// Check that every array and field lies inside one 256-byte node.
     pub fn validate(&self) -> Result<(), TreeError> {

@@ -23,6 +23,18 @@ pub struct RbOffsets {
     pub rb_left: u64,
 }
 
+#[cfg(test)]
+impl RbOffsets {
+    /// `struct rb_node` on x86_64 (pahole), as test data for synthetic trees.
+    pub(crate) fn x86_64() -> Self {
+        RbOffsets {
+            rb_parent_color: 0,
+            rb_right: 8,
+            rb_left: 16,
+        }
+    }
+}
+
 /// Offsets that turn a node into a VMA-like entry with an address range: the
 /// `rb_node`'s offset inside the entry (`vm_area_struct.vm_rb`), `vm_start`,
 /// `vm_end` and the augmented `rb_subtree_gap` (if the structure has one).

@@ -5,25 +5,7 @@ use super::*;
 use crate::trees::sparse::SparseMemory;
 
 fn offs() -> MapleOffsets {
-    MapleOffsets {
-        ma_root: 8,
-        ma_flags: 16,
-        range64_pivot: 8,
-        range64_slot: 128,
-        range64_meta: 248,
-        range64_pivots: 15,
-        range64_slots: 16,
-        arange64_pivot: 8,
-        arange64_slot: 80,
-        arange64_gap: 160,
-        arange64_meta: 240,
-        arange64_pivots: 9,
-        arange64_slots: 10,
-        dense_slot: 8,
-        dense_slots: 31,
-        meta_end: 0,
-        meta_gap: 1,
-    }
+    MapleOffsets::x86_64_6_1()
 }
 
 const TREE: u64 = 0xffff_8880_0100_0000;

@@ -13,11 +13,7 @@ const GAP: u64 = 56;
 const ROOT_ADDR: u64 = 0xffff_8880_0300_0008; // &mm->mm_rb
 
 fn rbo() -> RbOffsets {
-    RbOffsets {
-        rb_parent_color: 0,
-        rb_right: 8,
-        rb_left: 16,
-    }
+    RbOffsets::x86_64()
 }
 fn vmo() -> RbVmaOffsets {
     RbVmaOffsets {
