@@ -302,11 +302,6 @@ impl TypeDb {
         self.build_id.as_deref()
     }
 
-    /// Number of compilation units.
-    pub fn unit_count(&self) -> Result<usize, DebugInfoError> {
-        Ok(self.units()?.len())
-    }
-
     pub(crate) fn options(&self) -> &OpenOptions {
         &self.options
     }
@@ -470,11 +465,6 @@ impl TypeDb {
         })
     }
 
-    /// Id for the DIE at this `.debug_info` offset (no parsing happens here).
-    pub fn id_for_offset(&self, offset: u64) -> TypeId {
-        self.arena.id_for(offset)
-    }
-
     /// `.debug_info` offset of the DIE behind an id (for diagnostics).
     pub fn offset_of(&self, id: TypeId) -> Option<u64> {
         self.arena.offset(id)
@@ -498,11 +488,6 @@ impl TypeDb {
         }
         let r = self.shaped.get_or_init(|| index::load_or_build(self, true));
         r.as_ref().map_err(|e| self.bad(0, e.to_string()))
-    }
-
-    /// Whether the full index is already available (cache hit or built).
-    pub fn index_ready(&self) -> bool {
-        self.index.get().is_some() || self.shaped.get().is_some()
     }
 
     fn find_offset(&self, name: &str, kind: NameKind) -> Result<Option<u64>, DebugInfoError> {

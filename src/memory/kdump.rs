@@ -22,7 +22,6 @@ use std::sync::Arc;
 pub const DUMP_DH_COMPRESSED_ZLIB: u32 = 0x1;
 pub const DUMP_DH_COMPRESSED_LZO: u32 = 0x2;
 pub const DUMP_DH_COMPRESSED_SNAPPY: u32 = 0x4;
-pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
 pub const DUMP_DH_COMPRESSED_ZSTD: u32 = 0x20;
 
 const FLAT_HEADER_SIZE: u64 = 4096;

@@ -13,6 +13,7 @@
 pub mod list;
 pub mod maple;
 pub mod rbtree;
+#[cfg(test)]
 pub mod sparse;
 
 use crate::memory::MemError;
