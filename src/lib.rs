@@ -12,5 +12,6 @@ pub mod kernel;
 pub mod memory;
 pub mod reimpl;
 pub mod render;
+pub mod rng;
 pub mod trees;
 pub mod types;

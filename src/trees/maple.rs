@@ -11,7 +11,8 @@
 //! follows the kernel's point-lookup descent and records the nodes it touched;
 //! [`mt_find`] continues to the next entry like `find_vma()`.
 
-use super::{le_u64, ser_hex, ser_hex_vec, IssueKind, TreeError, WalkIssue, WalkLimits};
+use super::{ser_hex, ser_hex_vec, IssueKind, TreeError, WalkIssue, WalkLimits};
+use crate::memory::bytes::le_u64;
 use crate::memory::Memory;
 use serde::Serialize;
 use std::collections::HashSet;
