@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cli;
 pub mod debuginfo;
+pub mod input;
 pub mod kernel;
 pub mod memory;
 pub mod reimpl;

@@ -68,7 +68,7 @@ fn random_corruption_never_panics() {
                 &path,
                 OpenOptions {
                     cache_dir: None,
-                    progress: false,
+                    progress: None,
                 },
             ) else {
                 continue;

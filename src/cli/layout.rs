@@ -13,7 +13,7 @@ use vmscope_types::*;
 /// Re-exports used by this command (keeps the `use` lines short).
 mod vmscope_types {
     pub use crate::debuginfo::btf::BtfDb;
-    pub use crate::debuginfo::{OpenOptions, TypeDb};
+    pub use crate::debuginfo::TypeDb;
     pub use crate::types::json::{layout_json, SCHEMA_VERSION};
     pub use crate::types::model::{NameKind, TypeSource};
     pub use crate::types::pahole::{PrintOptions, Printer};
@@ -99,7 +99,7 @@ fn with_btf(path: &Path, a: &LayoutArgs) -> Result<i32> {
 }
 
 fn with_dwarf(path: &Path, a: &LayoutArgs) -> Result<i32> {
-    let mut opts = OpenOptions::default();
+    let mut opts = super::progress::dwarf_options();
     if a.no_cache {
         opts.cache_dir = None;
     }

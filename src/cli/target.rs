@@ -160,7 +160,6 @@ pub fn parse_u64(s: &str) -> Result<u64, String> {
 
 /// The type model of `vmlinux` (DWARF), for member offsets.
 pub fn load_types(vmlinux: &str) -> Result<TypeDb> {
-    Ok(crate::debuginfo::dwarf::open(std::path::Path::new(
-        vmlinux,
-    ))?)
+    let opts = super::progress::dwarf_options();
+    Ok(TypeDb::open_with(std::path::Path::new(vmlinux), opts)?)
 }

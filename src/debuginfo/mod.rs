@@ -13,5 +13,7 @@
 pub mod btf;
 pub mod dwarf;
 mod index;
+mod sections;
 
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};
+pub use index::{IndexFile, IndexProgress};
