@@ -233,10 +233,23 @@ struct JsonDoc {
 
 /// Up to five names close to `want`, best first.
 fn close_matches(want: &str, all: &[String]) -> Vec<String> {
+    // Jaro-Winkler is quadratic in the length. It stays below 0.85 when one string is under a
+    // quarter of the other's length (Jaro < 0.75 then, and the prefix boost adds < 0.1), so
+    // those pairs are not compared unless the name contains `want`: bounded work for a
+    // 100,000-character name, the same suggestions as before.
+    let want_len = want.chars().count();
     let mut scored: Vec<(f64, &String)> = all
         .iter()
-        .map(|n| (strsim::jaro_winkler(want, n), n))
-        .filter(|(s, n)| *s >= 0.85 || n.contains(want) && want.len() >= 4)
+        .filter_map(|n| {
+            let len = n.chars().count();
+            let comparable = want_len.min(len) * 4 >= want_len.max(len);
+            let contains = want.len() >= 4 && n.contains(want);
+            if !comparable && !contains {
+                return None;
+            }
+            let score = strsim::jaro_winkler(want, n);
+            (score >= 0.85 || contains).then_some((score, n))
+        })
         .collect();
     scored.sort_by(|x, y| {
         y.0.partial_cmp(&x.0)
