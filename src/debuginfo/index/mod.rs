@@ -10,17 +10,13 @@ mod names;
 mod scan;
 
 use std::path::Path;
-use std::sync::Arc;
 
 pub use cache::IndexFile;
 pub(crate) use cache::{default_cache_dir, try_load_cache};
+pub use scan::IndexProgress;
 pub(crate) use scan::{early_scan, scan_from};
 
 use super::sections::{DebugInfoError, DwarfFile};
-
-/// Progress of an index build, `(units done, units in total)`: called from the scanning
-/// threads, first with 0 done when the build starts, last with `done == total`.
-pub type IndexProgress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// Cached index if valid (and with shapes when those are needed), else build it and cache it
 /// (a failing cache write is not an error).

@@ -11,8 +11,11 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::types::model::NameKind;
 
 use super::names::{Kind, NameIndex};
-use super::IndexProgress;
-use crate::debuginfo::sections::{DebugInfoError, DwarfFile, UnitSpan};
+use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, UnitSpan};
+
+/// Progress of an index build, `(units done, units in total)`: called from the scanning
+/// threads, first with 0 done when the build starts, last with `done == total`.
+pub type IndexProgress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// One type definition seen by the scan.
 struct Raw<'a> {
@@ -140,25 +143,7 @@ fn scan_unit<'a>(
                 }
             }
         } else if in_shape {
-            let mut m = MemberShape::default();
-            for spec in abbrev.attributes() {
-                let attr = raw
-                    .read_attribute(*spec)
-                    .map_err(|e| db.bad(die_off, e.to_string()))?;
-                let v = attr.value();
-                match attr.name() {
-                    dw::DW_AT_name => m.name = db.attr_str(&v),
-                    dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
-                    dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
-                    dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
-                    dw::DW_AT_byte_size => m.byte_size = attr.udata_value().unwrap_or(0),
-                    dw::DW_AT_bit_offset => {
-                        m.bit_offset_msb =
-                            attr.sdata_value().or(attr.udata_value().map(|x| x as i64))
-                    }
-                    _ => {}
-                }
-            }
+            let m = MemberShape::read(db, &mut raw, abbrev, die_off)?;
             if let Some(sb) = shape.as_mut() {
                 m.feed(&mut sb.hash);
                 sb.members += 1;
@@ -217,7 +202,35 @@ struct MemberShape<'a> {
     byte_size: u64,
 }
 
-impl MemberShape<'_> {
+impl<'a> MemberShape<'a> {
+    /// The attributes of a `DW_TAG_member` DIE that make up its part of the shape.
+    fn read(
+        db: &'a DwarfFile,
+        raw: &mut gimli::EntriesRaw<'_, '_, Slice<'a>>,
+        abbrev: &gimli::Abbreviation,
+        die_off: u64,
+    ) -> Result<MemberShape<'a>, DebugInfoError> {
+        let mut m = MemberShape::default();
+        for spec in abbrev.attributes() {
+            let attr = raw
+                .read_attribute(*spec)
+                .map_err(|e| db.bad(die_off, e.to_string()))?;
+            let v = attr.value();
+            match attr.name() {
+                dw::DW_AT_name => m.name = db.attr_str(&v),
+                dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
+                dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_byte_size => m.byte_size = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_bit_offset => {
+                    m.bit_offset_msb = attr.sdata_value().or(attr.udata_value().map(|x| x as i64))
+                }
+                _ => {}
+            }
+        }
+        Ok(m)
+    }
+
     fn feed(&self, h: &mut Xxh3) {
         // absolute bit offset, as the type model computes it
         let bit_offset = match (self.data_bit_offset, self.bit_offset_msb) {
