@@ -205,21 +205,7 @@ impl TypeDb {
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
                 let is_union = tag == dw::DW_TAG_union_type;
                 let mut members = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.file.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_member {
-                        continue;
-                    }
-                    let moff = e
-                        .offset()
-                        .to_debug_info_offset(&header)
-                        .map(|o| o.0 as u64)
-                        .unwrap_or(offset);
-                    let a = self.die_attrs(&header, e, moff)?;
+                for (_, a, moff) in self.children_of(&header, root, offset, &[dw::DW_TAG_member])? {
                     members.push(self.member_from(a, is_union, moff)?);
                 }
                 let c = Composite {
@@ -236,27 +222,14 @@ impl TypeDb {
                 }
             }
             dw::DW_TAG_enumeration_type => {
-                let mut enumerators = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.file.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_enumerator {
-                        continue;
-                    }
-                    let eoff = e
-                        .offset()
-                        .to_debug_info_offset(&header)
-                        .map(|o| o.0 as u64)
-                        .unwrap_or(offset);
-                    let a = self.die_attrs(&header, e, eoff)?;
-                    enumerators.push(Enumerator {
+                let enumerators = self
+                    .children_of(&header, root, offset, &[dw::DW_TAG_enumerator])?
+                    .into_iter()
+                    .map(|(_, a, _)| Enumerator {
                         name: a.name.unwrap_or_default(),
                         value: a.const_value.unwrap_or(0),
-                    });
-                }
+                    })
+                    .collect();
                 let signed = match attrs.ty {
                     Some(t) => matches!(
                         self.get(t).ok(),
@@ -302,24 +275,15 @@ impl TypeDb {
                 target: attrs.ty,
             }),
             dw::DW_TAG_array_type => {
-                let mut dims = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.file.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_subrange_type {
-                        continue;
-                    }
-                    let a = self.die_attrs(&header, e, offset)?;
-                    let n = match (a.count, a.upper_bound) {
+                let dims = self
+                    .children_of(&header, root, offset, &[dw::DW_TAG_subrange_type])?
+                    .into_iter()
+                    .map(|(_, a, _)| match (a.count, a.upper_bound) {
                         (Some(c), _) => c,
                         (None, Some(ub)) => ub.wrapping_add(1),
                         (None, None) => 0,
-                    };
-                    dims.push(n);
-                }
+                    })
+                    .collect();
                 Type::Array(ArrayType {
                     element: attrs.ty,
                     dims,
@@ -329,22 +293,18 @@ impl TypeDb {
             dw::DW_TAG_subroutine_type => {
                 let mut params = Vec::new();
                 let mut variadic = false;
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.file.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    match e.tag() {
-                        dw::DW_TAG_formal_parameter => {
-                            let a = self.die_attrs(&header, e, offset)?;
-                            params.push(Param {
-                                name: a.name,
-                                ty: a.ty,
-                            });
-                        }
-                        dw::DW_TAG_unspecified_parameters => variadic = true,
-                        _ => {}
+                let tags = [
+                    dw::DW_TAG_formal_parameter,
+                    dw::DW_TAG_unspecified_parameters,
+                ];
+                for (tag, a, _) in self.children_of(&header, root, offset, &tags)? {
+                    if tag == dw::DW_TAG_formal_parameter {
+                        params.push(Param {
+                            name: a.name,
+                            ty: a.ty,
+                        });
+                    } else {
+                        variadic = true;
                     }
                 }
                 Type::Function(FunctionType {
@@ -358,6 +318,34 @@ impl TypeDb {
             },
         };
         Ok(ty)
+    }
+
+    /// The children of `node` with one of `tags`: tag, attributes and `.debug_info` offset.
+    fn children_of(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        node: gimli::EntriesTreeNode<'_, '_, '_, Slice<'_>>,
+        offset: u64,
+        tags: &[gimli::DwTag],
+    ) -> Result<Vec<(gimli::DwTag, DieAttrs, u64)>, DebugInfoError> {
+        let mut out = Vec::new();
+        let mut children = node.children();
+        while let Some(child) = children
+            .next()
+            .map_err(|e| self.file.bad(offset, e.to_string()))?
+        {
+            let e = child.entry();
+            if !tags.contains(&e.tag()) {
+                continue;
+            }
+            let at = e
+                .offset()
+                .to_debug_info_offset(header)
+                .map(|o| o.0 as u64)
+                .unwrap_or(offset);
+            out.push((e.tag(), self.die_attrs(header, e, at)?, at));
+        }
+        Ok(out)
     }
 
     fn member_from(
