@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
@@ -137,7 +137,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     let out = std::io::stdout();
     let mut out = out.lock();
     if a.names.is_empty() && a.class_name.is_empty() {
-        return all_types(src, a, &mut out);
+        return all_types(src, path, a, &mut out);
     }
     // Positional names: each one's first definition, in the order given. -C a,b: pahole's
     // rule, which looks for each name only in units at or after the one where the previous
@@ -190,7 +190,13 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     } else {
         let mut printer = Printer::new(src, print_opts(a));
         for id in &found {
-            printer.print(*id, &mut out)?;
+            // One type at a time through a buffer: a type the printer refuses (corrupt
+            // input) leaves no half-printed text before the error.
+            let mut text = Vec::new();
+            printer
+                .print(*id, &mut text)
+                .with_context(|| path.display().to_string())?;
+            out.write_all(&text)?;
         }
     }
     out.flush()?;
@@ -242,7 +248,12 @@ fn close_matches(want: &str, all: &[String]) -> Vec<String> {
 }
 
 /// Every struct and union (first definition of each name), like `pahole` with no -C.
-fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Result<i32> {
+fn all_types<S: TypeSource>(
+    src: &S,
+    path: &Path,
+    a: &LayoutArgs,
+    out: &mut impl Write,
+) -> Result<i32> {
     let mut names = src.composites()?;
     if let Some(p) = &a.prefix {
         names.retain(|(n, _)| n.starts_with(p.as_str()));
@@ -269,7 +280,9 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
                     serde_json::to_writer(&mut s, &v)?;
                     s.extend_from_slice(b",\n");
                 } else {
-                    printer.print(id, &mut s)?;
+                    printer
+                        .print(id, &mut s)
+                        .with_context(|| path.display().to_string())?;
                 }
             }
             Ok(s)
