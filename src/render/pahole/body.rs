@@ -286,26 +286,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
 
     /// Holes before the first member.
     fn leading_holes(&self, out: &mut Sink<'_>, l: &Layout, sums: &mut Sums, indent: u8) {
-        if l.pre_bit_hole > 0 {
-            sums.blank_line(out);
-            out.tabs(indent);
-            out.fmt(format_args!(
-                "/* XXX {} bit{} hole, try to pack */\n",
-                l.pre_bit_hole,
-                plural(l.pre_bit_hole as i64)
-            ));
-            sums.bit_holes += l.pre_bit_hole as u32;
+        for (n, unit) in [(l.pre_bit_hole as u32, "bit"), (l.pre_hole as u32, "byte")] {
+            if n > 0 {
+                sums.blank_line(out);
+                out.tabs(indent);
+                out.fmt(format_args!(
+                    "/* XXX {n} {unit}{} hole, try to pack */\n",
+                    plural(n as i64)
+                ));
+            }
         }
-        if l.pre_hole > 0 {
-            sums.blank_line(out);
-            out.tabs(indent);
-            out.fmt(format_args!(
-                "/* XXX {} byte{} hole, try to pack */\n",
-                l.pre_hole,
-                plural(l.pre_hole as i64)
-            ));
-            sums.holes += l.pre_hole as u32;
-        }
+        sums.bit_holes += l.pre_bit_hole as u32;
+        sums.holes += l.pre_hole as u32;
     }
 
     /// Member `i` of a struct, with the notes pahole puts around it.

@@ -101,13 +101,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 return self.pointer_step(out, tid, p, name_buf, tconf)
             }
             Type::Function(_) => {
-                let decl = FnDecl {
-                    name,
-                    inlined: false,
-                    pointer: false,
-                    spacing: tconf.type_spacing,
-                    prototype: true,
-                };
+                let decl = FnDecl::named(name, false, tconf.type_spacing);
                 names::function(self.src, out, tid, &decl);
             }
             Type::Qualified(q) if q.qualifier == Qualifier::Const => {
@@ -155,13 +149,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         let anonymous = match self.get(p.target) {
             Some(Type::Function(_)) => {
                 if let Some(pt) = p.target {
-                    let decl = FnDecl {
-                        name: name_buf.as_deref(),
-                        inlined: false,
-                        pointer: true,
-                        spacing: tconf.type_spacing,
-                        prototype: true,
-                    };
+                    let decl = FnDecl::named(name_buf.as_deref(), true, tconf.type_spacing);
                     names::function(self.src, out, pt, &decl);
                 }
                 return None;
@@ -303,13 +291,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         let Some(target) = td.target else {
             return out.fmt(format_args!("typedef void {}", td.name));
         };
-        let fn_decl = |pointer| FnDecl {
-            name: Some(&td.name),
-            inlined: false,
-            pointer,
-            spacing: 0,
-            prototype: true,
-        };
+        let fn_decl = |pointer| FnDecl::named(Some(&td.name), pointer, 0);
         match self.get(Some(target)) {
             None => out.fmt(format_args!("typedef <ERROR: type not found> {}", td.name)),
             Some(Type::Array(_)) => {

@@ -133,7 +133,7 @@ fn type_of<S: TypeSource + ?Sized>(src: &S, id: Option<TypeId>) -> Option<&Type>
 }
 
 /// A type as an error message names it, without looking further than the type itself.
-pub fn describe<S: TypeSource + ?Sized>(src: &S, id: TypeId) -> String {
+pub(crate) fn describe<S: TypeSource + ?Sized>(src: &S, id: TypeId) -> String {
     let (kind, name) = match src.get(id) {
         Ok(Type::Struct(c)) => ("struct", c.name.as_deref()),
         Ok(Type::Union(c)) => ("union", c.name.as_deref()),
@@ -257,15 +257,4 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     fn tag_name(&self, out: &mut Sink<'_>, id: Option<TypeId>) -> String {
         names::tag_name(self.src, out, id, 0)
     }
-}
-
-/// Print one type as `pahole -C NAME` would (final newline included) into a string.
-pub fn print_type<S: TypeSource + ?Sized>(
-    src: &S,
-    id: TypeId,
-    opts: &PrintOptions,
-) -> Result<String, PrintError> {
-    let mut buf = Vec::new();
-    Printer::new(src, opts.clone()).print(id, &mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -20,7 +20,18 @@ pub struct FnDecl<'n> {
     pub prototype: bool,
 }
 
-impl FnDecl<'_> {
+impl<'n> FnDecl<'n> {
+    /// `ret (*name)(args)` (or `ret (name)(args)`), the return type padded to `spacing`.
+    pub fn named(name: Option<&'n str>, pointer: bool, spacing: i32) -> Self {
+        FnDecl {
+            name,
+            inlined: false,
+            pointer,
+            spacing,
+            prototype: true,
+        }
+    }
+
     /// A function type on its own: `ret ()(args)`.
     pub const BARE: FnDecl<'static> = FnDecl {
         name: None,
@@ -162,24 +173,23 @@ fn params<S: TypeSource + ?Sized>(src: &S, out: &mut Sink<'_>, f: &FunctionType)
             }
             continue;
         };
-        let decl = |pointer, inlined, prototype| FnDecl {
-            name,
-            inlined,
-            pointer,
-            spacing: 0,
-            prototype,
-        };
         match (ty, p.ty) {
             (Type::Pointer(ptr), _)
                 if matches!(type_of(src, ptr.target), Some(Type::Function(_))) =>
             {
                 if let Some(t) = ptr.target {
-                    function(src, out, t, &decl(true, false, true));
+                    function(src, out, t, &FnDecl::named(name, true, 0));
                 }
                 continue;
             }
             (Type::Function(_), Some(t)) => {
-                function(src, out, t, &decl(false, true, false));
+                // pahole's spelling of a parameter of function type: `inline ret name(args)`
+                let decl = FnDecl {
+                    inlined: true,
+                    prototype: false,
+                    ..FnDecl::named(name, false, 0)
+                };
+                function(src, out, t, &decl);
                 continue;
             }
             _ => {}
