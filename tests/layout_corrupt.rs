@@ -8,8 +8,8 @@ use std::process::Command;
 use object::{Object, ObjectSection};
 use vmscope::debuginfo::{OpenOptions, TypeDb};
 use vmscope::rng::XorShift;
+use vmscope::render::pahole::{PrintOptions, Printer};
 use vmscope::types::model::{NameKind, TypeSource};
-use vmscope::types::pahole::{PrintOptions, Printer};
 
 fn compile(name: &str, dir: &Path) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,12 +87,12 @@ fn random_corruption_never_panics() {
                 "colour",
             ] {
                 if let Ok(Some(id)) = db.find(name, NameKind::Any) {
-                    let _ = printer.print(id);
+                    let _ = printer.print(id, &mut std::io::sink());
                 }
             }
             if let Ok(all) = db.composites() {
                 for (_, id) in all {
-                    let _ = printer.print(id);
+                    let _ = printer.print(id, &mut std::io::sink());
                 }
             }
         }

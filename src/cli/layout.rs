@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
@@ -14,9 +14,10 @@ use vmscope_types::*;
 mod vmscope_types {
     pub use crate::debuginfo::btf::BtfDb;
     pub use crate::debuginfo::TypeDb;
-    pub use crate::types::json::{layout_json, SCHEMA_VERSION};
+    pub use crate::render::layout_json::{layout_json, JsonType, SCHEMA_VERSION};
+    pub use crate::render::pahole::infer::Inference;
+    pub use crate::render::pahole::{PrintOptions, Printer};
     pub use crate::types::model::{NameKind, TypeSource};
-    pub use crate::types::pahole::{PrintOptions, Printer};
 }
 
 #[derive(Args, Debug)]
@@ -136,7 +137,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     let out = std::io::stdout();
     let mut out = out.lock();
     if a.names.is_empty() && a.class_name.is_empty() {
-        return all_types(src, a, &mut out);
+        return all_types(src, path, a, &mut out);
     }
     // Positional names: each one's first definition, in the order given. -C a,b: pahole's
     // rule, which looks for each name only in units at or after the one where the previous
@@ -176,15 +177,10 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         }
     }
     if a.json {
-        let mut printer = Printer::new(src, print_opts(a));
+        let mut infer = Inference::new(src);
         let mut v = Vec::new();
         for id in &found {
-            v.push(layout_json(
-                &mut printer,
-                src,
-                *id,
-                a.cacheline_size as u64,
-            )?);
+            v.push(layout_json(&mut infer, src, *id, a.cacheline_size as u64)?);
         }
         let doc = JsonDoc {
             schema: SCHEMA_VERSION,
@@ -194,8 +190,13 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     } else {
         let mut printer = Printer::new(src, print_opts(a));
         for id in &found {
-            let text = printer.print(*id);
-            writeln!(out, "{text}")?;
+            // One type at a time through a buffer: a type the printer refuses (corrupt
+            // input) leaves no half-printed text before the error.
+            let mut text = Vec::new();
+            printer
+                .print(*id, &mut text)
+                .with_context(|| path.display().to_string())?;
+            out.write_all(&text)?;
         }
     }
     out.flush()?;
@@ -228,7 +229,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
 #[derive(serde::Serialize)]
 struct JsonDoc {
     schema: u32,
-    types: Vec<crate::types::json::JsonType>,
+    types: Vec<JsonType>,
 }
 
 /// Up to five names close to `want`, best first.
@@ -260,35 +261,41 @@ fn close_matches(want: &str, all: &[String]) -> Vec<String> {
 }
 
 /// Every struct and union (first definition of each name), like `pahole` with no -C.
-fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Result<i32> {
+fn all_types<S: TypeSource>(
+    src: &S,
+    path: &Path,
+    a: &LayoutArgs,
+    out: &mut impl Write,
+) -> Result<i32> {
     let mut names = src.composites()?;
     if let Some(p) = &a.prefix {
         names.retain(|(n, _)| n.starts_with(p.as_str()));
     }
     let opts = print_opts(a);
     let chunks: Vec<&[(String, crate::types::model::TypeId)]> = names.chunks(256).collect();
-    let texts: Vec<Result<String>> = chunks
+    let texts: Vec<Result<Vec<u8>>> = chunks
         .par_iter()
         .map(|chunk| {
             let mut printer = Printer::new(src, opts.clone());
-            let mut s = String::new();
+            let mut s = Vec::new();
             for (n, id) in chunk.iter() {
                 let id = *id;
                 if a.sizes || a.nr_members {
-                    let l = printer.layout_of(id)?;
+                    let l = printer.inference().layout(id)?;
                     if a.sizes {
                         let holes = if l.is_union { 0 } else { l.nr_holes };
-                        s.push_str(&format!("{}\t{}\t{}\n", n, l.size as i32, holes));
+                        writeln!(s, "{}\t{}\t{}", n, l.size as i32, holes)?;
                     } else {
-                        s.push_str(&format!("{}\t{}\n", n, l.members.len() as u16));
+                        writeln!(s, "{}\t{}", n, l.members.len() as u16)?;
                     }
                 } else if a.json {
-                    let v = layout_json(&mut printer, src, id, a.cacheline_size as u64)?;
-                    s.push_str(&serde_json::to_string(&v)?);
-                    s.push_str(",\n");
+                    let v = layout_json(printer.inference(), src, id, a.cacheline_size as u64)?;
+                    serde_json::to_writer(&mut s, &v)?;
+                    s.extend_from_slice(b",\n");
                 } else {
-                    s.push_str(&printer.print(id));
-                    s.push('\n');
+                    printer
+                        .print(id, &mut s)
+                        .with_context(|| path.display().to_string())?;
                 }
             }
             Ok(s)
@@ -297,7 +304,7 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
     if a.json && !(a.sizes || a.nr_members) {
         let mut body = String::new();
         for t in texts {
-            body.push_str(&t?);
+            body.push_str(&String::from_utf8_lossy(&t?));
         }
         let body = body.trim_end().trim_end_matches(',');
         writeln!(
@@ -307,7 +314,7 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
         return Ok(0);
     }
     for t in texts {
-        out.write_all(t?.as_bytes())?;
+        out.write_all(&t?)?;
     }
     out.flush()?;
     Ok(0)
