@@ -9,21 +9,22 @@ pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
-pub mod proc_maps;
 pub mod symbols;
 pub mod tasks;
-pub mod type_lookup;
 pub mod value;
 pub mod vma;
+pub mod vma_check;
 pub mod vma_layout;
+pub mod vma_reader;
 
 use crate::memory::dump::{Dump, Format, OpenError};
 use crate::memory::vmcoreinfo::VmcoreInfo;
 use crate::memory::x86_64::{KernelSpace, Paging, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
 use crate::memory::{MemError, Memory};
-use offsets::{Offsets, TypeLookup};
+use offsets::{OffsetError, Offsets, TypeLookup};
 use symbols::{banner_release, Symbols};
 use thiserror::Error;
+use vma_layout::VmaLayout;
 
 #[derive(Debug, Error)]
 pub enum KernelError {
@@ -33,8 +34,8 @@ pub enum KernelError {
     Vmlinux { file: String, what: String },
     #[error("{file}: no symbol '{name}'")]
     MissingSymbol { file: String, name: String },
-    #[error("the type model has no member {strukt}.{member}")]
-    MissingMember { strukt: String, member: String },
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
     #[error(
         "{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown"
     )]
@@ -53,6 +54,8 @@ pub enum KernelError {
         addr: u64,
         why: String,
     },
+    #[error(transparent)]
+    Vma(#[from] vma::VmaError),
     #[error("no task with pid {0}")]
     NoSuchPid(i32),
     #[error("{0}")]
@@ -109,6 +112,9 @@ pub struct Kernel {
     pub mem: KernelSpace,
     pub syms: Symbols,
     off: Option<Offsets>,
+    /// The VMA layout, probed with the offsets; kept as a result because only the
+    /// VMA commands need it.
+    vma: Option<Result<VmaLayout, OffsetError>>,
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub release: String,
     pub nr_cpus_hint: Option<u32>,
@@ -295,6 +301,7 @@ impl Kernel {
         }
 
         let off = types.map(Offsets::resolve).transpose()?;
+        let vma = types.map(VmaLayout::probe);
         let release = info
             .as_ref()
             .and_then(|i| i.osrelease())
@@ -306,6 +313,7 @@ impl Kernel {
             mem,
             syms,
             off,
+            vma,
             vmcoreinfo: info,
             release,
             nr_cpus_hint: dump.nr_cpus_hint,
@@ -315,6 +323,20 @@ impl Kernel {
     /// Member offsets resolved from the type model.
     pub fn off(&self) -> Result<&Offsets, KernelError> {
         self.off.as_ref().ok_or(KernelError::NoTypes)
+    }
+
+    /// Offsets of the VMA structures (maple tree or rb-tree, names, paths).
+    pub fn vma_layout(&self) -> Result<&VmaLayout, KernelError> {
+        match &self.vma {
+            None => Err(KernelError::NoTypes),
+            Some(Ok(l)) => Ok(l),
+            Some(Err(e)) => Err(e.clone().into()),
+        }
+    }
+
+    /// The running kernel through /proc/kcore (it can change while it is read).
+    pub fn is_live(&self) -> bool {
+        self.format == Format::Kcore
     }
 
     pub fn paging(&self) -> &Paging {

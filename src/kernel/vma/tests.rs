@@ -111,6 +111,7 @@ fn layout() -> VmaLayout {
         mm_start_brk: 0x120,
         mm_brk: 0x128,
         mm_start_stack: 0x130,
+        mm_highest_vm_end: None,
         mm_context_flags: None,
         vma_size: 200,
         vm_start: 0,
