@@ -4,6 +4,7 @@
 
 use super::target::TargetArgs;
 use crate::check::{maps, Report};
+use crate::kernel::live;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
 use anyhow::{Context, Result};
@@ -13,8 +14,6 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Processes to check (thread IDs resolve to their process)
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub pids: Vec<i32>,
@@ -72,7 +71,7 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
     // /proc/PID/maps against the VMAs rendered from the walked tree.
     let (path, live) = match &c.maps_dir {
         Some(d) => (d.join(pid.to_string()).join("maps"), false),
-        None if c.k.is_live() => (PathBuf::from(format!("/proc/{pid}/maps")), true),
+        None if c.k.is_live() => (live::maps_path(pid), true),
         None => return Ok("not compared (offline: pass --maps-dir DIR)".into()),
     };
     let expected = match std::fs::read(&path) {
@@ -87,9 +86,9 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
     Ok(path.display().to_string())
 }
 
-pub fn run(a: &CheckArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
     let ctx = Ctx {
         k: &k,
@@ -145,7 +144,7 @@ pub fn run(a: &CheckArgs) -> Result<i32> {
             r = Report::default();
             res = check_process(&ctx, pid, leader, mm, &mut r);
         }
-        if live && res.is_err() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if live && res.is_err() && !live::process_exists(pid) {
             eprintln!("vmscope: pid {pid} ({comm}) exited while being checked");
             continue;
         }

@@ -20,6 +20,8 @@ use clap::{Parser, Subcommand};
     about = "Look inside Linux memory management"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub target: target::TargetArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,15 +68,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let t = &cli.target;
     let result = match &cli.command {
-        Command::Layout(a) => layout::run(a),
-        Command::Check(a) => check::run(a),
-        Command::Info(a) => info::run(a),
-        Command::Ps(a) => ps::run(a),
-        Command::Read(a) => read::run(a),
-        Command::Show(a) => show::run(a),
-        Command::Vmas(a) => vmas::run(a),
-        Command::Tree(a) => tree::run(a),
+        Command::Layout(a) => layout::run(a, t),
+        Command::Check(a) => check::run(a, t),
+        Command::Info(a) => info::run(a, t),
+        Command::Ps(a) => ps::run(a, t),
+        Command::Read(a) => read::run(a, t),
+        Command::Show(a) => show::run(a, t),
+        Command::Vmas(a) => vmas::run(a, t),
+        Command::Tree(a) => tree::run(a, t),
     };
     match result {
         Ok(code) => code,

@@ -14,8 +14,6 @@ use std::io::Write;
 
 #[derive(Args, Debug)]
 pub struct TreeArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Process (or thread) ID
     pub pid: i32,
     /// Print the snapshot, summary and costs as JSON
@@ -26,9 +24,9 @@ pub struct TreeArgs {
     pub diagram_lines: usize,
 }
 
-pub fn run(a: &TreeArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     let layout = k.vma_layout().context("probing VMA structures")?;
     let (task, mm) = k.mm_of_pid(a.pid)?;
     let Some(mm) = mm else {

@@ -10,8 +10,6 @@ use std::io::Write;
 
 #[derive(Args, Debug)]
 pub struct VmasArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Process (or thread) ID
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub pid: Option<i32>,
@@ -66,12 +64,12 @@ struct ProcessVmas {
     vmas: Vec<VmaRow>,
 }
 
-pub fn run(a: &VmasArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
     let mut reader = k.vma_reader()?;
-    if a.target.core.is_none() {
+    if t.core.is_none() {
         // Live kernel: the tree can change under us.
         reader.retries = 10;
     }

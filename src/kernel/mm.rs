@@ -1,7 +1,21 @@
 //! `mm_struct` basics: the numbers /proc/PID/stat and /proc/PID/maps rely on.
 
 use super::{Kernel, KernelError, ReadContext};
-use crate::memory::Memory;
+use crate::memory::{MemError, Memory};
+use thiserror::Error;
+
+/// Why a process's user memory could not be read.
+#[derive(Debug, Error)]
+pub enum UserReadError {
+    #[error("mm->pgd {pgd:#x}: {source}")]
+    Pgd { pgd: u64, source: MemError },
+    #[error("reading {len} bytes at {addr:#x}: {source}")]
+    Read {
+        addr: u64,
+        len: usize,
+        source: MemError,
+    },
+}
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct MmInfo {
@@ -33,6 +47,22 @@ impl Kernel {
             start_brk: rd(m.start_brk, "start_brk")?,
             brk: rd(m.brk, "brk")?,
             start_stack: rd(m.start_stack, "start_stack")?,
+        })
+    }
+}
+
+impl Kernel {
+    /// Fill `buf` from user address `addr` of the address space rooted at `pgd`
+    /// (`mm->pgd`), through that process's own page tables.
+    pub fn read_user(&self, pgd: u64, addr: u64, buf: &mut [u8]) -> Result<(), UserReadError> {
+        let user = self
+            .mem
+            .user(pgd)
+            .map_err(|source| UserReadError::Pgd { pgd, source })?;
+        user.read(addr, buf).map_err(|source| UserReadError::Read {
+            addr,
+            len: buf.len(),
+            source,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod live;
 pub mod mm;
 pub mod offsets;
 pub mod symbols;
+pub mod target;
 pub mod tasks;
 pub mod value;
 pub mod vma;
@@ -32,6 +33,10 @@ pub enum KernelError {
     Open(#[from] OpenError),
     #[error("{file}: {what}")]
     Vmlinux { file: String, what: String },
+    #[error("{0}: no such file; pass --vmlinux FILE (the DWARF vmlinux of the dumped kernel)")]
+    NoVmlinux(String),
+    #[error("{dump}: no VMCOREINFO and no kernel text segment, KASLR offset unknown; {hint}")]
+    LiveNoKaslr { dump: String, hint: String },
     #[error("{file}: no symbol '{name}'")]
     MissingSymbol { file: String, name: String },
     #[error(transparent)]
@@ -158,9 +163,7 @@ impl Kernel {
         };
         let vmlinux_release = match &file_banner {
             Some(b) => banner_release(b).unwrap_or_default().to_string(),
-            None => nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            None => live::os_release().unwrap_or_default(),
         };
         let info = dump.vmcoreinfo.clone();
         // Reported with a mismatch only: some stable kernels published a wrong

@@ -5,6 +5,8 @@
 
 use super::symbols::Symbols;
 use super::tasks::task_state_char;
+use super::Kernel;
+use crate::memory::{MemError, Memory};
 use crate::types::model::{BaseEncoding, Type, TypeId, TypeSource, TypeSourceExt};
 use serde::Serialize;
 
@@ -471,6 +473,40 @@ impl Value {
                 format!("{{{}}}", parts.join(", "))
             }
             Value::Unknown { why } => format!("<{why}>"),
+        }
+    }
+}
+/// Byte ranges (relative to the object) that could not be read, with the reason.
+pub type Missing = Vec<(std::ops::Range<u64>, String)>;
+
+impl Kernel {
+    /// Read `len` bytes page by page. Pages the dump left out are zero-filled and
+    /// returned as ranges (relative to `addr`) with the reason; if nothing at all
+    /// can be read, the first fault is the error.
+    pub fn read_sparse(&self, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
+        let mem = &self.mem;
+        let mut buf = vec![0u8; len as usize];
+        let mut missing = Vec::new();
+        let mut first_err = None;
+        let mut pos = 0u64;
+        while pos < len {
+            let va = addr.wrapping_add(pos);
+            let n = (4096 - va % 4096).min(len - pos);
+            let chunk = &mut buf[pos as usize..(pos + n) as usize];
+            if let Err(e) = mem.read(va, chunk) {
+                missing.push((pos..pos + n, e.to_string()));
+                first_err.get_or_insert(e);
+            }
+            pos += n;
+        }
+        match first_err {
+            Some(e)
+                if missing.len() as u64 == len.div_ceil(4096).max(1)
+                    || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len =>
+            {
+                Err(e)
+            }
+            _ => Ok((buf, missing)),
         }
     }
 }
