@@ -242,7 +242,8 @@ fn summary(node: &ValueNode) -> String {
 
 /// Replace the values of members whose bytes were not readable.
 fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
-    let overlaps = node.offset < range.end && range.start < node.offset + node.size.max(1);
+    let overlaps =
+        node.offset < range.end && range.start < node.offset.saturating_add(node.size.max(1));
     if !overlaps {
         return;
     }

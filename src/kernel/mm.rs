@@ -33,7 +33,7 @@ impl Kernel {
         let m = &self.off()?.mm;
         let rd = |f: super::offsets::Field, name: &str| {
             self.mem
-                .read_u64(addr + f.offset)
+                .read_u64(addr.wrapping_add(f.offset))
                 .ctx(|| format!("mm_struct.{name} at {addr:#x}"))
         };
         Ok(MmInfo {
@@ -41,7 +41,7 @@ impl Kernel {
             pgd: rd(m.pgd, "pgd")?,
             map_count: self
                 .mem
-                .read_u32(addr + m.map_count.offset)
+                .read_u32(addr.wrapping_add(m.map_count.offset))
                 .ctx(|| format!("mm_struct.map_count at {addr:#x}"))? as i32,
             mmap_base: rd(m.mmap_base, "mmap_base")?,
             start_brk: rd(m.start_brk, "start_brk")?,

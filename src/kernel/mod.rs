@@ -383,7 +383,7 @@ impl Kernel {
         let offs = self.syms.require("__per_cpu_offset")?;
         let off = self
             .mem
-            .read_u64(offs + u64::from(cpu) * 8)
+            .read_u64(offs.wrapping_add(u64::from(cpu).wrapping_mul(8)))
             .ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
         Ok(base.wrapping_add(off))
     }

@@ -288,7 +288,7 @@ impl Decoder<'_> {
                 } else {
                     let inner_ctx = c.name.as_deref().unwrap_or(ctx).to_string();
                     for m in &c.members {
-                        let moff = off + m.byte_offset();
+                        let moff = off.saturating_add(m.byte_offset());
                         let mname = m.name.clone().unwrap_or_default();
                         let mut child = self.node(&mname, m.ty, buf, moff, &inner_ctx, depth + 1);
                         if let Some(bits) = m.bitfield_size {
@@ -369,7 +369,14 @@ impl Decoder<'_> {
         }
         let mut values = Vec::new();
         for i in 0..total.min(MAX_ELEMS as u64) {
-            let n = self.node("", Some(e), buf, off + i * esize, "", MAX_DEPTH);
+            let n = self.node(
+                "",
+                Some(e),
+                buf,
+                off.saturating_add(i.saturating_mul(esize)),
+                "",
+                MAX_DEPTH,
+            );
             values.push(n.value);
         }
         Value::Array { values, total }
