@@ -195,86 +195,11 @@ impl Kernel {
             });
         }
 
-        // 2. KASLR text offset. kallsyms addresses are already relocated; the offset is
-        //    then only reported, from VMCOREINFO or against the default link address.
-        let kaslr = if syms.is_runtime() {
-            info.as_ref()
-                .and_then(|i| i.kernel_offset())
-                .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
-                .ok_or_else(|| KernelError::MissingSymbol {
-                    file: vmlinux.into(),
-                    name: "_text".into(),
-                })?
-        } else {
-            let text_link = syms.link_address("_text");
-            info.as_ref()
-                .and_then(|i| i.kernel_offset())
-                .or_else(|| {
-                    let stext = info.as_ref()?.symbol("_stext")?;
-                    Some(stext.wrapping_sub(syms.link_address("_stext")?))
-                })
-                .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
-                .ok_or_else(|| KernelError::NoVmcoreinfo {
-                    dump: dump.path.clone(),
-                })?
-        };
-        syms.kaslr_offset = kaslr;
+        // 2. KASLR text offset.
+        syms.kaslr_offset = kaslr_offset(&syms, info.as_ref(), &dump)?;
 
         // 3. Paging parameters.
-        let phys_base = info
-            .as_ref()
-            .and_then(|i| i.phys_base())
-            .or(dump.phys_base_hint)
-            .unwrap_or(0);
-        let kernel_image_size = info
-            .as_ref()
-            .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
-            .map(|n| n as u64)
-            .filter(|&n| n > 0 && n <= 1 << 31)
-            .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
-        let pgd_va = info
-            .as_ref()
-            .and_then(|i| {
-                i.symbol("init_top_pgt")
-                    .or_else(|| i.symbol("swapper_pg_dir"))
-            })
-            .map(Ok)
-            .unwrap_or_else(|| syms.require("init_top_pgt"))?;
-        let mut paging = Paging {
-            phys_base,
-            page_offset_base: dump.page_offset_base_hint,
-            l5: false,
-            kernel_pgd: 0,
-            sme_mask: info
-                .as_ref()
-                .and_then(|i| i.number("sme_mask"))
-                .map(|n| n as u64)
-                .unwrap_or(0),
-            kernel_image_size,
-        };
-        paging.kernel_pgd = paging
-            .image_to_phys(pgd_va)
-            .ok_or_else(|| KernelError::Walk {
-                what: "init_top_pgt".into(),
-                addr: pgd_va,
-                why: "outside the kernel image mapping".into(),
-            })?;
-        let mut mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
-        paging.l5 = match info.as_ref().and_then(|i| i.pgtable_l5_enabled()) {
-            Some(l5) => l5,
-            None => match syms.address("__pgtable_l5_enabled") {
-                Some(a) => mem.read_u32(a).ctx(|| "__pgtable_l5_enabled".into())? != 0,
-                None => false,
-            },
-        };
-        if paging.page_offset_base.is_none() {
-            paging.page_offset_base = Some(match syms.address("page_offset_base") {
-                Some(a) => mem.read_u64(a).ctx(|| "page_offset_base".into())?,
-                None if paging.l5 => PAGE_OFFSET_L5,
-                None => PAGE_OFFSET_L4,
-            });
-        }
-        mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+        let mem = kernel_space(&syms, info.as_ref(), &dump)?;
 
         // 4. The banner in memory must be the vmlinux's own: catches another build of
         //    the same release and a wrong KASLR offset.
@@ -387,4 +312,99 @@ impl Kernel {
             .ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
         Ok(base.wrapping_add(off))
     }
+}
+
+/// The KASLR text offset. kallsyms addresses are already relocated; the offset is
+/// then only reported, from VMCOREINFO or against the default link address.
+fn kaslr_offset(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<u64, KernelError> {
+    if syms.is_runtime() {
+        info.and_then(|i| i.kernel_offset())
+            .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
+            .ok_or_else(|| KernelError::MissingSymbol {
+                file: syms.path().into(),
+                name: "_text".into(),
+            })
+    } else {
+        let text_link = syms.link_address("_text");
+        info.and_then(|i| i.kernel_offset())
+            .or_else(|| {
+                let stext = info?.symbol("_stext")?;
+                Some(stext.wrapping_sub(syms.link_address("_stext")?))
+            })
+            .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
+            .ok_or_else(|| KernelError::NoVmcoreinfo {
+                dump: dump.path.clone(),
+            })
+    }
+}
+
+/// The kernel's address space: physical base, image size, kernel page tables,
+/// paging levels and `page_offset_base`.
+fn kernel_space(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<KernelSpace, KernelError> {
+    let phys_base = info
+        .as_ref()
+        .and_then(|i| i.phys_base())
+        .or(dump.phys_base_hint)
+        .unwrap_or(0);
+    let kernel_image_size = info
+        .as_ref()
+        .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
+        .map(|n| n as u64)
+        .filter(|&n| n > 0 && n <= 1 << 31)
+        .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
+    let pgd_va = info
+        .as_ref()
+        .and_then(|i| {
+            i.symbol("init_top_pgt")
+                .or_else(|| i.symbol("swapper_pg_dir"))
+        })
+        .map(Ok)
+        .unwrap_or_else(|| syms.require("init_top_pgt"))?;
+    let mut paging = Paging {
+        phys_base,
+        page_offset_base: dump.page_offset_base_hint,
+        l5: false,
+        kernel_pgd: 0,
+        sme_mask: info
+            .as_ref()
+            .and_then(|i| i.number("sme_mask"))
+            .map(|n| n as u64)
+            .unwrap_or(0),
+        kernel_image_size,
+    };
+    paging.kernel_pgd = paging
+        .image_to_phys(pgd_va)
+        .ok_or_else(|| KernelError::Walk {
+            what: "init_top_pgt".into(),
+            addr: pgd_va,
+            why: "outside the kernel image mapping".into(),
+        })?;
+    let mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+    paging.l5 = match info.and_then(|i| i.pgtable_l5_enabled()) {
+        Some(l5) => l5,
+        None => match syms.address("__pgtable_l5_enabled") {
+            Some(a) => mem.read_u32(a).ctx(|| "__pgtable_l5_enabled".into())? != 0,
+            None => false,
+        },
+    };
+    if paging.page_offset_base.is_none() {
+        paging.page_offset_base = Some(match syms.address("page_offset_base") {
+            Some(a) => mem.read_u64(a).ctx(|| "page_offset_base".into())?,
+            None if paging.l5 => PAGE_OFFSET_L5,
+            None => PAGE_OFFSET_L4,
+        });
+    }
+    Ok(KernelSpace::new(
+        dump.phys.clone(),
+        dump.virt.clone(),
+        paging,
+    ))
 }
