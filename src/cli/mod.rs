@@ -89,3 +89,43 @@ pub fn main() -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("vmscope").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn core_and_vmlinux_before_or_after_the_command() {
+        for args in [
+            &["--core", "C", "--vmlinux", "V", "ps"][..],
+            &["ps", "--core", "C", "--vmlinux", "V"],
+            &["--core", "C", "ps", "--vmlinux", "V"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.target.core.as_deref(), Some("C"), "{args:?}");
+            assert_eq!(cli.target.vmlinux.as_deref(), Some("V"), "{args:?}");
+            assert!(matches!(cli.command, Command::Ps(_)), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn layout_shares_vmlinux_and_keeps_it_exclusive_with_btf() {
+        for args in [
+            &["--vmlinux", "V", "layout", "rb_node"][..],
+            &["layout", "rb_node", "--vmlinux", "V"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.target.vmlinux.as_deref(), Some("V"), "{args:?}");
+        }
+        // Given before the command, the conflict is caught by debuginfo::select.
+        let args = ["layout", "--vmlinux", "V", "--btf", "B", "rb_node"];
+        let e = parse(&args)
+            .err()
+            .unwrap_or_else(|| panic!("{args:?} parsed"));
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}

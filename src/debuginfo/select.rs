@@ -65,6 +65,8 @@ impl TypeFile {
 
 #[derive(Debug, Error)]
 pub enum SelectError {
+    #[error("--vmlinux and --btf cannot be used together")]
+    Both,
     #[error("no type information: {SYS_BTF} is missing and no debug vmlinux was found; use --vmlinux FILE or --btf FILE")]
     NoLayoutTypes,
     #[error("{}: no such file, and no {SYS_BTF} (kernel without CONFIG_DEBUG_INFO_BTF); pass --vmlinux FILE (the running kernel's DWARF vmlinux)", .vmlinux.display())]
@@ -77,6 +79,9 @@ pub enum SelectError {
 
 /// Decide where the types come from.
 pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
+    if r.btf.is_some() && r.vmlinux.is_some() {
+        return Err(SelectError::Both);
+    }
     if let Some(p) = r.btf {
         return Ok(TypeFile::Btf(p.to_path_buf()));
     }
@@ -194,6 +199,8 @@ mod tests {
             r.vmlinux = Some(Path::new("/x/vmlinux"));
             assert_eq!(select(&r).unwrap(), TypeFile::Dwarf("/x/vmlinux".into()));
             r.btf = Some(Path::new("/x/btf"));
+            assert!(matches!(select(&r), Err(SelectError::Both)));
+            r.vmlinux = None;
             assert_eq!(select(&r).unwrap(), TypeFile::Btf("/x/btf".into()));
         }
     }
