@@ -1,5 +1,5 @@
 //! Kernel objects on top of the memory layer: the vmlinux's symbols (relocated),
-//! member offsets probed from the type model, tasks and mm basics.
+//! member offsets and the VMA layout resolved once from the type model, tasks and mm basics.
 //!
 //! [`Kernel::open`] turns an opened [`Dump`] plus a vmlinux into a kernel view:
 //! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
