@@ -83,13 +83,17 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     }
     // BtfError and DebugInfoError already name the file.
     let types = file.load(opts)?;
-    let result = run_with(&types, file.path(), a);
-    // The process ends next: freeing every converted BTF type one by one would cost
-    // a fifth of a full listing's time.
-    if let KernelTypes::Btf(db) = types {
-        std::mem::forget(db);
+    // One monomorphic printer per source (no dispatch per type lookup).
+    match types {
+        KernelTypes::Dwarf(db) => run_with(&*db, file.path(), a),
+        KernelTypes::Btf(db) => {
+            let result = run_with(&*db, file.path(), a);
+            // The process ends next: freeing every converted BTF type one by one would
+            // cost a fifth of a full listing's time.
+            std::mem::forget(db);
+            result
+        }
     }
-    result
 }
 
 fn print_opts(a: &LayoutArgs) -> PrintOptions {

@@ -139,42 +139,49 @@ impl TypeFile {
     }
 }
 
+impl KernelTypes {
+    fn inner(&self) -> &dyn TypeSource {
+        match self {
+            KernelTypes::Dwarf(t) => &**t,
+            KernelTypes::Btf(t) => &**t,
+        }
+    }
+}
+
+/// Every method forwarded, the provided ones too: DWARF and BTF override them
+/// (composites, definition order) and the printers rely on their answers.
 impl TypeSource for KernelTypes {
     fn get(&self, id: TypeId) -> Result<&Type, TypeError> {
-        match self {
-            KernelTypes::Dwarf(t) => t.get(id),
-            KernelTypes::Btf(t) => t.get(id),
-        }
+        self.inner().get(id)
     }
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
-        match self {
-            KernelTypes::Dwarf(t) => t.find(name, kind),
-            KernelTypes::Btf(t) => t.find(name, kind),
-        }
+        self.inner().find(name, kind)
     }
     fn pointer_size(&self) -> u64 {
-        match self {
-            KernelTypes::Dwarf(t) => t.pointer_size(),
-            KernelTypes::Btf(t) => t.pointer_size(),
-        }
+        self.inner().pointer_size()
     }
     fn has_alignment_info(&self) -> bool {
-        match self {
-            KernelTypes::Dwarf(t) => t.has_alignment_info(),
-            KernelTypes::Btf(t) => t.has_alignment_info(),
-        }
+        self.inner().has_alignment_info()
     }
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
-        match self {
-            KernelTypes::Dwarf(t) => t.composite_names(),
-            KernelTypes::Btf(t) => t.composite_names(),
-        }
+        self.inner().composite_names()
+    }
+    fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
+        self.inner().composites()
     }
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
-        match self {
-            KernelTypes::Dwarf(t) => t.all_type_names(),
-            KernelTypes::Btf(t) => t.all_type_names(),
-        }
+        self.inner().all_type_names()
+    }
+    fn definition_order(&self, id: TypeId) -> u64 {
+        self.inner().definition_order(id)
+    }
+    fn find_from(
+        &self,
+        name: &str,
+        kind: NameKind,
+        from: u64,
+    ) -> Result<Option<TypeId>, TypeError> {
+        self.inner().find_from(name, kind, from)
     }
 }
 
