@@ -7,8 +7,8 @@ use std::process::Command;
 
 use object::{Object, ObjectSection};
 use vmscope::debuginfo::{OpenOptions, TypeDb};
-use vmscope::rng::XorShift;
 use vmscope::render::pahole::{PrintOptions, Printer};
+use vmscope::rng::XorShift;
 use vmscope::types::model::{NameKind, TypeSource};
 
 fn compile(name: &str, dir: &Path) -> Vec<u8> {

@@ -111,6 +111,7 @@ fn layout() -> VmaLayout {
         mm_start_brk: 0x120,
         mm_brk: 0x128,
         mm_start_stack: 0x130,
+        mm_highest_vm_end: None,
         mm_context_flags: None,
         vma_size: 200,
         vm_start: 0,
@@ -218,6 +219,6 @@ fn d_path_crosses_mounts_and_marks_deleted() {
     let mut r = PathResolver::new(&fs.m, &l, (rootmnt, root), DnameSymbols::default());
     assert!(matches!(
         r.d_path(submnt, libc),
-        Err(VmaError::Corrupt { .. })
+        Err(crate::kernel::dpath::PathError::Corrupt { .. })
     ));
 }
