@@ -2,6 +2,8 @@
 pub mod check;
 pub mod layout_json;
 pub mod pahole;
+pub mod ps;
+pub mod table;
 pub mod tree;
 
 /// Hex serializers for JSON output (u64 addresses as "0x..." strings).
