@@ -39,11 +39,7 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
         });
     }
     if a.json {
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&rows)?
-        )?;
+        crate::render::print_json(&rows)?;
         return Ok(0);
     }
     write!(std::io::stdout().lock(), "{}", render::ps::table(&rows))?;
