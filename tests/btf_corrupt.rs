@@ -271,7 +271,7 @@ fn run_bounded(args: &[&std::ffi::OsStr], limit: u64, secs: u64) -> (Option<i32>
         .spawn()
         .expect("run vmscope");
     let mut stdout = child.stdout.take().expect("stdout");
-    let counter = std::thread::spawn(move || {
+    let mut counter = Some(std::thread::spawn(move || {
         let mut buf = [0u8; 1 << 16];
         let mut total = 0u64;
         while total <= limit {
@@ -281,15 +281,15 @@ fn run_bounded(args: &[&std::ffi::OsStr], limit: u64, secs: u64) -> (Option<i32>
             }
         }
         total
-    });
+    }));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut printed = None;
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break st.code();
         }
-        if printed.is_none() && counter.is_finished() {
-            printed = Some(counter.join().expect("counter"));
+        if counter.as_ref().is_some_and(|c| c.is_finished()) {
+            printed = counter.take().map(|c| c.join().expect("counter"));
         }
         // At end of output the child may still be exiting: only over the byte limit or
         // past the deadline is it stopped.
@@ -301,9 +301,10 @@ fn run_bounded(args: &[&std::ffi::OsStr], limit: u64, secs: u64) -> (Option<i32>
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let printed = match printed {
-        Some(p) => p,
-        None => counter.join().expect("counter"),
+    let printed = match (printed, counter) {
+        (Some(p), _) => p,
+        (None, Some(c)) => c.join().expect("counter"),
+        (None, None) => 0,
     };
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
