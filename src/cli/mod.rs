@@ -4,6 +4,7 @@
 mod check;
 mod info;
 mod layout;
+mod print;
 mod progress;
 mod ps;
 mod read;
@@ -35,6 +36,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
+    /// Evaluate a C expression against the kernel (gdb's `p`): globals, members, pointers, per_cpu
+    Print(print::PrintArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
     Ps(ps::PsArgs),
     /// Hexdump of a process's user memory, read through its page tables
@@ -74,6 +77,7 @@ pub fn main() -> i32 {
         Command::Layout(a) => layout::run(a, t),
         Command::Check(a) => check::run(a, t),
         Command::Info(a) => info::run(a, t),
+        Command::Print(a) => print::run(a, t),
         Command::Ps(a) => ps::run(a, t),
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),

@@ -102,7 +102,7 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     };
     let mut node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
     for (range, why) in &missing {
-        mark_missing(&mut node, range, why);
+        node.mark_missing(range, why);
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
@@ -224,23 +224,6 @@ fn summary(node: &ValueNode) -> String {
         parts.push("...".into());
     }
     format!("{{{}}}", parts.join(", "))
-}
-
-/// Replace the values of members whose bytes were not readable.
-fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
-    let overlaps =
-        node.offset < range.end && range.start < node.offset.saturating_add(node.size.max(1));
-    if !overlaps {
-        return;
-    }
-    if node.members.is_empty() {
-        node.value = Value::Unknown {
-            why: why.to_string(),
-        };
-    }
-    for m in &mut node.members {
-        mark_missing(m, range, why);
-    }
 }
 
 fn comment(left: String, m: &ValueNode) -> String {

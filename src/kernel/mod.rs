@@ -6,6 +6,7 @@
 //! that the vmlinux is the one that ran.
 
 pub mod dpath;
+pub mod expr;
 pub mod live;
 pub mod mm;
 pub mod offsets;

@@ -265,6 +265,11 @@ pub trait TypeSource: Sync {
         Ok(v)
     }
 
+    /// Type of the global (or per-CPU) variable `name`, when the source records variables.
+    fn variable_type(&self, _name: &str) -> Result<Option<TypeId>, TypeError> {
+        Ok(None)
+    }
+
     /// Every type name the source knows (for "did you mean" suggestions).
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
         self.composite_names()
