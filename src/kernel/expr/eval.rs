@@ -235,6 +235,24 @@ impl<'k> Evaluator<'k> {
         Ok(match self.types.get(s)? {
             Type::Pointer(p) => Shape::Pointer(Ty::of(p.target)),
             Type::Array(a) if a.dims.len() == 1 => Shape::Array { elem: a.element },
+            // A forward declaration (`struct fs_struct;` in the unit that points to it)
+            // stands for the definition of that name, as in C.
+            Type::Struct(c) | Type::Union(c) if c.declaration => {
+                let kind = if matches!(self.types.get(s)?, Type::Union(_)) {
+                    NameKind::Union
+                } else {
+                    NameKind::Struct
+                };
+                match c
+                    .name
+                    .as_deref()
+                    .map(|n| self.types.find(n, kind))
+                    .transpose()?
+                {
+                    Some(Some(def)) => Shape::Composite(def),
+                    _ => Shape::Other(self.type_name(ty) + " (incomplete)"),
+                }
+            }
             Type::Struct(_) | Type::Union(_) => Shape::Composite(s),
             Type::Base(b) => match b.encoding {
                 BaseEncoding::Float | BaseEncoding::Other => Shape::Other(b.name.clone()),
@@ -248,6 +266,14 @@ impl<'k> Evaluator<'k> {
                 signed: e.signed,
             },
             _ => Shape::Other(self.type_name(ty)),
+        })
+    }
+
+    /// The struct or union definition a forward declaration stands for.
+    pub fn definition(&self, ty: Ty) -> Result<Option<Ty>, EvalError> {
+        Ok(match self.shape(ty)? {
+            Shape::Composite(def) if ty.ptrs == 0 => Some(Ty::of(Some(def))),
+            _ => None,
         })
     }
 

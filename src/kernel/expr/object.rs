@@ -81,10 +81,17 @@ impl Evaluator<'_> {
     }
 
     fn object(&self, dec: &Decoder, ty: Ty, addr: u64, what: &str) -> Result<Printed, EvalError> {
-        let size = ty
-            .id
-            .and_then(|i| self.types.size_of(i).ok().flatten())
-            .unwrap_or(0);
+        let size_of = |t: Ty| {
+            t.id.and_then(|i| self.types.size_of(i).ok().flatten())
+                .unwrap_or(0)
+        };
+        let mut ty = ty;
+        if size_of(ty) == 0 {
+            if let Some(def) = self.definition(ty)? {
+                ty = def;
+            }
+        }
+        let size = size_of(ty);
         let len = size.min(MAX_READ);
         let (buf, missing) = self
             .kernel
