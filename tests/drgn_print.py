@@ -9,6 +9,7 @@ import sys
 import drgn
 from drgn import Object, TypeKind, container_of, offsetof, sizeof
 from drgn.helpers.linux.percpu import per_cpu, per_cpu_ptr
+from drgn.helpers.linux.pid import find_task
 
 prog = drgn.Program()
 prog.set_core_dump(sys.argv[1])
@@ -21,6 +22,7 @@ ns = {
     "sizeof": sizeof,
     "per_cpu": per_cpu,
     "per_cpu_ptr": per_cpu_ptr,
+    "find_task": find_task,
 }
 
 

@@ -345,3 +345,52 @@ fn huge_arrays_are_capped_and_say_so() {
         "{out}"
     );
 }
+
+/// `show TYPE --pid N PATH` follows pointers in PATH; values agree with drgn.
+#[test]
+fn show_paths_cross_pointers() {
+    for name in ["5.10", "6.1"] {
+        let d = common::dump(name);
+        let paths = [
+            "mm.mmap_base",
+            "mm->map_count",
+            "mm->pgd",
+            "real_parent->pid",
+        ];
+        let exprs: Vec<String> = paths
+            .iter()
+            .map(|p| format!("find_task(prog, 1).{}", p.replace("->", ".")))
+            .collect();
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let want = drgn(&d, &exprs);
+        for (path, w) in paths.iter().zip(&want) {
+            let mut args = target(&d);
+            args.extend(["show", "task_struct", "--pid", "1", path, "--json"].map(String::from));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
+            assert_eq!(code, 0, "{name}: show {path}: {err}");
+            let j: J = serde_json::from_str(&out).unwrap();
+            let v = &j["node"]["value"];
+            let got = v["value"]
+                .as_u64()
+                .or_else(|| v["value"].as_i64().map(|x| x as u64))
+                .or_else(|| hex(&v["address"]));
+            assert_eq!(got, w["value"].as_u64(), "{name}: show {path}: {j}");
+            assert_eq!(
+                hex(&j["address"]),
+                w["address"].as_u64(),
+                "{name}: show {path}"
+            );
+        }
+        let mut args = target(&d);
+        args.extend(["show", "task_struct", "--pid", "1", "mm.mmap_bas"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = common::run_vmscope(&args, TIMEOUT);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains("struct mm_struct has no member 'mmap_bas'") && err.contains("mmap_base"),
+            "{err}"
+        );
+        assert!(!err.contains('#'), "an internal type id in {err}");
+    }
+}

@@ -5,6 +5,7 @@
 
 use super::target::{parse_u64, TargetArgs};
 use crate::debuginfo::{TypeSource, TypeSourceExt};
+use crate::kernel::expr::eval::{Evaluator, Ty, Val};
 use crate::kernel::value::{Decoder, Value, ValueNode};
 use crate::render::pahole::{MemberLine, MemberVisitor, PrintOptions, Printer};
 use anyhow::{anyhow, bail, Result};
@@ -69,14 +70,28 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
             a.type_name
         )
     })?;
-    let (off, id, label) = match &path {
+    let (addr, id, label) = match &path {
         Some(p) => {
-            let (o, t) = src
-                .member_offset_in(top, p)
-                .map_err(|e| anyhow!("{}: {e}", a.type_name))?;
-            (o, t, p.clone())
+            // Member paths cross pointers (`mm.mmap_base`), as `print` evaluates them.
+            let ev = Evaluator::new(&k, src);
+            let start = Val::Obj {
+                ty: Ty {
+                    id: Some(top),
+                    ptrs: 0,
+                },
+                addr: base,
+                bits: None,
+            };
+            match ev.member_path(start, p, &a.type_name)? {
+                Val::Obj { ty, addr, .. } => {
+                    let ty = ev.definition(ty)?.unwrap_or(ty);
+                    let id = ty.id.ok_or_else(|| anyhow!("{p}: has type void"))?;
+                    (addr, id, p.clone())
+                }
+                _ => bail!("{p}: not a member of {}", a.type_name),
+            }
         }
-        None => (0, top, String::new()),
+        None => (base, top, String::new()),
     };
     let size = src.size_of(id)?.unwrap_or(0);
     if size > MAX_OBJECT {
@@ -85,9 +100,6 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
             a.type_name
         );
     }
-    let addr = base
-        .checked_add(off)
-        .ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
     let (buf, missing) = k
         .read_sparse(addr, size)
         .map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;

@@ -393,6 +393,18 @@ impl<'k> Evaluator<'k> {
         }
     }
 
+    /// `start` followed through a member path such as `mm.mmap_base` or
+    /// `mm->mm_mt.ma_root` (pointers are followed at `.` and `->` alike).
+    pub fn member_path(&self, start: Val, path: &str, what: &str) -> Result<Val, EvalError> {
+        let mut v = start;
+        let mut walked = what.to_string();
+        for part in path.split("->").flat_map(|p| p.split('.')) {
+            v = self.member(&v, part, &walked)?;
+            walked = format!("{walked}.{part}");
+        }
+        Ok(v)
+    }
+
     fn member(&self, base: &Val, name: &str, what: &str) -> Result<Val, EvalError> {
         let (ty, addr) = match base {
             Val::Obj {
