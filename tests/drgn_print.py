@@ -23,10 +23,13 @@ ns = {
     "per_cpu": per_cpu,
     "per_cpu_ptr": per_cpu_ptr,
     "find_task": find_task,
+    "sym_at": lambda a: (lambda s: s.name if a == s.address else f"{s.name}+{a - s.address:#x}")(prog.symbol(a)),
 }
 
 
 def describe(o):
+    if isinstance(o, str):
+        return {"kind": "name", "value": o, "address": None}
     if isinstance(o, int):
         return {"kind": "int", "value": o, "address": None}
     t = o.type_

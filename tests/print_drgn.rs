@@ -394,3 +394,56 @@ fn show_paths_cross_pointers() {
         assert!(!err.contains('#'), "an internal type id in {err}");
     }
 }
+
+fn sym_json(d: &common::DumpFixture, what: &str) -> J {
+    let mut args = target(d);
+    args.extend(["sym".into(), what.into(), "--json".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
+    assert_eq!(code, 0, "sym {what}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `sym NAME` and `sym ADDR` agree with drgn's symbol lookups.
+#[test]
+fn sym_matches_drgn() {
+    const NAMES: &[&str] = &[
+        "init_task",
+        "init_mm",
+        "schedule",
+        "init_uts_ns",
+        "linux_banner",
+        "do_exit",
+    ];
+    for name in ["5.10", "6.1"] {
+        let d = common::dump(name);
+        let exprs: Vec<String> = NAMES
+            .iter()
+            .map(|n| format!("prog.symbol('{n}').address"))
+            .collect();
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let addrs = drgn(&d, &exprs);
+        let probes: Vec<u64> = addrs
+            .iter()
+            .flat_map(|a| {
+                let a = a["value"].as_u64().unwrap();
+                [a, a + 4]
+            })
+            .collect();
+        let exprs: Vec<String> = probes.iter().map(|a| format!("sym_at({a})")).collect();
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let names = drgn(&d, &exprs);
+        for (n, a) in NAMES.iter().zip(&addrs) {
+            let got = sym_json(&d, n);
+            assert_eq!(hex(&got["address"]), a["value"].as_u64(), "{name}: sym {n}");
+        }
+        for (p, w) in probes.iter().zip(&names) {
+            let got = sym_json(&d, &format!("{p:#x}"));
+            assert_eq!(
+                got["symbol"].as_str(),
+                w["value"].as_str(),
+                "{name}: sym {p:#x}"
+            );
+        }
+    }
+}

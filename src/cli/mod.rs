@@ -9,6 +9,7 @@ mod progress;
 mod ps;
 mod read;
 mod show;
+mod sym;
 mod target;
 mod tree;
 mod vmas;
@@ -44,6 +45,8 @@ pub enum Command {
     Read(read::ReadArgs),
     /// A struct's layout with the value of each member read from memory
     Show(show::ShowArgs),
+    /// A symbol's address, or the symbol+offset covering an address
+    Sym(sym::SymArgs),
     /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
     Vmas(vmas::VmasArgs),
     /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
@@ -81,6 +84,7 @@ pub fn main() -> i32 {
         Command::Ps(a) => ps::run(a, t),
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
+        Command::Sym(a) => sym::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
     };
