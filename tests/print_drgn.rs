@@ -447,3 +447,60 @@ fn sym_matches_drgn() {
         }
     }
 }
+
+/// Bytes of a `rd` hexdump.
+fn hexdump_bytes(out: &str) -> Vec<u8> {
+    out.lines()
+        .flat_map(|l| {
+            let hex = l.split('|').next().unwrap_or("");
+            hex.split_whitespace()
+                .skip(1)
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `rd` bytes, virtual (by symbol) and physical, equal drgn's `prog.read`.
+#[test]
+fn rd_matches_drgn_read() {
+    const SYMS: &[&str] = &["init_task", "init_mm", "linux_banner", "__per_cpu_offset"];
+    const PHYS: &[u64] = &[0x1000, 0x100000, 0x1234560];
+    for name in ["5.10", "6.1"] {
+        let d = common::dump(name);
+        let mut exprs: Vec<String> = SYMS
+            .iter()
+            .map(|s| format!("prog.read(prog.symbol('{s}').address, 100).hex()"))
+            .collect();
+        exprs.extend(
+            PHYS.iter()
+                .map(|p| format!("prog.read({p}, 100, True).hex()")),
+        );
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let want = drgn(&d, &exprs);
+        let runs = SYMS
+            .iter()
+            .map(|s| vec![s.to_string(), "100".into()])
+            .chain(
+                PHYS.iter()
+                    .map(|p| vec![format!("{p:#x}"), "100".into(), "--phys".into()]),
+            );
+        for (extra, w) in runs.zip(&want) {
+            let mut args = target(&d);
+            args.push("rd".into());
+            args.extend(extra.iter().cloned());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
+            assert_eq!(code, 0, "{name}: rd {extra:?}: {err}");
+            let got: String = hexdump_bytes(&out)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                got.as_str(),
+                w["value"].as_str().unwrap(),
+                "{name}: rd {extra:?}"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod layout;
 mod print;
 mod progress;
 mod ps;
+mod rd;
 mod read;
 mod show;
 mod sym;
@@ -41,6 +42,8 @@ pub enum Command {
     Print(print::PrintArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
     Ps(ps::PsArgs),
+    /// Kernel memory (virtual or --phys) as a hexdump or words, symbolized with --symbols
+    Rd(rd::RdArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
     /// A struct's layout with the value of each member read from memory
@@ -82,6 +85,7 @@ pub fn main() -> i32 {
         Command::Info(a) => info::run(a, t),
         Command::Print(a) => print::run(a, t),
         Command::Ps(a) => ps::run(a, t),
+        Command::Rd(a) => rd::run(a, t),
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
         Command::Sym(a) => sym::run(a, t),
