@@ -4,10 +4,13 @@
 mod check;
 mod info;
 mod layout;
+mod print;
 mod progress;
 mod ps;
+mod rd;
 mod read;
 mod show;
+mod sym;
 mod target;
 mod tree;
 mod vmas;
@@ -35,12 +38,18 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Kernel release, KASLR offset, page_offset_base, paging levels, dump format, CPUs
     Info(info::InfoArgs),
+    /// Evaluate a C expression against the kernel (gdb's `p`): globals, members, pointers, per_cpu
+    Print(print::PrintArgs),
     /// Every task, threads and idle tasks included (like `ps -eL`)
     Ps(ps::PsArgs),
+    /// Kernel memory (virtual or --phys) as a hexdump or words, symbolized with --symbols
+    Rd(rd::RdArgs),
     /// Hexdump of a process's user memory, read through its page tables
     Read(read::ReadArgs),
     /// A struct's layout with the value of each member read from memory
     Show(show::ShowArgs),
+    /// A symbol's address, or the symbol+offset covering an address
+    Sym(sym::SymArgs),
     /// A process's VMAs from the kernel's own tree, byte for byte as /proc/PID/maps
     Vmas(vmas::VmasArgs),
     /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
@@ -74,9 +83,12 @@ pub fn main() -> i32 {
         Command::Layout(a) => layout::run(a, t),
         Command::Check(a) => check::run(a, t),
         Command::Info(a) => info::run(a, t),
+        Command::Print(a) => print::run(a, t),
         Command::Ps(a) => ps::run(a, t),
+        Command::Rd(a) => rd::run(a, t),
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
+        Command::Sym(a) => sym::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
     };

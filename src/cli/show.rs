@@ -5,6 +5,7 @@
 
 use super::target::{parse_u64, TargetArgs};
 use crate::debuginfo::{TypeSource, TypeSourceExt};
+use crate::kernel::expr::eval::{Evaluator, Ty, Val};
 use crate::kernel::value::{Decoder, Value, ValueNode};
 use crate::render::pahole::{MemberLine, MemberVisitor, PrintOptions, Printer};
 use anyhow::{anyhow, bail, Result};
@@ -68,14 +69,28 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
             a.type_name
         )
     })?;
-    let (off, id, label) = match &path {
+    let (addr, id, label) = match &path {
         Some(p) => {
-            let (o, t) = src
-                .member_offset_in(top, p)
-                .map_err(|e| anyhow!("{}: {e}", a.type_name))?;
-            (o, t, p.clone())
+            // Member paths cross pointers (`mm.mmap_base`), as `print` evaluates them.
+            let ev = Evaluator::new(&k, src);
+            let start = Val::Obj {
+                ty: Ty {
+                    id: Some(top),
+                    ptrs: 0,
+                },
+                addr: base,
+                bits: None,
+            };
+            match ev.member_path(start, p, &a.type_name)? {
+                Val::Obj { ty, addr, .. } => {
+                    let ty = ev.definition(ty)?.unwrap_or(ty);
+                    let id = ty.id.ok_or_else(|| anyhow!("{p}: has type void"))?;
+                    (addr, id, p.clone())
+                }
+                _ => bail!("{p}: not a member of {}", a.type_name),
+            }
         }
-        None => (0, top, String::new()),
+        None => (base, top, String::new()),
     };
     let size = src.size_of(id)?.unwrap_or(0);
     if size > MAX_OBJECT {
@@ -84,9 +99,6 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
             a.type_name
         );
     }
-    let addr = base
-        .checked_add(off)
-        .ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
     let (buf, missing) = k
         .read_sparse(addr, size)
         .map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
@@ -101,7 +113,7 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     };
     let mut node = dec.node(&label, Some(id), &buf, 0, ctx, 0);
     for (range, why) in &missing {
-        mark_missing(&mut node, range, why);
+        node.mark_missing(range, why);
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
@@ -219,23 +231,6 @@ fn summary(node: &ValueNode) -> String {
         parts.push("...".into());
     }
     format!("{{{}}}", parts.join(", "))
-}
-
-/// Replace the values of members whose bytes were not readable.
-fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
-    let overlaps =
-        node.offset < range.end && range.start < node.offset.saturating_add(node.size.max(1));
-    if !overlaps {
-        return;
-    }
-    if node.members.is_empty() {
-        node.value = Value::Unknown {
-            why: why.to_string(),
-        };
-    }
-    for m in &mut node.members {
-        mark_missing(m, range, why);
-    }
 }
 
 fn comment(left: String, m: &ValueNode) -> String {

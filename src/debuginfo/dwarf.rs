@@ -512,6 +512,12 @@ impl TypeSource for TypeDb {
         Ok(off.map(|o| self.arena.id_for(o)))
     }
 
+    fn variable_type(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        let off = super::vars::variable_type_offset(&self.file, name)
+            .map_err(|e| TypeError::Source(e.to_string()))?;
+        Ok(off.map(|o| self.arena.id_for(o)))
+    }
+
     fn has_alignment_info(&self) -> bool {
         true
     }

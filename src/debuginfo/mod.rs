@@ -16,6 +16,7 @@ pub mod dwarf;
 mod index;
 mod sections;
 pub mod select;
+mod vars;
 
 /// The model's traits and ids, for the layers above that only consume types.
 pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};

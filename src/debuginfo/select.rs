@@ -169,6 +169,9 @@ impl TypeSource for KernelTypes {
     fn composites(&self) -> Result<Vec<(String, TypeId)>, TypeError> {
         self.inner().composites()
     }
+    fn variable_type(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        self.inner().variable_type(name)
+    }
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
         self.inner().all_type_names()
     }

@@ -6,9 +6,11 @@
 //! that the vmlinux is the one that ran.
 
 pub mod dpath;
+pub mod expr;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod rd;
 pub mod symbols;
 pub mod target;
 pub mod tasks;

@@ -447,6 +447,25 @@ fn mask(n: usize) -> u64 {
     }
 }
 
+impl ValueNode {
+    /// Replace the values of members whose bytes were not readable.
+    pub fn mark_missing(&mut self, range: &std::ops::Range<u64>, why: &str) {
+        let overlaps =
+            self.offset < range.end && range.start < self.offset.saturating_add(self.size.max(1));
+        if !overlaps {
+            return;
+        }
+        if self.members.is_empty() {
+            self.value = Value::Unknown {
+                why: why.to_string(),
+            };
+        }
+        for m in &mut self.members {
+            m.mark_missing(range, why);
+        }
+    }
+}
+
 impl Value {
     /// The value column of `vmscope show`.
     pub fn display(&self) -> String {

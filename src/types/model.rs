@@ -265,6 +265,11 @@ pub trait TypeSource: Sync {
         Ok(v)
     }
 
+    /// Type of the global (or per-CPU) variable `name`, when the source records variables.
+    fn variable_type(&self, _name: &str) -> Result<Option<TypeId>, TypeError> {
+        Ok(None)
+    }
+
     /// Every type name the source knows (for "did you mean" suggestions).
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
         self.composite_names()
@@ -376,7 +381,7 @@ pub trait TypeSourceExt: TypeSource {
             let (off, ty) =
                 self.find_member(cur, part)?
                     .ok_or_else(|| TypeError::NoSuchMember {
-                        container: format!("{cur}"),
+                        container: c_name(self, cur),
                         path: path.to_string(),
                         missing: part.to_string(),
                     })?;
@@ -413,6 +418,18 @@ pub trait TypeSourceExt: TypeSource {
 }
 
 impl<T: TypeSource + ?Sized> TypeSourceExt for T {}
+
+/// `struct NAME` / `union NAME` / a typedef's name for messages (never an internal id).
+fn c_name<S: TypeSource + ?Sized>(src: &S, id: TypeId) -> String {
+    match src.get(id) {
+        Ok(Type::Struct(c)) => format!("struct {}", c.name.as_deref().unwrap_or("<anonymous>")),
+        Ok(Type::Union(c)) => format!("union {}", c.name.as_deref().unwrap_or("<anonymous>")),
+        Ok(t) => t
+            .name()
+            .map_or_else(|| "an unnamed type".into(), str::to_string),
+        Err(_) => "an unknown type".into(),
+    }
+}
 
 fn find_member_depth<S: TypeSource + ?Sized>(
     src: &S,

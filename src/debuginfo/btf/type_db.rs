@@ -523,6 +523,21 @@ impl TypeSource for BtfDb {
     }
 
     /// The first definition, checked: everything printing it needs converts without error.
+    /// BTF records per-CPU variables only (VAR kinds); other globals are untyped here.
+    fn variable_type(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        let Some(var) = self.btf.find_first_by_name(name, &[BtfKind::Var]) else {
+            return Ok(None);
+        };
+        let t = self
+            .btf
+            .type_by_id(var)
+            .map_err(|e| self.source_error(e))?
+            .size_or_type;
+        self.check_reachable(t, &mut Default::default())
+            .map_err(|e| self.source_error(e))?;
+        Ok(Some(TypeId(t)))
+    }
+
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
         let kinds = Self::kinds_for(kind);
         let found = if self.name_index.get().is_none()

@@ -1,0 +1,37 @@
+#!/bin/bash
+# `vmscope print init_mm.map_count` vs drgn doing the same, each from process start,
+# measured side by side in one run with hyperfine (wall time, warm page cache).
+#
+#   benches/print.sh [DUMP]      DUMP: 6.1 (default), 5.10, 6.1-la57
+#
+# Needs: the fixtures (fixtures/build.sh: dumps + drgn venv), hyperfine, a release build.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dump=${1:-6.1}
+root=${VMSCOPE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures}
+dir=$root/dumps/$dump
+[[ -d $dir ]] || { echo "no fixture dump $dir: run fixtures/build.sh" >&2; exit 2; }
+py=$root/venv/bin/python
+[[ -x $py ]] || { echo "no drgn venv at $root/venv: run fixtures/build.sh" >&2; exit 2; }
+command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 2; }
+(cd "$here" && cargo build --release --quiet)
+bin=${CARGO_TARGET_DIR:-$here/target}/release/vmscope
+core=$dir/elf.core
+vmlinux=$dir/vmlinux
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Both must print the same number first.
+v=$("$bin" print --core "$core" --vmlinux "$vmlinux" --json init_mm.map_count | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')
+d=$("$py" "$here/benches/drgn_print.py" "$core" "$vmlinux")
+echo "dump $dump ($(cat "$dir/release")): init_mm.map_count vmscope $v, drgn $d; $(uptime | sed "s/.*load/load/")"
+[[ $v == "$d" ]] || { echo "vmscope and drgn disagree" >&2; exit 1; }
+
+hyperfine -N --warmup 2 --runs 10 --export-json "$out/print.json" \
+    -n vmscope "$bin print --core $core --vmlinux $vmlinux init_mm.map_count" \
+    -n drgn "$py $here/benches/drgn_print.py $core $vmlinux" >/dev/null
+python3 - "$out/print.json" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+print(f"print init_mm.map_count: vmscope {r['vmscope']*1000:.1f} ms, drgn {r['drgn']*1000:.1f} ms, ratio {r['drgn']/r['vmscope']:.1f}x")
+PY

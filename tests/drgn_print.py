@@ -1,0 +1,50 @@
+"""Oracle for tests/print_drgn.rs: evaluate drgn expressions on a dump.
+
+argv: CORE VMLINUX; stdin: a JSON list of drgn (Python) expressions; stdout: a JSON
+list of {"kind": int|ptr|str|obj, "value", "address"} in the same order.
+"""
+import json
+import sys
+
+import drgn
+from drgn import Object, TypeKind, container_of, offsetof, sizeof
+from drgn.helpers.linux.percpu import per_cpu, per_cpu_ptr
+from drgn.helpers.linux.pid import find_task
+
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[1])
+prog.load_debug_info([sys.argv[2]])
+ns = {
+    "prog": prog,
+    "Object": Object,
+    "container_of": container_of,
+    "offsetof": offsetof,
+    "sizeof": sizeof,
+    "per_cpu": per_cpu,
+    "per_cpu_ptr": per_cpu_ptr,
+    "find_task": find_task,
+    "sym_at": lambda a: (lambda s: s.name if a == s.address else f"{s.name}+{a - s.address:#x}")(prog.symbol(a)),
+}
+
+
+def describe(o):
+    if isinstance(o, str):
+        return {"kind": "name", "value": o, "address": None}
+    if isinstance(o, int):
+        return {"kind": "int", "value": o, "address": None}
+    t = o.type_
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    out = {"address": o.address_}
+    if t.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM):
+        out.update(kind="int", value=int(o.value_()))
+    elif t.kind == TypeKind.POINTER:
+        out.update(kind="ptr", value=o.value_())
+    elif t.kind == TypeKind.ARRAY and t.type.unqualified().name == "char":
+        out.update(kind="str", value=o.string_().decode(errors="replace"))
+    else:
+        out.update(kind="obj", value=None)
+    return out
+
+
+print(json.dumps([describe(eval(e, ns)) for e in json.load(sys.stdin)]))
