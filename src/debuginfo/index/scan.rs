@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::types::model::NameKind;
 
 use super::names::{Kind, NameIndex};
-use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, UnitSpan};
+use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, StrBase, UnitSpan};
 
 /// Progress of an index build, `(units done, units in total)`: called from the scanning
 /// threads, first with 0 done when the build starts, last with `done == total`.
@@ -48,6 +48,7 @@ fn scan_unit<'a>(
 ) -> Result<(), DebugInfoError> {
     let header = db.unit_header(span.start)?;
     let abbrevs = db.abbreviations_uncached(&header)?;
+    let base = db.str_base(&header, &abbrevs)?;
     let mut raw = header
         .entries_raw(&abbrevs, None)
         .map_err(|e| db.bad(span.start, e.to_string()))?;
@@ -103,7 +104,7 @@ fn scan_unit<'a>(
                     .read_attribute(*spec)
                     .map_err(|e| db.bad(die_off, e.to_string()))?;
                 match attr.name() {
-                    dw::DW_AT_name => name = db.attr_str(&attr.value()),
+                    dw::DW_AT_name => name = Some(name_of(db, &attr, base, die_off)?),
                     dw::DW_AT_declaration => {
                         decl = matches!(attr.value(), gimli::AttributeValue::Flag(true))
                     }
@@ -143,7 +144,7 @@ fn scan_unit<'a>(
                 }
             }
         } else if in_shape {
-            let m = MemberShape::read(db, &mut raw, abbrev, die_off)?;
+            let m = MemberShape::read(db, &mut raw, abbrev, die_off, base)?;
             if let Some(sb) = shape.as_mut() {
                 m.feed(&mut sb.hash);
                 sb.members += 1;
@@ -192,6 +193,22 @@ fn scan_unit<'a>(
     Ok(())
 }
 
+/// A `DW_AT_name` string; a form that cannot be resolved is an error, never a silently
+/// nameless type.
+fn name_of<'a>(
+    db: &'a DwarfFile,
+    attr: &gimli::Attribute<Slice<'a>>,
+    base: StrBase,
+    die_off: u64,
+) -> Result<&'a [u8], DebugInfoError> {
+    db.attr_str(&attr.value(), base).ok_or_else(|| {
+        db.bad(
+            die_off,
+            format!("DW_AT_name value {:?} could not be read", attr.value()),
+        )
+    })
+}
+
 #[derive(Default)]
 struct MemberShape<'a> {
     name: Option<&'a [u8]>,
@@ -209,15 +226,15 @@ impl<'a> MemberShape<'a> {
         raw: &mut gimli::EntriesRaw<'_, '_, Slice<'a>>,
         abbrev: &gimli::Abbreviation,
         die_off: u64,
+        base: StrBase,
     ) -> Result<MemberShape<'a>, DebugInfoError> {
         let mut m = MemberShape::default();
         for spec in abbrev.attributes() {
             let attr = raw
                 .read_attribute(*spec)
                 .map_err(|e| db.bad(die_off, e.to_string()))?;
-            let v = attr.value();
             match attr.name() {
-                dw::DW_AT_name => m.name = db.attr_str(&v),
+                dw::DW_AT_name => m.name = Some(name_of(db, &attr, base, die_off)?),
                 dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
                 dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
                 dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
