@@ -13,8 +13,8 @@ use super::names::{Kind, NameIndex};
 use crate::debuginfo::sections::{DwarfFile, UnitSpan};
 
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
-/// 7: xxh3 checksums and shape hashes.
-const FORMAT_VERSION: u32 = 7;
+/// 7: xxh3 checksums and shape hashes; 8: bodies with nested type definitions never repeat.
+const FORMAT_VERSION: u32 = 8;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {

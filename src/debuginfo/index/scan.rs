@@ -79,10 +79,20 @@ fn scan_unit<'a>(
         } else {
             None
         };
-        let in_shape = shape
+        let at_shape_depth = shape
             .as_ref()
-            .is_some_and(|sb| scope.len() == sb.child_depth)
-            && tag == dw::DW_TAG_member;
+            .is_some_and(|sb| scope.len() == sb.child_depth);
+        let in_shape = at_shape_depth && tag == dw::DW_TAG_member;
+        if at_shape_depth
+            && Kind::of_tag(tag).is_some_and(|k| matches!(k, Kind::Struct | Kind::Union))
+        {
+            // A type defined inside the body (clang's anonymous structs and unions): pahole
+            // never takes such a definition for a repeat of an earlier one, so make the shape
+            // unique to this DIE.
+            if let Some(sb) = shape.as_mut() {
+                sb.hash.update(&die_off.to_le_bytes());
+            }
+        }
         // Children worth reading: those of the unit, of functions and lexical blocks (types
         // pahole registers live there) and, for shapes, the members of unit-level structs.
         let container = parent_ok
