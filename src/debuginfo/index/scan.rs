@@ -35,6 +35,8 @@ struct ShapeBuilder {
     child_depth: usize,
     hash: Box<Xxh3>,
     members: u64,
+    /// a type defined in the body since the last member
+    nested_at: Option<u64>,
 }
 
 /// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
@@ -83,14 +85,9 @@ fn scan_unit<'a>(
             .as_ref()
             .is_some_and(|sb| scope.len() == sb.child_depth);
         let in_shape = at_shape_depth && tag == dw::DW_TAG_member;
-        if at_shape_depth
-            && Kind::of_tag(tag).is_some_and(|k| matches!(k, Kind::Struct | Kind::Union))
-        {
-            // A type defined inside the body (clang's anonymous structs and unions): pahole
-            // never takes such a definition for a repeat of an earlier one, so make the shape
-            // unique to this DIE.
+        if at_shape_depth && matches!(Kind::of_tag(tag), Some(Kind::Struct | Kind::Union)) {
             if let Some(sb) = shape.as_mut() {
-                sb.hash.update(&die_off.to_le_bytes());
+                sb.nested_at = Some(die_off);
             }
         }
         // Children worth reading: those of the unit, of functions and lexical blocks (types
@@ -142,6 +139,7 @@ fn scan_unit<'a>(
                         child_depth: scope.len() + 1,
                         hash: Box::new(Xxh3::new()),
                         members: 0,
+                        nested_at: None,
                     };
                     let mut sb = sb;
                     sb.hash.update(&size.to_le_bytes());
@@ -156,6 +154,12 @@ fn scan_unit<'a>(
         } else if in_shape {
             let m = MemberShape::read(db, &mut raw, abbrev, die_off, base)?;
             if let Some(sb) = shape.as_mut() {
+                // A type defined in the body with a member after it (clang): pahole never
+                // takes such a definition for a repeat of an earlier one, so the shape is made
+                // unique to this DIE.
+                if let Some(at) = sb.nested_at.take() {
+                    sb.hash.update(&at.to_le_bytes());
+                }
                 m.feed(&mut sb.hash);
                 sb.members += 1;
             }
