@@ -428,7 +428,19 @@ impl TypeDb {
                         .attr_str(&v, base)
                         .map(|b| String::from_utf8_lossy(b).into_owned());
                 }
-                dw::DW_AT_type => out.ty = self.type_ref(header, &v),
+                dw::DW_AT_type => {
+                    if let AttributeValue::DebugInfoRefSup(o) = v {
+                        return Err(self.file.bad(
+                            offset,
+                            format!(
+                                "type at {:#x} of a dwz supplementary file \
+                                 (.gnu_debugaltlink / .debug_sup), not supported yet",
+                                o.0
+                            ),
+                        ));
+                    }
+                    out.ty = self.type_ref(header, &v)
+                }
                 dw::DW_AT_byte_size => out.byte_size = udata(&v),
                 dw::DW_AT_bit_size => {
                     out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok())

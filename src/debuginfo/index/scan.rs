@@ -216,10 +216,15 @@ fn name_of<'a>(
     die_off: u64,
 ) -> Result<&'a [u8], DebugInfoError> {
     db.attr_str(&attr.value(), base).ok_or_else(|| {
-        db.bad(
-            die_off,
-            format!("DW_AT_name value {:?} could not be read", attr.value()),
-        )
+        let why = match attr.value() {
+            gimli::AttributeValue::DebugStrRefSup(_) => {
+                "DW_AT_name is in a dwz supplementary file (.gnu_debugaltlink / .debug_sup), \
+                 which is not supported yet"
+                    .to_string()
+            }
+            v => format!("DW_AT_name value {v:?} could not be read"),
+        };
+        db.bad(die_off, why)
     })
 }
 
