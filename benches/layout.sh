@@ -67,3 +67,13 @@ for c in "${cases[@]}"; do
     r2=$(python3 -c "print('%.0f' % ($pw / max($ww, 1e-4)))")
     echo "| $label | $pw | $cw | $ww | ${r1}x | ${r2}x | $pm | $cm | $wm |"
 done
+
+# The same vmlinux with SHF_COMPRESSED zlib debug sections: cold lookup of the late struct
+# (decompression included) next to the uncompressed one; the target is at most 2x.
+echo
+objcopy --compress-debug-sections=zlib "$VMLINUX" "$work/vmlinux.zlib"
+echo "| cold lookup of $late | uncompressed s | zlib s | zlib/uncompressed |"
+echo "|---|---|---|---|"
+u=$(wall "env XDG_CACHE_HOME=$cache $BIN layout --vmlinux $VMLINUX $late" "rm -rf $cache")
+z=$(wall "env XDG_CACHE_HOME=$cache $BIN layout --vmlinux $work/vmlinux.zlib $late" "rm -rf $cache")
+echo "| $late | $u | $z | $(python3 -c "print('%.2f' % ($z / max($u, 1e-4)))")x |"

@@ -205,8 +205,19 @@ impl TypeDb {
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
                 let is_union = tag == dw::DW_TAG_union_type;
                 let mut members = Vec::new();
-                for (_, a, moff) in self.children_of(&header, root, offset, &[dw::DW_TAG_member])? {
-                    members.push(self.member_from(a, is_union, moff)?);
+                let mut nested = Vec::new();
+                let tags = [
+                    dw::DW_TAG_member,
+                    dw::DW_TAG_structure_type,
+                    dw::DW_TAG_union_type,
+                    dw::DW_TAG_class_type,
+                ];
+                for (t, a, moff) in self.children_of(&header, root, offset, &tags)? {
+                    if t == dw::DW_TAG_member {
+                        members.push(self.member_from(a, is_union, moff)?);
+                    } else {
+                        nested.push((members.len(), self.arena.id_for(moff)));
+                    }
                 }
                 let c = Composite {
                     name: attrs.name,
@@ -214,6 +225,7 @@ impl TypeDb {
                     members,
                     declaration: attrs.declaration,
                     alignment: attrs.alignment,
+                    nested,
                 };
                 if is_union {
                     Type::Union(c)
@@ -395,12 +407,31 @@ impl TypeDb {
             let v = attr.value();
             match attr.name() {
                 dw::DW_AT_name => {
+                    let base = match v {
+                        AttributeValue::DebugStrOffsetsIndex(_) => {
+                            let abbrevs = self.file.abbreviations(header)?;
+                            self.file.str_base_cached(header, &abbrevs)?
+                        }
+                        _ => None,
+                    };
                     out.name = self
                         .file
-                        .attr_str(&v)
+                        .attr_str(&v, base)
                         .map(|b| String::from_utf8_lossy(b).into_owned());
                 }
-                dw::DW_AT_type => out.ty = self.type_ref(header, &v),
+                dw::DW_AT_type => {
+                    if let AttributeValue::DebugInfoRefSup(o) = v {
+                        return Err(self.file.bad(
+                            offset,
+                            format!(
+                                "type at {:#x} of a dwz supplementary file \
+                                 (.gnu_debugaltlink / .debug_sup), not supported yet",
+                                o.0
+                            ),
+                        ));
+                    }
+                    out.ty = self.type_ref(header, &v)
+                }
                 dw::DW_AT_byte_size => out.byte_size = udata(&v),
                 dw::DW_AT_bit_size => {
                     out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok())

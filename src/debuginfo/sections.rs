@@ -6,7 +6,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gimli::{AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader};
+use gimli::{
+    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader,
+};
 use memmap2::Mmap;
 use object::{Object, ObjectSection};
 
@@ -27,10 +29,11 @@ pub enum DebugInfoError {
         path: PathBuf,
         section: &'static str,
     },
-    #[error("{path}: section {section} is compressed; compressed DWARF is not supported")]
+    #[error("{path}: compressed section {section} could not be decompressed: {reason}")]
     Compressed {
         path: PathBuf,
         section: &'static str,
+        reason: String,
     },
     #[error("{path}: section {section} lies outside the file (truncated?)")]
     Truncated {
@@ -62,10 +65,16 @@ pub(crate) struct DwarfFile {
     abbrev: SectionData,
     str_: SectionData,
     line_str: SectionData,
+    str_offsets: SectionData,
     build_id: Option<Vec<u8>>,
     units: OnceLock<Vec<UnitSpan>>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+    /// DW_AT_str_offsets_base of each unit read so far, by unit start
+    str_bases: Mutex<HashMap<u64, StrBase>>,
 }
+
+/// Where a unit's `DW_FORM_strx*` indexes point into `.debug_str_offsets` (DWARF 5, clang).
+pub(crate) type StrBase = Option<(gimli::Format, gimli::DebugStrOffsetsBase<usize>)>;
 
 /// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
 struct SectionData {
@@ -112,9 +121,22 @@ fn section_data(
             reason: e.to_string(),
         })?;
     if compressed.format != object::CompressionFormat::None {
-        return Err(DebugInfoError::Compressed {
-            path: path.to_path_buf(),
-            section: name,
+        // SHF_COMPRESSED (zlib, zstd) or a legacy .zdebug_* section: inflated once, here.
+        let data = sec
+            .uncompressed_data()
+            .map_err(|e| DebugInfoError::Compressed {
+                path: path.to_path_buf(),
+                section: name,
+                reason: e.to_string(),
+            })?;
+        let owned = if file.kind() == object::ObjectKind::Relocatable {
+            relocated(path, file, &sec, &data, name)?
+        } else {
+            data.into_owned()
+        };
+        return Ok(SectionData {
+            range: 0..0,
+            owned: Some(owned),
         });
     }
     let Some((off, size)) = sec.file_range() else {
@@ -196,7 +218,7 @@ impl DwarfFile {
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
-        let (info, abbrev, str_, line_str, build_id) = {
+        let (info, abbrev, str_, line_str, str_offsets, build_id) = {
             let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -210,8 +232,9 @@ impl DwarfFile {
             let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
             let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
             let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
+            let str_offsets = section_data(path, &obj, &mmap, ".debug_str_offsets", false)?;
             let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
-            (info, abbrev, str_, line_str, build_id)
+            (info, abbrev, str_, line_str, str_offsets, build_id)
         };
         let db = DwarfFile {
             path: path.to_path_buf(),
@@ -220,9 +243,11 @@ impl DwarfFile {
             abbrev,
             str_,
             line_str,
+            str_offsets,
             build_id,
             units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
+            str_bases: Mutex::new(HashMap::new()),
         };
         // Check the first unit header now, so that garbage DWARF fails at open with a clear
         // error; the other headers are read only when needed (or come from the index cache).
@@ -352,21 +377,98 @@ impl DwarfFile {
             .map_err(|e| self.bad(key, format!("abbreviations: {e}")))
     }
 
-    /// String value of an attribute (inline, `.debug_str` or `.debug_line_str`).
-    pub(crate) fn attr_str<'a>(&'a self, value: &AttributeValue<Slice<'a>>) -> Option<&'a [u8]> {
+    /// The unit's string-offsets base: its root DIE's `DW_AT_str_offsets_base`, or the start
+    /// of `.debug_str_offsets` past its header when absent. `None` for units that cannot use
+    /// `DW_FORM_strx*` (before DWARF 5, or no `.debug_str_offsets`).
+    pub(crate) fn str_base(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        abbrevs: &gimli::Abbreviations,
+    ) -> Result<StrBase, DebugInfoError> {
+        if header.version() < 5 || self.sec(&self.str_offsets).is_empty() {
+            return Ok(None);
+        }
+        let start = header
+            .offset()
+            .as_debug_info_offset()
+            .map(|o| o.0 as u64)
+            .unwrap_or(0);
+        let mut entries = header.entries(abbrevs);
+        let root = entries
+            .next_dfs()
+            .map_err(|e| self.bad(start, format!("unit DIE: {e}")))?
+            .map(|(_, e)| e);
+        let attr = match root {
+            Some(die) => die
+                .attr_value(dw::DW_AT_str_offsets_base)
+                .map_err(|e| self.bad(start, format!("unit DIE: {e}")))?,
+            None => None,
+        };
+        let format = header.format();
+        let base = match attr {
+            Some(AttributeValue::DebugStrOffsetsBase(b)) => b,
+            _ => gimli::DebugStrOffsetsBase::default_for_encoding_and_file(
+                header.encoding(),
+                gimli::DwarfFileType::Main,
+            ),
+        };
+        Ok(Some((format, base)))
+    }
+
+    /// [`Self::str_base`] remembered per unit (the type loader parses one DIE at a time).
+    pub(crate) fn str_base_cached(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        abbrevs: &gimli::Abbreviations,
+    ) -> Result<StrBase, DebugInfoError> {
+        if header.version() < 5 {
+            return Ok(None);
+        }
+        let key = header
+            .offset()
+            .as_debug_info_offset()
+            .map(|o| o.0 as u64)
+            .unwrap_or(0);
+        if let Some(b) = self
+            .str_bases
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).copied())
+        {
+            return Ok(b);
+        }
+        let b = self.str_base(header, abbrevs)?;
+        if let Ok(mut m) = self.str_bases.lock() {
+            m.insert(key, b);
+        }
+        Ok(b)
+    }
+
+    /// String value of an attribute: inline, `.debug_str`, `.debug_line_str`, or through the
+    /// unit's `.debug_str_offsets` entries (`base`).
+    pub(crate) fn attr_str<'a>(
+        &'a self,
+        value: &AttributeValue<Slice<'a>>,
+        base: StrBase,
+    ) -> Option<&'a [u8]> {
+        let debug_str = || gimli::DebugStr::new(self.sec(&self.str_), LittleEndian);
         match value {
             AttributeValue::String(s) => Some(s.slice()),
-            AttributeValue::DebugStrRef(o) => {
-                gimli::DebugStr::new(self.sec(&self.str_), LittleEndian)
-                    .get_str(*o)
-                    .ok()
-                    .map(|s| s.slice())
-            }
+            AttributeValue::DebugStrRef(o) => debug_str().get_str(*o).ok().map(|s| s.slice()),
             AttributeValue::DebugLineStrRef(o) => {
                 gimli::DebugLineStr::new(self.sec(&self.line_str), LittleEndian)
                     .get_str(*o)
                     .ok()
                     .map(|s| s.slice())
+            }
+            AttributeValue::DebugStrOffsetsIndex(i) => {
+                let (format, base) = base?;
+                let offsets = gimli::DebugStrOffsets::from(Slice::new(
+                    self.sec(&self.str_offsets),
+                    LittleEndian,
+                ));
+                let o = offsets.get_str_offset(format, base, *i).ok()?;
+                debug_str().get_str(o).ok().map(|s| s.slice())
             }
             _ => None,
         }

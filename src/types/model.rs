@@ -73,6 +73,9 @@ pub struct Composite {
     pub declaration: bool,
     /// Explicit alignment (`__attribute__((__aligned__(N)))` on the type), if the source records it.
     pub alignment: Option<u64>,
+    /// Types defined inside the body (clang nests anonymous structs/unions there), each with
+    /// the index of the member it precedes; pahole prints them in place.
+    pub nested: Vec<(usize, TypeId)>,
 }
 
 /// One data member of a struct or union.

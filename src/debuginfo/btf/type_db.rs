@@ -198,6 +198,7 @@ impl BtfDb {
                     members: Vec::new(),
                     declaration: true,
                     alignment: None,
+                    nested: Vec::new(),
                 };
                 if ty.kind_flag {
                     Type::Union(composite)
@@ -383,6 +384,7 @@ impl BtfDb {
             members,
             declaration: false,
             alignment: (placement.alignment != 0).then_some(u64::from(placement.alignment)),
+            nested: Vec::new(),
         })
     }
 

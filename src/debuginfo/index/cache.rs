@@ -13,8 +13,9 @@ use super::names::{Kind, NameIndex};
 use crate::debuginfo::sections::{DwarfFile, UnitSpan};
 
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
-/// 7: xxh3 checksums and shape hashes.
-const FORMAT_VERSION: u32 = 7;
+/// 7: xxh3 checksums and shape hashes; 10: a body defining a type before a member never
+/// repeats.
+const FORMAT_VERSION: u32 = 10;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {

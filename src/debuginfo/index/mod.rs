@@ -33,6 +33,16 @@ pub(crate) fn load_or_build(
         }
     }
     let built = scan::build(db, shapes, progress)?;
+    if built.any.is_empty() {
+        // DWARF is there but nothing in it could be named: say so rather than list nothing.
+        return Err(db.bad(
+            0,
+            format!(
+                "{} units but no named type could be read from them",
+                db.units()?.len()
+            ),
+        ));
+    }
     let ix = IndexFile::from_index(&built, db.units()?, db.debug_info_len())
         .ok_or_else(|| db.bad(0, "index too large"))?;
     if let Some(dir) = cache_dir {

@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::types::model::NameKind;
 
 use super::names::{Kind, NameIndex};
-use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, UnitSpan};
+use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, StrBase, UnitSpan};
 
 /// Progress of an index build, `(units done, units in total)`: called from the scanning
 /// threads, first with 0 done when the build starts, last with `done == total`.
@@ -35,6 +35,8 @@ struct ShapeBuilder {
     child_depth: usize,
     hash: Box<Xxh3>,
     members: u64,
+    /// a type defined in the body since the last member
+    nested_at: Option<u64>,
 }
 
 /// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
@@ -48,6 +50,7 @@ fn scan_unit<'a>(
 ) -> Result<(), DebugInfoError> {
     let header = db.unit_header(span.start)?;
     let abbrevs = db.abbreviations_uncached(&header)?;
+    let base = db.str_base(&header, &abbrevs)?;
     let mut raw = header
         .entries_raw(&abbrevs, None)
         .map_err(|e| db.bad(span.start, e.to_string()))?;
@@ -78,10 +81,15 @@ fn scan_unit<'a>(
         } else {
             None
         };
-        let in_shape = shape
+        let at_shape_depth = shape
             .as_ref()
-            .is_some_and(|sb| scope.len() == sb.child_depth)
-            && tag == dw::DW_TAG_member;
+            .is_some_and(|sb| scope.len() == sb.child_depth);
+        let in_shape = at_shape_depth && tag == dw::DW_TAG_member;
+        if at_shape_depth && matches!(Kind::of_tag(tag), Some(Kind::Struct | Kind::Union)) {
+            if let Some(sb) = shape.as_mut() {
+                sb.nested_at = Some(die_off);
+            }
+        }
         // Children worth reading: those of the unit, of functions and lexical blocks (types
         // pahole registers live there) and, for shapes, the members of unit-level structs.
         let container = parent_ok
@@ -103,7 +111,7 @@ fn scan_unit<'a>(
                     .read_attribute(*spec)
                     .map_err(|e| db.bad(die_off, e.to_string()))?;
                 match attr.name() {
-                    dw::DW_AT_name => name = db.attr_str(&attr.value()),
+                    dw::DW_AT_name => name = Some(name_of(db, &attr, base, die_off)?),
                     dw::DW_AT_declaration => {
                         decl = matches!(attr.value(), gimli::AttributeValue::Flag(true))
                     }
@@ -131,6 +139,7 @@ fn scan_unit<'a>(
                         child_depth: scope.len() + 1,
                         hash: Box::new(Xxh3::new()),
                         members: 0,
+                        nested_at: None,
                     };
                     let mut sb = sb;
                     sb.hash.update(&size.to_le_bytes());
@@ -143,8 +152,14 @@ fn scan_unit<'a>(
                 }
             }
         } else if in_shape {
-            let m = MemberShape::read(db, &mut raw, abbrev, die_off)?;
+            let m = MemberShape::read(db, &mut raw, abbrev, die_off, base)?;
             if let Some(sb) = shape.as_mut() {
+                // A type defined in the body with a member after it (clang): pahole never
+                // takes such a definition for a repeat of an earlier one, so the shape is made
+                // unique to this DIE.
+                if let Some(at) = sb.nested_at.take() {
+                    sb.hash.update(&at.to_le_bytes());
+                }
                 m.feed(&mut sb.hash);
                 sb.members += 1;
             }
@@ -192,6 +207,27 @@ fn scan_unit<'a>(
     Ok(())
 }
 
+/// A `DW_AT_name` string; a form that cannot be resolved is an error, never a silently
+/// nameless type.
+fn name_of<'a>(
+    db: &'a DwarfFile,
+    attr: &gimli::Attribute<Slice<'a>>,
+    base: StrBase,
+    die_off: u64,
+) -> Result<&'a [u8], DebugInfoError> {
+    db.attr_str(&attr.value(), base).ok_or_else(|| {
+        let why = match attr.value() {
+            gimli::AttributeValue::DebugStrRefSup(_) => {
+                "DW_AT_name is in a dwz supplementary file (.gnu_debugaltlink / .debug_sup), \
+                 which is not supported yet"
+                    .to_string()
+            }
+            v => format!("DW_AT_name value {v:?} could not be read"),
+        };
+        db.bad(die_off, why)
+    })
+}
+
 #[derive(Default)]
 struct MemberShape<'a> {
     name: Option<&'a [u8]>,
@@ -209,15 +245,15 @@ impl<'a> MemberShape<'a> {
         raw: &mut gimli::EntriesRaw<'_, '_, Slice<'a>>,
         abbrev: &gimli::Abbreviation,
         die_off: u64,
+        base: StrBase,
     ) -> Result<MemberShape<'a>, DebugInfoError> {
         let mut m = MemberShape::default();
         for spec in abbrev.attributes() {
             let attr = raw
                 .read_attribute(*spec)
                 .map_err(|e| db.bad(die_off, e.to_string()))?;
-            let v = attr.value();
             match attr.name() {
-                dw::DW_AT_name => m.name = db.attr_str(&v),
+                dw::DW_AT_name => m.name = Some(name_of(db, &attr, base, die_off)?),
                 dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
                 dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
                 dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),

@@ -259,8 +259,14 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         out.put(" {\n");
         let mut sums = Sums::default();
         self.leading_holes(out, &l, &mut sums, cconf.indent);
-        for i in 0..l.members.len() {
-            self.class_member(out, &l, i, &mut sums, &mut cconf);
+        let mut nested = comp.nested.iter().peekable();
+        for i in 0..=l.members.len() {
+            while let Some((_, tid)) = nested.next_if(|(at, _)| *at <= i) {
+                self.nested_type(out, *tid, &cconf);
+            }
+            if i < l.members.len() {
+                self.class_member(out, &l, i, &mut sums, &mut cconf);
+            }
         }
         self.forced_padding(out, &l, &sums, &cconf);
         if cconf.emit_stats {
@@ -282,6 +288,26 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 l.alignment
             ));
         }
+    }
+
+    /// A type defined inside a struct's body, printed where it is defined as a body of its
+    /// own (its own cachelines and stats, the parent's column widths), as pahole does.
+    fn nested_type(&mut self, out: &mut Sink<'_>, id: TypeId, parent: &Conf) {
+        let mut conf = parent.clone();
+        conf.prefix = None;
+        conf.suffix = None;
+        conf.union_member = false;
+        if conf.emit_stats {
+            // a body of its own: cachelines counted from its start
+            conf.cacheline = None;
+        }
+        out.tabs(conf.indent);
+        if matches!(self.get(Some(id)), Some(Type::Union(_))) {
+            self.union_body(out, id, &conf);
+        } else {
+            self.class_body(out, id, &conf);
+        }
+        out.put(";\n\n");
     }
 
     /// Holes before the first member.
