@@ -1,6 +1,6 @@
 //! `vmscope layout --btf` against the oracle `pahole -F btf` (pahole 1.24): the C fixtures
 //! encoded with `pahole -J` (as raw BTF and as an ELF .BTF section), and the .BTF sections
-//! of the Debian fixture kernels, for every struct and union name.
+//! of the fixture kernels (Debian's and the clang-built 6.12), for every struct and union name.
 
 mod common;
 
@@ -98,7 +98,7 @@ fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
 fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
     let mut report = Vec::new();
     let mut residue = Vec::new();
-    for vmlinux in common::fixture_vmlinuxes() {
+    for vmlinux in common::btf_vmlinuxes() {
         let names = composite_names(&vmlinux);
         assert!(
             names.len() > 5000,
@@ -155,7 +155,7 @@ fn fixture_kernels_options_match_pahole_btf() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for vmlinux in common::fixture_vmlinuxes() {
+    for vmlinux in common::btf_vmlinuxes() {
         for opts in [&["-E"][..], &["--hex"], &["-c", "32"], &["-c", "128"]] {
             let present: Vec<String> = names
                 .iter()
@@ -176,7 +176,7 @@ fn fixture_kernels_options_match_pahole_btf() {
 /// distinct shape), `--sizes` and `--nr_members` of each fixture kernel: byte for byte.
 #[test]
 fn fixture_kernels_full_listing_matches_pahole_btf() {
-    for vmlinux in common::fixture_vmlinuxes() {
+    for vmlinux in common::btf_vmlinuxes() {
         let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
         if want != got {
             let (w, g) = (blocks(&want), blocks(&got));

@@ -98,10 +98,11 @@ fn all_maps(
     out
 }
 
-#[test]
-fn every_process_of_every_dump_and_format_matches_proc_maps() {
+/// Compare the rebuilt maps of every process of every format of the named dumps with the
+/// guest's proc/PID/maps, byte for byte: (dump files, processes, VMAs, largest process).
+fn compare_all_maps(dumps: &[&str]) -> (usize, usize, usize, usize) {
     let (mut files, mut procs, mut vmas, mut biggest) = (0, 0, 0, 0);
-    for name in DUMPS {
+    for &name in dumps {
         let dir = dump_dir(name);
         let vmlinux = file_in(&dir, "vmlinux");
         let t = types(&vmlinux);
@@ -130,8 +131,41 @@ fn every_process_of_every_dump_and_format_matches_proc_maps() {
             files += 1;
         }
     }
+    (files, procs, vmas, biggest)
+}
+
+#[test]
+fn every_process_of_every_dump_and_format_matches_proc_maps() {
+    let (files, procs, vmas, biggest) = compare_all_maps(&DUMPS);
     eprintln!("maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
     assert_eq!(files, DUMPS.len() * FORMATS.len());
+    assert!(
+        biggest >= 60_000,
+        "the ~60,000-VMA workload was not among the processes compared"
+    );
+}
+
+/// The clang-built kernel with CONFIG_ANON_VMA_NAME: the same comparison, and the guest's maps
+/// it is compared with do carry `[anon:NAME]` and `[anon_shmem:NAME]` lines.
+#[test]
+fn every_process_of_the_clang_dump_matches_proc_maps_with_anon_names() {
+    let names = common::source_kernel_names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for name in &names {
+        let maps: String = proc_pids(&dump_dir(name))
+            .iter()
+            .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        for kind in ["[anon:", "[anon_shmem:"] {
+            assert!(
+                maps.lines().any(|l| l.contains(kind)),
+                "{name}: the guest's maps have no {kind}NAME] line (CONFIG_ANON_VMA_NAME?)"
+            );
+        }
+    }
+    let (files, procs, vmas, biggest) = compare_all_maps(&names);
+    eprintln!("clang maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
+    assert_eq!(files, names.len() * FORMATS.len());
     assert!(
         biggest >= 60_000,
         "the ~60,000-VMA workload was not among the processes compared"
