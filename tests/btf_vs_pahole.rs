@@ -118,7 +118,7 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
             vmlinux.display(),
             names.len()
         );
-        let differ = differing_names(&vmlinux, &names, &[]);
+        let differ = differing_names(vmlinux, &names, &[]);
         report.push(format!(
             "{}: {}/{} identical",
             vmlinux.display(),
@@ -137,7 +137,7 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
             .chain(["task_struct".to_string(), "mm_struct".to_string()].iter())
         {
             let args = ["-C", name.as_str()];
-            if pahole_btf(&vmlinux, &args) != vmscope_btf(&vmlinux, &args) {
+            if pahole_btf(vmlinux, &args) != vmscope_btf(vmlinux, &args) {
                 residue.push(format!("{}: {name} (alone)", vmlinux.display()));
             }
         }
@@ -181,10 +181,10 @@ fn options_match(vmlinuxes: &[PathBuf]) {
         for opts in [&["-E"][..], &["--hex"], &["-c", "32"], &["-c", "128"]] {
             let present: Vec<String> = names
                 .iter()
-                .filter(|n| !pahole_btf(&vmlinux, &["-C", n]).is_empty())
+                .filter(|n| !pahole_btf(vmlinux, &["-C", n]).is_empty())
                 .cloned()
                 .collect();
-            let differ = differing_names(&vmlinux, &present, opts);
+            let differ = differing_names(vmlinux, &present, opts);
             assert!(
                 differ.is_empty(),
                 "{} {opts:?}: {differ:?}",
@@ -209,7 +209,7 @@ fn clang_kernel_full_listing_matches_pahole_btf() {
 fn full_listing_matches(vmlinuxes: &[PathBuf]) {
     for vmlinux in vmlinuxes {
         let vmlinux = vmlinux.as_path();
-        let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
+        let (want, got) = (pahole_btf(vmlinux, &[]), vmscope_btf(vmlinux, &[]));
         if want != got {
             let (w, g) = (blocks(&want), blocks(&got));
             let first = w
@@ -227,14 +227,14 @@ fn full_listing_matches(vmlinuxes: &[PathBuf]) {
             );
         }
         assert_eq!(
-            vmscope_btf(&vmlinux, &["--sizes"]),
-            pahole_btf(&vmlinux, &["--sizes"]),
+            vmscope_btf(vmlinux, &["--sizes"]),
+            pahole_btf(vmlinux, &["--sizes"]),
             "{}",
             vmlinux.display()
         );
         assert_eq!(
-            vmscope_btf(&vmlinux, &["--nr-members"]),
-            pahole_btf(&vmlinux, &["--nr_members"]),
+            vmscope_btf(vmlinux, &["--nr-members"]),
+            pahole_btf(vmlinux, &["--nr_members"]),
             "{}",
             vmlinux.display()
         );
