@@ -1,4 +1,4 @@
-//! The `.BTF` sections of the Debian fixture kernels (5.10, 6.1) load completely.
+//! The `.BTF` sections of the fixture kernels (Debian 5.10, 6.1; the clang-built 6.12) load completely.
 //! (Layout comparison with `pahole -F btf` is in btf_vs_pahole.rs.)
 
 mod common;
@@ -7,7 +7,7 @@ use vmscope::debuginfo::btf::{Btf, BtfKind};
 
 #[test]
 fn fixture_vmlinux_btf_loads_every_type() {
-    for vmlinux in common::fixture_vmlinuxes() {
+    for vmlinux in common::btf_vmlinuxes() {
         let btf = Btf::open(&vmlinux).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(btf.pointer_size(), 8);
         let mut structs = 0;

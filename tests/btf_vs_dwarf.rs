@@ -8,72 +8,86 @@ mod common;
 use vmscope::debuginfo::btf::{BtfDb, BtfKind};
 use vmscope::types::model::{NameKind, TypeSource};
 
+use std::path::Path;
+
 #[test]
 fn every_composite_agrees_with_dwarf() {
     for vmlinux in common::fixture_vmlinuxes() {
-        let btf = BtfDb::open(&vmlinux, 64).unwrap_or_else(|e| panic!("{e}"));
-        let dwarf = vmscope::debuginfo::open(&vmlinux).unwrap_or_else(|e| panic!("{e}"));
-        let names = btf.composite_names().unwrap_or_else(|e| panic!("{e}"));
-        let (mut same, mut ambiguous, mut differ) = (0usize, 0usize, Vec::new());
-        for name in &names {
-            if btf
-                .btf()
-                .find_by_name(name, &[BtfKind::Struct, BtfKind::Union])
-                .len()
-                > 1
-            {
-                ambiguous += 1;
-                continue;
-            }
-            let b = btf
-                .find(name, NameKind::Composite)
-                .ok()
-                .flatten()
-                .expect("name from the BTF itself");
-            let Some(d) = dwarf
-                .find(name, NameKind::Composite)
-                .unwrap_or_else(|e| panic!("{e}"))
-            else {
-                differ.push(format!("{name}: not in DWARF"));
-                continue;
-            };
-            let (Some(b), Some(d)) = (
-                btf.get(b)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"))
-                    .as_composite(),
-                dwarf
-                    .get(d)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"))
-                    .as_composite(),
-            ) else {
-                differ.push(format!("{name}: not a struct/union in both"));
-                continue;
-            };
-            let shape = |c: &vmscope::types::model::Composite| {
-                (
-                    c.byte_size,
-                    c.members
-                        .iter()
-                        .map(|m| (m.name.clone(), m.bit_offset, m.bitfield_size))
-                        .collect::<Vec<_>>(),
-                )
-            };
-            if shape(b) == shape(d) {
-                same += 1;
-            } else {
-                differ.push(format!(
-                    "{name}: BTF {:?} vs DWARF {:?}",
-                    shape(b),
-                    shape(d)
-                ));
-            }
-        }
-        eprintln!(
-            "{}: {same} identical, {ambiguous} defined more than once in BTF, {} differ",
-            vmlinux.display(),
-            differ.len()
-        );
-        assert!(differ.is_empty(), "{}: {:#?}", vmlinux.display(), differ);
-        assert!(same > 5000);
+        agree(&vmlinux);
     }
+}
+
+/// The kernels built from source: clang's DWARF 5 against the BTF pahole made from it.
+#[test]
+fn every_composite_of_the_clang_kernel_agrees_with_dwarf() {
+    for vmlinux in common::source_vmlinuxes() {
+        agree(&vmlinux);
+    }
+}
+
+fn agree(vmlinux: &Path) {
+    let btf = BtfDb::open(vmlinux, 64).unwrap_or_else(|e| panic!("{e}"));
+    let dwarf = vmscope::debuginfo::open(vmlinux).unwrap_or_else(|e| panic!("{e}"));
+    let names = btf.composite_names().unwrap_or_else(|e| panic!("{e}"));
+    let (mut same, mut ambiguous, mut differ) = (0usize, 0usize, Vec::new());
+    for name in &names {
+        if btf
+            .btf()
+            .find_by_name(name, &[BtfKind::Struct, BtfKind::Union])
+            .len()
+            > 1
+        {
+            ambiguous += 1;
+            continue;
+        }
+        let b = btf
+            .find(name, NameKind::Composite)
+            .ok()
+            .flatten()
+            .expect("name from the BTF itself");
+        let Some(d) = dwarf
+            .find(name, NameKind::Composite)
+            .unwrap_or_else(|e| panic!("{e}"))
+        else {
+            differ.push(format!("{name}: not in DWARF"));
+            continue;
+        };
+        let (Some(b), Some(d)) = (
+            btf.get(b)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .as_composite(),
+            dwarf
+                .get(d)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .as_composite(),
+        ) else {
+            differ.push(format!("{name}: not a struct/union in both"));
+            continue;
+        };
+        let shape = |c: &vmscope::types::model::Composite| {
+            (
+                c.byte_size,
+                c.members
+                    .iter()
+                    .map(|m| (m.name.clone(), m.bit_offset, m.bitfield_size))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if shape(b) == shape(d) {
+            same += 1;
+        } else {
+            differ.push(format!(
+                "{name}: BTF {:?} vs DWARF {:?}",
+                shape(b),
+                shape(d)
+            ));
+        }
+    }
+    eprintln!(
+        "{}: {same} identical, {ambiguous} defined more than once in BTF, {} differ",
+        vmlinux.display(),
+        differ.len()
+    );
+    assert!(differ.is_empty(), "{}: {:#?}", vmlinux.display(), differ);
+    assert!(same > 5000);
 }

@@ -1,6 +1,6 @@
 //! `vmscope layout --btf` against the oracle `pahole -F btf` (pahole 1.24): the C fixtures
 //! encoded with `pahole -J` (as raw BTF and as an ELF .BTF section), and the .BTF sections
-//! of the Debian fixture kernels, for every struct and union name.
+//! of the fixture kernels (Debian's and the clang-built 6.12), for every struct and union name.
 
 mod common;
 
@@ -96,17 +96,29 @@ fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
 /// layout printed for `-C NAME` must be pahole's, byte for byte.
 #[test]
 fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
+    every_struct_and_union_matches(&common::fixture_vmlinuxes(), 5000);
+}
+
+/// The clang-built kernels (a tinyconfig: about 2,000 names). Their BTF has type tags
+/// (BTF_KIND_TYPE_TAG, `__user`, `__rcu`, ...), which pahole 1.24 cannot read.
+#[test]
+fn clang_kernel_every_struct_and_union_matches_pahole_btf() {
+    every_struct_and_union_matches(&common::source_vmlinuxes(), 1500);
+}
+
+fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
     let mut report = Vec::new();
     let mut residue = Vec::new();
-    for vmlinux in common::fixture_vmlinuxes() {
-        let names = composite_names(&vmlinux);
+    for vmlinux in vmlinuxes {
+        let vmlinux = vmlinux.as_path();
+        let names = composite_names(vmlinux);
         assert!(
-            names.len() > 5000,
+            names.len() > min_names,
             "{}: only {} names",
             vmlinux.display(),
             names.len()
         );
-        let differ = differing_names(&vmlinux, &names, &[]);
+        let differ = differing_names(vmlinux, &names, &[]);
         report.push(format!(
             "{}: {}/{} identical",
             vmlinux.display(),
@@ -125,7 +137,7 @@ fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
             .chain(["task_struct".to_string(), "mm_struct".to_string()].iter())
         {
             let args = ["-C", name.as_str()];
-            if pahole_btf(&vmlinux, &args) != vmscope_btf(&vmlinux, &args) {
+            if pahole_btf(vmlinux, &args) != vmscope_btf(vmlinux, &args) {
                 residue.push(format!("{}: {name} (alone)", vmlinux.display()));
             }
         }
@@ -142,6 +154,15 @@ fn fixture_kernels_every_struct_and_union_matches_pahole_btf() {
 /// `-E`, `--hex` and other cacheline sizes on the structs the project cares most about.
 #[test]
 fn fixture_kernels_options_match_pahole_btf() {
+    options_match(&common::fixture_vmlinuxes());
+}
+
+#[test]
+fn clang_kernel_options_match_pahole_btf() {
+    options_match(&common::source_vmlinuxes());
+}
+
+fn options_match(vmlinuxes: &[PathBuf]) {
     let names: Vec<String> = [
         "task_struct",
         "mm_struct",
@@ -155,14 +176,15 @@ fn fixture_kernels_options_match_pahole_btf() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for vmlinux in common::fixture_vmlinuxes() {
+    for vmlinux in vmlinuxes {
+        let vmlinux = vmlinux.as_path();
         for opts in [&["-E"][..], &["--hex"], &["-c", "32"], &["-c", "128"]] {
             let present: Vec<String> = names
                 .iter()
-                .filter(|n| !pahole_btf(&vmlinux, &["-C", n]).is_empty())
+                .filter(|n| !pahole_btf(vmlinux, &["-C", n]).is_empty())
                 .cloned()
                 .collect();
-            let differ = differing_names(&vmlinux, &present, opts);
+            let differ = differing_names(vmlinux, &present, opts);
             assert!(
                 differ.is_empty(),
                 "{} {opts:?}: {differ:?}",
@@ -176,8 +198,18 @@ fn fixture_kernels_options_match_pahole_btf() {
 /// distinct shape), `--sizes` and `--nr_members` of each fixture kernel: byte for byte.
 #[test]
 fn fixture_kernels_full_listing_matches_pahole_btf() {
-    for vmlinux in common::fixture_vmlinuxes() {
-        let (want, got) = (pahole_btf(&vmlinux, &[]), vmscope_btf(&vmlinux, &[]));
+    full_listing_matches(&common::fixture_vmlinuxes());
+}
+
+#[test]
+fn clang_kernel_full_listing_matches_pahole_btf() {
+    full_listing_matches(&common::source_vmlinuxes());
+}
+
+fn full_listing_matches(vmlinuxes: &[PathBuf]) {
+    for vmlinux in vmlinuxes {
+        let vmlinux = vmlinux.as_path();
+        let (want, got) = (pahole_btf(vmlinux, &[]), vmscope_btf(vmlinux, &[]));
         if want != got {
             let (w, g) = (blocks(&want), blocks(&got));
             let first = w
@@ -195,14 +227,14 @@ fn fixture_kernels_full_listing_matches_pahole_btf() {
             );
         }
         assert_eq!(
-            vmscope_btf(&vmlinux, &["--sizes"]),
-            pahole_btf(&vmlinux, &["--sizes"]),
+            vmscope_btf(vmlinux, &["--sizes"]),
+            pahole_btf(vmlinux, &["--sizes"]),
             "{}",
             vmlinux.display()
         );
         assert_eq!(
-            vmscope_btf(&vmlinux, &["--nr-members"]),
-            pahole_btf(&vmlinux, &["--nr_members"]),
+            vmscope_btf(vmlinux, &["--nr-members"]),
+            pahole_btf(vmlinux, &["--nr_members"]),
             "{}",
             vmlinux.display()
         );

@@ -119,3 +119,13 @@ dump_tests! {
     check_6_1_la57_kdump_zstd: "6.1-la57", "kdump-zstd";
     check_6_1_la57_kdump_excluded: "6.1-la57", "kdump-excluded";
 }
+
+// The clang-built kernel with named anonymous memory (fixtures/source-kernels.conf).
+dump_tests! {
+    check_6_12_clang_elf: "6.12-clang", "elf.core";
+    check_6_12_clang_kdump_zlib: "6.12-clang", "kdump-zlib.flat";
+    check_6_12_clang_kdump_lzo: "6.12-clang", "kdump-lzo";
+    check_6_12_clang_kdump_snappy: "6.12-clang", "kdump-snappy";
+    check_6_12_clang_kdump_zstd: "6.12-clang", "kdump-zstd";
+    check_6_12_clang_kdump_excluded: "6.12-clang", "kdump-excluded";
+}

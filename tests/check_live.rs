@@ -66,3 +66,9 @@ fn check_live_6_1() {
 fn check_live_5_10() {
     check_live("5.10");
 }
+
+/// The clang-built 6.12 (its BTF and kallsyms; named anonymous mappings in the workloads).
+#[test]
+fn check_live_6_12_clang() {
+    check_live("6.12-clang");
+}

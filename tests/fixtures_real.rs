@@ -435,3 +435,95 @@ fn run_in_guest_returns_output_status_and_a_fresh_proc_capture() {
         }
     }
 }
+
+/// The kernels built from source carry named anonymous memory: the anon-name workload's prctl
+/// calls succeeded, and the guest's maps (the paths in workloads.json are read from them) show
+/// each case the role sets up: private and shared names, a rename, a cleared name, halves named
+/// alike merged into one VMA and halves named differently kept apart.
+#[test]
+fn named_anonymous_mappings_show_in_the_built_kernels() {
+    for name in common::source_kernel_names() {
+        let d = common::dump(&name);
+        let wl = d.workloads();
+        let role = wl.role("anon-name");
+        assert_eq!(role.extra["named"], true, "{name}: {:?}", role.extra);
+        let maps = d.proc().maps(role.pid);
+        let path_of = |what: &str| {
+            let m = role
+                .mappings
+                .iter()
+                .find(|m| m.what.starts_with(what))
+                .unwrap_or_else(|| panic!("{name}: no {what:?} mapping in workloads.json"));
+            let line = maps
+                .iter()
+                .find(|l| l.start == m.start && l.end == m.end)
+                .unwrap_or_else(|| panic!("{name}: {what:?} {m:?} not in the guest's maps"));
+            (line.path.clone(), (m.end - m.start) / 4096)
+        };
+        let cases = [
+            ("named anon", "[anon:vmscope-named]", 2),
+            ("named shared anon", "[anon_shmem:vmscope-shared]", 2),
+            (
+                "named vmscope-first, then renamed",
+                "[anon:vmscope-renamed]",
+                2,
+            ),
+            ("named vmscope-cleared", "", 2),
+            ("two halves named alike", "[anon:vmscope-same]", 4),
+            ("left half", "[anon:vmscope-left]", 2),
+            ("right half", "[anon:vmscope-right]", 2),
+        ];
+        for (what, path, pages) in cases {
+            assert_eq!(path_of(what), (path.to_string(), pages), "{name}: {what}");
+        }
+    }
+}
+
+/// Each built kernel's vmlinux.compressed-debug is its vmlinux with every .debug_* section
+/// compressed (SHF_COMPRESSED, zlib) and every other section unchanged in size (objcopy may
+/// move sections, so they are compared by name).
+#[test]
+fn built_kernels_have_a_copy_with_compressed_debug_sections() {
+    use object::{Object, ObjectSection, SectionFlags};
+    use std::collections::BTreeMap;
+    let sections = |path: &std::path::Path| -> BTreeMap<String, (u64, bool)> {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file =
+            object::File::parse(&*data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.sections()
+            .map(|s| {
+                let compressed = matches!(s.flags(), SectionFlags::Elf { sh_flags }
+                    if sh_flags & u64::from(object::elf::SHF_COMPRESSED) != 0);
+                (s.name().unwrap_or("").to_string(), (s.size(), compressed))
+            })
+            .collect()
+    };
+    for name in common::source_kernel_names() {
+        let dir = common::source_kernel_dir(&name);
+        let plain = sections(&dir.join("vmlinux"));
+        let packed = sections(&dir.join("vmlinux.compressed-debug"));
+        assert_eq!(
+            plain.keys().collect::<Vec<_>>(),
+            packed.keys().collect::<Vec<_>>(),
+            "{name}: section names"
+        );
+        let mut debug = 0;
+        for (n, &(size, c)) in &plain {
+            let (psize, pc) = packed[n];
+            assert!(!c, "{name}: {n} compressed in the plain vmlinux");
+            if n.starts_with(".debug_") && size > 0 {
+                assert!(
+                    pc && psize < size,
+                    "{name}: {n} not compressed ({size} -> {psize})"
+                );
+                debug += 1;
+            } else {
+                assert!(
+                    !pc && psize == size,
+                    "{name}: {n} changed ({size} -> {psize})"
+                );
+            }
+        }
+        assert!(debug >= 5, "{name}: only {debug} debug sections");
+    }
+}

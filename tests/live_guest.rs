@@ -402,3 +402,15 @@ fn live_6_1_la57_btf_kallsyms() {
 fn live_6_1_dwarf_vmlinux() {
     live("6.1", true);
 }
+
+/// The clang-built 6.12 with named anonymous mappings: its BTF and /proc/kallsyms.
+#[test]
+fn live_6_12_clang_btf_kallsyms() {
+    live("6.12-clang", false);
+}
+
+/// The clang-built 6.12 with its DWARF 5 vmlinux at /vmlinux.
+#[test]
+fn live_6_12_clang_dwarf_vmlinux() {
+    live("6.12-clang", true);
+}

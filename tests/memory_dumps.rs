@@ -199,43 +199,54 @@ fn full_row(v: &J, comm_key: &str) -> String {
 #[test]
 fn ps_matches_guest_proc_and_drgn_on_every_dump_and_format() {
     for name in DUMPS {
-        let dir = dump_dir(name);
-        let proc_rows = proc_threads(&dir);
-        let workloads = workload_tgids(&dir);
-        let drgn: J =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap())
-                .unwrap();
-        let drgn_rows: BTreeSet<String> = drgn
-            .as_array()
-            .unwrap()
+        ps_matches_proc_and_drgn(name);
+    }
+}
+
+/// The clang-built kernels (fixtures/source-kernels.conf): the same oracles.
+#[test]
+fn ps_matches_guest_proc_and_drgn_on_every_clang_dump_format() {
+    for name in common::source_kernel_names() {
+        ps_matches_proc_and_drgn(&name);
+    }
+}
+
+fn ps_matches_proc_and_drgn(name: &str) {
+    let dir = dump_dir(name);
+    let proc_rows = proc_threads(&dir);
+    let workloads = workload_tgids(&dir);
+    let drgn: J =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("drgn/ps.json")).unwrap()).unwrap();
+    let drgn_rows: BTreeSet<String> = drgn
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| full_row(r, "comm"))
+        .collect();
+    for format in FORMATS {
+        let ps = run_json(name, format, &["ps", "--json"]);
+        let rows = ps.as_array().unwrap();
+        let ours: BTreeSet<Row> = rows
             .iter()
-            .map(|r| full_row(r, "comm"))
+            .filter(|r| r["idle"] == J::Bool(false))
+            .map(|r| row_of(r, &workloads))
             .collect();
-        for format in FORMATS {
-            let ps = run_json(name, format, &["ps", "--json"]);
-            let rows = ps.as_array().unwrap();
-            let ours: BTreeSet<Row> = rows
-                .iter()
-                .filter(|r| r["idle"] == J::Bool(false))
-                .map(|r| row_of(r, &workloads))
-                .collect();
-            assert_eq!(
-                ours.symmetric_difference(&proc_rows).collect::<Vec<_>>(),
-                Vec::<&Row>::new(),
-                "{name}/{format}: ps vs the guest's /proc (pid, tgid, ppid, comm, state)"
-            );
-            let idle: Vec<&J> = rows.iter().filter(|r| r["idle"] == J::Bool(true)).collect();
-            assert!(
-                !idle.is_empty() && idle.iter().all(|r| r["pid"] == 0 && r["mm"].is_null()),
-                "{name}/{format}: idle tasks"
-            );
-            let full: BTreeSet<String> = rows.iter().map(|r| full_row(r, "task_comm")).collect();
-            assert_eq!(
-                full.symmetric_difference(&drgn_rows).collect::<Vec<_>>(),
-                Vec::<&String>::new(),
-                "{name}/{format}: ps vs drgn/ps.json"
-            );
-        }
+        assert_eq!(
+            ours.symmetric_difference(&proc_rows).collect::<Vec<_>>(),
+            Vec::<&Row>::new(),
+            "{name}/{format}: ps vs the guest's /proc (pid, tgid, ppid, comm, state)"
+        );
+        let idle: Vec<&J> = rows.iter().filter(|r| r["idle"] == J::Bool(true)).collect();
+        assert!(
+            !idle.is_empty() && idle.iter().all(|r| r["pid"] == 0 && r["mm"].is_null()),
+            "{name}/{format}: idle tasks"
+        );
+        let full: BTreeSet<String> = rows.iter().map(|r| full_row(r, "task_comm")).collect();
+        assert_eq!(
+            full.symmetric_difference(&drgn_rows).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{name}/{format}: ps vs drgn/ps.json"
+        );
     }
 }
 

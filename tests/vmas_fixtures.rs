@@ -66,6 +66,12 @@ fn types(vmlinux: &Path) -> Box<dyn TypeLookup> {
     Box::new(db)
 }
 
+/// Types from the vmlinux's .BTF section instead of its DWARF.
+fn btf_types(vmlinux: &Path) -> Box<dyn TypeLookup> {
+    let db = vmscope::debuginfo::btf::BtfDb::open(vmlinux, 64).expect("BTF of the fixture vmlinux");
+    Box::new(db)
+}
+
 fn open(core: &Path, vmlinux: &Path, t: &dyn TypeLookup) -> Kernel {
     let d = vmscope::memory::dump::open(core.to_str().expect("utf-8 path")).expect("open dump");
     Kernel::open(d, vmlinux.to_str().expect("utf-8 path"), Some(t)).expect("open kernel")
@@ -93,13 +99,17 @@ fn all_maps(k: &Kernel, pids: &[(i32, Vec<u8>)]) -> BTreeMap<i32, (Vec<VmaInfo>,
     out
 }
 
-#[test]
-fn every_process_of_every_dump_and_format_matches_proc_maps() {
+/// Compare the rebuilt maps of every process of every format of the named dumps with the
+/// guest's proc/PID/maps, byte for byte: (dump files, processes, VMAs, largest process).
+fn compare_all_maps(
+    dumps: &[&str],
+    open_types: fn(&Path) -> Box<dyn TypeLookup>,
+) -> (usize, usize, usize, usize) {
     let (mut files, mut procs, mut vmas, mut biggest) = (0, 0, 0, 0);
-    for name in DUMPS {
+    for &name in dumps {
         let dir = dump_dir(name);
         let vmlinux = file_in(&dir, "vmlinux");
-        let t = types(&vmlinux);
+        let t = open_types(&vmlinux);
         let pids = proc_pids(&dir);
         for fmt in FORMATS {
             let core = file_in(&dir, fmt);
@@ -124,8 +134,51 @@ fn every_process_of_every_dump_and_format_matches_proc_maps() {
             files += 1;
         }
     }
+    (files, procs, vmas, biggest)
+}
+
+#[test]
+fn every_process_of_every_dump_and_format_matches_proc_maps() {
+    let (files, procs, vmas, biggest) = compare_all_maps(&DUMPS, types);
     eprintln!("maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
     assert_eq!(files, DUMPS.len() * FORMATS.len());
+    assert!(
+        biggest >= 60_000,
+        "the ~60,000-VMA workload was not among the processes compared"
+    );
+}
+
+/// The clang-built kernel with CONFIG_ANON_VMA_NAME: the same comparison, and the guest's maps
+/// it is compared with do carry `[anon:NAME]` and `[anon_shmem:NAME]` lines.
+#[test]
+fn every_process_of_the_clang_dump_matches_proc_maps_with_anon_names() {
+    clang_dump_matches_proc_maps(types);
+}
+
+/// The same with the types from the clang vmlinux's BTF (its DWARF is clang's DWARF 5).
+#[test]
+fn every_process_of_the_clang_dump_matches_proc_maps_via_its_btf() {
+    clang_dump_matches_proc_maps(btf_types);
+}
+
+fn clang_dump_matches_proc_maps(open_types: fn(&Path) -> Box<dyn TypeLookup>) {
+    let names = common::source_kernel_names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for name in &names {
+        let maps: String = proc_pids(&dump_dir(name))
+            .iter()
+            .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        for kind in ["[anon:", "[anon_shmem:"] {
+            assert!(
+                maps.lines().any(|l| l.contains(kind)),
+                "{name}: the guest's maps have no {kind}NAME] line (CONFIG_ANON_VMA_NAME?)"
+            );
+        }
+    }
+    let (files, procs, vmas, biggest) = compare_all_maps(&names, open_types);
+    eprintln!("clang maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
+    assert_eq!(files, names.len() * FORMATS.len());
     assert!(
         biggest >= 60_000,
         "the ~60,000-VMA workload was not among the processes compared"

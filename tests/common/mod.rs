@@ -26,7 +26,8 @@ pub fn fixtures_root() -> PathBuf {
     cache.join("vmscope/fixtures")
 }
 
-/// The DWARF+BTF vmlinux of every fixture kernel. Fails (never skips) when there is none.
+/// The DWARF+BTF vmlinux of every Debian (gcc-built) fixture kernel; the clang-built ones are
+/// `source_vmlinuxes()`. Fails (never skips) when there is none.
 pub fn fixture_vmlinuxes() -> Vec<PathBuf> {
     let kernels = fixtures_root().join("kernels");
     let mut found: Vec<PathBuf> = std::fs::read_dir(&kernels)
@@ -63,7 +64,51 @@ pub fn configured_kernels() -> Vec<(String, bool)> {
         .collect()
 }
 
-/// Names of every fixture dump (ROOT/dumps/NAME): each series, plus SERIES-la57 where configured.
+/// The kernels built from Debian's source, named in fixtures/source-kernels.conf (6.12-clang).
+pub fn source_kernel_names() -> Vec<String> {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/source-kernels.conf");
+    let text = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{}: {e}", conf.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// ROOT/source-kernels/NAME of a built kernel: vmlinuz, vmlinux (clang's DWARF 5 and BTF),
+/// vmlinux.compressed-debug, modules/, build.json. Fails (never skips) when it is not built.
+pub fn source_kernel_dir(name: &str) -> PathBuf {
+    let dir = fixtures_root().join("source-kernels").join(name);
+    assert!(
+        dir.join(".complete").is_file() && dir.join("vmlinux").is_file(),
+        "built kernel {name} missing at {}: {BUILD_HINT}",
+        dir.display()
+    );
+    dir
+}
+
+/// The vmlinux of every kernel built from source (the DWARF of these is clang's).
+pub fn source_vmlinuxes() -> Vec<PathBuf> {
+    let names = source_kernel_names();
+    assert!(
+        !names.is_empty(),
+        "fixtures/source-kernels.conf names no kernel"
+    );
+    names
+        .iter()
+        .map(|n| source_kernel_dir(n).join("vmlinux"))
+        .collect()
+}
+
+/// Every fixture vmlinux whose .BTF section tests may read: the Debian kernels and the built ones.
+pub fn btf_vmlinuxes() -> Vec<PathBuf> {
+    let mut all = fixture_vmlinuxes();
+    all.extend(source_vmlinuxes());
+    all
+}
+
+/// Names of every fixture dump (ROOT/dumps/NAME): each series, plus SERIES-la57 where configured,
+/// plus each kernel built from source.
 pub fn dump_names() -> Vec<String> {
     let mut names = Vec::new();
     for (series, la57) in configured_kernels() {
@@ -72,6 +117,7 @@ pub fn dump_names() -> Vec<String> {
         }
         names.push(series);
     }
+    names.extend(source_kernel_names());
     names
 }
 
@@ -191,7 +237,7 @@ pub fn dump(name: &str) -> DumpFixture {
     }
 }
 
-/// Every fixture dump (5.10, 6.1, 6.1-la57 with the shipped kernels.conf).
+/// Every fixture dump (5.10, 6.1, 6.1-la57 and 6.12-clang with the shipped conf files).
 pub fn dumps() -> Vec<DumpFixture> {
     dump_names().iter().map(|n| dump(n)).collect()
 }
