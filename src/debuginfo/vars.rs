@@ -32,6 +32,8 @@ fn scan_unit(db: &DwarfFile, start: u64, name: &[u8]) -> Result<Option<u64>, Deb
         .entries_tree(&abbrevs, None)
         .map_err(|e| db.bad(start, e.to_string()))?;
     let root = tree.root().map_err(|e| db.bad(start, e.to_string()))?;
+    // clang names variables through .debug_str_offsets (DW_FORM_strx*).
+    let base = db.str_base_cached(&header, &abbrevs)?;
     let mut children = root.children();
     while let Some(child) = children.next().map_err(|e| db.bad(start, e.to_string()))? {
         let die = child.entry();
@@ -42,7 +44,7 @@ fn scan_unit(db: &DwarfFile, start: u64, name: &[u8]) -> Result<Option<u64>, Deb
             .attr_value(dw::DW_AT_name)
             .ok()
             .flatten()
-            .and_then(|v| db.attr_str(&v))
+            .and_then(|v| db.attr_str(&v, base))
             == Some(name);
         if !named {
             continue;
