@@ -87,6 +87,12 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 }
 
 pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
+    if let Some(d) = &a.maps_dir {
+        // Refused before any process is read: otherwise every process fails alike.
+        if !d.is_dir() {
+            anyhow::bail!("--maps-dir {}: not a directory", d.display());
+        }
+    }
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
@@ -189,6 +195,16 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
         println!(
             "checked {} processes, {} VMAs, {} lookups: {} findings, {} errors",
             totals.processes, totals.vmas, totals.lookups, totals.findings, totals.errors
+        );
+    }
+    if let Some(first) = out.iter().find_map(|p| p.error.as_ref().map(|e| (p.pid, e))) {
+        // Exit 2 says so on stderr, in one line; the report above has each error.
+        eprintln!(
+            "vmscope: error: {} of {} processes could not be checked (first: pid {}: {})",
+            totals.errors,
+            totals.processes,
+            first.0,
+            first.1.replace('\n', " ")
         );
     }
     Ok(if totals.errors > 0 {
