@@ -197,7 +197,10 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             totals.processes, totals.vmas, totals.lookups, totals.findings, totals.errors
         );
     }
-    if let Some(first) = out.iter().find_map(|p| p.error.as_ref().map(|e| (p.pid, e))) {
+    if let Some(first) = out
+        .iter()
+        .find_map(|p| p.error.as_ref().map(|e| (p.pid, e)))
+    {
         // Exit 2 says so on stderr, in one line; the report above has each error.
         eprintln!(
             "vmscope: error: {} of {} processes could not be checked (first: pid {}: {})",
