@@ -11,6 +11,7 @@ mod show;
 mod target;
 mod tree;
 mod vmas;
+mod warn;
 
 use clap::{CommandFactory, Parser, Subcommand};
 

@@ -2,6 +2,8 @@
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
 use super::target::TargetArgs;
+use super::warn;
+use crate::check::{Finding, Report};
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -31,13 +33,18 @@ pub struct PsRow {
     pub kthread: bool,
     pub idle: bool,
     pub cpu: Option<u32>,
+    /// What is impossible about this task (absent when nothing is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Finding>,
 }
 
 pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     let mut rows = Vec::new();
+    let mut bad = Report::default();
     for t in k.tasks()? {
+        k.check_task_record(&t, &mut bad);
         let map_count = match t.mm {
             Some(mm) => Some(k.read_mm(mm)?.map_count),
             None => None,
@@ -55,15 +62,17 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
             kthread: t.is_kthread(),
             idle: t.idle_cpu.is_some(),
             cpu: t.idle_cpu,
+            warnings: warn::about(&bad, t.addr),
         });
     }
+    warn::print("ps", &bad);
     if a.json {
         writeln!(
             std::io::stdout().lock(),
             "{}",
             serde_json::to_string_pretty(&rows)?
         )?;
-        return Ok(0);
+        return Ok(warn::status(&bad));
     }
     writeln!(
         std::io::stdout().lock(),
@@ -82,6 +91,7 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
         } else if r.kthread {
             comm = format!("[{comm}]");
         }
+        comm.push_str(&warn::mark(&r.warnings));
         writeln!(
             std::io::stdout().lock(),
             "{:>7} {:>7} {:>7} {} {:>18} {:>18} {:>6} {}",
@@ -97,5 +107,5 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
             comm
         )?;
     }
-    Ok(0)
+    Ok(warn::status(&bad))
 }

@@ -3,6 +3,8 @@
 //! lookup cost table.
 
 use super::target::TargetArgs;
+use super::warn;
+use crate::check::Report;
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::kernel::vma_reader::VmacacheView;
@@ -37,7 +39,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         );
     };
     let map_count = k.read_mm(mm)?.map_count;
-    let reader = k.vma_reader()?;
+    let mut reader = k.vma_reader()?;
     let tree = reader
         .walk_tree(mm)
         .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
@@ -47,6 +49,23 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         VmaTree::Maple(s) => s.issues.len(),
         VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
     };
+
+    // Each VMA checked as read (a walk that met bad nodes has no VMA list).
+    let mut bad = Report::default();
+    let mut bad_vmas = Vec::new();
+    if issues == 0 {
+        let vmas = reader
+            .vma_addresses(mm, &tree)
+            .and_then(|addrs| {
+                addrs
+                    .iter()
+                    .map(|&v| reader.read_vma(v))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))?;
+        let ok = k.check_vma_records(&tree, &vmas, &mut bad);
+        bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
+    }
 
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -62,6 +81,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: None,
                 vmacache,
                 cost,
+                warnings: &bad.findings,
             },
             VmaTree::Rb { tree, list } => TreeJson {
                 pid: a.pid,
@@ -74,6 +94,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: Some(list),
                 vmacache,
                 cost,
+                warnings: &bad.findings,
             },
         };
         serde_json::to_writer(&mut out, &j)?;
@@ -98,6 +119,21 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             }
         }
         r::cost_table(&cost, &mut s);
+        if !bad_vmas.is_empty() {
+            let _ = writeln!(s, "\nbad VMAs");
+            for (v, _) in &bad_vmas {
+                let mut line = Vec::new();
+                v.write_maps_line(&mut line);
+                let line = String::from_utf8_lossy(&line);
+                let _ = writeln!(
+                    s,
+                    "  {:#x} {}{}",
+                    v.vma,
+                    line.trim_end(),
+                    warn::mark(&warn::about(&bad, v.vma))
+                );
+            }
+        }
         out.write_all(s.as_bytes())?;
     }
     if issues > 0 {
@@ -107,7 +143,8 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         );
         return Ok(2);
     }
-    Ok(0)
+    warn::print(&format!("pid {}", a.pid), &bad);
+    Ok(warn::status(&bad))
 }
 
 fn vmacache_text(v: &[VmacacheView], s: &mut String) {

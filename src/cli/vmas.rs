@@ -2,7 +2,9 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
-use crate::kernel::vma::{maps_text, VmaInfo};
+use super::warn;
+use crate::check::{Finding, Report};
+use crate::kernel::vma::VmaInfo;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -35,6 +37,9 @@ pub struct VmaRow {
     /// vm_area_struct address.
     pub vma: String,
     pub flags: String,
+    /// What is impossible about this VMA (absent when nothing is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Finding>,
 }
 
 impl From<&VmaInfo> for VmaRow {
@@ -52,8 +57,19 @@ impl From<&VmaInfo> for VmaRow {
                 .map(|n| String::from_utf8_lossy(n).into_owned()),
             vma: format!("{:#x}", v.vma),
             flags: format!("{:#x}", v.flags),
+            warnings: Vec::new(),
         }
     }
+}
+
+/// JSON rows, each carrying the findings about its VMA.
+fn rows(vmas: &[VmaInfo], r: &Report) -> Vec<VmaRow> {
+    vmas.iter()
+        .map(|v| VmaRow {
+            warnings: warn::about(r, v.vma),
+            ..VmaRow::from(v)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -78,31 +94,36 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         // --all: one walk per mm, threads share their leader's.
         let mut seen = std::collections::HashSet::new();
         let mut all = Vec::new();
+        let mut status = 0;
         for t in k.tasks()? {
             let Some(mm) = t.mm else { continue };
             if t.idle_cpu.is_some() || !seen.insert(mm) {
                 continue;
             }
-            let (_tree, vmas) = reader
+            let (tree, vmas) = reader
                 .read_mm(mm)
                 .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?;
+            let mut r = Report::default();
+            let ok = k.check_vma_records(&tree, &vmas, &mut r);
+            warn::print(&format!("pid {}", t.pid), &r);
+            status = status.max(warn::status(&r));
             if a.json {
                 all.push(ProcessVmas {
                     pid: t.pid,
                     comm: t.comm.clone(),
                     mm: format!("{mm:#x}"),
-                    vmas: vmas.iter().map(VmaRow::from).collect(),
+                    vmas: rows(&vmas, &r),
                 });
             } else {
                 writeln!(out, "==> {} {} <==", t.pid, t.comm)?;
-                out.write_all(&maps_text(&vmas))?;
+                out.write_all(&warn::maps_text(&vmas, &ok, &r))?;
             }
         }
         if a.json {
             serde_json::to_writer(&mut out, &all)?;
             writeln!(out)?;
         }
-        return Ok(0);
+        return Ok(status);
     };
     let (task, mm) = k.mm_of_pid(pid)?;
     let Some(mm) = mm else {
@@ -117,15 +138,17 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     };
     let started = std::time::Instant::now();
     let cpu_started = thread_cpu_ms();
-    let (_tree, vmas) = reader
+    let (tree, vmas) = reader
         .read_mm(mm)
         .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
+    let mut r = Report::default();
+    let ok = k.check_vma_records(&tree, &vmas, &mut r);
+    warn::print(&format!("pid {pid}"), &r);
     if a.json {
-        let rows: Vec<VmaRow> = vmas.iter().map(VmaRow::from).collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
+        serde_json::to_writer_pretty(&mut out, &rows(&vmas, &r))?;
         writeln!(out)?;
     } else {
-        let text = maps_text(&vmas);
+        let text = warn::maps_text(&vmas, &ok, &r);
         // benches/vmas.sh times the walk apart from opening the dump.
         if std::env::var_os("VMSCOPE_TIMING").is_some() {
             eprintln!(
@@ -137,7 +160,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         }
         out.write_all(&text)?;
     }
-    Ok(0)
+    Ok(warn::status(&r))
 }
 
 /// CPU time of this thread in ms (wall time says little on a busy machine).
