@@ -148,3 +148,50 @@ pub fn task(t: &TaskRecord<'_>, kernel_min: u64, r: &mut Report) -> bool {
     );
     r.findings.len() == before
 }
+
+/// Cross-check the task list with the pid IDR, each as `(pid, task address)`
+/// (idle tasks left out: their pid 0 is in no IDR). A task on one and not the
+/// other is a finding.
+pub fn task_sources(listed: &[(i32, u64)], idr: &[(i32, u64)], r: &mut Report) {
+    use std::collections::HashSet;
+    let in_idr: HashSet<u64> = idr.iter().map(|&(_, a)| a).collect();
+    let in_list: HashSet<u64> = listed.iter().map(|&(_, a)| a).collect();
+    for &(pid, addr) in listed {
+        expect!(
+            r,
+            "tasks.idr",
+            in_idr.contains(&addr),
+            addr,
+            format!("pid {pid}"),
+            || "in the pid IDR of init_pid_ns".into(),
+            || "only on the task list".into()
+        );
+    }
+    for &(pid, addr) in idr {
+        expect!(
+            r,
+            "tasks.list",
+            in_list.contains(&addr),
+            addr,
+            format!("pid {pid}"),
+            || "on the task list".into(),
+            || "only in the pid IDR of init_pid_ns".into()
+        );
+    }
+}
+
+/// Each `(node, next, next->prev)` of a `list_head` ring: `next->prev` must
+/// lead back to `node`.
+pub fn ring_links(links: &[(u64, u64, u64)], r: &mut Report) {
+    for &(node, next, prev) in links {
+        expect!(
+            r,
+            "tasks.prev",
+            prev == node,
+            next,
+            "prev",
+            || hex(node),
+            || hex(prev)
+        );
+    }
+}

@@ -646,3 +646,32 @@ mod records {
         }
     }
 }
+
+/// Issue 15 item 8: a task hidden from the list, or forged into it, is a finding.
+#[test]
+fn task_sources_disagreeing() {
+    use crate::check::records::{ring_links, task_sources};
+    let list = [(1, 0x1000), (2, 0x2000), (3, 0x3000)];
+    let mut r = Report::default();
+    task_sources(&list, &list, &mut r);
+    ring_links(&[(0x10, 0x20, 0x10), (0x20, 0x10, 0x20)], &mut r);
+    assert!(r.ok(), "{:?}", r.findings);
+    let mut r = Report::default();
+    task_sources(&[(1, 0x1000), (0, 0x5008)], &list, &mut r);
+    let got: Vec<(&str, u64)> = r.findings.iter().map(|f| (f.check, f.node)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("tasks.idr", 0x5008),
+            ("tasks.list", 0x2000),
+            ("tasks.list", 0x3000)
+        ]
+    );
+    let mut r = Report::default();
+    ring_links(&[(0x10, 0x20, 0x99)], &mut r);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(
+        (r.findings[0].check, r.findings[0].node),
+        ("tasks.prev", 0x20)
+    );
+}

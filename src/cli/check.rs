@@ -130,6 +130,13 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
         }
     }
 
+    // The task list's second witness (--all only: it is about every task).
+    let mut sources = Report::default();
+    if a.all {
+        k.check_task_sources(&tasks, &mut sources)?;
+        super::warn::print("task list", &sources);
+    }
+
     let live = k.is_live();
     let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let mut out = Vec::new();
@@ -178,17 +185,22 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
         }
         out.push(p);
     }
+    totals.findings += sources.findings.len() as u64;
     if a.json {
         #[derive(Serialize)]
         struct Doc<'a> {
             processes: &'a [ProcessOut],
             totals: &'a Totals,
+            /// Tasks the task list and the pid IDR disagree about.
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            warnings: &'a [crate::check::Finding],
         }
         println!(
             "{}",
             serde_json::to_string_pretty(&Doc {
                 processes: &out,
-                totals: &totals
+                totals: &totals,
+                warnings: &sources.findings,
             })?
         );
     } else {

@@ -43,7 +43,9 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
     let k = t.open(Some(&types))?;
     let mut rows = Vec::new();
     let mut bad = Report::default();
-    for t in k.tasks()? {
+    let tasks = k.tasks()?;
+    k.check_task_sources(&tasks, &mut bad)?;
+    for t in tasks {
         k.check_task_record(&t, &mut bad);
         let map_count = match t.mm {
             Some(mm) => Some(k.read_mm(mm)?.map_count),
