@@ -4,6 +4,7 @@
 use super::target::TargetArgs;
 use super::warn;
 use crate::check::{Finding, Report};
+use crate::kernel::live;
 use crate::kernel::vma::VmaInfo;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -137,7 +138,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         return Ok(0);
     };
     let started = std::time::Instant::now();
-    let cpu_started = thread_cpu_ms();
+    let cpu_started = live::thread_cpu_ms();
     let (tree, vmas) = reader
         .read_mm(mm)
         .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
@@ -155,18 +156,10 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
                 "vmscope: {} VMAs, walk+render {:.1} ms wall, {:.1} ms cpu",
                 vmas.len(),
                 started.elapsed().as_secs_f64() * 1e3,
-                thread_cpu_ms() - cpu_started
+                live::thread_cpu_ms() - cpu_started
             );
         }
         out.write_all(&text)?;
     }
     Ok(warn::status(&r))
-}
-
-/// CPU time of this thread in ms (wall time says little on a busy machine).
-fn thread_cpu_ms() -> f64 {
-    use nix::time::{clock_gettime, ClockId};
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .map(|t| t.tv_sec() as f64 * 1e3 + t.tv_nsec() as f64 / 1e6)
-        .unwrap_or(0.0)
 }

@@ -25,17 +25,6 @@ pub fn about(r: &Report, node: u64) -> Vec<Finding> {
         .collect()
 }
 
-/// The mark a bad record carries in text output: ` [bad: CHECK, ...]` for its
-/// findings, empty for none.
-pub fn mark(findings: &[Finding]) -> String {
-    let checks: Vec<&str> = findings.iter().map(|f| f.check).collect();
-    if checks.is_empty() {
-        String::new()
-    } else {
-        format!(" [bad: {}]", checks.join(", "))
-    }
-}
-
 /// /proc/PID/maps text, each bad VMA's line ending in its mark.
 pub fn maps_text(vmas: &[VmaInfo], ok: &[bool], r: &Report) -> Vec<u8> {
     let mut out = Vec::with_capacity(vmas.len() * 80);
@@ -43,7 +32,7 @@ pub fn maps_text(vmas: &[VmaInfo], ok: &[bool], r: &Report) -> Vec<u8> {
         v.write_maps_line(&mut out);
         if !good {
             out.pop();
-            out.extend_from_slice(mark(&about(r, v.vma)).as_bytes());
+            out.extend_from_slice(crate::render::bad_mark(&about(r, v.vma)).as_bytes());
             out.push(b'\n');
         }
     }
