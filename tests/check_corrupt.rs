@@ -547,3 +547,49 @@ fn task_comm_with_newline_6_1() {
         "a fake row: {out}"
     );
 }
+
+/// Issue 15 item 8: one corrupted `tasks.next` hid a process from `ps` and `check --all`.
+/// The pid IDR of init_pid_ns still holds it, and the skipped node's successor's `prev`
+/// no longer leads back: both are warnings, exit 1.
+#[test]
+fn task_hidden_from_the_list_is_found_in_the_pid_idr_6_1() {
+    let c = Copy::new("6.1");
+    let (code, _, err) = c.run(&["ps"]);
+    assert_eq!((code, err.as_str()), (0, ""), "clean copy");
+    let toff = c
+        .kernel
+        .off()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .task
+        .tasks
+        .offset;
+    let tasks = c.kernel.tasks().unwrap_or_else(|e| panic!("{e}"));
+    let victim = tasks
+        .iter()
+        .find(|t| t.pid == c.pid)
+        .unwrap_or_else(|| panic!("no task {}", c.pid));
+    let node = victim.addr + toff;
+    let rd = |a: u64| c.kernel.mem.read_u64(a).unwrap_or_else(|e| panic!("{e}"));
+    let (next, prev) = (rd(node), rd(node + 8));
+    c.poke(prev, next);
+    let victim_hex = format!("{:#x}", victim.addr);
+
+    let (code, out, err) = c.run(&["ps"]);
+    assert_eq!(code, 1, "ps exit status; stderr: {err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("tasks.list") && l.contains(&victim_hex)),
+        "{err}"
+    );
+    assert!(err.contains("tasks.prev"), "{err}");
+    assert!(
+        !out.contains(&victim_hex),
+        "the hidden task is not listed: {out}"
+    );
+
+    let (code, out, err) = c.run(&["check", "--all", "--json"]);
+    assert_eq!(code, 1, "check --all exit status; stderr: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let w = doc["warnings"].to_string();
+    assert!(w.contains("tasks.list") && w.contains(&victim_hex), "{w}");
+}

@@ -20,5 +20,5 @@ pub mod select;
 /// The model's traits and ids, for the layers above that only consume types.
 pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};
-pub use index::{IndexFile, IndexProgress};
+pub use index::{decode_cache, IndexFile, IndexProgress};
 pub use select::KernelTypes;
