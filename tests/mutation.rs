@@ -240,7 +240,8 @@ fn worker(
     let btf_path = dir.join("vmlinux.btf");
     let mut b = btf.to_vec();
     for i in 0..500 * scale {
-        let undo = mutate(&mut b, 0..b.len(), &mut rng);
+        let len = b.len();
+        let undo = mutate(&mut b, 0..len, &mut rng);
         write_file(&btf_path, &b);
         let ty = ["task_struct", "mm_struct", "maple_node", "vm_area_struct"][i as usize % 4];
         let args: Vec<String> = ["layout", "--btf", &btf_path.display().to_string(), ty]
