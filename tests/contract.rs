@@ -66,11 +66,17 @@ fn exit_2_is_one_stderr_line() {
 fn closed_pipe_ends_quietly() {
     let pid = user_pid();
     let base = dump_args();
-    // The first VMA of the process, for `read`.
     let mut vmas_args: Vec<&str> = base.iter().map(String::as_str).collect();
     vmas_args.extend(["vmas", pid.as_str()]);
     let (_, maps, _) = common::run_vmscope(&vmas_args, std::time::Duration::from_secs(120));
-    let start = format!("0x{}", maps.split('-').next().unwrap_or("0"));
+    // The top page of the stack: present in any dump of a running process.
+    let stack_end = maps
+        .lines()
+        .find(|l| l.ends_with("[stack]"))
+        .and_then(|l| l.split(['-', ' ']).nth(1))
+        .and_then(|e| u64::from_str_radix(e, 16).ok())
+        .unwrap_or_else(|| panic!("no [stack] in {maps}"));
+    let start = format!("{:#x}", stack_end - 4096);
     let cmds: Vec<Vec<&str>> = vec![
         vec!["info"],
         vec!["ps"],
