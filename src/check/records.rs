@@ -110,7 +110,7 @@ pub fn task(t: &TaskRecord<'_>, kernel_min: u64, r: &mut Report) -> bool {
     expect!(
         r,
         "task.aligned",
-        t.addr % TASK_ALIGN == 0,
+        t.addr.is_multiple_of(TASK_ALIGN),
         t.addr,
         "address",
         || format!("a multiple of {TASK_ALIGN}"),
