@@ -8,6 +8,7 @@ use crate::kernel::live;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
 use crate::render::check::{self as out, ProcessOut, Totals};
+use crate::render::table::escape;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write as _;
@@ -106,7 +107,7 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
                 Some(mm) => todo.push((leader.pid, leader.comm.clone(), leader.addr, mm)),
                 None => eprintln!(
                     "vmscope: pid {pid} ({}) has no mm (kernel thread): nothing to check",
-                    t.comm
+                    escape(&t.comm)
                 ),
             }
         }
@@ -142,7 +143,10 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             res = check_process(&ctx, pid, leader, mm, &mut r);
         }
         if live && res.is_err() && !live::process_exists(pid) {
-            eprintln!("vmscope: pid {pid} ({comm}) exited while being checked");
+            eprintln!(
+                "vmscope: pid {pid} ({}) exited while being checked",
+                escape(&comm)
+            );
             continue;
         }
         totals.processes += 1;

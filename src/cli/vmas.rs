@@ -6,6 +6,7 @@ use super::warn;
 use crate::check::{Finding, Report};
 use crate::kernel::live;
 use crate::kernel::vma::VmaInfo;
+use crate::render::table::escape;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -116,7 +117,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
                     vmas: rows(&vmas, &r),
                 });
             } else {
-                writeln!(out, "==> {} {} <==", t.pid, t.comm)?;
+                writeln!(out, "==> {} {} <==", t.pid, escape(&t.comm))?;
                 out.write_all(&warn::maps_text(&vmas, &ok, &r))?;
             }
         }
@@ -130,7 +131,8 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let Some(mm) = mm else {
         eprintln!(
             "vmscope: pid {} ({}) has no mm (kernel thread): no VMAs",
-            task.pid, task.comm
+            task.pid,
+            escape(&task.comm)
         );
         if a.json {
             println!("[]");
