@@ -410,3 +410,186 @@ fn corrupted_rb_tree_5_10() {
         "rb_left",
     );
 }
+
+impl Copy {
+    /// Run vmscope on the copy with `args` (at most two minutes): (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let core = self.path.display().to_string();
+        let vmlinux = self.vmlinux.display().to_string();
+        let mut all = vec!["--core", core.as_str(), "--vmlinux", vmlinux.as_str()];
+        all.extend_from_slice(args);
+        let (code, out, err) = common::run_vmscope(&all, Duration::from_secs(120));
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        (code, out, err)
+    }
+}
+
+/// Issue 15 item 7: one patched `vm_end` (the issue's `200000b0e000-00000001`) was printed by
+/// `vmas` and `tree` with exit 0. Now the VMA is printed marked, each finding is one warning
+/// line on stderr, JSON carries it under `warnings`, and the exit status is 1 — the finding
+/// `check` reports too.
+#[test]
+fn impossible_vma_is_marked_and_warned_6_1() {
+    let c = Copy::new("6.1");
+    let pid = c.pid.to_string();
+    let (code, clean, err) = c.run(&["vmas", &pid]);
+    assert_eq!((code, err.as_str()), (0, ""), "clean copy");
+    let tree = c.tree();
+    let victim = maple(&tree)
+        .user_entries()
+        .nth(2)
+        .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
+        .entry;
+    let start = c
+        .kernel
+        .mem
+        .read_u64(victim + c.layout.vm_start)
+        .unwrap_or(0);
+    c.poke(victim + c.layout.vm_end, 1);
+    let victim_hex = format!("{victim:#x}");
+
+    let (code, out, err) = c.run(&["vmas", &pid]);
+    assert_eq!(code, 1, "vmas exit status; stderr: {err}");
+    let bad_line = format!("{start:08x}-00000001 ");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&bad_line))
+        .unwrap_or_else(|| panic!("no {bad_line} line in {out}"));
+    assert!(
+        line.ends_with("]") && line.contains("[bad: vma.range"),
+        "{line}"
+    );
+    assert_eq!(
+        out.lines().count(),
+        clean.lines().count(),
+        "every VMA still printed"
+    );
+    assert!(!err.is_empty(), "no warning");
+    for l in err.lines() {
+        assert!(
+            l.starts_with(&format!("vmscope: warning: pid {pid}: ")),
+            "{l}"
+        );
+        assert!(l.contains(&victim_hex), "{l}");
+    }
+    assert!(err.contains("vma.range"), "{err}");
+
+    let (code, out, _) = c.run(&["vmas", &pid, "--json"]);
+    assert_eq!(code, 1);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let flagged: Vec<&serde_json::Value> = rows
+        .as_array()
+        .map(|a| a.iter().filter(|r| r.get("warnings").is_some()).collect())
+        .unwrap_or_default();
+    assert_eq!(flagged.len(), 1, "{flagged:#?}");
+    assert_eq!(flagged[0]["vma"], victim_hex.as_str());
+    assert_eq!(flagged[0]["end"], "0x1");
+
+    let (code, out, err) = c.run(&["tree", &pid]);
+    assert_eq!(code, 1, "tree exit status; stderr: {err}");
+    assert!(
+        err.contains("vma.range") && err.contains(&victim_hex),
+        "{err}"
+    );
+    assert!(
+        out.contains(&format!("{victim_hex} {start:08x}-00000001")),
+        "{out}"
+    );
+
+    let (code, doc) = c.check();
+    assert_eq!(code, Some(1));
+    let findings = doc["processes"][0]["findings"].to_string();
+    assert!(
+        findings.contains("vma.range") && findings.contains(&victim_hex),
+        "{findings}"
+    );
+}
+
+/// Issue 15 items 7 and 9: a task whose comm holds a newline (`prctl(PR_SET_NAME)` allows it)
+/// is a warning in `ps` (exit 1); JSON keeps the exact bytes.
+#[test]
+fn task_comm_with_newline_6_1() {
+    let c = Copy::new("6.1");
+    let task = c
+        .kernel
+        .tasks()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|t| t.pid == c.pid)
+        .unwrap_or_else(|| panic!("no task {}", c.pid));
+    let comm_off = c
+        .kernel
+        .off()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .task
+        .comm
+        .offset;
+    c.write_at(task.addr + comm_off, b"evil\nrow");
+    let (code, out, err) = c.run(&["ps", "--json"]);
+    assert_eq!(code, 1, "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("task.comm") && err.contains(&format!("{:#x}", task.addr)),
+        "{err}"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let row = rows
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["pid"] == c.pid))
+        .unwrap_or_else(|| panic!("pid {} not in ps --json", c.pid));
+    assert_eq!(row["task_comm"].as_str(), Some("evil\nrow"));
+    assert_eq!(row["warnings"][0]["check"], "task.comm");
+
+    let (code, out, _) = c.run(&["ps"]);
+    assert_eq!(code, 1);
+    assert!(
+        !out.lines().any(|l| l.starts_with("row")),
+        "a fake row: {out}"
+    );
+}
+
+/// Issue 15 item 8: one corrupted `tasks.next` hid a process from `ps` and `check --all`.
+/// The pid IDR of init_pid_ns still holds it, and the skipped node's successor's `prev`
+/// no longer leads back: both are warnings, exit 1.
+#[test]
+fn task_hidden_from_the_list_is_found_in_the_pid_idr_6_1() {
+    let c = Copy::new("6.1");
+    let (code, _, err) = c.run(&["ps"]);
+    assert_eq!((code, err.as_str()), (0, ""), "clean copy");
+    let toff = c
+        .kernel
+        .off()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .task
+        .tasks
+        .offset;
+    let tasks = c.kernel.tasks().unwrap_or_else(|e| panic!("{e}"));
+    let victim = tasks
+        .iter()
+        .find(|t| t.pid == c.pid)
+        .unwrap_or_else(|| panic!("no task {}", c.pid));
+    let node = victim.addr + toff;
+    let rd = |a: u64| c.kernel.mem.read_u64(a).unwrap_or_else(|e| panic!("{e}"));
+    let (next, prev) = (rd(node), rd(node + 8));
+    c.poke(prev, next);
+    let victim_hex = format!("{:#x}", victim.addr);
+
+    let (code, out, err) = c.run(&["ps"]);
+    assert_eq!(code, 1, "ps exit status; stderr: {err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("tasks.list") && l.contains(&victim_hex)),
+        "{err}"
+    );
+    assert!(err.contains("tasks.prev"), "{err}");
+    assert!(
+        !out.contains(&victim_hex),
+        "the hidden task is not listed: {out}"
+    );
+
+    let (code, out, err) = c.run(&["check", "--all", "--json"]);
+    assert_eq!(code, 1, "check --all exit status; stderr: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+    let w = doc["warnings"].to_string();
+    assert!(w.contains("tasks.list") && w.contains(&victim_hex), "{w}");
+}

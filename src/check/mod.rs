@@ -28,6 +28,7 @@ pub mod cross;
 pub mod maple;
 pub mod maps;
 pub mod rbtree;
+pub mod records;
 
 #[cfg(test)]
 mod tests;

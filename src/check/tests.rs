@@ -536,3 +536,142 @@ fn maps_lines_are_compared() {
     );
     assert_finding(&r, "maps", 0x3000, "maps line 2");
 }
+
+mod records {
+    use crate::check::records::{task, vmas, TaskRecord, VmaRecord};
+    use crate::check::Report;
+
+    const TASK_SIZE: u64 = (1 << 47) - 4096;
+
+    fn vma(start: u64, end: u64) -> VmaRecord {
+        VmaRecord {
+            vma: 0xffff_8880_0000_0000 + start / 4096,
+            start,
+            end,
+            slot: Some((start, end.wrapping_sub(1))),
+        }
+    }
+
+    fn checks(r: &Report) -> Vec<&'static str> {
+        r.findings.iter().map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn sound_vmas_pass() {
+        let mut r = Report::default();
+        let list = [
+            vma(0x40_0000, 0x40_1000),
+            vma(0x40_1000, 0x50_0000),
+            vma(0x7ffd_0000_0000, 0x7ffd_0002_1000),
+        ];
+        assert_eq!(vmas(&list, TASK_SIZE, &mut r), vec![true; 3]);
+        assert!(r.ok(), "{:?}", r.findings);
+        assert_eq!(r.checks.get("vma.order").map(|t| t.checked), Some(3));
+    }
+
+    /// Issue 15 item 7: the impossible VMAs `vmas` once printed with exit 0.
+    #[test]
+    fn each_impossible_vma_is_one_finding() {
+        let cases: [(VmaRecord, &str); 4] = [
+            (vma(0x2000_00b0_e000, 0x1000), "vma.range"),
+            (vma(0x40_0000, 0x40_0717), "vma.aligned"),
+            (vma(0x40_2000_0000_0000, 0x40_2000_0071_7000), "vma.user"),
+            (vma(0x40_0000, 0x40_3000), "vma.order"),
+        ];
+        for (bad, check) in cases {
+            let mut r = Report::default();
+            let list = [vma(0x40_1000, 0x40_2000), bad];
+            let ok = vmas(&list, TASK_SIZE, &mut r);
+            assert_eq!(ok, vec![true, false], "{check}");
+            assert!(checks(&r).contains(&check), "{check}: {:?}", r.findings);
+        }
+        let mut bad_slot = vma(0x40_0000, 0x40_1000);
+        bad_slot.slot = Some((0x40_0000, 0x40_1fff));
+        let mut r = Report::default();
+        assert_eq!(vmas(&[bad_slot], TASK_SIZE, &mut r), vec![false]);
+        assert_eq!(checks(&r), vec!["vma.slot"]);
+    }
+
+    #[test]
+    fn tasks() {
+        let pob = 0xffff_8880_0000_0000;
+        let good = TaskRecord {
+            addr: pob + 0x1_0000,
+            pid: 42,
+            tgid: 42,
+            comm: "bash",
+            idle: false,
+        };
+        let mut r = Report::default();
+        assert!(task(&good, pob, &mut r));
+        assert!(task(
+            &TaskRecord {
+                pid: 0,
+                tgid: 0,
+                idle: true,
+                ..good
+            },
+            pob,
+            &mut r
+        ));
+        assert!(r.ok());
+        for (t, check) in [
+            (
+                TaskRecord {
+                    addr: pob + 0x1_0004,
+                    ..good
+                },
+                "task.aligned",
+            ),
+            (
+                TaskRecord {
+                    addr: 0x1_0000,
+                    ..good
+                },
+                "task.address",
+            ),
+            (
+                TaskRecord {
+                    comm: "evil\nrow",
+                    ..good
+                },
+                "task.comm",
+            ),
+            (TaskRecord { pid: 0, ..good }, "task.pid"),
+            (TaskRecord { tgid: -5, ..good }, "task.pid"),
+        ] {
+            let mut r = Report::default();
+            assert!(!task(&t, pob, &mut r), "{check}");
+            assert_eq!(checks(&r), vec![check]);
+        }
+    }
+}
+
+/// Issue 15 item 8: a task hidden from the list, or forged into it, is a finding.
+#[test]
+fn task_sources_disagreeing() {
+    use crate::check::records::{ring_links, task_sources};
+    let list = [(1, 0x1000), (2, 0x2000), (3, 0x3000)];
+    let mut r = Report::default();
+    task_sources(&list, &list, &mut r);
+    ring_links(&[(0x10, 0x20, 0x10), (0x20, 0x10, 0x20)], &mut r);
+    assert!(r.ok(), "{:?}", r.findings);
+    let mut r = Report::default();
+    task_sources(&[(1, 0x1000), (0, 0x5008)], &list, &mut r);
+    let got: Vec<(&str, u64)> = r.findings.iter().map(|f| (f.check, f.node)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("tasks.idr", 0x5008),
+            ("tasks.list", 0x2000),
+            ("tasks.list", 0x3000)
+        ]
+    );
+    let mut r = Report::default();
+    ring_links(&[(0x10, 0x20, 0x99)], &mut r);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(
+        (r.findings[0].check, r.findings[0].node),
+        ("tasks.prev", 0x20)
+    );
+}

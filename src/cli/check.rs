@@ -8,8 +8,10 @@ use crate::kernel::live;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
 use crate::render::check::{self as out, ProcessOut, Totals};
+use crate::render::table::escape;
 use anyhow::{Context, Result};
 use clap::Args;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -68,6 +70,12 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 }
 
 pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
+    if let Some(d) = &a.maps_dir {
+        // Refused before any process is read: otherwise every process fails alike.
+        if !d.is_dir() {
+            anyhow::bail!("--maps-dir {}: not a directory", d.display());
+        }
+    }
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
@@ -99,15 +107,24 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
                 Some(mm) => todo.push((leader.pid, leader.comm.clone(), leader.addr, mm)),
                 None => eprintln!(
                     "vmscope: pid {pid} ({}) has no mm (kernel thread): nothing to check",
-                    t.comm
+                    escape(&t.comm)
                 ),
             }
         }
     }
 
+    // The task list's second witness (--all only: it is about every task).
+    let mut sources = Report::default();
+    if a.all {
+        k.check_task_sources(&tasks, &mut sources)?;
+        super::warn::print("task list", &sources);
+    }
+
     let live = k.is_live();
     let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let mut done = Vec::new();
+    // Written with `?`: a reader that closes the pipe early ends the run quietly.
+    let mut stdout = std::io::stdout().lock();
     let mut totals = Totals::default();
     for (pid, comm, leader, mm) in todo {
         if live && pid == me {
@@ -126,7 +143,10 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             res = check_process(&ctx, pid, leader, mm, &mut r);
         }
         if live && res.is_err() && !live::process_exists(pid) {
-            eprintln!("vmscope: pid {pid} ({comm}) exited while being checked");
+            eprintln!(
+                "vmscope: pid {pid} ({}) exited while being checked",
+                escape(&comm)
+            );
             continue;
         }
         totals.processes += 1;
@@ -149,14 +169,28 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             error,
         };
         if !a.json {
-            print!("{}", out::process_text(&p, a.verbose));
+            write!(stdout, "{}", out::process_text(&p, a.verbose))?;
         }
         done.push(p);
     }
+    totals.findings += sources.findings.len() as u64;
     if a.json {
-        println!("{}", out::json(&done, &totals)?);
+        writeln!(stdout, "{}", out::json(&done, &totals, &sources.findings)?)?;
     } else {
-        print!("{}", out::totals_line(&totals));
+        write!(stdout, "{}", out::totals_line(&totals))?;
+    }
+    if let Some(first) = done
+        .iter()
+        .find_map(|p| p.error.as_ref().map(|e| (p.pid, e)))
+    {
+        // Exit 2 says so on stderr, in one line; the report above has each error.
+        eprintln!(
+            "vmscope: error: {} of {} processes could not be checked (first: pid {}: {})",
+            totals.errors,
+            totals.processes,
+            first.0,
+            first.1.replace('\n', " ")
+        );
     }
     Ok(if totals.errors > 0 {
         2

@@ -14,8 +14,9 @@ mod sym;
 mod target;
 mod tree;
 mod vmas;
+mod warn;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -70,14 +71,67 @@ fn error_line(e: &anyhow::Error) -> String {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    // serde_json wraps the io::Error of a writer it was given.
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let kind = c
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| c.downcast_ref::<serde_json::Error>()?.io_error_kind());
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A usage error in one line: clap's first line (its usage block and tips dropped),
+/// pointing at the help of the command that was being parsed.
+fn usage_line(e: &clap::Error, args: &[String]) -> String {
+    use clap::error::ErrorKind;
+    let cmd = Cli::command();
+    let sub = args.iter().skip(1).find_map(|a| {
+        cmd.get_subcommands()
+            .find(|s| s.get_name() == a.as_str())
+            .map(|s| s.get_name().to_string())
+    });
+    let what = match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            "a command is required".to_string()
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            first.trim_start_matches("error: ").trim().to_string()
+        }
+    };
+    let help = match sub {
+        Some(s) => format!("vmscope {s} --help"),
+        None => "vmscope --help".to_string(),
+    };
+    format!("vmscope: error: {what} (see {help})")
+}
+
+/// Parse the command line; help and version go to stdout (exit 0), anything else
+/// is one line on stderr (exit 2).
+fn parse_args() -> Result<Cli, i32> {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Cli::try_parse_from(std::env::args_os()).map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            // Printing help into a closed pipe is not an error either.
+            let _ = e.print();
+            0
+        } else {
+            eprintln!("{}", usage_line(&e, &args));
+            2
+        }
     })
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match parse_args() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let t = &cli.target;
     let result = match &cli.command {
         Command::Layout(a) => layout::run(a, t),
@@ -109,6 +163,31 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("vmscope").chain(args.iter().copied()))
+    }
+
+    /// Issue 15 item 6: clap's usage errors were 2-4 lines.
+    #[test]
+    fn usage_errors_are_one_line_naming_the_command_help() {
+        for (args, help) in [
+            (&["ps", "--bogus"][..], "vmscope ps --help"),
+            (&["read", "1", "2", "3", "4"], "vmscope read --help"),
+            (&[], "vmscope --help"),
+            (&["nosuchcommand"], "vmscope --help"),
+            (&["check"], "vmscope check --help"),
+            (&["tree", "notapid"], "vmscope tree --help"),
+        ] {
+            let argv: Vec<String> = std::iter::once("vmscope")
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect();
+            let e = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            let line = usage_line(&e, &argv);
+            assert_eq!(line.lines().count(), 1, "{args:?}: {line}");
+            assert!(line.starts_with("vmscope: error: "), "{line}");
+            assert!(line.ends_with(&format!("(see {help})")), "{line}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
 use super::target::TargetArgs;
+use super::warn;
+use crate::check::Report;
 use crate::render::{self, ps::PsRow};
 use anyhow::Result;
 use clap::Args;
@@ -18,7 +20,11 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     let mut rows = Vec::new();
-    for t in k.tasks()? {
+    let mut bad = Report::default();
+    let tasks = k.tasks()?;
+    k.check_task_sources(&tasks, &mut bad)?;
+    for t in tasks {
+        k.check_task_record(&t, &mut bad);
         let map_count = match t.mm {
             Some(mm) => Some(k.read_mm(mm)?.map_count),
             None => None,
@@ -36,12 +42,14 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
             kthread: t.is_kthread(),
             idle: t.idle_cpu.is_some(),
             cpu: t.idle_cpu,
+            warnings: warn::about(&bad, t.addr),
         });
     }
+    warn::print("ps", &bad);
     if a.json {
         crate::render::print_json(&rows)?;
-        return Ok(0);
+        return Ok(warn::status(&bad));
     }
     write!(std::io::stdout().lock(), "{}", render::ps::table(&rows))?;
-    Ok(0)
+    Ok(warn::status(&bad))
 }

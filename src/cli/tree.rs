@@ -3,6 +3,8 @@
 //! lookup cost table.
 
 use super::target::TargetArgs;
+use super::warn;
+use crate::check::Report;
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::lookup_costs;
 use crate::render::tree::{self as r, TreeJson, VmacacheRow};
@@ -35,7 +37,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         );
     };
     let map_count = k.read_mm(mm)?.map_count;
-    let reader = k.vma_reader()?;
+    let mut reader = k.vma_reader()?;
     let tree = reader
         .walk_tree(mm)
         .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
@@ -45,6 +47,23 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         VmaTree::Maple(s) => s.issues.len(),
         VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
     };
+
+    // Each VMA checked as read (a walk that met bad nodes has no VMA list).
+    let mut bad = Report::default();
+    let mut bad_vmas = Vec::new();
+    if issues == 0 {
+        let vmas = reader
+            .vma_addresses(mm, &tree)
+            .and_then(|addrs| {
+                addrs
+                    .iter()
+                    .map(|&v| reader.read_vma(v))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))?;
+        let ok = k.check_vma_records(&tree, &vmas, &mut bad);
+        bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
+    }
 
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -60,6 +79,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: None,
                 vmacache,
                 cost,
+                warnings: &bad.findings,
             },
             VmaTree::Rb { tree, list } => TreeJson {
                 pid: a.pid,
@@ -72,6 +92,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: Some(list),
                 vmacache,
                 cost,
+                warnings: &bad.findings,
             },
         };
         serde_json::to_writer(&mut out, &j)?;
@@ -102,6 +123,22 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             }
         }
         r::cost_table(&cost, &mut s);
+        if !bad_vmas.is_empty() {
+            use std::fmt::Write as _;
+            let _ = writeln!(s, "\nbad VMAs");
+            for (v, _) in &bad_vmas {
+                let mut line = Vec::new();
+                v.write_maps_line(&mut line);
+                let line = String::from_utf8_lossy(&line);
+                let _ = writeln!(
+                    s,
+                    "  {:#x} {}{}",
+                    v.vma,
+                    line.trim_end(),
+                    crate::render::bad_mark(&warn::about(&bad, v.vma))
+                );
+            }
+        }
         out.write_all(s.as_bytes())?;
     }
     if issues > 0 {
@@ -111,5 +148,6 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         );
         return Ok(2);
     }
-    Ok(0)
+    warn::print(&format!("pid {}", a.pid), &bad);
+    Ok(warn::status(&bad))
 }

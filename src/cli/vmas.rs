@@ -2,8 +2,11 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
+use super::warn;
+use crate::check::{Finding, Report};
 use crate::kernel::live;
-use crate::kernel::vma::{maps_text, VmaInfo};
+use crate::kernel::vma::VmaInfo;
+use crate::render::table::escape;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -36,6 +39,9 @@ pub struct VmaRow {
     /// vm_area_struct address.
     pub vma: String,
     pub flags: String,
+    /// What is impossible about this VMA (absent when nothing is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Finding>,
 }
 
 impl From<&VmaInfo> for VmaRow {
@@ -53,8 +59,19 @@ impl From<&VmaInfo> for VmaRow {
                 .map(|n| String::from_utf8_lossy(n).into_owned()),
             vma: format!("{:#x}", v.vma),
             flags: format!("{:#x}", v.flags),
+            warnings: Vec::new(),
         }
     }
+}
+
+/// JSON rows, each carrying the findings about its VMA.
+fn rows(vmas: &[VmaInfo], r: &Report) -> Vec<VmaRow> {
+    vmas.iter()
+        .map(|v| VmaRow {
+            warnings: warn::about(r, v.vma),
+            ..VmaRow::from(v)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -79,37 +96,43 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         // --all: one walk per mm, threads share their leader's.
         let mut seen = std::collections::HashSet::new();
         let mut all = Vec::new();
+        let mut status = 0;
         for t in k.tasks()? {
             let Some(mm) = t.mm else { continue };
             if t.idle_cpu.is_some() || !seen.insert(mm) {
                 continue;
             }
-            let (_tree, vmas) = reader
+            let (tree, vmas) = reader
                 .read_mm(mm)
                 .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?;
+            let mut r = Report::default();
+            let ok = k.check_vma_records(&tree, &vmas, &mut r);
+            warn::print(&format!("pid {}", t.pid), &r);
+            status = status.max(warn::status(&r));
             if a.json {
                 all.push(ProcessVmas {
                     pid: t.pid,
                     comm: t.comm.clone(),
                     mm: format!("{mm:#x}"),
-                    vmas: vmas.iter().map(VmaRow::from).collect(),
+                    vmas: rows(&vmas, &r),
                 });
             } else {
-                writeln!(out, "==> {} {} <==", t.pid, t.comm)?;
-                out.write_all(&maps_text(&vmas))?;
+                writeln!(out, "==> {} {} <==", t.pid, escape(&t.comm))?;
+                out.write_all(&warn::maps_text(&vmas, &ok, &r))?;
             }
         }
         if a.json {
             serde_json::to_writer(&mut out, &all)?;
             writeln!(out)?;
         }
-        return Ok(0);
+        return Ok(status);
     };
     let (task, mm) = k.mm_of_pid(pid)?;
     let Some(mm) = mm else {
         eprintln!(
             "vmscope: pid {} ({}) has no mm (kernel thread): no VMAs",
-            task.pid, task.comm
+            task.pid,
+            escape(&task.comm)
         );
         if a.json {
             println!("[]");
@@ -118,15 +141,17 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     };
     let started = std::time::Instant::now();
     let cpu_started = live::thread_cpu_ms();
-    let (_tree, vmas) = reader
+    let (tree, vmas) = reader
         .read_mm(mm)
         .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
+    let mut r = Report::default();
+    let ok = k.check_vma_records(&tree, &vmas, &mut r);
+    warn::print(&format!("pid {pid}"), &r);
     if a.json {
-        let rows: Vec<VmaRow> = vmas.iter().map(VmaRow::from).collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
+        serde_json::to_writer_pretty(&mut out, &rows(&vmas, &r))?;
         writeln!(out)?;
     } else {
-        let text = maps_text(&vmas);
+        let text = warn::maps_text(&vmas, &ok, &r);
         // benches/vmas.sh times the walk apart from opening the dump.
         if std::env::var_os("VMSCOPE_TIMING").is_some() {
             eprintln!(
@@ -138,5 +163,5 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         }
         out.write_all(&text)?;
     }
-    Ok(0)
+    Ok(warn::status(&r))
 }

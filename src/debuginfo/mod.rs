@@ -21,5 +21,5 @@ mod vars;
 /// The model's traits and ids, for the layers above that only consume types.
 pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};
-pub use index::{IndexFile, IndexProgress};
+pub use index::{decode_cache, IndexFile, IndexProgress};
 pub use select::KernelTypes;

@@ -10,6 +10,7 @@ pub mod expr;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod pids;
 pub mod rd;
 pub mod symbols;
 pub mod target;

@@ -164,6 +164,37 @@ pub struct Offsets {
     /// (`task_struct` → `struct kthread *` field, `kthread.full_name`): the
     /// untruncated kthread name /proc shows (5.17, commit d6986ce24fc0).
     pub kthread_full_name: Option<(Field, Field)>,
+    /// The pid IDR, the task list's second witness; `None` when a member is missing.
+    pub pid_idr: Option<PidIdrOffsets>,
+}
+
+/// `init_pid_ns.idr` (an xarray of `struct pid`) down to each pid's task.
+#[derive(Debug, Clone, Copy)]
+pub struct PidIdrOffsets {
+    /// `pid_namespace.idr.idr_rt.xa_head`.
+    pub xa_head: u64,
+    /// `xa_node.slots` and its length.
+    pub node_slots: u64,
+    pub node_slot_count: usize,
+    /// `pid.numbers[0].nr`: the number in the initial namespace.
+    pub pid_nr: u64,
+    /// `pid.tasks[PIDTYPE_PID]` (an hlist head; PIDTYPE_PID is 0).
+    pub pid_tasks: u64,
+    /// `task_struct.pid_links[PIDTYPE_PID]`.
+    pub task_pid_links: u64,
+}
+
+impl PidIdrOffsets {
+    fn probe(t: &dyn TypeLookup) -> Option<PidIdrOffsets> {
+        Some(PidIdrOffsets {
+            xa_head: t.offset_of("pid_namespace", "idr.idr_rt.xa_head")?,
+            node_slots: t.offset_of("xa_node", "slots")?,
+            node_slot_count: t.array_len("xa_node", "slots")? as usize,
+            pid_nr: t.offset_of("pid", "numbers")? + t.offset_of("upid", "nr")?,
+            pid_tasks: t.offset_of("pid", "tasks")?,
+            task_pid_links: t.offset_of("task_struct", "pid_links")?,
+        })
+    }
 }
 
 impl Offsets {
@@ -228,6 +259,7 @@ impl Offsets {
             rq_idle: probe(t, "rq", "idle"),
             worker,
             kthread_full_name,
+            pid_idr: PidIdrOffsets::probe(t),
         })
     }
 }

@@ -2,12 +2,14 @@
 //! from the dump, the facts an mm states about its tree, and one process's tree
 //! validated, cross-checked and rendered as /proc/PID/maps.
 
-use super::vma::{maps_text, VmaReader, VmaTree};
+use super::tasks::Task;
+use super::vma::{maps_text, VmaInfo, VmaReader, VmaTree};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use super::{Kernel, KernelError, ReadContext};
 use crate::check::costs::{self, CostRow};
 use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::maple::WalkedVma;
+use crate::check::records::{self, TaskRecord, VmaRecord};
 use crate::check::{MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
 use crate::memory::Memory;
 use crate::trees::{maple as tmaple, rbtree as trb, WalkLimits};
@@ -18,6 +20,47 @@ const DEFAULT_STACK_GUARD_GAP: u64 = 256 * 4096;
 /// `TASK_SIZE_MAX` (arch/x86/include/asm/page_64_types.h): 47- or 56-bit user space.
 fn task_size(l5: bool) -> u64 {
     (1u64 << if l5 { 56 } else { 47 }) - 4096
+}
+
+/// `page_offset_base` when the kernel has no CONFIG_RANDOMIZE_MEMORY (4-level).
+const DEFAULT_PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
+
+impl Kernel {
+    /// Check each VMA as read (`check::records::vmas`), with its maple slot's
+    /// range; per VMA of `vmas`, whether it passed (the gate VMA, past the
+    /// tree's entries, is not a user VMA and always does).
+    pub fn check_vma_records(&self, tree: &VmaTree, vmas: &[VmaInfo], r: &mut Report) -> Vec<bool> {
+        let slots: Vec<Option<(u64, u64)>> = match tree {
+            VmaTree::Maple(s) => s.user_entries().map(|e| Some((e.first, e.last))).collect(),
+            VmaTree::Rb { list, .. } => vec![None; list.entries.len()],
+        };
+        let recs: Vec<VmaRecord> = vmas
+            .iter()
+            .zip(&slots)
+            .map(|(v, &slot)| VmaRecord {
+                vma: v.vma,
+                start: v.start,
+                end: v.end,
+                slot,
+            })
+            .collect();
+        let mut ok = records::vmas(&recs, task_size(self.mem.paging.l5), r);
+        ok.resize(vmas.len(), true);
+        ok
+    }
+
+    /// Check one task as read (`check::records::task`).
+    pub fn check_task_record(&self, t: &Task, r: &mut Report) -> bool {
+        let rec = TaskRecord {
+            addr: t.addr,
+            pid: t.pid,
+            tgid: t.tgid,
+            comm: &t.comm,
+            idle: t.idle_cpu.is_some(),
+        };
+        let pob = self.mem.paging.page_offset_base;
+        records::task(&rec, pob.unwrap_or(DEFAULT_PAGE_OFFSET), r)
+    }
 }
 
 /// VMA fields read in one piece from memory.
@@ -180,6 +223,18 @@ impl VmaChecker<'_> {
                 Walked::Rb(tree),
             ),
         };
+        // The same per-record checks `vmas` and `tree` warn about; the slot
+        // ranges are maple.ranges' business here.
+        let recs: Vec<VmaRecord> = walked
+            .iter()
+            .map(|v| VmaRecord {
+                vma: v.vma,
+                start: v.start,
+                end: v.end,
+                slot: None,
+            })
+            .collect();
+        records::vmas(&recs, facts.task_size, r);
         let raw = MemLookup {
             vmas: self.vmas(),
             mm: facts.mm,

@@ -31,13 +31,24 @@ pub struct Totals {
 }
 
 /// The JSON document `check --json` prints.
-pub fn json(processes: &[ProcessOut], totals: &Totals) -> serde_json::Result<String> {
+/// `warnings`: tasks the task list and the pid IDR disagree about (absent when none).
+pub fn json(
+    processes: &[ProcessOut],
+    totals: &Totals,
+    warnings: &[crate::check::Finding],
+) -> serde_json::Result<String> {
     #[derive(Serialize)]
     struct Doc<'a> {
         processes: &'a [ProcessOut],
         totals: &'a Totals,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        warnings: &'a [crate::check::Finding],
     }
-    serde_json::to_string_pretty(&Doc { processes, totals })
+    serde_json::to_string_pretty(&Doc {
+        processes,
+        totals,
+        warnings,
+    })
 }
 
 /// The per-process table: check, result, items checked, failures.

@@ -16,3 +16,13 @@ pub fn print_json(v: &impl serde::Serialize) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
     writeln!(std::io::stdout().lock(), "{text}")
 }
+
+/// The mark a bad record carries in text output: ` [bad: CHECK, ...]` for its
+/// findings, empty for none.
+pub fn bad_mark(findings: &[crate::check::Finding]) -> String {
+    if findings.is_empty() {
+        return String::new();
+    }
+    let checks: Vec<&str> = findings.iter().map(|f| f.check).collect();
+    format!(" [bad: {}]", checks.join(", "))
+}

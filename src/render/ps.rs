@@ -20,6 +20,9 @@ pub struct PsRow {
     pub kthread: bool,
     pub idle: bool,
     pub cpu: Option<u32>,
+    /// What is impossible about this task (absent when nothing is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::check::Finding>,
 }
 
 /// The text table: idle tasks marked with their CPU, kernel threads in brackets.
@@ -41,7 +44,7 @@ pub fn table(rows: &[PsRow]) -> String {
             (Some(cpu), _) => format!("{name} [idle, cpu {cpu}]"),
             (None, true) => format!("[{name}]"),
             (None, false) => name.into_owned(),
-        };
+        } + &super::bad_mark(&r.warnings);
         t.add_row(vec![
             r.pid.to_string(),
             r.tgid.to_string(),

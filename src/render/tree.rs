@@ -358,6 +358,9 @@ pub struct TreeJson<'a, C: Serialize> {
     pub list: Option<&'a ListSnapshot>,
     pub vmacache: C,
     pub cost: Vec<CostRow>,
+    /// Impossible VMAs met in the tree (absent when none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: &'a [crate::check::Finding],
 }
 
 /// The cost rows (check/costs.rs) as a table.

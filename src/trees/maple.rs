@@ -112,11 +112,10 @@ pub struct MapleOffsets {
     pub meta_gap: u64,
 }
 
-#[cfg(test)]
 impl MapleOffsets {
-    /// The x86_64 Debian 6.1 layout (pahole), as test data for synthetic trees; real
-    /// offsets are probed from the type model at run time.
-    pub(crate) fn x86_64_6_1() -> Self {
+    /// The x86_64 Debian 6.1 layout (pahole), as data for synthetic trees (tests,
+    /// fuzzing); real offsets are probed from the type model at run time.
+    pub fn x86_64_6_1() -> Self {
         MapleOffsets {
             ma_root: 8,
             ma_flags: 16,

@@ -13,7 +13,7 @@
 pub mod list;
 pub mod maple;
 pub mod rbtree;
-#[cfg(test)]
+/// Synthetic memory images (tests and the fuzz targets).
 pub mod sparse;
 
 use crate::memory::MemError;

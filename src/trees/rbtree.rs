@@ -24,10 +24,10 @@ pub struct RbOffsets {
     pub rb_left: u64,
 }
 
-#[cfg(test)]
 impl RbOffsets {
-    /// `struct rb_node` on x86_64 (pahole), as test data for synthetic trees.
-    pub(crate) fn x86_64() -> Self {
+    /// `struct rb_node` on x86_64 (pahole), as data for synthetic trees (tests,
+    /// fuzzing); real offsets are probed from the type model.
+    pub fn x86_64() -> Self {
         RbOffsets {
             rb_parent_color: 0,
             rb_right: 8,

@@ -317,7 +317,10 @@ impl IndexFile {
 
 /// Validate a cache file: magic, version, key, length and checksum; `None` if anything is off
 /// (then the index is rebuilt).
-fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<IndexFile> {
+/// Decode a cache file's bytes made for `key` (the vmlinux identity) and a
+/// `.debug_info` of `info_len` bytes; `None` for anything not a sound cache.
+/// Public for the fuzz target.
+pub fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<IndexFile> {
     if buf.get(0..8)? != MAGIC || rd_u32(buf, 8)? != FORMAT_VERSION {
         return None;
     }

@@ -11,7 +11,7 @@ mod scan;
 
 use std::path::Path;
 
-pub use cache::IndexFile;
+pub use cache::{decode as decode_cache, IndexFile};
 pub(crate) use cache::{default_cache_dir, try_load_cache};
 pub use scan::IndexProgress;
 pub(crate) use scan::{early_scan, scan_from};
