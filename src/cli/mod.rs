@@ -4,6 +4,7 @@
 mod check;
 mod info;
 mod layout;
+mod log;
 mod ps;
 mod read;
 mod show;
@@ -42,6 +43,8 @@ pub enum Command {
     Vmas(vmas::VmasArgs),
     /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
     Tree(tree::TreeArgs),
+    /// The kernel log (printk ring buffer) as dmesg prints it
+    Log(log::LogArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -75,6 +78,7 @@ pub fn main() -> i32 {
         Command::Show(a) => show::run(a),
         Command::Vmas(a) => vmas::run(a),
         Command::Tree(a) => tree::run(a),
+        Command::Log(a) => log::run(a),
     };
     match result {
         Ok(code) => code,

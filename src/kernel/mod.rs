@@ -5,10 +5,12 @@
 //! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
 //! that the vmlinux is the one that ran.
 
+pub mod bitfield;
 pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod printk;
 pub mod proc_maps;
 pub mod symbols;
 pub mod tasks;

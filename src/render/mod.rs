@@ -1,3 +1,4 @@
 //! See ../lib.rs for where this layer sits.
 pub mod check;
+pub mod log;
 pub mod tree;
