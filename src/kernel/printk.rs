@@ -10,7 +10,7 @@
 use super::bitfield::{member_bits, Bits};
 use super::offsets::{Field, TypeLookup};
 use super::{Kernel, KernelError, ReadContext};
-use crate::memory::Memory;
+use crate::memory::{MemError, Memory};
 use crate::types::model::TypeSource;
 
 /// The two top bits of a descriptor's state word hold its state, the rest the id.
@@ -156,6 +156,25 @@ fn c_str_at(buf: &[u8], base: u64, f: Option<Field>) -> String {
         .unwrap_or_default()
 }
 
+/// `len` bytes at `addr`, pages the dump's filter left out read as zeros: a
+/// filtered dump (makedumpfile -d 1) drops exactly the all-zero pages, and an unused
+/// part of the ring is zero.
+fn read_zero_filled(mem: &dyn Memory, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {
+    const PAGE: u64 = 4096;
+    let mut out = vec![0u8; len];
+    let mut done = 0usize;
+    while done < len {
+        let at = addr + done as u64;
+        let n = ((PAGE - at % PAGE) as usize).min(len - done);
+        match mem.read(at, &mut out[done..done + n]) {
+            Ok(()) | Err(MemError::Excluded { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        done += n;
+    }
+    Ok(out)
+}
+
 /// The ring's arrays, copied out of memory once.
 struct Ring {
     count: u64,
@@ -227,8 +246,7 @@ impl Kernel {
         let (descs_addr, infos_addr) = (get(&hdr, 0, l.descs), get(&hdr, 0, l.infos));
         let data_addr = get(&hdr, 0, l.data);
         let array = |addr: u64, len: u64, what: &str| {
-            self.mem
-                .read_vec(addr, len as usize)
+            read_zero_filled(&self.mem, addr, len as usize)
                 .ctx(|| format!("printk {what} at {addr:#x}"))
         };
         Ok(Ring {
