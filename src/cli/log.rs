@@ -19,8 +19,8 @@ pub struct LogArgs {
     #[arg(long, value_name = "LEVEL", value_delimiter = ',', value_parser = render::parse_level)]
     pub level: Vec<u8>,
     /// Only records logged at or after this many seconds since boot
-    #[arg(long, value_name = "SECONDS")]
-    pub since: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = render::parse_seconds)]
+    pub since: Option<u64>,
     /// Prefix each line with facility and level (like `dmesg -x`)
     #[arg(long, short = 'x')]
     pub decode: bool,
@@ -35,12 +35,11 @@ pub fn run(a: &LogArgs) -> Result<i32> {
     for w in &log.warnings {
         eprintln!("vmscope: warning: {w}");
     }
-    let since_ns = a.since.map(|s| (s.max(0.0) * 1e9) as u64);
     let records: Vec<_> = log
         .records
         .into_iter()
         .filter(|r| a.level.is_empty() || a.level.contains(&r.level))
-        .filter(|r| since_ns.is_none_or(|s| r.ts_nsec >= s))
+        .filter(|r| a.since.is_none_or(|s| r.ts_nsec >= s))
         .collect();
     let out = if a.json {
         render::json(&records)? + "\n"

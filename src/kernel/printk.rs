@@ -342,3 +342,124 @@ impl Ring {
         Ok(String::from_utf8_lossy(&body[..n]).into_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn f(offset: u64, size: u64) -> Field {
+        Field { offset, size }
+    }
+
+    /// The 6.1 x86-64 layout (descriptor 24 bytes, info 88 bytes).
+    fn layout() -> PrintkLayout {
+        PrintkLayout {
+            count_bits: f(0, 4),
+            descs: f(8, 8),
+            infos: f(16, 8),
+            head_id: f(24, 8),
+            tail_id: f(32, 8),
+            size_bits: f(48, 4),
+            data: f(56, 8),
+            desc_size: 24,
+            state_var: f(0, 8),
+            blk_begin: f(8, 8),
+            blk_next: f(16, 8),
+            info_size: 88,
+            seq: f(0, 8),
+            ts_nsec: f(8, 8),
+            text_len: f(16, 2),
+            facility: f(18, 1),
+            flags: Bits {
+                bit_offset: 19 * 8,
+                width: 5,
+            },
+            level: Bits {
+                bit_offset: 19 * 8 + 5,
+                width: 3,
+            },
+            caller_id: f(20, 4),
+            subsystem: Some(f(24, 16)),
+            device: Some(f(40, 48)),
+        }
+    }
+
+    /// A ring of 4 descriptors and 64 data bytes.
+    fn ring() -> Ring {
+        Ring {
+            count: 4,
+            descs: vec![0; 4 * 24],
+            infos: vec![0; 4 * 88],
+            data_addr: 0x1000,
+            data_bits: 6,
+            data: vec![0; 64],
+            head: 0,
+            tail: 0,
+        }
+    }
+
+    fn put(buf: &mut [u8], at: usize, v: &[u8]) {
+        buf[at..at + v.len()].copy_from_slice(v);
+    }
+
+    /// Descriptor `id` finalized, its text block at `begin..next`, its info filled in.
+    fn write(r: &mut Ring, id: u64, begin: u64, next: u64, text: &str) {
+        let slot = (id & 3) as usize;
+        let d = slot * 24;
+        put(&mut r.descs, d, &((DESC_FINALIZED << STATE_SHIFT) | id).to_le_bytes());
+        put(&mut r.descs, d + 8, &begin.to_le_bytes());
+        put(&mut r.descs, d + 16, &next.to_le_bytes());
+        let i = slot * 88;
+        put(&mut r.infos, i, &(id + 100).to_le_bytes());
+        put(&mut r.infos, i + 8, &1_500_000_000u64.to_le_bytes());
+        put(&mut r.infos, i + 16, &(text.len() as u16).to_le_bytes());
+        r.infos[i + 19] = 6 << 5; // level info, no flags
+        put(&mut r.infos, i + 24, b"pci");
+        let start = if begin >> 6 == next >> 6 { begin & 63 } else { 0 } as usize;
+        put(&mut r.data, start, &id.to_le_bytes());
+        put(&mut r.data, start + 8, text.as_bytes());
+    }
+
+    #[test]
+    fn reads_plain_and_wrapped_blocks() {
+        let (l, mut r) = (layout(), ring());
+        write(&mut r, 5, 64 + 24, 64 + 40, "hello");
+        // Would cross the ring's end at 64+48: stored whole at offset 0 of the next lap.
+        write(&mut r, 6, 64 + 48, 128 + 16, "wrap");
+        let mut w = Vec::new();
+        let a = r.record(&l, 5, &mut w).unwrap();
+        let b = r.record(&l, 6, &mut w).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((a.text.as_str(), a.seq, a.level, a.subsystem.as_str()), ("hello", 105, 6, "pci"));
+        assert_eq!((b.text.as_str(), b.ts_nsec), ("wrap", 1_500_000_000));
+    }
+
+    #[test]
+    fn disagreeing_descriptors_and_blocks_are_marked_with_the_address() {
+        let (l, mut r) = (layout(), ring());
+        write(&mut r, 5, 64 + 8, 64 + 24, "hello");
+        let mut w = Vec::new();
+        // The slot holds id 5, not 9: marked, warned, not read as 9's text.
+        let m = r.record(&l, 9, &mut w).unwrap();
+        assert!(m.problem.as_deref().unwrap().contains("holds id 0x5"), "{m:?}");
+        assert!(m.text.is_empty() && w.len() == 1);
+        // The block's owner id disagrees with its descriptor.
+        put(&mut r.data, 8, &7u64.to_le_bytes());
+        let m = r.record(&l, 5, &mut w).unwrap();
+        assert!(m.problem.as_deref().unwrap().contains("at 0x1008 belongs to id 0x7"), "{m:?}");
+        // A block spanning laps, and one past the ring's end.
+        write(&mut r, 6, 8, 200, "x");
+        assert!(r.record(&l, 6, &mut w).unwrap().problem.unwrap().contains("more than one lap"));
+        write(&mut r, 7, 64 + 40, 64 + 8, "");
+        assert!(r.record(&l, 7, &mut w).unwrap().problem.unwrap().contains("outside the ring"));
+        assert_eq!(w.len(), 4);
+    }
+
+    #[test]
+    fn records_not_committed_are_skipped() {
+        let (l, mut r) = (layout(), ring());
+        write(&mut r, 5, 64 + 8, 64 + 24, "hello");
+        put(&mut r.descs, 24, &5u64.to_le_bytes()); // state reserved
+        assert!(r.record(&l, 5, &mut Vec::new()).is_none());
+    }
+}

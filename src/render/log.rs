@@ -30,6 +30,21 @@ pub fn parse_level(s: &str) -> Result<u8, String> {
         .ok_or_else(|| format!("unknown level '{s}' (one of {} or 0-7)", LEVELS.join(", ")))
 }
 
+/// `SECONDS[.FRACTION]` to nanoseconds, exactly (no float rounding at the boundary).
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    let bad = || format!("'{s}' is not a number of seconds");
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let frac: u64 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(1_000_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(bad)
+}
+
 /// `[    1.234567]`, as printk and dmesg print a timestamp.
 pub fn timestamp(ts_nsec: u64) -> String {
     format!(
@@ -147,6 +162,10 @@ mod tests {
         assert_eq!(parse_level("warning"), Ok(4));
         assert_eq!(parse_level("7"), Ok(7));
         assert!(parse_level("8").is_err() && parse_level("loud").is_err());
+        assert_eq!(parse_seconds("1.5"), Ok(1_500_000_000));
+        assert_eq!(parse_seconds("2"), Ok(2_000_000_000));
+        assert_eq!(parse_seconds("0.000000001"), Ok(1));
+        assert!(parse_seconds("1.2.3").is_err() && parse_seconds("-1").is_err());
         assert_eq!((caller(0x8000_0001), caller(42)), ("C1".into(), "T42".into()));
     }
 }
