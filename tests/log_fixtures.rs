@@ -68,7 +68,11 @@ fn vmscope_log(core: &Path, vmlinux: &Path, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
     assert_eq!(code, 0, "vmscope {args:?}: {err}");
-    assert!(err.is_empty(), "{}: warnings on a sound dump: {err}", core.display());
+    assert!(
+        err.is_empty(),
+        "{}: warnings on a sound dump: {err}",
+        core.display()
+    );
     out
 }
 
@@ -76,13 +80,22 @@ fn vmscope_log(core: &Path, vmlinux: &Path, extra: &[&str]) -> String {
 fn log_equals_drgn_records_on_every_dump_and_format() {
     for (name, dir, files) in crash_dumps() {
         let drgn: Vec<DrgnRecord> = common::read_json(&dir.join("drgn-crash/log.json"));
-        assert!(drgn.len() > 100, "{name}: drgn found only {} records", drgn.len());
+        assert!(
+            drgn.len() > 100,
+            "{name}: drgn found only {} records",
+            drgn.len()
+        );
         let vmlinux = dir.join("vmlinux");
         let mut first_text: Option<String> = None;
         for file in &files {
             let json = vmscope_log(file, &vmlinux, &["--json"]);
             let ours: Vec<J> = serde_json::from_str(&json).unwrap();
-            assert_eq!(ours.len(), drgn.len(), "{name} {}: record count", file.display());
+            assert_eq!(
+                ours.len(),
+                drgn.len(),
+                "{name} {}: record count",
+                file.display()
+            );
             for (o, d) in ours.iter().zip(&drgn) {
                 let at = format!("{name} {} seq {}", file.display(), d.seq);
                 assert_eq!(o["seq"], d.seq, "{at}");
@@ -90,15 +103,28 @@ fn log_equals_drgn_records_on_every_dump_and_format() {
                 assert_eq!(o["level"], d.level, "{at}");
                 assert_eq!(o["facility"], d.facility, "{at}");
                 assert_eq!(o["text"], d.text.as_str(), "{at}");
-                assert_eq!(o["subsystem"].as_str(), d.context.get("SUBSYSTEM").map(|s| s.as_str()), "{at}");
-                assert_eq!(o["device"].as_str(), d.context.get("DEVICE").map(|s| s.as_str()), "{at}");
+                assert_eq!(
+                    o["subsystem"].as_str(),
+                    d.context.get("SUBSYSTEM").map(|s| s.as_str()),
+                    "{at}"
+                );
+                assert_eq!(
+                    o["device"].as_str(),
+                    d.context.get("DEVICE").map(|s| s.as_str()),
+                    "{at}"
+                );
                 assert!(o["error"].is_null(), "{at}");
             }
             // Text output is the same whatever the format.
             let text = vmscope_log(file, &vmlinux, &[]);
             match &first_text {
                 None => first_text = Some(text),
-                Some(t) => assert_eq!(&text, t, "{name} {}: text differs between formats", file.display()),
+                Some(t) => assert_eq!(
+                    &text,
+                    t,
+                    "{name} {}: text differs between formats",
+                    file.display()
+                ),
             }
         }
     }
@@ -113,7 +139,9 @@ fn log_equals_the_console_of_the_panicked_guests() {
         let console = common::read_text(&dir.join("console.log")).replace('\r', "");
         let kernel_lines: Vec<&str> = console.lines().filter(|l| l.starts_with('[')).collect();
         assert!(
-            kernel_lines.iter().any(|l| l.contains("Kernel panic - not syncing: sysrq triggered crash")),
+            kernel_lines
+                .iter()
+                .any(|l| l.contains("Kernel panic - not syncing: sysrq triggered crash")),
             "{series}-panic: the console has no panic message"
         );
         for file in ["elf.core", "kdump-zlib.flat"] {
@@ -132,10 +160,16 @@ fn level_and_since_filter_like_dmesg() {
     let core = dir.join("elf.core");
     let json = vmscope_log(&core, &vmlinux, &["--json", "--level", "emerg,err"]);
     let ours: Vec<J> = serde_json::from_str(&json).unwrap();
-    let want: Vec<u64> = drgn.iter().filter(|r| r.level == 0 || r.level == 3).map(|r| r.seq).collect();
+    let want: Vec<u64> = drgn
+        .iter()
+        .filter(|r| r.level == 0 || r.level == 3)
+        .map(|r| r.seq)
+        .collect();
     let got: Vec<u64> = ours.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert_eq!(got, want);
-    assert!(ours.iter().any(|r| r["text"].as_str().unwrap().starts_with("Kernel panic")));
+    assert!(ours
+        .iter()
+        .any(|r| r["text"].as_str().unwrap().starts_with("Kernel panic")));
     let mid = drgn[drgn.len() / 2].timestamp;
     let since = format!("{}.{:09}", mid / 1_000_000_000, mid % 1_000_000_000);
     let json = vmscope_log(&core, &vmlinux, &["--json", "--since", &since]);

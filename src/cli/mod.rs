@@ -1,6 +1,7 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod bt;
 mod check;
 mod info;
 mod layout;
@@ -45,6 +46,8 @@ pub enum Command {
     Tree(tree::TreeArgs),
     /// The kernel log (printk ring buffer) as dmesg prints it
     Log(log::LogArgs),
+    /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
+    Bt(bt::BtArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -79,6 +82,7 @@ pub fn main() -> i32 {
         Command::Vmas(a) => vmas::run(a),
         Command::Tree(a) => tree::run(a),
         Command::Log(a) => log::run(a),
+        Command::Bt(a) => bt::run(a),
     };
     match result {
         Ok(code) => code,

@@ -10,8 +10,10 @@ pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod orc;
 pub mod printk;
 pub mod proc_maps;
+pub mod stack;
 pub mod symbols;
 pub mod tasks;
 pub mod type_lookup;
@@ -114,6 +116,8 @@ pub struct Kernel {
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub release: String,
     pub nr_cpus_hint: Option<u32>,
+    /// The dump's ELF notes (NT_PRSTATUS per CPU, VMCOREINFO, ...).
+    pub notes: Vec<crate::memory::elf::Note>,
 }
 
 /// Default `page_offset_base` when the kernel lacks CONFIG_RANDOMIZE_MEMORY.
@@ -311,6 +315,7 @@ impl Kernel {
             vmcoreinfo: info,
             release,
             nr_cpus_hint: dump.nr_cpus_hint,
+            notes: dump.notes,
         })
     }
 

@@ -235,7 +235,7 @@ impl Kernel {
             .ctx(|| format!("printk_ringbuffer at {prb:#x}"))?;
         let count_bits = get(&hdr, 0, l.count_bits) as u32;
         let data_bits = get(&hdr, 0, l.size_bits) as u32;
-        if count_bits > MAX_COUNT_BITS || data_bits > MAX_DATA_BITS || data_bits < 3 {
+        if count_bits > MAX_COUNT_BITS || !(3..=MAX_DATA_BITS).contains(&data_bits) {
             return Err(KernelError::Walk {
                 what: "printk_ringbuffer".into(),
                 addr: prb,
@@ -288,7 +288,10 @@ impl Ring {
         };
         if sv & ID_MASK != id {
             // The slot belongs to another lap: the tail moved while the dump was taken.
-            let why = format!("descriptor {slot} holds id {:#x}, expected {id:#x}", sv & ID_MASK);
+            let why = format!(
+                "descriptor {slot} holds id {:#x}, expected {id:#x}",
+                sv & ID_MASK
+            );
             return Some(self.marked(rec, why, warnings));
         }
         let text_len = get(info, 0, l.text_len);
@@ -321,7 +324,9 @@ impl Ring {
         } else if wb.wrapping_add(1) == wn {
             (0, idx(next))
         } else {
-            return Err(format!("text block {begin:#x}..{next:#x} spans more than one lap"));
+            return Err(format!(
+                "text block {begin:#x}..{next:#x} spans more than one lap"
+            ));
         };
         let block_addr = self.data_addr + start;
         let block = self
@@ -406,7 +411,11 @@ mod tests {
     fn write(r: &mut Ring, id: u64, begin: u64, next: u64, text: &str) {
         let slot = (id & 3) as usize;
         let d = slot * 24;
-        put(&mut r.descs, d, &((DESC_FINALIZED << STATE_SHIFT) | id).to_le_bytes());
+        put(
+            &mut r.descs,
+            d,
+            &((DESC_FINALIZED << STATE_SHIFT) | id).to_le_bytes(),
+        );
         put(&mut r.descs, d + 8, &begin.to_le_bytes());
         put(&mut r.descs, d + 16, &next.to_le_bytes());
         let i = slot * 88;
@@ -415,7 +424,11 @@ mod tests {
         put(&mut r.infos, i + 16, &(text.len() as u16).to_le_bytes());
         r.infos[i + 19] = 6 << 5; // level info, no flags
         put(&mut r.infos, i + 24, b"pci");
-        let start = if begin >> 6 == next >> 6 { begin & 63 } else { 0 } as usize;
+        let start = if begin >> 6 == next >> 6 {
+            begin & 63
+        } else {
+            0
+        } as usize;
         put(&mut r.data, start, &id.to_le_bytes());
         put(&mut r.data, start + 8, text.as_bytes());
     }
@@ -430,7 +443,10 @@ mod tests {
         let a = r.record(&l, 5, &mut w).unwrap();
         let b = r.record(&l, 6, &mut w).unwrap();
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!((a.text.as_str(), a.seq, a.level, a.subsystem.as_str()), ("hello", 105, 6, "pci"));
+        assert_eq!(
+            (a.text.as_str(), a.seq, a.level, a.subsystem.as_str()),
+            ("hello", 105, 6, "pci")
+        );
         assert_eq!((b.text.as_str(), b.ts_nsec), ("wrap", 1_500_000_000));
     }
 
@@ -441,17 +457,36 @@ mod tests {
         let mut w = Vec::new();
         // The slot holds id 5, not 9: marked, warned, not read as 9's text.
         let m = r.record(&l, 9, &mut w).unwrap();
-        assert!(m.problem.as_deref().unwrap().contains("holds id 0x5"), "{m:?}");
+        assert!(
+            m.problem.as_deref().unwrap().contains("holds id 0x5"),
+            "{m:?}"
+        );
         assert!(m.text.is_empty() && w.len() == 1);
         // The block's owner id disagrees with its descriptor.
         put(&mut r.data, 8, &7u64.to_le_bytes());
         let m = r.record(&l, 5, &mut w).unwrap();
-        assert!(m.problem.as_deref().unwrap().contains("at 0x1008 belongs to id 0x7"), "{m:?}");
+        assert!(
+            m.problem
+                .as_deref()
+                .unwrap()
+                .contains("at 0x1008 belongs to id 0x7"),
+            "{m:?}"
+        );
         // A block spanning laps, and one past the ring's end.
         write(&mut r, 6, 8, 200, "x");
-        assert!(r.record(&l, 6, &mut w).unwrap().problem.unwrap().contains("more than one lap"));
+        assert!(r
+            .record(&l, 6, &mut w)
+            .unwrap()
+            .problem
+            .unwrap()
+            .contains("more than one lap"));
         write(&mut r, 7, 64 + 40, 64 + 8, "");
-        assert!(r.record(&l, 7, &mut w).unwrap().problem.unwrap().contains("outside the ring"));
+        assert!(r
+            .record(&l, 7, &mut w)
+            .unwrap()
+            .problem
+            .unwrap()
+            .contains("outside the ring"));
         assert_eq!(w.len(), 4);
     }
 

@@ -37,7 +37,11 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
     let frac: u64 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
     whole
         .checked_mul(1_000_000_000)
@@ -64,9 +68,10 @@ pub fn caller(id: u32) -> String {
 }
 
 fn facility_name(f: u8) -> String {
-    FACILITIES
-        .get(f as usize)
-        .map_or_else(|| format!("local{}", f.saturating_sub(16)), |s| s.to_string())
+    FACILITIES.get(f as usize).map_or_else(
+        || format!("local{}", f.saturating_sub(16)),
+        |s| s.to_string(),
+    )
 }
 
 /// Text lines, one per line of each record.
@@ -166,6 +171,9 @@ mod tests {
         assert_eq!(parse_seconds("2"), Ok(2_000_000_000));
         assert_eq!(parse_seconds("0.000000001"), Ok(1));
         assert!(parse_seconds("1.2.3").is_err() && parse_seconds("-1").is_err());
-        assert_eq!((caller(0x8000_0001), caller(42)), ("C1".into(), "T42".into()));
+        assert_eq!(
+            (caller(0x8000_0001), caller(42)),
+            ("C1".into(), "T42".into())
+        );
     }
 }

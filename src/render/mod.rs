@@ -1,4 +1,5 @@
 //! See ../lib.rs for where this layer sits.
+pub mod bt;
 pub mod check;
 pub mod log;
 pub mod tree;
