@@ -175,12 +175,7 @@ impl<'k> Stacks<'k> {
         };
         let stack = rd(task.addr + l.task_stack.offset, "stack")?;
         let sp = rd(task.addr + l.thread_sp.offset, "thread.sp")?;
-        let top = stack.wrapping_add(THREAD_SIZE);
-        if sp < stack || sp.saturating_add(l.frame_size) > top {
-            return Err(format!(
-                "saved stack pointer {sp:#x} outside the task's stack {stack:#x}..{top:#x}"
-            ));
-        }
+        check_saved_sp(stack, sp, l.frame_size)?;
         let ip_at = sp + l.frame_ret.offset;
         let ip = rd(ip_at, "switch frame return address")?;
         let fresh = self.k.syms.address("ret_from_fork") == Some(ip);
@@ -193,6 +188,17 @@ impl<'k> Stacks<'k> {
             regs: None,
         })
     }
+}
+
+/// A switch frame must lie inside the task's stack.
+fn check_saved_sp(stack: u64, sp: u64, frame_size: u64) -> Result<(), String> {
+    let top = stack.wrapping_add(THREAD_SIZE);
+    if sp < stack || sp.saturating_add(frame_size) > top {
+        return Err(format!(
+            "saved stack pointer {sp:#x} outside the task's stack {stack:#x}..{top:#x}"
+        ));
+    }
+    Ok(())
 }
 
 impl Kernel {
@@ -273,5 +279,21 @@ impl Stacks<'_> {
             a += 8;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_saved_sp_outside_the_task_stack_is_named() {
+        let stack = 0xffff_c900_0001_0000;
+        assert!(super::check_saved_sp(stack, stack + 0x3f00, 56).is_ok());
+        let e = super::check_saved_sp(stack, stack + 0x3ff0, 56).unwrap_err();
+        assert!(
+            e.contains("0xffffc90000013ff0")
+                && e.contains("0xffffc90000010000..0xffffc90000014000"),
+            "{e}"
+        );
+        assert!(super::check_saved_sp(stack, 0x1234, 56).is_err());
     }
 }

@@ -221,3 +221,102 @@ fn step(mem: &dyn Memory, orc: &OrcTable, s: &mut State) -> Result<Step, String>
     }
     Ok(Step::Next(frame))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::orc::OrcFormat;
+    use crate::memory::MemError;
+    use std::collections::HashMap;
+
+    /// Sparse memory of 8-byte words.
+    struct Words(HashMap<u64, u64>);
+    impl Memory for Words {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+            for (i, chunk) in buf.chunks_mut(8).enumerate() {
+                let a = addr + i as u64 * 8;
+                let v = self.0.get(&a).ok_or(MemError::NotMapped { addr: a })?;
+                chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+
+    /// An ORC table: (ip, sp_offset, sp_reg, kind, end), pre-6.4 encoding, ips stored
+    /// relative to slot addresses starting at 0.
+    fn table(rows: &[(u64, i16, u8, u8, u8)]) -> OrcTable {
+        let mut ips = Vec::new();
+        let mut e = Vec::new();
+        for (i, (ip, sp_off, sp_reg, kind, end)) in rows.iter().enumerate() {
+            ips.extend_from_slice(&((*ip as i64 - i as i64 * 4) as i32).to_le_bytes());
+            let s = sp_off.to_le_bytes();
+            e.extend_from_slice(&[s[0], s[1], 0, 0, *sp_reg, kind | (end << 2)]);
+        }
+        OrcTable::from_raw(0, &ips, e, OrcFormat::probe(None))
+    }
+
+    const SP: u8 = 5;
+    const CALL: u8 = 0;
+    const REGS: u8 = 1;
+
+    fn start(ip: u64, sp: u64) -> Start {
+        Start {
+            ip,
+            sp,
+            bp: 0,
+            ip_at: sp,
+            exact: true,
+            regs: None,
+        }
+    }
+
+    #[test]
+    fn walks_calls_and_an_entry_frame_to_user_space() {
+        // f at 0x1000 (sp+16: its return address at sp+8), g at 0x2000 (sp+8), entry
+        // stub at 0x3000 with pt_regs at sp; the pt_regs hold a user-mode ip.
+        let orc = table(&[
+            (0x1000, 16, SP, CALL, 0),
+            (0x2000, 8, SP, CALL, 0),
+            (0x3000, 0, SP, REGS, 0),
+            (0x4000, 0, 0, 0, 1),
+        ]);
+        let mut m = HashMap::new();
+        m.insert(0x9008, 0x2010); // f's caller: g+0x10
+        m.insert(0x9010, 0x3008); // g's caller: the entry stub
+        for i in 0..21u64 {
+            m.insert(0x9018 + i * 8, 0);
+        }
+        m.insert(0x9018 + 16 * 8, 0x40_0000); // ip
+        m.insert(0x9018 + 17 * 8, 0x33); // cs: user
+        let t = unwind(&Words(m), &orc, start(0x1004, 0x9000));
+        let pcs: Vec<u64> = t.frames.iter().map(|f| f.pc).collect();
+        assert_eq!(pcs, [0x1004, 0x2010, 0x3008]);
+        assert_eq!(t.frames[1].stack, 0x9008);
+        assert_eq!(t.user_regs.map(|r| r.ip()), Some(0x40_0000));
+        assert!(t.problem.is_none(), "{:?}", t.problem);
+    }
+
+    #[test]
+    fn an_entry_that_does_not_move_sp_up_is_reported_with_its_address() {
+        // sp_offset 0: the "return address" is read below sp and sp stays where it is.
+        let orc = table(&[(0x1000, 0, SP, CALL, 0), (0x2000, 0, 0, 0, 1)]);
+        let mut m = HashMap::new();
+        m.insert(0x8ff8, 0x1010);
+        let t = unwind(&Words(m), &orc, start(0x1004, 0x9000));
+        let p = t.problem.unwrap();
+        assert!(
+            p.contains("0x1004") && p.contains("does not make progress"),
+            "{p}"
+        );
+        assert_eq!(t.frames.len(), 1);
+    }
+
+    #[test]
+    fn bad_stack_pointers_and_missing_entries_stop_with_a_message() {
+        let orc = table(&[(0x1000, 16, SP, CALL, 0)]);
+        let t = unwind(&Words(HashMap::new()), &orc, start(0x1004, 0xdead_0000));
+        assert!(t.problem.unwrap().contains("stack read at 0xdead0008"));
+        let t = unwind(&Words(HashMap::new()), &orc, start(0x10, 0x9000));
+        assert!(t.problem.unwrap().contains("no ORC entry for ip 0x10"));
+    }
+}
