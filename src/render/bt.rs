@@ -75,7 +75,14 @@ pub fn text(traces: &[TaskBt], full: bool) -> String {
             );
             if full {
                 for (a, v, sym) in t.words.get(n).into_iter().flatten() {
-                    let _ = writeln!(out, "    {a:x}: {v:016x} {}", sym.as_deref().unwrap_or(""));
+                    match sym {
+                        Some(s) => {
+                            let _ = writeln!(out, "    {a:x}: {v:016x} {s}");
+                        }
+                        None => {
+                            let _ = writeln!(out, "    {a:x}: {v:016x}");
+                        }
+                    }
                 }
             }
         }
