@@ -139,6 +139,8 @@ pub struct OrcTable {
     ips: Vec<u64>,
     entries: Vec<u8>,
     format: OrcFormat,
+    /// End of the text the table covers (`_einittext`): beyond it no entry applies.
+    end: u64,
 }
 
 /// A bound on the table (6.1 has about 480,000 entries).
@@ -167,6 +169,7 @@ impl OrcTable {
             ips,
             entries,
             format,
+            end: u64::MAX,
         };
         if !table.ips.is_sorted() {
             table.sort();
@@ -188,6 +191,12 @@ impl OrcTable {
         self.entries = entries;
     }
 
+    /// Limit lookups to ips below `end`.
+    pub fn with_end(mut self, end: u64) -> OrcTable {
+        self.end = end;
+        self
+    }
+
     pub fn len(&self) -> usize {
         self.ips.len()
     }
@@ -198,6 +207,9 @@ impl OrcTable {
 
     /// The entry covering `ip`: the last one starting at or below it.
     pub fn lookup(&self, ip: u64) -> Option<OrcEntry> {
+        if ip >= self.end {
+            return None;
+        }
         let i = self.ips.partition_point(|&a| a <= ip).checked_sub(1)?;
         let sz = self.format.size as usize;
         let e = self.entries.get(i * sz..(i + 1) * sz)?;
@@ -243,7 +255,16 @@ impl Kernel {
                     .ctx(|| format!(".orc_unwind at {orc_start:#x}"))?,
             ),
         };
-        Ok(OrcTable::from_raw(ip_start, &ips, entries, format))
+        let table = OrcTable::from_raw(ip_start, &ips, entries, format);
+        // The table covers the kernel text and the init text after it.
+        let end = self
+            .syms
+            .address("_einittext")
+            .or_else(|| self.syms.address("_etext"));
+        Ok(match end {
+            Some(end) => table.with_end(end),
+            None => table,
+        })
     }
 }
 

@@ -10,6 +10,18 @@ use std::collections::HashSet;
 
 pub const MAX_FRAMES: usize = 128;
 
+/// Kernel addresses start here on x86-64 (4- and 5-level paging).
+const KERNEL_HALF: u64 = 0xff00_0000_0000_0000;
+
+/// A frame-pointer frame: caller's sp = bp + 16, return address at bp + 8, caller's bp at bp.
+const FP_ENTRY: OrcEntry = OrcEntry {
+    sp_offset: 16,
+    bp_offset: -16,
+    sp_reg: OrcReg::Bp,
+    bp_reg: OrcReg::PrevSp,
+    kind: OrcType::Call,
+};
+
 /// Where unwinding starts.
 #[derive(Debug, Clone, Copy)]
 pub struct Start {
@@ -143,9 +155,13 @@ fn prev_sp(mem: &dyn Memory, s: &State, o: &OrcEntry, ip: u64) -> Result<(u64, b
 fn step(mem: &dyn Memory, orc: &OrcTable, s: &mut State) -> Result<Step, String> {
     // A return address points past the call, which may be a function's last instruction.
     let ip = if s.exact { s.ip } else { s.ip.wrapping_sub(1) };
-    let o = orc
-        .lookup(ip)
-        .ok_or_else(|| format!("no ORC entry for ip {:#x}", s.ip))?;
+    let o = match orc.lookup(ip) {
+        Some(o) => o,
+        // Kernel code without ORC (module text): frame pointers, as the kernel's own
+        // unwinder falls back to (`orc_fp_entry`).
+        None if ip >= KERNEL_HALF => FP_ENTRY,
+        None => return Err(format!("no ORC entry for ip {:#x}", s.ip)),
+    };
     match o.kind {
         OrcType::End => return Ok(Step::Done),
         OrcType::Undefined => return Err(format!("ORC entry at {:#x} is undefined", s.ip)),
@@ -309,6 +325,31 @@ mod tests {
             "{p}"
         );
         assert_eq!(t.frames.len(), 1);
+    }
+
+    #[test]
+    fn kernel_code_without_orc_falls_back_to_frame_pointers() {
+        // The table covers only 0xffffffff81000000..; the ip below it is module text.
+        let orc = table(&[
+            (0xffff_ffff_8100_0000, 8, SP, CALL, 0),
+            (0xffff_ffff_8200_0000, 0, 0, 0, 1),
+        ])
+        .with_end(0xffff_ffff_8300_0000);
+        let module_ip = 0xffff_ffff_c000_1234;
+        let mut m = HashMap::new();
+        // bp = 0x9100: saved bp at 0x9100, return address at 0x9108, caller's sp 0x9110.
+        m.insert(0x9100, 0x9200);
+        m.insert(0x9108, 0xffff_ffff_8100_0010);
+        m.insert(0x9110, 0xffff_ffff_8200_0010); // the kernel caller's own return address
+        let mut st = start(module_ip, 0x9000);
+        st.bp = 0x9100;
+        let t = unwind(&Words(m), &orc, st);
+        let pcs: Vec<u64> = t.frames.iter().map(|f| f.pc).collect();
+        assert_eq!(
+            pcs,
+            [module_ip, 0xffff_ffff_8100_0010, 0xffff_ffff_8200_0010]
+        );
+        assert!(t.problem.is_none(), "{:?}", t.problem);
     }
 
     #[test]
