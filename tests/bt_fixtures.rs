@@ -254,3 +254,49 @@ fn panic_shows_the_sysrq_crash_path_on_the_cpu_that_ran_it() {
         }
     }
 }
+
+#[test]
+fn info_names_the_panic_only_after_one() {
+    for (name, dir, _) in dumps() {
+        let p: DrgnPanic = common::read_json(&dir.join("drgn-crash/panic.json"));
+        let core = dir.join("elf.core");
+        let vmlinux = dir.join("vmlinux");
+        let args = [
+            "info",
+            "--json",
+            "--core",
+            core.to_str().unwrap(),
+            "--vmlinux",
+            vmlinux.to_str().unwrap(),
+        ];
+        let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
+        assert_eq!(code, 0, "{name}: {err}");
+        let v: J = serde_json::from_str(&out).unwrap();
+        let (code, text, _) = common::run_vmscope(
+            &args[..1]
+                .iter()
+                .chain(&args[2..])
+                .copied()
+                .collect::<Vec<_>>(),
+            TIMEOUT,
+        );
+        assert_eq!(code, 0);
+        if p.panic_cpu < 0 {
+            assert!(
+                v.get("panic").is_none() && !text.contains("PANIC"),
+                "{name}: {out}"
+            );
+            continue;
+        }
+        assert_eq!(v["panic"]["cpu"], p.panic_cpu, "{name}");
+        assert_eq!(v["panic"]["pid"], p.crashed_thread.unwrap(), "{name}");
+        assert_eq!(v["panic"]["comm"], "busybox", "{name}");
+        assert_eq!(v["panic"]["message"], "sysrq triggered crash", "{name}");
+        let want = format!(
+            "PANIC on CPU {}, task busybox (pid {}): sysrq triggered crash",
+            p.panic_cpu,
+            p.crashed_thread.unwrap()
+        );
+        assert_eq!(text.lines().last(), Some(want.as_str()), "{name}");
+    }
+}

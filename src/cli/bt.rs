@@ -2,8 +2,7 @@
 //! unwound with the kernel's ORC tables from each task's switch frame or, for a
 //! task running on a CPU, from that CPU's registers in the dump.
 
-use super::target::{KernelTypes, TargetArgs};
-use crate::kernel::printk::PrintkLayout;
+use super::target::TargetArgs;
 use crate::kernel::stack::{StackLayout, Stacks, TaskTrace};
 use crate::kernel::tasks::Task;
 use crate::kernel::Kernel;
@@ -78,16 +77,8 @@ pub fn run(a: &BtArgs) -> Result<i32> {
         writeln!(out, "{}", render::json(&traces)?)?;
         return Ok(0);
     }
-    if let (Some(cpu), false) = (panic_cpu, a.all || !a.pids.is_empty()) {
-        let task = stacks
-            .running_on(cpu)
-            .and_then(|addr| tasks.iter().find(|t| t.addr == addr));
-        let msg =
-            panic_message(&k, &types).unwrap_or_else(|| "(no panic message in the log)".into());
-        let who = task.map_or_else(String::new, |t| {
-            format!(", task {} (pid {})", t.comm, t.pid)
-        });
-        writeln!(out, "PANIC on CPU {cpu}{who}: {msg}\n")?;
+    if let (Some(p), false) = (k.panic_info(&types)?, a.all || !a.pids.is_empty()) {
+        writeln!(out, "{}\n", render::panic_line(&p))?;
     }
     out.write_all(render::text(&traces, a.full).as_bytes())?;
     Ok(0)
@@ -152,16 +143,4 @@ fn task_bt(stacks: &Stacks, t: &Task, full: bool) -> TaskBt {
         problem: raw.problem,
         words,
     }
-}
-
-/// The text after "Kernel panic - not syncing: " in the last log record that has it.
-fn panic_message(k: &Kernel, types: &KernelTypes) -> Option<String> {
-    const PREFIX: &str = "Kernel panic - not syncing: ";
-    let layout = PrintkLayout::probe(types).ok()?;
-    let log = k.printk_log(&layout).ok()?;
-    log.records.iter().rev().find_map(|r| {
-        r.text
-            .strip_prefix(PREFIX)
-            .map(|m| m.trim_end().to_string())
-    })
 }

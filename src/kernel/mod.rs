@@ -11,6 +11,7 @@ pub mod live;
 pub mod mm;
 pub mod offsets;
 pub mod orc;
+pub mod panic;
 pub mod printk;
 pub mod proc_maps;
 pub mod stack;

@@ -303,7 +303,13 @@ impl Symbols {
             });
         let sym = match spanning {
             Some(s) => s,
-            None if nearest.size == 0 && link - nearest.addr <= 1 << 20 => nearest,
+            // Sizeless (kallsyms): the first alias in the table, as the kernel's own
+            // lookup answers.
+            None if nearest.size == 0 && link - nearest.addr <= 1 << 20 => window
+                .iter()
+                .map(|&j| &self.syms[j as usize])
+                .find(|s| s.addr == nearest.addr && s.size == 0)
+                .unwrap_or(nearest),
             None => return None,
         };
         let name = String::from_utf8_lossy(self.name(sym)).into_owned();

@@ -2,6 +2,7 @@
 //! entry frames with the registers they saved, the user-space boundary with the user
 //! registers) or JSON.
 
+use crate::kernel::panic::PanicInfo;
 use crate::kernel::stack::regs::{Regs, NAMES};
 use crate::kernel::stack::{Frame, Word};
 use serde::Serialize;
@@ -18,6 +19,18 @@ pub struct TaskBt {
     pub problem: Option<String>,
     /// For `--full`: the stack words after each frame, up to the next one.
     pub words: Vec<Vec<Word>>,
+}
+
+/// `PANIC on CPU 0, task busybox (pid 101): sysrq triggered crash`
+pub fn panic_line(p: &PanicInfo) -> String {
+    let who = p.task.as_ref().map_or_else(String::new, |(_, pid, comm)| {
+        format!(", task {comm} (pid {pid})")
+    });
+    let msg = p
+        .message
+        .as_deref()
+        .unwrap_or("(no panic message in the log)");
+    format!("PANIC on CPU {}{who}: {msg}", p.cpu)
 }
 
 pub fn function(f: &Frame) -> String {

@@ -105,15 +105,23 @@ pub struct Stacks<'k> {
     mem: StackMemory<'k>,
     layout: StackLayout,
     orc: OrcTable,
-    /// (task running there, its registers) per CPU with a register note.
-    cpus: Vec<(u64, Regs)>,
+    /// (task running there, its registers from the dump's note) per CPU.
+    cpus: Vec<(u64, Option<Regs>)>,
 }
 
 impl<'k> Stacks<'k> {
     pub fn new(k: &'k Kernel, layout: StackLayout, orc: OrcTable) -> Result<Self, KernelError> {
         let mut cpus = Vec::new();
-        for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
-            cpus.push((k.cpu_curr(&layout, cpu as u32)?, r));
+        if k.format == Format::Kcore {
+            // /proc/kcore's NT_PRSTATUS note is a placeholder: live, a running task's
+            // registers are nowhere to read.
+            for cpu in k.online_cpus()? {
+                cpus.push((k.cpu_curr(&layout, cpu)?, None));
+            }
+        } else {
+            for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
+                cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
+            }
         }
         let mem = StackMemory {
             kernel: &k.mem,
@@ -128,7 +136,7 @@ impl<'k> Stacks<'k> {
         })
     }
 
-    /// CPUs with registers in the dump.
+    /// CPUs known: with registers in the dump, or online (live).
     pub fn cpu_count(&self) -> u32 {
         self.cpus.len() as u32
     }
@@ -140,7 +148,16 @@ impl<'k> Stacks<'k> {
 
     pub fn trace(&self, task: &Task) -> TaskTrace {
         if let Some(cpu) = self.cpus.iter().position(|c| c.0 == task.addr) {
-            let r = self.cpus[cpu].1;
+            let Some(r) = self.cpus[cpu].1 else {
+                let problem = format!("running on CPU {cpu}: live, its registers cannot be read");
+                return TaskTrace {
+                    cpu: Some(cpu as u32),
+                    raw: RawTrace {
+                        problem: Some(problem),
+                        ..RawTrace::default()
+                    },
+                };
+            };
             let start = Start {
                 ip: r.ip(),
                 sp: r.sp(),
@@ -208,15 +225,6 @@ impl Kernel {
         self.mem
             .read_u64(rq + l.rq_curr.offset)
             .ctx(|| format!("runqueues[{cpu}].curr"))
-    }
-
-    /// `panic_cpu`: the CPU that called panic(), None when no panic happened.
-    pub fn panic_cpu(&self) -> Result<Option<u32>, KernelError> {
-        let Some(a) = self.syms.address("panic_cpu") else {
-            return Ok(None);
-        };
-        let v = self.mem.read_u32(a).ctx(|| "panic_cpu".into())? as i32;
-        Ok((v >= 0).then_some(v as u32))
     }
 }
 
