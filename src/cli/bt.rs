@@ -14,8 +14,6 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct BtArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Tasks by pid (thread id; 0 = every CPU's idle task)
     pub pids: Vec<i32>,
     /// Every task, idle tasks included
@@ -35,9 +33,9 @@ pub struct BtArgs {
     pub full: bool,
 }
 
-pub fn run(a: &BtArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     let layout = StackLayout::probe(&types)?;
     let orc = k.orc_table(Some(&types as &dyn TypeSource))?;
     let stacks = Stacks::new(&k, layout, orc)?;

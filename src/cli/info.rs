@@ -9,15 +9,13 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Print a JSON object instead of text
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(a: &InfoArgs) -> Result<i32> {
-    let k = a.target.open(None)?;
+pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
+    let k = t.open(None)?;
     let p = *k.paging();
     let cpus = k.online_cpus()?;
     let levels = if p.l5 { 5 } else { 4 };
@@ -27,7 +25,7 @@ pub fn run(a: &InfoArgs) -> Result<i32> {
         .as_ref()
         .and_then(|i| i.build_id())
         .map(str::to_string);
-    let panic = panic_info(a, &k)?;
+    let panic = panic_info(t, &k)?;
     if a.json {
         let mut v = json!({
             "release": k.release,
@@ -107,11 +105,11 @@ pub fn run(a: &InfoArgs) -> Result<i32> {
 
 /// The panic, when the dump was taken after one. The types (for the task and the
 /// message) are loaded only then; without them, the CPU alone.
-fn panic_info(a: &InfoArgs, k: &crate::kernel::Kernel) -> Result<Option<PanicInfo>> {
+fn panic_info(t: &TargetArgs, k: &crate::kernel::Kernel) -> Result<Option<PanicInfo>> {
     let Some(cpu) = k.panic_cpu()? else {
         return Ok(None);
     };
-    Ok(Some(match a.target.load_types() {
+    Ok(Some(match t.load_types() {
         Ok(types) => k.panic_info(&types)?.unwrap_or(PanicInfo {
             cpu,
             task: None,

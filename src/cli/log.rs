@@ -10,8 +10,6 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct LogArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Print a JSON array of records (level, facility, caller, device info)
     #[arg(long)]
     pub json: bool,
@@ -26,11 +24,11 @@ pub struct LogArgs {
     pub decode: bool,
 }
 
-pub fn run(a: &LogArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
+pub fn run(a: &LogArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
     let layout = PrintkLayout::probe(&types)
         .context("this kernel has no lockless printk ring buffer (5.10 or later)")?;
-    let k = a.target.open(None)?;
+    let k = t.open(None)?;
     let log = k.printk_log(&layout)?;
     for w in &log.warnings {
         eprintln!("vmscope: warning: {w}");

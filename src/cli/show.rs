@@ -4,14 +4,12 @@
 //! indented; offsets are from the start of the object shown.
 
 use super::target::{parse_u64, TargetArgs};
+use crate::debuginfo::{TypeSource, TypeSourceExt};
 use crate::kernel::value::{Decoder, Value, ValueNode};
-use crate::memory::{MemError, Memory};
-use crate::types::model::{TypeSource, TypeSourceExt};
-use crate::types::pahole::{print_type, PrintOptions};
+use crate::render::pahole::{MemberLine, MemberVisitor, PrintOptions, Printer};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -22,8 +20,6 @@ const COMMENT_COL: usize = 56;
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Struct or union name, e.g. task_struct, mm_struct, vm_area_struct
     #[arg(value_name = "TYPE")]
     pub type_name: String,
@@ -42,8 +38,8 @@ pub struct ShowArgs {
     pub expand: bool,
 }
 
-pub fn run(a: &ShowArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
+pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
     let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
         (Some(_), []) => (None, None),
         (Some(_), [p]) => (None, Some(p.clone())),
@@ -52,7 +48,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         (Some(_), _) => bail!("with --pid, give at most one MEMBER.PATH"),
         (None, _) => bail!("give an address or --pid N"),
     };
-    let k = a.target.open(Some(&types))?;
+    let k = t.open(Some(&types))?;
     let base = match (a.pid, addr_arg) {
         (Some(pid), _) => {
             let t = k.task_by_pid(pid)?;
@@ -69,7 +65,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let top = src.find_struct(&a.type_name)?.ok_or_else(|| {
         anyhow!(
             "{}: no struct or union named '{}'",
-            a.target.types_path(),
+            t.types_path(),
             a.type_name
         )
     })?;
@@ -92,7 +88,8 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let addr = base
         .checked_add(off)
         .ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
-    let (buf, missing) = read_sparse(&k.mem, addr, size)
+    let (buf, missing) = k
+        .read_sparse(addr, size)
         .map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
     let dec = Decoder {
         types: src,
@@ -119,9 +116,6 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let mut out = String::new();
     if !a.expand && matches!(node.value, Value::Composite) {
         // pahole's own layout of the type (holes, padding, cachelines), a value after each member.
-        let pahole = print_type(src, src.strip_typedefs(id)?, &PrintOptions::default());
-        let mut by_name = HashMap::new();
-        index_members(&node, &mut by_name);
         let _ = writeln!(
             out,
             "/* {} at {addr:#x} */",
@@ -131,21 +125,14 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
                 format!("{}.{label}", a.type_name)
             }
         );
-        for line in pahole.lines() {
-            match member_name(line).and_then(|n| by_name.get(n.as_str())) {
-                Some(m) => {
-                    let v = if matches!(m.value, Value::Composite) {
-                        summary(m)
-                    } else {
-                        m.value.display()
-                    };
-                    let _ = writeln!(out, "{line}  {v}");
-                }
-                None => {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-        }
+        let mut text = Vec::new();
+        let mut values = Values { root: &node };
+        Printer::new(src, PrintOptions::default()).print_with(
+            src.strip_typedefs(id)?,
+            &mut text,
+            Some(&mut values),
+        )?;
+        out.push_str(&String::from_utf8_lossy(&text));
     } else if node.members.is_empty() && !matches!(node.value, Value::Composite) {
         let _ = writeln!(
             out,
@@ -172,43 +159,40 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Members reachable without naming a nested member: direct ones and those of
-/// anonymous structs/unions (C keeps these names unique within the struct).
-fn index_members<'a>(node: &'a ValueNode, out: &mut HashMap<&'a str, &'a ValueNode>) {
-    for m in &node.members {
-        if m.name.is_empty() {
-            index_members(m, out);
-        } else {
-            out.entry(m.name.as_str()).or_insert(m);
+/// Puts each member's value beside its line of the printed layout.
+struct Values<'n> {
+    root: &'n ValueNode,
+}
+
+impl MemberVisitor for Values<'_> {
+    fn member(&mut self, line: &MemberLine<'_>) -> Option<String> {
+        // `} name;` closes a body whose members already carry their values.
+        if line.closes_body {
+            return None;
         }
+        let m = line
+            .path
+            .iter()
+            .try_fold(self.root, |node, name| find_member(node, name))?;
+        let v = if matches!(m.value, Value::Composite) {
+            summary(m)
+        } else {
+            m.value.display()
+        };
+        Some(format!("  {v}"))
     }
 }
 
-/// The member declared on one line of pahole's output (`type name[N]:bits; /* off size */`,
-/// `ret (*name)(args); /* ... */`), or None for other lines.
-fn member_name(line: &str) -> Option<String> {
-    let decl = line.split("/*").next()?.trim_end();
-    let decl = decl.strip_suffix(';')?;
-    if let Some(start) = decl.find("(*") {
-        let rest = &decl[start + 2..];
-        let end = rest.find(')')?;
-        return Some(
-            rest[..end]
-                .trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit())
-                .to_string(),
-        );
-    }
-    let decl = decl.split(':').next()?.trim_end();
-    let decl = decl.split('[').next()?.trim_end();
-    let name: String = decl
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    (!name.is_empty() && !decl.trim_start().starts_with('}')).then_some(name)
+/// The member `name` of `node`, looking inside anonymous structs and unions as C does
+/// (C keeps these names unique within the struct).
+fn find_member<'n>(node: &'n ValueNode, name: &str) -> Option<&'n ValueNode> {
+    node.members.iter().find_map(|m| {
+        if m.name.is_empty() {
+            find_member(m, name)
+        } else {
+            (m.name == name).then_some(m)
+        }
+    })
 }
 
 /// A one-line value for a struct member pahole does not expand: `{counter=5}`.
@@ -242,41 +226,10 @@ fn summary(node: &ValueNode) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-/// Read `len` bytes page by page. Pages the dump left out are zero-filled and
-/// returned as ranges (relative to `addr`) with the reason; if nothing at all
-/// can be read, the first fault is the error.
-/// Byte ranges (relative to the object) that could not be read, with the reason.
-type Missing = Vec<(std::ops::Range<u64>, String)>;
-
-fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
-    let mut buf = vec![0u8; len as usize];
-    let mut missing = Vec::new();
-    let mut first_err = None;
-    let mut pos = 0u64;
-    while pos < len {
-        let va = addr.wrapping_add(pos);
-        let n = (4096 - va % 4096).min(len - pos);
-        let chunk = &mut buf[pos as usize..(pos + n) as usize];
-        if let Err(e) = mem.read(va, chunk) {
-            missing.push((pos..pos + n, e.to_string()));
-            first_err.get_or_insert(e);
-        }
-        pos += n;
-    }
-    match first_err {
-        Some(e)
-            if missing.len() as u64 == len.div_ceil(4096).max(1)
-                || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len =>
-        {
-            Err(e)
-        }
-        _ => Ok((buf, missing)),
-    }
-}
-
 /// Replace the values of members whose bytes were not readable.
 fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
-    let overlaps = node.offset < range.end && range.start < node.offset + node.size.max(1);
+    let overlaps =
+        node.offset < range.end && range.start < node.offset.saturating_add(node.size.max(1));
     if !overlaps {
         return;
     }

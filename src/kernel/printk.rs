@@ -8,7 +8,7 @@
 //! disagrees is kept as a marked record and named in a warning, the rest is read.
 
 use super::bitfield::{member_bits, Bits};
-use super::offsets::{Field, TypeLookup};
+use super::offsets::{Field, OffsetError, TypeLookup};
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::{MemError, Memory};
 use crate::types::model::TypeSource;
@@ -50,26 +50,26 @@ pub struct PrintkLayout {
     device: Option<Field>,
 }
 
-fn need(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, KernelError> {
+fn need(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetError> {
     t.member(strukt, path)
         .map(|(offset, size)| Field { offset, size })
-        .ok_or_else(|| KernelError::MissingMember {
+        .ok_or_else(|| OffsetError::MissingMember {
             strukt: strukt.into(),
             member: path.into(),
         })
 }
 
-fn size(t: &dyn TypeLookup, strukt: &str) -> Result<u64, KernelError> {
+fn size(t: &dyn TypeLookup, strukt: &str) -> Result<u64, OffsetError> {
     t.struct_size(strukt)
         .filter(|&s| s > 0 && s < 4096)
-        .ok_or_else(|| KernelError::MissingMember {
+        .ok_or_else(|| OffsetError::MissingMember {
             strukt: strukt.into(),
             member: "(size)".into(),
         })
 }
 
-fn need_bits(t: &dyn TypeSource, strukt: &str, member: &str) -> Result<Bits, KernelError> {
-    member_bits(t, strukt, member).ok_or_else(|| KernelError::MissingMember {
+fn need_bits(t: &dyn TypeSource, strukt: &str, member: &str) -> Result<Bits, OffsetError> {
+    member_bits(t, strukt, member).ok_or_else(|| OffsetError::MissingMember {
         strukt: strukt.into(),
         member: member.into(),
     })

@@ -1,13 +1,14 @@
 //! A process's VMAs rebuilt from raw memory and rendered as `/proc/PID/maps` lines
 //! (fs/proc/task_mmu.c `show_map_vma`, `show_vma_header_prefix`).
 
-use super::dpath::{escape_newlines, DnameSymbols, PathResolver};
+use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
+use crate::memory::bytes::le_u64;
 use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
 use crate::trees::maple::{self, MapleSnapshot};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
-use crate::trees::{le_u64, TreeError, WalkIssue, WalkLimits};
+use crate::trees::{TreeError, WalkIssue, WalkLimits};
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;
@@ -42,6 +43,8 @@ pub enum VmaError {
     Corrupt { addr: u64, what: String },
     #[error(transparent)]
     Tree(#[from] TreeError),
+    #[error(transparent)]
+    Path(#[from] PathError),
     #[error("mm {mm:#x}: VMA tree walk failed: {issue}")]
     Walk { mm: u64, issue: WalkIssue },
     #[error("mm {mm:#x}: rb-tree and vm_next list disagree at position {}: tree {:#x}, list {:#x}", .at.position, .at.tree, .at.list)]
@@ -57,6 +60,7 @@ impl VmaError {
                 | VmaError::TreeListMismatch { .. }
                 | VmaError::Corrupt { .. }
                 | VmaError::Read { .. }
+                | VmaError::Path(_)
         )
     }
 }

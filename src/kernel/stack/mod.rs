@@ -4,7 +4,7 @@
 pub mod regs;
 pub mod unwind;
 
-use super::offsets::{Field, TypeLookup};
+use super::offsets::{Field, OffsetError, TypeLookup};
 use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
@@ -69,7 +69,7 @@ impl StackLayout {
         let need = |s: &str, m: &str| {
             t.member(s, m)
                 .map(|(offset, size)| Field { offset, size })
-                .ok_or_else(|| KernelError::MissingMember {
+                .ok_or_else(|| OffsetError::MissingMember {
                     strukt: s.into(),
                     member: m.into(),
                 })
@@ -82,7 +82,7 @@ impl StackLayout {
             frame_ret: need(frame, "ret_addr")?,
             frame_size: t
                 .struct_size(frame)
-                .ok_or_else(|| KernelError::MissingMember {
+                .ok_or_else(|| OffsetError::MissingMember {
                     strukt: frame.into(),
                     member: "(size)".into(),
                 })?,
