@@ -155,7 +155,7 @@ fn check_bt(dir: &Path, core: &str, vmlinux: &str, pid: &str) {
     );
     for d in &drgn {
         let o = ours.iter().find(|t| t["task"] == d["task"]).unwrap();
-        if o["pid"].to_string() == pid {
+        if o["pid"].as_i64().map(|p| p.to_string()).as_deref() == Some(pid) {
             assert!(o["frames"].as_array().unwrap().is_empty() && !o["error"].is_null());
             continue;
         }
