@@ -8,7 +8,7 @@
 //! disagrees is kept as a marked record and named in a warning, the rest is read.
 
 use super::bitfield::{member_bits, Bits};
-use super::offsets::{Field, OffsetError, TypeLookup};
+use super::offsets::{field as need, need_size as size, probe, Field, OffsetError, TypeLookup};
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::{MemError, Memory};
 use crate::types::model::TypeSource;
@@ -50,24 +50,6 @@ pub struct PrintkLayout {
     device: Option<Field>,
 }
 
-fn need(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetError> {
-    t.member(strukt, path)
-        .map(|(offset, size)| Field { offset, size })
-        .ok_or_else(|| OffsetError::MissingMember {
-            strukt: strukt.into(),
-            member: path.into(),
-        })
-}
-
-fn size(t: &dyn TypeLookup, strukt: &str) -> Result<u64, OffsetError> {
-    t.struct_size(strukt)
-        .filter(|&s| s > 0 && s < 4096)
-        .ok_or_else(|| OffsetError::MissingMember {
-            strukt: strukt.into(),
-            member: "(size)".into(),
-        })
-}
-
 fn need_bits(t: &dyn TypeSource, strukt: &str, member: &str) -> Result<Bits, OffsetError> {
     member_bits(t, strukt, member).ok_or_else(|| OffsetError::MissingMember {
         strukt: strukt.into(),
@@ -82,10 +64,7 @@ impl PrintkLayout {
         let l: &dyn TypeLookup = t;
         let rb = "printk_ringbuffer";
         let info = "printk_info";
-        let dev = |m: &str| {
-            l.member(info, &format!("dev_info.{m}"))
-                .map(|(offset, size)| Field { offset, size })
-        };
+        let dev = |m: &str| probe(l, info, &format!("dev_info.{m}"));
         Ok(PrintkLayout {
             count_bits: need(l, rb, "desc_ring.count_bits")?,
             descs: need(l, rb, "desc_ring.descs")?,

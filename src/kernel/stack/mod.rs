@@ -4,7 +4,7 @@
 pub mod regs;
 pub mod unwind;
 
-use super::offsets::{Field, OffsetError, TypeLookup};
+use super::offsets::{field, need_size, Field, TypeLookup};
 use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
@@ -66,27 +66,14 @@ pub struct StackLayout {
 
 impl StackLayout {
     pub fn probe(t: &dyn TypeLookup) -> Result<StackLayout, KernelError> {
-        let need = |s: &str, m: &str| {
-            t.member(s, m)
-                .map(|(offset, size)| Field { offset, size })
-                .ok_or_else(|| OffsetError::MissingMember {
-                    strukt: s.into(),
-                    member: m.into(),
-                })
-        };
         let frame = "inactive_task_frame";
         Ok(StackLayout {
-            task_stack: need("task_struct", "stack")?,
-            thread_sp: need("task_struct", "thread.sp")?,
-            frame_bp: need(frame, "bp")?,
-            frame_ret: need(frame, "ret_addr")?,
-            frame_size: t
-                .struct_size(frame)
-                .ok_or_else(|| OffsetError::MissingMember {
-                    strukt: frame.into(),
-                    member: "(size)".into(),
-                })?,
-            rq_curr: need("rq", "curr")?,
+            task_stack: field(t, "task_struct", "stack")?,
+            thread_sp: field(t, "task_struct", "thread.sp")?,
+            frame_bp: field(t, frame, "bp")?,
+            frame_ret: field(t, frame, "ret_addr")?,
+            frame_size: need_size(t, frame)?,
+            rq_curr: field(t, "rq", "curr")?,
         })
     }
 }
