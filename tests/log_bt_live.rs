@@ -40,7 +40,7 @@ fn sections(out: &str) -> BTreeMap<String, String> {
     m
 }
 
-/// /proc/TID/stack: function names per tid ("[<0>] do_wait+0x1cb/0x230").
+/// /proc/TID/stack: `function+offset/size` per tid ("[<0>] do_wait+0x1cb/0x230").
 fn kernel_stacks(text: &str) -> BTreeMap<i64, Vec<String>> {
     let mut m: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     let mut tid = None;
@@ -49,9 +49,7 @@ fn kernel_stacks(text: &str) -> BTreeMap<i64, Vec<String>> {
             tid = t.trim().parse().ok();
             m.entry(tid.unwrap_or(-1)).or_default();
         } else if let (Some(t), Some((_, f))) = (tid, line.split_once("] ")) {
-            m.entry(t)
-                .or_default()
-                .push(f.split('+').next().unwrap().to_string());
+            m.entry(t).or_default().push(f.trim().to_string());
         }
     }
     m
@@ -108,7 +106,7 @@ fn live_log_and_bt_agree_with_the_kernel_itself() {
                 .iter()
                 .find(|t| t["pid"] == tid)
                 .unwrap_or_else(|| panic!("{kernel}: bt has no tid {tid}"));
-            let got: Vec<&str> = o["frames"]
+            let got: Vec<String> = o["frames"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -118,7 +116,14 @@ fn live_log_and_bt_agree_with_the_kernel_itself() {
                             .unwrap();
                     !(lo..hi).contains(&pc)
                 })
-                .map(|f| f["function"].as_str().unwrap_or("?"))
+                .map(|f| {
+                    let off = f["offset"].as_u64().unwrap_or(0);
+                    let size = f["size"].as_u64().unwrap_or(0);
+                    format!(
+                        "{}+{off:#x}/{size:#x}",
+                        f["function"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect();
             let want = &kernel_says[&tid];
             assert!(!want.is_empty(), "{kernel}: /proc/{tid}/stack is empty");

@@ -314,7 +314,17 @@ impl Symbols {
             None => return None,
         };
         let name = String::from_utf8_lossy(self.name(sym)).into_owned();
-        Some((name, link - sym.addr, sym.size))
+        // Sizeless: up to the next symbol, as kallsyms measures a symbol.
+        let size = match sym.size {
+            0 => by_addr[end..]
+                .iter()
+                .take(64)
+                .map(|&j| self.syms[j as usize].addr)
+                .find(|&a| a > sym.addr)
+                .map_or(0, |a| a - sym.addr),
+            n => n,
+        };
+        Some((name, link - sym.addr, size))
     }
 
     fn sorted_by_addr(&self) -> Vec<u32> {
