@@ -7,7 +7,6 @@ use crate::kernel::stack::{StackLayout, Stacks, TaskTrace};
 use crate::kernel::tasks::Task;
 use crate::kernel::Kernel;
 use crate::render::bt::{self as render, TaskBt};
-use crate::types::model::TypeSource;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write as _;
@@ -37,7 +36,7 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     let layout = StackLayout::probe(&types)?;
-    let orc = k.orc_table(Some(&types as &dyn TypeSource))?;
+    let orc = k.orc_table(Some(&types))?;
     let stacks = Stacks::new(&k, layout, orc)?;
     let tasks = all_tasks(&k, &stacks)?;
     let panic_cpu = k.panic_cpu()?;

@@ -50,11 +50,7 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
                 "message": p.message,
             });
         }
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&v)?
-        )?;
+        crate::render::print_json(&v)?;
         return Ok(0);
     }
     writeln!(std::io::stdout().lock(), "release           {}", k.release)?;

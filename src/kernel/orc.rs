@@ -220,8 +220,8 @@ impl OrcTable {
 impl Kernel {
     /// The ORC table of the running kernel: from the vmlinux file when it holds the
     /// sections, else from the dump's memory.
-    pub fn orc_table(&self, types: Option<&dyn TypeSource>) -> Result<OrcTable, KernelError> {
-        let format = OrcFormat::probe(types);
+    pub fn orc_table<T: TypeSource>(&self, types: Option<&T>) -> Result<OrcTable, KernelError> {
+        let format = OrcFormat::probe(types.map(|t| t as &dyn TypeSource));
         let ip_start = self.syms.require("__start_orc_unwind_ip")?;
         let ip_stop = self.syms.require("__stop_orc_unwind_ip")?;
         let orc_start = self.syms.require("__start_orc_unwind")?;
