@@ -1,6 +1,7 @@
 //! `vmscope info`: what kernel this is and how its memory is mapped.
 
 use super::target::TargetArgs;
+use crate::kernel::panic::PanicInfo;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -24,8 +25,9 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         .as_ref()
         .and_then(|i| i.build_id())
         .map(str::to_string);
+    let panic = panic_info(t, &k)?;
     if a.json {
-        let v = json!({
+        let mut v = json!({
             "release": k.release,
             "format": k.format.to_string(),
             "kaslr_offset": format!("{:#x}", k.kaslr_offset()),
@@ -38,6 +40,16 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
         });
+        // Only after a panic: other dumps' output stays as it was.
+        if let Some(p) = &panic {
+            v["panic"] = json!({
+                "cpu": p.cpu,
+                "task": p.task.as_ref().map(|t| format!("{:#x}", t.0)),
+                "pid": p.task.as_ref().map(|t| t.1),
+                "comm": p.task.as_ref().map(|t| t.2.clone()),
+                "message": p.message,
+            });
+        }
         crate::render::print_json(&v)?;
         return Ok(0);
     }
@@ -77,5 +89,32 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         "vmlinux           {}",
         k.syms.path()
     )?;
+    if let Some(p) = &panic {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::render::bt::panic_line(p)
+        )?;
+    }
     Ok(0)
+}
+
+/// The panic, when the dump was taken after one. The types (for the task and the
+/// message) are loaded only then; without them, the CPU alone.
+fn panic_info(t: &TargetArgs, k: &crate::kernel::Kernel) -> Result<Option<PanicInfo>> {
+    let Some(cpu) = k.panic_cpu()? else {
+        return Ok(None);
+    };
+    Ok(Some(match t.load_types() {
+        Ok(types) => k.panic_info(&types)?.unwrap_or(PanicInfo {
+            cpu,
+            task: None,
+            message: None,
+        }),
+        Err(_) => PanicInfo {
+            cpu,
+            task: None,
+            message: None,
+        },
+    }))
 }

@@ -1,10 +1,12 @@
 //! Command-line interface. clap lives only here.
 //! Exit status: 0 success, 1 a check found a violation, 2 an error.
 
+mod bt;
 mod check;
 mod info;
 mod layout;
 mod print;
+mod log;
 mod progress;
 mod ps;
 mod rd;
@@ -55,6 +57,10 @@ pub enum Command {
     Vmas(vmas::VmasArgs),
     /// The VMA tree itself, node by node (maple tree or rb-tree + list), summary and costs
     Tree(tree::TreeArgs),
+    /// The kernel log (printk ring buffer) as dmesg prints it
+    Log(log::LogArgs),
+    /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
+    Bt(bt::BtArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -145,6 +151,8 @@ pub fn main() -> i32 {
         Command::Sym(a) => sym::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
+        Command::Log(a) => log::run(a, t),
+        Command::Bt(a) => bt::run(a, t),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
 //! that the vmlinux is the one that ran.
 
+pub mod bitfield;
 pub mod dpath;
 pub mod expr;
 pub mod live;
@@ -12,6 +13,10 @@ pub mod mm;
 pub mod offsets;
 pub mod pids;
 pub mod rd;
+pub mod orc;
+pub mod panic;
+pub mod printk;
+pub mod stack;
 pub mod symbols;
 pub mod target;
 pub mod tasks;
@@ -126,6 +131,8 @@ pub struct Kernel {
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub release: String,
     pub nr_cpus_hint: Option<u32>,
+    /// The dump's ELF notes (NT_PRSTATUS per CPU, VMCOREINFO, ...).
+    pub notes: Vec<crate::memory::elf::Note>,
 }
 
 /// Default `page_offset_base` when the kernel lacks CONFIG_RANDOMIZE_MEMORY.
@@ -248,6 +255,7 @@ impl Kernel {
             vmcoreinfo: info,
             release,
             nr_cpus_hint: dump.nr_cpus_hint,
+            notes: dump.notes,
         })
     }
 

@@ -84,7 +84,7 @@ pub struct Field {
     pub size: u64,
 }
 
-fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetError> {
+pub(crate) fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetError> {
     t.member(strukt, path)
         .map(|(offset, size)| Field { offset, size })
         .ok_or_else(|| OffsetError::MissingMember {
@@ -93,7 +93,7 @@ fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetEr
         })
 }
 
-fn probe(t: &dyn TypeLookup, strukt: &str, path: &str) -> Option<Field> {
+pub(crate) fn probe(t: &dyn TypeLookup, strukt: &str, path: &str) -> Option<Field> {
     t.member(strukt, path)
         .map(|(offset, size)| Field { offset, size })
 }

@@ -48,6 +48,8 @@ struct Sym {
     /// Name as an offset/length into the mapped file.
     name_off: u64,
     name_len: u32,
+    /// 2 global, 1 weak, 0 local: among aliases, the global name is the one to show.
+    binding: u8,
 }
 
 impl Symbols {
@@ -92,6 +94,13 @@ impl Symbols {
                     size: s.size(),
                     name_off,
                     name_len: name.len() as u32,
+                    binding: if s.is_weak() {
+                        1
+                    } else if s.is_global() {
+                        2
+                    } else {
+                        0
+                    },
                 });
             }
             let build_id = obj
@@ -252,6 +261,83 @@ impl Symbols {
         })
     }
 
+    /// The function or object covering runtime address `runtime`: (name, offset, size).
+    /// A symbol whose extent holds the address wins over a nearer sizeless label
+    /// (`entry_SYSCALL_64_after_hwframe` inside `entry_SYSCALL_64`); size is 0 when unknown.
+    pub fn symbolize(&self, runtime: u64) -> Option<(String, u64, u64)> {
+        let link = if self.is_runtime() {
+            runtime
+        } else {
+            runtime.wrapping_sub(self.kaslr_offset)
+        };
+        if link < START_KERNEL_MAP {
+            return None;
+        }
+        let by_addr = self.by_addr.get_or_init(|| self.sorted_by_addr());
+        let end =
+            by_addr.partition_point(|&j| self.syms.get(j as usize).is_some_and(|s| s.addr <= link));
+        let nearest = self.syms.get(*by_addr.get(end.checked_sub(1)?)? as usize)?;
+        // Look back a few symbols for one that spans the address.
+        let window = &by_addr[end.saturating_sub(64)..end];
+        let spanning = window
+            .iter()
+            .rposition(|&j| {
+                self.syms
+                    .get(j as usize)
+                    .is_some_and(|s| s.size != 0 && link - s.addr < s.size)
+            })
+            .map(|p| {
+                // Aliases (`__do_sys_pause`, `__x64_sys_pause`, `__ia32_sys_pause`): the
+                // strongest binding, then the first in the table.
+                let pick = &self.syms[window[p] as usize];
+                let mut best = pick;
+                for &j in window[..p].iter().rev() {
+                    let s = &self.syms[j as usize];
+                    if s.addr != pick.addr || s.size != pick.size {
+                        break;
+                    }
+                    if s.binding >= best.binding {
+                        best = s;
+                    }
+                }
+                best
+            });
+        let sym = match spanning {
+            Some(s) => s,
+            // Sizeless (kallsyms): the first alias in the table, as the kernel's own
+            // lookup answers.
+            None if nearest.size == 0 && link - nearest.addr <= 1 << 20 => window
+                .iter()
+                .map(|&j| &self.syms[j as usize])
+                .find(|s| s.addr == nearest.addr && s.size == 0)
+                .unwrap_or(nearest),
+            None => return None,
+        };
+        let name = String::from_utf8_lossy(self.name(sym)).into_owned();
+        // Sizeless: up to the next symbol, as kallsyms measures a symbol.
+        let size = match sym.size {
+            0 => by_addr[end..]
+                .iter()
+                .take(64)
+                .map(|&j| self.syms[j as usize].addr)
+                .find(|&a| a > sym.addr)
+                .map_or(0, |a| a - sym.addr),
+            n => n,
+        };
+        Some((name, link - sym.addr, size))
+    }
+
+    fn sorted_by_addr(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = (0..self.syms.len() as u32)
+            .filter(|&i| self.syms[i as usize].addr >= START_KERNEL_MAP)
+            .collect();
+        v.sort_by(|&a, &b| {
+            let (x, y) = (&self.syms[a as usize], &self.syms[b as usize]);
+            x.addr.cmp(&y.addr).then(y.size.cmp(&x.size))
+        });
+        v
+    }
+
     /// Bytes of initialised data at link address `link` in the vmlinux file itself.
     pub fn file_bytes(&self, link: u64, len: u64) -> Option<Vec<u8>> {
         let Names::Vmlinux(map) = &self.names else {
@@ -300,6 +386,8 @@ fn parse_kallsyms(text: &[u8]) -> Vec<Sym> {
             size: 0,
             name_off: name_off as u64,
             name_len: name.len() as u32,
+            // kallsyms: an upper-case type letter is a global symbol.
+            binding: if kind[0].is_ascii_uppercase() { 2 } else { 0 },
         });
     }
     syms

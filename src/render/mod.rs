@@ -1,6 +1,8 @@
 //! See ../lib.rs for where this layer sits.
+pub mod bt;
 pub mod check;
 pub mod layout_json;
+pub mod log;
 pub mod pahole;
 pub mod ps;
 pub mod table;

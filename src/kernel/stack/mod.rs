@@ -1,0 +1,294 @@
+//! Kernel stacks: where each task's stack starts (a sleeping task's switch frame, a
+//! running CPU's register note) and the frames the ORC walk finds from there.
+
+pub mod regs;
+pub mod unwind;
+
+use super::offsets::{field, need_size, Field, TypeLookup};
+use super::orc::OrcTable;
+use super::tasks::Task;
+use super::{Kernel, KernelError, ReadContext};
+use crate::memory::dump::Format;
+use crate::memory::x86_64::{walk, KernelSpace};
+use crate::memory::{MemError, Memory};
+use regs::Regs;
+use unwind::{RawTrace, Start};
+
+/// x86-64 THREAD_SIZE without KASAN (16 KiB): the task stack's extent.
+pub const THREAD_SIZE: u64 = 16 << 10;
+
+/// Kernel reads for stacks: vmalloc'ed (CONFIG_VMAP_STACK) task and IRQ stacks lie
+/// beyond the direct map, but with randomized regions they can fall within the
+/// direct map's maximum size, where `KernelSpace` would apply the direct-map formula.
+/// So outside the image every page goes through the kernel's page tables. Live,
+/// /proc/kcore maps vmalloc itself.
+struct StackMemory<'a> {
+    kernel: &'a KernelSpace,
+    live: bool,
+}
+
+impl Memory for StackMemory<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if self.live {
+            return self.kernel.read(addr, buf);
+        }
+        let p = &self.kernel.paging;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let va = addr.wrapping_add(done as u64);
+            let n = ((PAGE - va % PAGE) as usize).min(buf.len() - done);
+            let pa = match p.image_to_phys(va) {
+                Some(pa) => pa,
+                None => walk(&**self.kernel.phys(), p, p.kernel_pgd, va)?.paddr,
+            };
+            self.kernel
+                .phys()
+                .read_phys(pa, &mut buf[done..done + n])
+                .map_err(|e| e.at_virtual(va))?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+const PAGE: u64 = 4096;
+
+/// Member offsets the stack starts need.
+#[derive(Debug, Clone, Copy)]
+pub struct StackLayout {
+    task_stack: Field,
+    thread_sp: Field,
+    frame_bp: Field,
+    frame_ret: Field,
+    frame_size: u64,
+    rq_curr: Field,
+}
+
+impl StackLayout {
+    pub fn probe(t: &dyn TypeLookup) -> Result<StackLayout, KernelError> {
+        let frame = "inactive_task_frame";
+        Ok(StackLayout {
+            task_stack: field(t, "task_struct", "stack")?,
+            thread_sp: field(t, "task_struct", "thread.sp")?,
+            frame_bp: field(t, frame, "bp")?,
+            frame_ret: field(t, frame, "ret_addr")?,
+            frame_size: need_size(t, frame)?,
+            rq_curr: field(t, "rq", "curr")?,
+        })
+    }
+}
+
+/// One task's trace.
+#[derive(Debug, Clone)]
+pub struct TaskTrace {
+    /// The CPU whose register note the trace started from (the task was running there).
+    pub cpu: Option<u32>,
+    pub raw: RawTrace,
+}
+
+/// What `bt` needs besides the kernel: the layout, the ORC table and each CPU's state.
+pub struct Stacks<'k> {
+    k: &'k Kernel,
+    mem: StackMemory<'k>,
+    layout: StackLayout,
+    orc: OrcTable,
+    /// (task running there, its registers from the dump's note) per CPU.
+    cpus: Vec<(u64, Option<Regs>)>,
+}
+
+impl<'k> Stacks<'k> {
+    pub fn new(k: &'k Kernel, layout: StackLayout, orc: OrcTable) -> Result<Self, KernelError> {
+        let mut cpus = Vec::new();
+        if k.format == Format::Kcore {
+            // /proc/kcore's NT_PRSTATUS note is a placeholder: live, a running task's
+            // registers are nowhere to read.
+            for cpu in k.online_cpus()? {
+                cpus.push((k.cpu_curr(&layout, cpu)?, None));
+            }
+        } else {
+            for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
+                cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
+            }
+        }
+        let mem = StackMemory {
+            kernel: &k.mem,
+            live: k.format == Format::Kcore,
+        };
+        Ok(Stacks {
+            k,
+            mem,
+            layout,
+            orc,
+            cpus,
+        })
+    }
+
+    /// CPUs known: with registers in the dump, or online (live).
+    pub fn cpu_count(&self) -> u32 {
+        self.cpus.len() as u32
+    }
+
+    /// The task `rq->curr` of `cpu`, if that CPU has registers in the dump.
+    pub fn running_on(&self, cpu: u32) -> Option<u64> {
+        self.cpus.get(cpu as usize).map(|c| c.0)
+    }
+
+    pub fn trace(&self, task: &Task) -> TaskTrace {
+        if let Some(cpu) = self.cpus.iter().position(|c| c.0 == task.addr) {
+            let Some(r) = self.cpus[cpu].1 else {
+                let problem = format!("running on CPU {cpu}: live, its registers cannot be read");
+                return TaskTrace {
+                    cpu: Some(cpu as u32),
+                    raw: RawTrace {
+                        problem: Some(problem),
+                        ..RawTrace::default()
+                    },
+                };
+            };
+            let start = Start {
+                ip: r.ip(),
+                sp: r.sp(),
+                bp: r.bp(),
+                ip_at: r.sp(),
+                exact: true,
+                regs: Some(r),
+            };
+            let raw = unwind::unwind(&self.mem, &self.orc, start);
+            return TaskTrace {
+                cpu: Some(cpu as u32),
+                raw,
+            };
+        }
+        let raw = match self.sleeping_start(task) {
+            Ok(start) => unwind::unwind(&self.mem, &self.orc, start),
+            Err(why) => RawTrace {
+                problem: Some(why),
+                ..RawTrace::default()
+            },
+        };
+        TaskTrace { cpu: None, raw }
+    }
+
+    /// A task off CPU: `thread.sp` points at the frame `__switch_to_asm` pushed.
+    fn sleeping_start(&self, task: &Task) -> Result<Start, String> {
+        let l = &self.layout;
+        let mem = &self.mem;
+        let rd = |a: u64, what: &str| {
+            mem.read_u64(a)
+                .map_err(|e| format!("{what} of task {:#x}: {e}", task.addr))
+        };
+        let stack = rd(task.addr + l.task_stack.offset, "stack")?;
+        let sp = rd(task.addr + l.thread_sp.offset, "thread.sp")?;
+        check_saved_sp(stack, sp, l.frame_size)?;
+        let ip_at = sp + l.frame_ret.offset;
+        let ip = rd(ip_at, "switch frame return address")?;
+        let fresh = self.k.syms.address("ret_from_fork") == Some(ip);
+        Ok(Start {
+            ip,
+            sp: sp + l.frame_size,
+            bp: rd(sp + l.frame_bp.offset, "switch frame bp")?,
+            ip_at,
+            exact: fresh,
+            regs: None,
+        })
+    }
+}
+
+/// A switch frame must lie inside the task's stack.
+fn check_saved_sp(stack: u64, sp: u64, frame_size: u64) -> Result<(), String> {
+    let top = stack.wrapping_add(THREAD_SIZE);
+    if sp < stack || sp.saturating_add(frame_size) > top {
+        return Err(format!(
+            "saved stack pointer {sp:#x} outside the task's stack {stack:#x}..{top:#x}"
+        ));
+    }
+    Ok(())
+}
+
+impl Kernel {
+    /// `rq->curr` of `cpu`.
+    pub fn cpu_curr(&self, l: &StackLayout, cpu: u32) -> Result<u64, KernelError> {
+        let rq = self.per_cpu("runqueues", cpu)?;
+        self.mem
+            .read_u64(rq + l.rq_curr.offset)
+            .ctx(|| format!("runqueues[{cpu}].curr"))
+    }
+}
+
+/// A frame with its symbol.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub stack: u64,
+    pub pc: u64,
+    /// (function, offset of pc, function size; 0 when unknown).
+    pub symbol: Option<(String, u64, u64)>,
+    /// pc was saved by an entry frame (or is a stopped CPU's ip), not a return address.
+    pub exact: bool,
+    pub regs: Option<Regs>,
+}
+
+/// One stack word for `--full`: address, value, symbol of the value if it is kernel text.
+pub type Word = (u64, u64, Option<String>);
+
+/// Bound on the words shown between two frames.
+const MAX_WORDS_BETWEEN: u64 = 512;
+
+impl Stacks<'_> {
+    /// Symbolize the frames: a return address is looked up one byte back (it may
+    /// be past a noreturn call at the function's end), then shown as itself.
+    pub fn frames(&self, raw: &RawTrace) -> Vec<Frame> {
+        raw.frames
+            .iter()
+            .map(|f| {
+                let symbol = if f.exact {
+                    self.k.syms.symbolize(f.pc)
+                } else {
+                    self.k
+                        .syms
+                        .symbolize(f.pc.wrapping_sub(1))
+                        .map(|(n, off, size)| (n, off + 1, size))
+                };
+                Frame {
+                    stack: f.stack,
+                    pc: f.pc,
+                    symbol,
+                    exact: f.exact,
+                    regs: f.regs,
+                }
+            })
+            .collect()
+    }
+
+    /// The stack words in `lo..hi` (at most [`MAX_WORDS_BETWEEN`]), values symbolized.
+    pub fn words(&self, lo: u64, hi: u64) -> Vec<Word> {
+        let mut out = Vec::new();
+        let mut a = lo & !7;
+        while a < hi && out.len() < MAX_WORDS_BETWEEN as usize {
+            let Ok(v) = self.mem.read_u64(a) else { break };
+            let sym =
+                self.k
+                    .syms
+                    .symbolize(v)
+                    .map(|(n, off, _)| if off == 0 { n } else { format!("{n}+{off:#x}") });
+            out.push((a, v, sym));
+            a += 8;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_saved_sp_outside_the_task_stack_is_named() {
+        let stack = 0xffff_c900_0001_0000;
+        assert!(super::check_saved_sp(stack, stack + 0x3f00, 56).is_ok());
+        let e = super::check_saved_sp(stack, stack + 0x3ff0, 56).unwrap_err();
+        assert!(
+            e.contains("0xffffc90000013ff0")
+                && e.contains("0xffffc90000010000..0xffffc90000014000"),
+            "{e}"
+        );
+        assert!(super::check_saved_sp(stack, 0x1234, 56).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Backtraces as text (crash's `bt` layout: `#N [stack address] function+offset/size`,
+//! entry frames with the registers they saved, the user-space boundary with the user
+//! registers) or JSON.
+
+use crate::kernel::panic::PanicInfo;
+use crate::kernel::stack::regs::{Regs, NAMES};
+use crate::kernel::stack::{Frame, Word};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One task's backtrace, ready to print.
+pub struct TaskBt {
+    pub pid: i32,
+    pub comm: String,
+    pub task: u64,
+    pub cpu: Option<u32>,
+    pub frames: Vec<Frame>,
+    pub user_regs: Option<Regs>,
+    pub problem: Option<String>,
+    /// For `--full`: the stack words after each frame, up to the next one.
+    pub words: Vec<Vec<Word>>,
+}
+
+/// `PANIC on CPU 0, task busybox (pid 101): sysrq triggered crash`
+pub fn panic_line(p: &PanicInfo) -> String {
+    let who = p.task.as_ref().map_or_else(String::new, |(_, pid, comm)| {
+        format!(", task {comm} (pid {pid})")
+    });
+    let msg = p
+        .message
+        .as_deref()
+        .unwrap_or("(no panic message in the log)");
+    format!("PANIC on CPU {}{who}: {msg}", p.cpu)
+}
+
+pub fn function(f: &Frame) -> String {
+    match &f.symbol {
+        Some((name, off, size)) if *size > 0 => format!("{name}+{off:#x}/{size:#x}"),
+        Some((name, off, _)) => format!("{name}+{off:#x}"),
+        None => format!("{:#x}", f.pc),
+    }
+}
+
+/// Registers three to a line, as crash prints an exception frame.
+fn regs_lines(out: &mut String, r: &Regs) {
+    let order = [
+        "ip", "sp", "flags", "ax", "bx", "cx", "dx", "si", "di", "bp", "r8", "r9", "r10", "r11",
+        "r12", "r13", "r14", "r15", "orig_ax", "cs", "ss",
+    ];
+    let shown: Vec<&str> = if r.full {
+        order.to_vec()
+    } else {
+        vec!["ip", "sp", "flags", "cs", "ss"]
+    };
+    for chunk in shown.chunks(3) {
+        let mut line = String::from("   ");
+        for n in chunk {
+            debug_assert!(NAMES.contains(n));
+            let _ = write!(line, " {:>7}: {:016x}", n.to_uppercase(), r.get(n));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+pub fn text(traces: &[TaskBt], full: bool) -> String {
+    let mut out = String::new();
+    for (i, t) in traces.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let cpu = t.cpu.map_or_else(|| "-".to_string(), |c| c.to_string());
+        let _ = writeln!(
+            out,
+            "PID: {:<7} TASK: {:x}  CPU: {cpu:<3} COMMAND: \"{}\"",
+            t.pid, t.task, t.comm
+        );
+        for (n, f) in t.frames.iter().enumerate() {
+            if let Some(r) = &f.regs {
+                let _ = writeln!(out, "    --- entry frame at {:x} ---", f.stack);
+                regs_lines(&mut out, r);
+            }
+            let _ = writeln!(
+                out,
+                "{:>3} [{:x}] {}",
+                format!("#{n}"),
+                f.stack,
+                function(f)
+            );
+            if full {
+                for (a, v, sym) in t.words.get(n).into_iter().flatten() {
+                    match sym {
+                        Some(s) => {
+                            let _ = writeln!(out, "    {a:x}: {v:016x} {s}");
+                        }
+                        None => {
+                            let _ = writeln!(out, "    {a:x}: {v:016x}");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(r) = &t.user_regs {
+            let _ = writeln!(out, "    --- user space ---");
+            regs_lines(&mut out, r);
+        }
+        if let Some(p) = &t.problem {
+            let _ = writeln!(out, "    <unwinding stopped: {p}>");
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonFrame {
+    level: usize,
+    stack: String,
+    pc: String,
+    function: Option<String>,
+    offset: Option<u64>,
+    size: Option<u64>,
+    /// pc saved by an entry frame or a stopped CPU (not a return address).
+    exact: bool,
+    regs: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct JsonBt {
+    pid: i32,
+    comm: String,
+    task: String,
+    cpu: Option<u32>,
+    frames: Vec<JsonFrame>,
+    user_regs: Option<serde_json::Value>,
+    error: Option<String>,
+}
+
+fn regs_json(r: &Regs) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (i, n) in NAMES.iter().enumerate() {
+        if r.full || i >= 16 && *n != "orig_ax" {
+            m.insert((*n).into(), format!("{:#x}", r.words[i]).into());
+        }
+    }
+    m.into()
+}
+
+pub fn json(traces: &[TaskBt]) -> Result<String, serde_json::Error> {
+    let rows: Vec<JsonBt> = traces
+        .iter()
+        .map(|t| JsonBt {
+            pid: t.pid,
+            comm: t.comm.clone(),
+            task: format!("{:#x}", t.task),
+            cpu: t.cpu,
+            frames: t
+                .frames
+                .iter()
+                .enumerate()
+                .map(|(level, f)| JsonFrame {
+                    level,
+                    stack: format!("{:#x}", f.stack),
+                    pc: format!("{:#x}", f.pc),
+                    function: f.symbol.as_ref().map(|s| s.0.clone()),
+                    offset: f.symbol.as_ref().map(|s| s.1),
+                    size: f.symbol.as_ref().map(|s| s.2),
+                    exact: f.exact,
+                    regs: f.regs.as_ref().map(regs_json),
+                })
+                .collect(),
+            user_regs: t.user_regs.as_ref().map(regs_json),
+            error: t.problem.clone(),
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows)
+}
