@@ -87,8 +87,7 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) ->
 }
 
 pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
     let ctx = Ctx {
         k: &k,

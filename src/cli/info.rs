@@ -1,6 +1,7 @@
 //! `vmscope info`: what kernel this is and how its memory is mapped.
 
 use super::target::TargetArgs;
+use crate::kernel::symbols::Origin;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -24,6 +25,8 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         .as_ref()
         .and_then(|i| i.build_id())
         .map(str::to_string);
+    let (types, symbols) = t.sources(&k);
+    let from_vmlinux = k.syms.origin() == Origin::Vmlinux;
     if a.json {
         let v = json!({
             "release": k.release,
@@ -37,6 +40,8 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "build_id": build_id,
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
+            "types": types,
+            "symbols": symbols,
         });
         writeln!(
             std::io::stdout().lock(),
@@ -76,10 +81,15 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
     if let Some(b) = build_id {
         writeln!(std::io::stdout().lock(), "build-id          {b}")?;
     }
-    writeln!(
-        std::io::stdout().lock(),
-        "vmlinux           {}",
-        k.syms.path()
-    )?;
+    if from_vmlinux {
+        writeln!(
+            std::io::stdout().lock(),
+            "vmlinux           {}",
+            k.syms.path()
+        )?;
+    } else {
+        writeln!(std::io::stdout().lock(), "types             {types}")?;
+        writeln!(std::io::stdout().lock(), "symbols           {symbols}")?;
+    }
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! `pahole -F btf` (BTF).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::target::TargetArgs;
 use crate::debuginfo::select::{select, LoadOptions, Purpose, Request};
@@ -30,10 +30,6 @@ pub struct LayoutArgs {
     /// Type names, comma-separated (pahole's -C)
     #[arg(short = 'C', long = "class_name", value_delimiter = ',')]
     pub class_name: Vec<String>,
-    /// Read BTF from this file (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF's .BTF);
-    /// `--vmlinux FILE` reads DWARF instead
-    #[arg(long, conflicts_with = "vmlinux")]
-    pub btf: Option<PathBuf>,
     /// Offsets and sizes in hexadecimal
     #[arg(long)]
     pub hex: bool,
@@ -64,15 +60,12 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     if a.cacheline_size == 0 {
         bail!("--cacheline-size must be positive");
     }
-    if t.core.is_some() {
-        bail!("layout reads no memory: --core does not apply (use --vmlinux FILE or --btf FILE)");
-    }
     let release = os_release();
     let file = select(&Request {
         purpose: Purpose::Layouts,
         vmlinux: t.vmlinux.as_deref().map(Path::new),
-        btf: a.btf.as_deref(),
-        dump: false,
+        btf: t.btf.as_deref(),
+        dump: t.core.is_some(),
         running_release: release.as_deref(),
     })?;
     let mut opts = LoadOptions {
@@ -83,7 +76,10 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
         opts.dwarf.cache_dir = None;
     }
     // BtfError and DebugInfoError already name the file.
-    let types = file.load(opts)?;
+    let types = match t.core {
+        Some(_) => t.dump_layout_types(&file, a.cacheline_size)?,
+        None => file.load(opts)?,
+    };
     // One monomorphic printer per source (no dispatch per type lookup).
     match types {
         KernelTypes::Dwarf(db) => run_with(&*db, file.path(), a),

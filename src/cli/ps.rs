@@ -34,8 +34,7 @@ pub struct PsRow {
 }
 
 pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     let mut rows = Vec::new();
     for t in k.tasks()? {
         let map_count = match t.mm {

@@ -51,6 +51,8 @@ pub enum TypeFile {
     RunningBtf {
         missing: PathBuf,
     },
+    /// A dump's own BTF, read from its memory (with its own kallsyms).
+    DumpMemory,
 }
 
 impl TypeFile {
@@ -59,6 +61,7 @@ impl TypeFile {
         match self {
             TypeFile::Dwarf(p) | TypeFile::Btf(p) => p,
             TypeFile::RunningBtf { .. } => Path::new(SYS_BTF),
+            TypeFile::DumpMemory => Path::new("(dump memory)"),
         }
     }
 }
@@ -71,6 +74,8 @@ pub enum SelectError {
     NoLayoutTypes,
     #[error("{}: no such file, and no {SYS_BTF} (kernel without CONFIG_DEBUG_INFO_BTF); pass --vmlinux FILE (the running kernel's DWARF vmlinux)", .vmlinux.display())]
     NoRunningTypes { vmlinux: PathBuf },
+    #[error("the dump's own types are read with the dump (internal)")]
+    InDump,
     #[error(transparent)]
     Dwarf(#[from] DebugInfoError),
     #[error(transparent)]
@@ -88,6 +93,9 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
     if let Some(p) = r.vmlinux {
         return Ok(TypeFile::Dwarf(p.to_path_buf()));
     }
+    if r.dump {
+        return Ok(TypeFile::DumpMemory);
+    }
     let installed = debug_vmlinux(r.running_release.unwrap_or_default());
     match r.purpose {
         Purpose::Layouts => {
@@ -99,7 +107,7 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
                 Err(SelectError::NoLayoutTypes)
             }
         }
-        Purpose::Memory if r.dump || installed.exists() => Ok(TypeFile::Dwarf(installed)),
+        Purpose::Memory if installed.exists() => Ok(TypeFile::Dwarf(installed)),
         Purpose::Memory => Ok(TypeFile::RunningBtf { missing: installed }),
     }
 }
@@ -135,6 +143,7 @@ impl TypeFile {
                 }
                 TypeFile::Btf(SYS_BTF.into()).load(o)
             }
+            TypeFile::DumpMemory => Err(SelectError::InDump),
         }
     }
 }
@@ -223,7 +232,10 @@ mod tests {
             }
         );
         r.dump = true;
-        assert_eq!(select(&r).unwrap(), TypeFile::Dwarf(missing));
+        assert_eq!(select(&r).unwrap(), TypeFile::DumpMemory);
+        r.purpose = Purpose::Layouts;
+        assert_eq!(select(&r).unwrap(), TypeFile::DumpMemory);
+        let _ = missing;
     }
 
     #[test]
