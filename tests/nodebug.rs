@@ -227,3 +227,75 @@ fn symbols_of_another_build_and_bad_btf_are_refused() {
     let e = fails(&["ps", "--core", s(&core6), "--kallsyms", s(&bad)]);
     assert!(e.contains("kernel BTF in memory ["), "{e}");
 }
+
+/// A debug root laid out like a Debian system with the -dbg package unpacked.
+fn debian_root(root: &Path, rel: &str, target: &Path) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, p).unwrap();
+}
+
+#[test]
+fn the_vmlinux_is_found_by_build_id_and_a_wrong_build_is_skipped() {
+    let six = common::dump("6.1");
+    let five = common::dump("5.10");
+    let core = six.dir.join("kdump-zstd");
+    let tmp = tempfile::tempdir().unwrap();
+    let (good, bad) = (tmp.path().join("good"), tmp.path().join("bad"));
+    // The build-id the vmlinux itself carries (readelf is the oracle).
+    let notes = Command::new("readelf")
+        .arg("-n")
+        .arg(&six.vmlinux)
+        .output()
+        .expect("readelf (binutils)");
+    let notes = String::from_utf8_lossy(&notes.stdout);
+    let id = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .expect("a build-id note")
+        .trim()
+        .to_string();
+    let by_id = format!("usr/lib/debug/.build-id/{}/{}.debug", &id[..2], &id[2..]);
+    debian_root(&good, &by_id, &six.vmlinux);
+    // Same release name, another build.
+    let wrong = format!("usr/lib/debug/boot/vmlinux-{}", six.release);
+    debian_root(&bad, &wrong, &five.vmlinux);
+    let info = ok(&[
+        "info",
+        "--core",
+        s(&core),
+        "--debug-dir",
+        s(&bad),
+        "--debug-dir",
+        s(&good),
+    ]);
+    assert!(
+        info.contains(&format!(
+            "vmlinux           {}",
+            good.join(&by_id).display()
+        )),
+        "{info}"
+    );
+    // Only the wrong build: skipped, named, and the dump's own BTF and kallsyms used.
+    let out = vmscope(&["info", "--core", s(&core), "--debug-dir", s(&bad)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("skipped {}", bad.join(&wrong).display()))
+            && err.contains("another build"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("types             dump memory: BTF "));
+    // VMSCOPE_DEBUG_DIRS is searched too.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["info", "--core", s(&core)])
+        .env("HOME", home.path())
+        .env(
+            "VMSCOPE_DEBUG_DIRS",
+            format!("/nonexistent:{}", good.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&by_id));
+}

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::target::TargetArgs;
-use crate::debuginfo::select::{select, LoadOptions, Purpose, Request};
+use crate::debuginfo::select::{select, LoadOptions, Purpose, Request, TypeFile};
 use crate::debuginfo::KernelTypes;
 use crate::kernel::live::os_release;
 
@@ -60,25 +60,9 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     if a.cacheline_size == 0 {
         bail!("--cacheline-size must be positive");
     }
-    let release = os_release();
-    let file = select(&Request {
-        purpose: Purpose::Layouts,
-        vmlinux: t.vmlinux.as_deref().map(Path::new),
-        btf: t.btf.as_deref(),
-        dump: t.core.is_some(),
-        running_release: release.as_deref(),
-    })?;
-    let mut opts = LoadOptions {
-        cacheline_size: a.cacheline_size,
-        dwarf: super::progress::dwarf_options(),
-    };
-    if a.no_cache {
-        opts.dwarf.cache_dir = None;
-    }
-    // BtfError and DebugInfoError already name the file.
-    let types = match t.core {
-        Some(_) => t.dump_layout_types(&file, a.cacheline_size)?,
-        None => file.load(opts)?,
+    let (types, file) = match t.core {
+        Some(_) => t.dump_layout_types(a.cacheline_size)?,
+        None => running_types(a, t)?,
     };
     // One monomorphic printer per source (no dispatch per type lookup).
     match types {
@@ -91,6 +75,30 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
             result
         }
     }
+}
+
+/// Types of the running kernel's files, or the ones given.
+fn running_types(a: &LayoutArgs, t: &TargetArgs) -> Result<(KernelTypes, TypeFile)> {
+    let release = os_release();
+    let file = select(&Request {
+        purpose: Purpose::Layouts,
+        vmlinux: t.vmlinux.as_deref().map(Path::new),
+        btf: t.btf.as_deref(),
+        dump: false,
+        running_release: release.as_deref(),
+        dump_kernel: None,
+        debug_roots: &[],
+    })?;
+    let mut opts = LoadOptions {
+        cacheline_size: a.cacheline_size,
+        dwarf: super::progress::dwarf_options(),
+    };
+    if a.no_cache {
+        opts.dwarf.cache_dir = None;
+    }
+    // BtfError and DebugInfoError already name the file.
+    let types = file.load(opts)?;
+    Ok((types, file))
 }
 
 fn print_opts(a: &LayoutArgs) -> PrintOptions {

@@ -10,6 +10,7 @@
 
 use super::btf::{BtfDb, BtfError};
 use super::dwarf::{DebugInfoError, OpenOptions, TypeDb};
+use super::find::{find_vmlinux, Wanted};
 use crate::types::model::{NameKind, Type, TypeError, TypeId, TypeSource};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -39,6 +40,10 @@ pub struct Request<'a> {
     pub dump: bool,
     /// The running kernel's release (`uname -r`), if known.
     pub running_release: Option<&'a str>,
+    /// The dumped kernel's release and build-id (from VMCOREINFO), if known.
+    pub dump_kernel: Option<Wanted<'a>>,
+    /// Debug roots searched for the dump's vmlinux (`/`, `--debug-dir`, VMSCOPE_DEBUG_DIRS).
+    pub debug_roots: &'a [PathBuf],
 }
 
 /// The file the types come from.
@@ -51,8 +56,11 @@ pub enum TypeFile {
     RunningBtf {
         missing: PathBuf,
     },
-    /// A dump's own BTF, read from its memory (with its own kallsyms).
-    DumpMemory,
+    /// A dump's own BTF, read from its memory (with its own kallsyms), for lack of
+    /// its vmlinux (`searched`: what the search looked at, for messages).
+    DumpMemory {
+        searched: String,
+    },
 }
 
 impl TypeFile {
@@ -61,7 +69,7 @@ impl TypeFile {
         match self {
             TypeFile::Dwarf(p) | TypeFile::Btf(p) => p,
             TypeFile::RunningBtf { .. } => Path::new(SYS_BTF),
-            TypeFile::DumpMemory => Path::new("(dump memory)"),
+            TypeFile::DumpMemory { .. } => Path::new("(dump memory)"),
         }
     }
 }
@@ -94,7 +102,18 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
         return Ok(TypeFile::Dwarf(p.to_path_buf()));
     }
     if r.dump {
-        return Ok(TypeFile::DumpMemory);
+        let Some(w) = r.dump_kernel else {
+            return Ok(TypeFile::DumpMemory {
+                searched: "the dump names no release, no vmlinux searched".into(),
+            });
+        };
+        let s = find_vmlinux(r.debug_roots, &w);
+        return Ok(match s.found {
+            Some(p) => TypeFile::Dwarf(p),
+            None => TypeFile::DumpMemory {
+                searched: s.summary(),
+            },
+        });
     }
     let installed = debug_vmlinux(r.running_release.unwrap_or_default());
     match r.purpose {
@@ -143,7 +162,7 @@ impl TypeFile {
                 }
                 TypeFile::Btf(SYS_BTF.into()).load(o)
             }
-            TypeFile::DumpMemory => Err(SelectError::InDump),
+            TypeFile::DumpMemory { .. } => Err(SelectError::InDump),
         }
     }
 }
@@ -205,6 +224,8 @@ mod tests {
             btf: None,
             dump: false,
             running_release: Some("0.0.0-no-such-release"),
+            dump_kernel: None,
+            debug_roots: &[],
         }
     }
 
@@ -232,9 +253,9 @@ mod tests {
             }
         );
         r.dump = true;
-        assert_eq!(select(&r).unwrap(), TypeFile::DumpMemory);
+        assert!(matches!(select(&r).unwrap(), TypeFile::DumpMemory { .. }));
         r.purpose = Purpose::Layouts;
-        assert_eq!(select(&r).unwrap(), TypeFile::DumpMemory);
+        assert!(matches!(select(&r).unwrap(), TypeFile::DumpMemory { .. }));
         let _ = missing;
     }
 
