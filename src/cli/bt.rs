@@ -33,8 +33,7 @@ pub struct BtArgs {
 }
 
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (types, k) = t.open_typed()?;
     let layout = StackLayout::probe(&types)?;
     let orc = k.orc_table(Some(&types))?;
     let stacks = Stacks::new(&k, layout, orc)?;

@@ -76,8 +76,7 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             anyhow::bail!("--maps-dir {}: not a directory", d.display());
         }
     }
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
     let ctx = Ctx {
         k: &k,

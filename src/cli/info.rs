@@ -2,6 +2,7 @@
 
 use super::target::TargetArgs;
 use crate::kernel::panic::PanicInfo;
+use crate::kernel::symbols::Origin;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -26,6 +27,8 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         .and_then(|i| i.build_id())
         .map(str::to_string);
     let panic = panic_info(t, &k)?;
+    let (types, symbols) = t.sources(&k);
+    let from_vmlinux = k.syms.origin() == Origin::Vmlinux;
     if a.json {
         let mut v = json!({
             "release": k.release,
@@ -39,6 +42,8 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "build_id": build_id,
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
+            "types": types,
+            "symbols": symbols,
         });
         // Only after a panic: other dumps' output stays as it was.
         if let Some(p) = &panic {
@@ -84,11 +89,16 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
     if let Some(b) = build_id {
         writeln!(std::io::stdout().lock(), "build-id          {b}")?;
     }
-    writeln!(
-        std::io::stdout().lock(),
-        "vmlinux           {}",
-        k.syms.path()
-    )?;
+    if from_vmlinux {
+        writeln!(
+            std::io::stdout().lock(),
+            "vmlinux           {}",
+            k.syms.path()
+        )?;
+    } else {
+        writeln!(std::io::stdout().lock(), "types             {types}")?;
+        writeln!(std::io::stdout().lock(), "symbols           {symbols}")?;
+    }
     if let Some(p) = &panic {
         writeln!(
             std::io::stdout().lock(),

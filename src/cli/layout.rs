@@ -2,10 +2,10 @@
 //! `pahole -F btf` (BTF).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::target::TargetArgs;
-use crate::debuginfo::select::{select, LoadOptions, Purpose, Request};
+use crate::debuginfo::select::{select, LoadOptions, Purpose, Request, TypeFile};
 use crate::debuginfo::KernelTypes;
 use crate::kernel::live::os_release;
 
@@ -30,10 +30,6 @@ pub struct LayoutArgs {
     /// Type names, comma-separated (pahole's -C)
     #[arg(short = 'C', long = "class_name", value_delimiter = ',')]
     pub class_name: Vec<String>,
-    /// Read BTF from this file (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF's .BTF);
-    /// `--vmlinux FILE` reads DWARF instead
-    #[arg(long, conflicts_with = "vmlinux")]
-    pub btf: Option<PathBuf>,
     /// Offsets and sizes in hexadecimal
     #[arg(long)]
     pub hex: bool,
@@ -64,26 +60,10 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     if a.cacheline_size == 0 {
         bail!("--cacheline-size must be positive");
     }
-    if t.core.is_some() {
-        bail!("layout reads no memory: --core does not apply (use --vmlinux FILE or --btf FILE)");
-    }
-    let release = os_release();
-    let file = select(&Request {
-        purpose: Purpose::Layouts,
-        vmlinux: t.vmlinux.as_deref().map(Path::new),
-        btf: a.btf.as_deref(),
-        dump: false,
-        running_release: release.as_deref(),
-    })?;
-    let mut opts = LoadOptions {
-        cacheline_size: a.cacheline_size,
-        dwarf: super::progress::dwarf_options(),
+    let (types, file) = match t.core {
+        Some(_) => t.dump_layout_types(a.cacheline_size)?,
+        None => running_types(a, t)?,
     };
-    if a.no_cache {
-        opts.dwarf.cache_dir = None;
-    }
-    // BtfError and DebugInfoError already name the file.
-    let types = file.load(opts)?;
     // One monomorphic printer per source (no dispatch per type lookup).
     match types {
         KernelTypes::Dwarf(db) => run_with(&*db, file.path(), a),
@@ -95,6 +75,30 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
             result
         }
     }
+}
+
+/// Types of the running kernel's files, or the ones given.
+fn running_types(a: &LayoutArgs, t: &TargetArgs) -> Result<(KernelTypes, TypeFile)> {
+    let release = os_release();
+    let file = select(&Request {
+        purpose: Purpose::Layouts,
+        vmlinux: t.vmlinux.as_deref().map(Path::new),
+        btf: t.btf.as_deref(),
+        dump: false,
+        running_release: release.as_deref(),
+        dump_kernel: None,
+        debug_roots: &[],
+    })?;
+    let mut opts = LoadOptions {
+        cacheline_size: a.cacheline_size,
+        dwarf: super::progress::dwarf_options(),
+    };
+    if a.no_cache {
+        opts.dwarf.cache_dir = None;
+    }
+    // BtfError and DebugInfoError already name the file.
+    let types = file.load(opts)?;
+    Ok((types, file))
 }
 
 fn print_opts(a: &LayoutArgs) -> PrintOptions {

@@ -25,10 +25,9 @@ pub struct LogArgs {
 }
 
 pub fn run(a: &LogArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
+    let (types, k) = t.open_typed()?;
     let layout = PrintkLayout::probe(&types)
         .context("this kernel has no lockless printk ring buffer (5.10 or later)")?;
-    let k = t.open(None)?;
     let log = k.printk_log(&layout)?;
     for w in &log.warnings {
         eprintln!("vmscope: warning: {w}");

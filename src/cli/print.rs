@@ -31,8 +31,7 @@ pub struct PrintArgs {
 pub fn run(a: &PrintArgs, t: &TargetArgs) -> Result<i32> {
     // Syntax first: a typo costs no dump opening.
     let e = parse(&a.expr)?;
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (types, k) = t.open_typed()?;
     let ev = Evaluator::new(&k, &types);
     let v = ev.eval(&e)?;
     let p = ev.materialize(&v, &text(&e))?;

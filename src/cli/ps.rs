@@ -17,8 +17,7 @@ pub struct PsArgs {
 }
 
 pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     let mut rows = Vec::new();
     let mut bad = Report::default();
     let tasks = k.tasks()?;

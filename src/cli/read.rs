@@ -55,8 +55,7 @@ pub fn run(a: &ReadArgs, t: &TargetArgs) -> Result<i32> {
     if a.len > MAX_LEN {
         bail!("length {} is over the limit of {MAX_LEN} bytes", a.len);
     }
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     let task = match (a.pid, &a.comm) {
         (Some(pid), _) => k.task_by_pid(pid)?,
         (None, Some(name)) => {

@@ -39,7 +39,6 @@ pub struct ShowArgs {
 }
 
 pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
     let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
         (Some(_), []) => (None, None),
         (Some(_), [p]) => (None, Some(p.clone())),
@@ -48,7 +47,7 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
         (Some(_), _) => bail!("with --pid, give at most one MEMBER.PATH"),
         (None, _) => bail!("give an address or --pid N"),
     };
-    let k = t.open(Some(&types))?;
+    let (types, k) = t.open_typed()?;
     let base = match (a.pid, addr_arg) {
         (Some(pid), _) => {
             let t = k.task_by_pid(pid)?;

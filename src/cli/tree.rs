@@ -25,8 +25,7 @@ pub struct TreeArgs {
 }
 
 pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     let layout = k.vma_layout().context("probing VMA structures")?;
     let (task, mm) = k.mm_of_pid(a.pid)?;
     let Some(mm) = mm else {

@@ -83,8 +83,7 @@ struct ProcessVmas {
 }
 
 pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
-    let types = t.load_types()?;
-    let k = t.open(Some(&types))?;
+    let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
     let mut reader = k.vma_reader()?;
     if t.core.is_none() {

@@ -13,6 +13,7 @@
 
 pub mod btf;
 pub mod dwarf;
+pub mod find;
 mod index;
 mod sections;
 pub mod select;

@@ -499,3 +499,13 @@ impl DwarfFile {
         })
     }
 }
+
+/// The GNU build-id of an ELF file, as lowercase hex (None: unreadable, not ELF, or none).
+pub fn file_build_id(path: &std::path::Path) -> Option<String> {
+    let f = crate::input::open_regular(path).ok()?;
+    // SAFETY: read-only mapping; object bounds-checks every access.
+    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    let obj = object::File::parse(&*map).ok()?;
+    let id = obj.build_id().ok()??;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -10,6 +10,7 @@
 
 use super::btf::{BtfDb, BtfError};
 use super::dwarf::{DebugInfoError, OpenOptions, TypeDb};
+use super::find::{find_vmlinux, Wanted};
 use crate::types::model::{NameKind, Type, TypeError, TypeId, TypeSource};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -39,6 +40,10 @@ pub struct Request<'a> {
     pub dump: bool,
     /// The running kernel's release (`uname -r`), if known.
     pub running_release: Option<&'a str>,
+    /// The dumped kernel's release and build-id (from VMCOREINFO), if known.
+    pub dump_kernel: Option<Wanted<'a>>,
+    /// Debug roots searched for the dump's vmlinux (`/`, `--debug-dir`, VMSCOPE_DEBUG_DIRS).
+    pub debug_roots: &'a [PathBuf],
 }
 
 /// The file the types come from.
@@ -51,6 +56,11 @@ pub enum TypeFile {
     RunningBtf {
         missing: PathBuf,
     },
+    /// A dump's own BTF, read from its memory (with its own kallsyms), for lack of
+    /// its vmlinux (`searched`: what the search looked at, for messages).
+    DumpMemory {
+        searched: String,
+    },
 }
 
 impl TypeFile {
@@ -59,6 +69,7 @@ impl TypeFile {
         match self {
             TypeFile::Dwarf(p) | TypeFile::Btf(p) => p,
             TypeFile::RunningBtf { .. } => Path::new(SYS_BTF),
+            TypeFile::DumpMemory { .. } => Path::new("(dump memory)"),
         }
     }
 }
@@ -71,6 +82,8 @@ pub enum SelectError {
     NoLayoutTypes,
     #[error("{}: no such file, and no {SYS_BTF} (kernel without CONFIG_DEBUG_INFO_BTF); pass --vmlinux FILE (the running kernel's DWARF vmlinux)", .vmlinux.display())]
     NoRunningTypes { vmlinux: PathBuf },
+    #[error("the dump's own types are read with the dump (internal)")]
+    InDump,
     #[error(transparent)]
     Dwarf(#[from] DebugInfoError),
     #[error(transparent)]
@@ -88,6 +101,20 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
     if let Some(p) = r.vmlinux {
         return Ok(TypeFile::Dwarf(p.to_path_buf()));
     }
+    if r.dump {
+        let Some(w) = r.dump_kernel else {
+            return Ok(TypeFile::DumpMemory {
+                searched: "the dump names no release, no vmlinux searched".into(),
+            });
+        };
+        let s = find_vmlinux(r.debug_roots, &w);
+        return Ok(match s.found {
+            Some(p) => TypeFile::Dwarf(p),
+            None => TypeFile::DumpMemory {
+                searched: s.summary(),
+            },
+        });
+    }
     let installed = debug_vmlinux(r.running_release.unwrap_or_default());
     match r.purpose {
         Purpose::Layouts => {
@@ -99,7 +126,7 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
                 Err(SelectError::NoLayoutTypes)
             }
         }
-        Purpose::Memory if r.dump || installed.exists() => Ok(TypeFile::Dwarf(installed)),
+        Purpose::Memory if installed.exists() => Ok(TypeFile::Dwarf(installed)),
         Purpose::Memory => Ok(TypeFile::RunningBtf { missing: installed }),
     }
 }
@@ -135,6 +162,7 @@ impl TypeFile {
                 }
                 TypeFile::Btf(SYS_BTF.into()).load(o)
             }
+            TypeFile::DumpMemory { .. } => Err(SelectError::InDump),
         }
     }
 }
@@ -199,6 +227,8 @@ mod tests {
             btf: None,
             dump: false,
             running_release: Some("0.0.0-no-such-release"),
+            dump_kernel: None,
+            debug_roots: &[],
         }
     }
 
@@ -226,7 +256,10 @@ mod tests {
             }
         );
         r.dump = true;
-        assert_eq!(select(&r).unwrap(), TypeFile::Dwarf(missing));
+        assert!(matches!(select(&r).unwrap(), TypeFile::DumpMemory { .. }));
+        r.purpose = Purpose::Layouts;
+        assert!(matches!(select(&r).unwrap(), TypeFile::DumpMemory { .. }));
+        let _ = missing;
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod bitfield;
 pub mod dpath;
 pub mod expr;
+pub mod in_dump;
+pub mod kallsyms;
 pub mod live;
 pub mod mm;
 pub mod offsets;
@@ -73,6 +75,28 @@ pub enum KernelError {
     NoSuchPid(i32),
     #[error("{0}")]
     Live(String),
+    #[error("{dump}: VMCOREINFO has no SYMBOL({missing}) (kernels before 6.0 do not publish their kallsyms tables); pass --vmlinux FILE, or --kallsyms FILE (a copy of /proc/kallsyms or System.map)")]
+    NoDumpSymbols { dump: String, missing: &'static str },
+    #[error("{dump}: {source}")]
+    Kallsyms {
+        dump: String,
+        #[source]
+        source: kallsyms::KallsymsError,
+    },
+    #[error("{file}: {name} is at {have:#x} but the dump's VMCOREINFO says {want:#x}: symbols of another build")]
+    ForeignSymbols {
+        file: String,
+        name: String,
+        have: u64,
+        want: u64,
+    },
+    #[error("{dump}: kernel BTF in memory [{start:#x}, {stop:#x}): {why}")]
+    DumpBtf {
+        dump: String,
+        start: u64,
+        stop: u64,
+        why: String,
+    },
     #[error("no type information loaded (internal: offsets needed)")]
     NoTypes,
 }
@@ -171,11 +195,18 @@ impl Kernel {
                 what: "no readable linux_banner: not a vmlinux?".into(),
             })?)
         };
+        let info = dump.vmcoreinfo.clone();
         let vmlinux_release = match &file_banner {
             Some(b) => banner_release(b).unwrap_or_default().to_string(),
-            None => live::os_release().unwrap_or_default(),
+            None if syms.origin() == symbols::Origin::Live => {
+                live::os_release().unwrap_or_default()
+            }
+            None => info
+                .as_ref()
+                .and_then(|i| i.osrelease())
+                .unwrap_or_default()
+                .to_string(),
         };
-        let info = dump.vmcoreinfo.clone();
         // Reported with a mismatch only: some stable kernels published a wrong
         // BUILD-ID, so it does not decide on its own (the banner does).
         let build_ids = match (
@@ -355,7 +386,7 @@ fn kaslr_offset(
 
 /// The kernel's address space: physical base, image size, kernel page tables,
 /// paging levels and `page_offset_base`.
-fn kernel_space(
+pub(crate) fn kernel_space(
     syms: &Symbols,
     info: Option<&VmcoreInfo>,
     dump: &Dump,

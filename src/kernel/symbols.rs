@@ -28,9 +28,23 @@ impl Names {
     }
 }
 
+/// Where a symbol table came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A vmlinux's ELF symbol table (link addresses).
+    Vmlinux,
+    /// The running kernel's /proc/kallsyms.
+    Live,
+    /// Decoded from the dump's own kallsyms tables.
+    DumpMemory,
+    /// A copy of /proc/kallsyms or a System.map given with `--kallsyms`.
+    File,
+}
+
 pub struct Symbols {
     path: String,
     names: Names,
+    origin: Origin,
     /// Every named text/data symbol, in symbol-table order. Names stay in the
     /// mapped file: no per-symbol allocation (the table has ~130k entries).
     syms: Vec<Sym>,
@@ -119,6 +133,7 @@ impl Symbols {
         Ok(Symbols {
             path: path.into(),
             names: Names::Vmlinux(map),
+            origin: Origin::Vmlinux,
             syms,
             by_addr: OnceLock::new(),
             kaslr_offset: 0,
@@ -133,6 +148,15 @@ impl Symbols {
             file: path.into(),
             what: e.to_string(),
         })?;
+        Symbols::from_kallsyms_text(path, text, Origin::Live)
+    }
+
+    /// Symbols from kallsyms-format text (`ADDR TYPE NAME` lines, a System.map too).
+    pub fn from_kallsyms_text(
+        path: &str,
+        text: Vec<u8>,
+        origin: Origin,
+    ) -> Result<Symbols, KernelError> {
         let syms = parse_kallsyms(&text);
         if syms.is_empty() {
             return Err(KernelError::Vmlinux {
@@ -149,11 +173,51 @@ impl Symbols {
         Ok(Symbols {
             path: path.into(),
             names: Names::Kallsyms(text),
+            origin,
             syms,
             by_addr: OnceLock::new(),
             kaslr_offset: 0,
             build_id: None,
         })
+    }
+
+    /// No symbols at all: only for reading the image before its symbols are known.
+    pub(crate) fn empty(path: &str) -> Symbols {
+        Symbols {
+            path: path.into(),
+            names: Names::Kallsyms(Vec::new()),
+            origin: Origin::DumpMemory,
+            syms: Vec::new(),
+            by_addr: OnceLock::new(),
+            kaslr_offset: 0,
+            build_id: None,
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    /// Add `offset` to every image address (a System.map's link addresses made runtime ones).
+    pub(crate) fn shift_image(&mut self, offset: u64) {
+        for s in &mut self.syms {
+            if s.addr >= START_KERNEL_MAP {
+                s.addr = s.addr.wrapping_add(offset);
+            }
+        }
+    }
+
+    /// The table's own (unrelocated) address of `name`.
+    pub(crate) fn raw_address(&self, name: &str) -> Option<u64> {
+        self.table_address(name)
     }
 
     /// True when the table holds runtime addresses (kallsyms), false for link addresses (vmlinux).

@@ -66,6 +66,14 @@ impl VmcoreInfo {
         parse_hex(self.get(&format!("SYMBOL({name})"))?)
     }
 
+    /// Every `SYMBOL(name)=value`.
+    pub fn symbols(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.entries.iter().filter_map(|(k, v)| {
+            let name = k.strip_prefix("SYMBOL(")?.strip_suffix(')')?;
+            Some((name, parse_hex(v)?))
+        })
+    }
+
     /// `NUMBER(name)=` is `%ld` (signed decimal); a few recent ones are 0x-hex.
     pub fn number(&self, name: &str) -> Option<i64> {
         let v = self.get(&format!("NUMBER({name})"))?;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `ps` on a dump with no vmlinux (types from the dump's BTF, symbols from its own kallsyms
+# tables) beside vmscope with the DWARF vmlinux and drgn opening the same dump with it.
+# Usage: benches/nodebug.sh [DUMP_NAME [FORMAT]]   (default 6.1 elf.core; drgn reads ELF). Median of $RUNS, ms.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=${1:-6.1}
+fmt=${2:-elf.core}
+RUNS=${RUNS:-5}
+root=${VMSCOPE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures}
+dir=$root/dumps/$name
+core=$dir/$fmt
+vmlinux=$dir/vmlinux
+python=$root/venv/bin/python
+[ -f "$core" ] || { echo "no fixture dump $core: run ./fixtures/build.sh" >&2; exit 2; }
+cargo build --release --quiet
+vmscope=$PWD/${CARGO_TARGET_DIR:-target}/release/vmscope
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/ps.py" <<'PY'
+import sys, drgn
+from drgn.helpers.linux.pid import for_each_task
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[1])
+prog.load_debug_info([sys.argv[2]])
+for t in for_each_task(prog):
+    print(t.pid.value_(), t.comm.string_().decode())
+PY
+
+# "WALL CPU": median wall and median CPU (user+sys) milliseconds of RUNS runs of CMD
+# (output discarded; a failure aborts). CPU is the steadier figure on a loaded machine.
+median_ms() {
+    local ws=() cs=()
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -o "$tmp/t" -f "%e %U %S" "$@" > /dev/null || { echo "failed: $*" >&2; exit 2; }
+        read -r e u s < <(tail -1 "$tmp/t")
+        ws+=("$(awk -v e="$e" 'BEGIN { printf "%d", e * 1000 }')")
+        cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')")
+    done
+    local mid=$(( (RUNS + 1) / 2 ))
+    echo "$(printf '%s\n' "${ws[@]}" | sort -n | sed -n "${mid}p") $(printf '%s\n' "${cs[@]}" | sort -n | sed -n "${mid}p")"
+}
+
+# No vmlinux reachable: empty HOME, no extra debug roots.
+dumponly=$(HOME=$tmp VMSCOPE_DEBUG_DIRS= median_ms "$vmscope" ps --core "$core")
+withvml=$(median_ms "$vmscope" ps --core "$core" --vmlinux "$vmlinux")
+drgn=$(median_ms "$python" "$tmp/ps.py" "$core" "$vmlinux")
+printf '%-46s %8s %8s\n' "$name/$fmt ps" wall_ms cpu_ms
+printf '%-46s %8d %8d\n' "vmscope, dump only (BTF + kallsyms in memory)" $dumponly
+printf '%-46s %8d %8d\n' "vmscope --vmlinux (DWARF)" $withvml
+printf '%-46s %8d %8d\n' "drgn with the vmlinux" $drgn
+set -- $dumponly $drgn
+awk -v vw="$1" -v vc="$2" -v dw="$3" -v dc="$4" 'BEGIN { if (vw > 0 && vc > 0) printf "drgn / vmscope dump-only: %.1fx wall, %.1fx cpu (target: under 100 ms, 10x)\n", dw / vw, dc / vc }'
