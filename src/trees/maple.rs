@@ -1298,5 +1298,25 @@ pub fn mt_find(
     Ok((None, touched, None))
 }
 
+/// [`mt_find`] on live memory: a dead node met on the way restarts the lookup from the
+/// root, as `mas_rewalk()` does for the kernel's lockless readers, at most `rewalks`
+/// times; what stops it after that is reported as [`mt_find`] reports it.
+pub fn mt_find_live(
+    mem: &dyn Memory,
+    tree: u64,
+    o: &MapleOffsets,
+    index: u64,
+    rewalks: Rewalks,
+) -> Result<MtFound, TreeError> {
+    let mut left = rewalks.0;
+    loop {
+        let found = mt_find(mem, tree, o, index)?;
+        match &found.2 {
+            Some(i) if i.kind == IssueKind::DeadNode && left > 0 => left -= 1,
+            _ => return Ok(found),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -542,3 +542,20 @@ fn live_entries_stay_sorted_when_a_range_grew_back() {
     l.take(&mut v, e(0x2000, 0x4fff, 3));
     assert_eq!(v.iter().map(|x| x.entry).collect::<Vec<_>>(), vec![1, 3]);
 }
+
+#[test]
+fn live_lookup_restarts_at_a_dead_node() {
+    let (old, _) = two_level();
+    let (new, _) = leaf_b_replaced(old.clone(), true);
+    let m = ChangingMemory::new(old).then(LEAF_B, new);
+    let (hit, touched, issue) =
+        mt_find_live(&m, TREE, &offs(), 0x20_1000, Rewalks::default()).unwrap();
+    assert_eq!(issue, None);
+    assert_eq!(hit, Some((0x20_1000, 0x20_1fff, 0xc100)));
+    assert_eq!(touched, vec![ROOT, LEAF_C]);
+    // A dead node that stays dead ends the lookup as the frozen lookup does.
+    let (mut m, _) = two_level();
+    m.write_u64(LEAF_B, LEAF_B | 6);
+    let (_, _, issue) = mt_find_live(&m, TREE, &offs(), 0x20_1000, Rewalks(2)).unwrap();
+    assert_eq!(issue.map(|i| i.kind), Some(IssueKind::DeadNode));
+}
