@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vmscope::kernel::type_lookup::ProbeVia;
 use vmscope::kernel::vma::VmaTree;
 use vmscope::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
-use vmscope::kernel::{proc_maps, Kernel};
+use vmscope::kernel::Kernel;
 use vmscope::memory::Memory;
 use vmscope::trees::maple::{MapleSnapshot, MapleType};
 use vmscope::trees::rbtree::{RbSnapshot, RB_BLACK, RB_RED};
@@ -94,7 +93,7 @@ impl Copy {
             .unwrap_or_else(|e| panic!("{e}"));
         let kernel = Kernel::open(dump, &vmlinux.display().to_string(), Some(&types))
             .unwrap_or_else(|e| panic!("{e}"));
-        let layout = VmaLayout::probe(&ProbeVia(&types)).unwrap_or_else(|e| panic!("{e}"));
+        let layout = VmaLayout::probe(&types).unwrap_or_else(|e| panic!("{e}"));
         let t = kernel
             .tasks()
             .unwrap_or_else(|e| panic!("{e}"))
@@ -115,7 +114,7 @@ impl Copy {
     }
 
     fn tree(&self) -> VmaTree {
-        let r = proc_maps::reader(&self.kernel, &self.layout).unwrap_or_else(|e| panic!("{e}"));
+        let r = self.kernel.vma_reader().unwrap_or_else(|e| panic!("{e}"));
         r.walk_tree(self.mm).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use vmscope::kernel::offsets::TypeLookup;
-use vmscope::kernel::proc_maps;
-use vmscope::kernel::type_lookup::ProbeVia;
 use vmscope::kernel::vma::{maps_text, VmaInfo};
-use vmscope::kernel::vma_layout::VmaLayout;
 use vmscope::kernel::Kernel;
 use vmscope::memory::Memory;
 
@@ -79,15 +76,13 @@ fn lines(b: &[u8]) -> usize {
 }
 
 /// Rebuild the maps of every process through the library (one kernel open per file).
-fn all_maps(
-    k: &Kernel,
-    l: &VmaLayout,
-    pids: &[(i32, Vec<u8>)],
-) -> BTreeMap<i32, (Vec<VmaInfo>, Vec<u8>)> {
-    let mut r = proc_maps::reader(k, l).expect("VMA reader");
+fn all_maps(k: &Kernel, pids: &[(i32, Vec<u8>)]) -> BTreeMap<i32, (Vec<VmaInfo>, Vec<u8>)> {
+    let mut r = k.vma_reader().expect("VMA reader");
     let mut out = BTreeMap::new();
     for (pid, _) in pids {
-        let (_, mm) = proc_maps::mm_of_pid(k, *pid).unwrap_or_else(|e| panic!("pid {pid}: {e}"));
+        let (_, mm) = k
+            .mm_of_pid(*pid)
+            .unwrap_or_else(|e| panic!("pid {pid}: {e}"));
         let vmas = match mm {
             Some(mm) => r.read_mm(mm).unwrap_or_else(|e| panic!("pid {pid}: {e}")).1,
             None => Vec::new(),
@@ -105,12 +100,11 @@ fn every_process_of_every_dump_and_format_matches_proc_maps() {
         let dir = dump_dir(name);
         let vmlinux = file_in(&dir, "vmlinux");
         let t = types(&vmlinux);
-        let layout = VmaLayout::probe(&ProbeVia(&*t)).expect("VMA layout");
         let pids = proc_pids(&dir);
         for fmt in FORMATS {
             let core = file_in(&dir, fmt);
             let k = open(&core, &vmlinux, &*t);
-            let got = all_maps(&k, &layout, &pids);
+            let got = all_maps(&k, &pids);
             for (pid, want) in &pids {
                 let text = &got[pid].1;
                 if text != want {
@@ -149,16 +143,15 @@ fn drgn_agrees_on_start_end_flags() {
         )
         .expect("drgn/vmas.json is JSON");
         let t = types(&vmlinux);
-        let layout = VmaLayout::probe(&ProbeVia(&*t)).expect("VMA layout");
         let k = open(&file_in(&dir, "elf.core"), &vmlinux, &*t);
-        let mut r = proc_maps::reader(&k, &layout).expect("reader");
+        let mut r = k.vma_reader().expect("reader");
         let obj = drgn
             .as_object()
             .expect("drgn/vmas.json: object keyed by pid");
         assert!(!obj.is_empty());
         for (pid, entry) in obj {
             let pid: i32 = pid.parse().expect("pid key");
-            let (_, mm) = proc_maps::mm_of_pid(&k, pid).expect("task");
+            let (_, mm) = k.mm_of_pid(pid).expect("task");
             let mm = mm.expect("drgn lists only processes with an mm");
             assert_eq!(
                 entry["mm"].as_str(),
@@ -290,7 +283,7 @@ fn cli_vmas_and_tree_on_the_60k_process() {
         let k = open(&core, &vmlinux, &*t);
         let mm =
             u64::from_str_radix(j["mm"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-        let (_, task_mm) = proc_maps::mm_of_pid(&k, pid).unwrap();
+        let (_, task_mm) = k.mm_of_pid(pid).unwrap();
         assert_eq!(task_mm, Some(mm));
         if j["kind"] == "maple" {
             let s = &j["maple_summary"];

@@ -8,15 +8,13 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Print a JSON object instead of text
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(a: &InfoArgs) -> Result<i32> {
-    let k = a.target.open(None)?;
+pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
+    let k = t.open(None)?;
     let p = *k.paging();
     let cpus = k.online_cpus()?;
     let levels = if p.l5 { 5 } else { 4 };

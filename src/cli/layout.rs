@@ -4,6 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::target::TargetArgs;
+use crate::debuginfo::select::{select, LoadOptions, Purpose, Request};
+use crate::debuginfo::KernelTypes;
+use crate::kernel::live::os_release;
+
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rayon::prelude::*;
@@ -12,10 +17,8 @@ use vmscope_types::*;
 
 /// Re-exports used by this command (keeps the `use` lines short).
 mod vmscope_types {
-    pub use crate::debuginfo::btf::BtfDb;
-    pub use crate::debuginfo::{OpenOptions, TypeDb};
+    pub use crate::debuginfo::{NameKind, TypeId, TypeSource};
     pub use crate::types::json::{layout_json, SCHEMA_VERSION};
-    pub use crate::types::model::{NameKind, TypeSource};
     pub use crate::types::pahole::{PrintOptions, Printer};
 }
 
@@ -26,11 +29,9 @@ pub struct LayoutArgs {
     /// Type names, comma-separated (pahole's -C)
     #[arg(short = 'C', long = "class_name", value_delimiter = ',')]
     pub class_name: Vec<String>,
-    /// Read DWARF from this vmlinux (or any ELF with DWARF)
-    #[arg(long, conflicts_with = "btf")]
-    pub vmlinux: Option<PathBuf>,
-    /// Read BTF from this file (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF's .BTF)
-    #[arg(long)]
+    /// Read BTF from this file (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF's .BTF);
+    /// `--vmlinux FILE` reads DWARF instead
+    #[arg(long, conflicts_with = "vmlinux")]
     pub btf: Option<PathBuf>,
     /// Offsets and sizes in hexadecimal
     #[arg(long)]
@@ -58,53 +59,41 @@ pub struct LayoutArgs {
     pub no_cache: bool,
 }
 
-const SYS_BTF: &str = "/sys/kernel/btf/vmlinux";
-
-fn running_release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
-pub fn run(a: &LayoutArgs) -> Result<i32> {
+pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     if a.cacheline_size == 0 {
         bail!("--cacheline-size must be positive");
     }
-    if let Some(path) = &a.btf {
-        return with_btf(path, a);
+    if t.core.is_some() {
+        bail!("layout reads no memory: --core does not apply (use --vmlinux FILE or --btf FILE)");
     }
-    if let Some(path) = &a.vmlinux {
-        return with_dwarf(path, a);
+    let release = os_release();
+    let file = select(&Request {
+        purpose: Purpose::Layouts,
+        vmlinux: t.vmlinux.as_deref().map(Path::new),
+        btf: a.btf.as_deref(),
+        dump: false,
+        running_release: release.as_deref(),
+    })?;
+    let mut opts = LoadOptions {
+        cacheline_size: a.cacheline_size,
+        ..LoadOptions::default()
+    };
+    if a.no_cache {
+        opts.dwarf.cache_dir = None;
     }
-    if Path::new(SYS_BTF).exists() {
-        return with_btf(Path::new(SYS_BTF), a);
-    }
-    if let Some(rel) = running_release() {
-        let p = PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{rel}"));
-        if p.exists() {
-            return with_dwarf(&p, a);
+    // BtfError and DebugInfoError already name the file.
+    let types = file.load(opts)?;
+    // One monomorphic printer per source (no dispatch per type lookup).
+    match types {
+        KernelTypes::Dwarf(db) => run_with(&*db, file.path(), a),
+        KernelTypes::Btf(db) => {
+            let result = run_with(&*db, file.path(), a);
+            // The process ends next: freeing every converted BTF type one by one would
+            // cost a fifth of a full listing's time.
+            std::mem::forget(db);
+            result
         }
     }
-    bail!("no type information: {SYS_BTF} is missing and no debug vmlinux was found; use --vmlinux FILE or --btf FILE")
-}
-
-fn with_btf(path: &Path, a: &LayoutArgs) -> Result<i32> {
-    // BtfError already names the file (and the .BTF section offset of an ELF).
-    let db = BtfDb::open(path, a.cacheline_size)?;
-    let result = run_with(&db, path, a);
-    // The process ends next: freeing every converted type one by one would cost a fifth
-    // of a full listing's time.
-    std::mem::forget(db);
-    result
-}
-
-fn with_dwarf(path: &Path, a: &LayoutArgs) -> Result<i32> {
-    let mut opts = OpenOptions::default();
-    if a.no_cache {
-        opts.cache_dir = None;
-    }
-    let db = TypeDb::open_with(path, opts)?;
-    run_with(&db, path, a)
 }
 
 fn print_opts(a: &LayoutArgs) -> PrintOptions {
@@ -253,7 +242,7 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
         names.retain(|(n, _)| n.starts_with(p.as_str()));
     }
     let opts = print_opts(a);
-    let chunks: Vec<&[(String, crate::types::model::TypeId)]> = names.chunks(256).collect();
+    let chunks: Vec<&[(String, TypeId)]> = names.chunks(256).collect();
     let texts: Vec<Result<String>> = chunks
         .par_iter()
         .map(|chunk| {

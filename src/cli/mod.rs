@@ -20,6 +20,8 @@ use clap::{Parser, Subcommand};
     about = "Look inside Linux memory management"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub target: target::TargetArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,15 +68,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let t = &cli.target;
     let result = match &cli.command {
-        Command::Layout(a) => layout::run(a),
-        Command::Check(a) => check::run(a),
-        Command::Info(a) => info::run(a),
-        Command::Ps(a) => ps::run(a),
-        Command::Read(a) => read::run(a),
-        Command::Show(a) => show::run(a),
-        Command::Vmas(a) => vmas::run(a),
-        Command::Tree(a) => tree::run(a),
+        Command::Layout(a) => layout::run(a, t),
+        Command::Check(a) => check::run(a, t),
+        Command::Info(a) => info::run(a, t),
+        Command::Ps(a) => ps::run(a, t),
+        Command::Read(a) => read::run(a, t),
+        Command::Show(a) => show::run(a, t),
+        Command::Vmas(a) => vmas::run(a, t),
+        Command::Tree(a) => tree::run(a, t),
     };
     match result {
         Ok(code) => code,
@@ -84,5 +87,45 @@ pub fn main() -> i32 {
             eprintln!("vmscope: error: {}", error_line(&e));
             2
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("vmscope").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn core_and_vmlinux_before_or_after_the_command() {
+        for args in [
+            &["--core", "C", "--vmlinux", "V", "ps"][..],
+            &["ps", "--core", "C", "--vmlinux", "V"],
+            &["--core", "C", "ps", "--vmlinux", "V"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.target.core.as_deref(), Some("C"), "{args:?}");
+            assert_eq!(cli.target.vmlinux.as_deref(), Some("V"), "{args:?}");
+            assert!(matches!(cli.command, Command::Ps(_)), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn layout_shares_vmlinux_and_keeps_it_exclusive_with_btf() {
+        for args in [
+            &["--vmlinux", "V", "layout", "rb_node"][..],
+            &["layout", "rb_node", "--vmlinux", "V"],
+        ] {
+            let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.target.vmlinux.as_deref(), Some("V"), "{args:?}");
+        }
+        // Given before the command, the conflict is caught by debuginfo::select.
+        let args = ["layout", "--vmlinux", "V", "--btf", "B", "rb_node"];
+        let e = parse(&args)
+            .err()
+            .unwrap_or_else(|| panic!("{args:?} parsed"));
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 }

@@ -9,8 +9,6 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Print a JSON array of tasks
     #[arg(long)]
     pub json: bool,
@@ -35,9 +33,9 @@ pub struct PsRow {
     pub cpu: Option<u32>,
 }
 
-pub fn run(a: &PsArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     let mut rows = Vec::new();
     for t in k.tasks()? {
         let map_count = match t.mm {

@@ -2,7 +2,6 @@
 //! translated through that process's own page tables (`mm->pgd`).
 
 use super::target::{parse_u64, TargetArgs};
-use crate::memory::Memory;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write;
@@ -12,8 +11,6 @@ const MAX_LEN: u64 = 64 << 20;
 
 #[derive(Args, Debug)]
 pub struct ReadArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Process (thread) id whose address space is read
     #[arg(long, required_unless_present = "comm", conflicts_with = "comm")]
     pub pid: Option<i32>,
@@ -48,17 +45,18 @@ pub fn hexdump(out: &mut dyn Write, addr: u64, bytes: &[u8]) -> std::io::Result<
                 }
             })
             .collect();
-        writeln!(out, "{:016x}  {hex:<49} |{text}|", addr + (i as u64) * 16)?;
+        let at = addr.wrapping_add((i as u64).wrapping_mul(16));
+        writeln!(out, "{at:016x}  {hex:<49} |{text}|")?;
     }
     Ok(())
 }
 
-pub fn run(a: &ReadArgs) -> Result<i32> {
+pub fn run(a: &ReadArgs, t: &TargetArgs) -> Result<i32> {
     if a.len > MAX_LEN {
         bail!("length {} is over the limit of {MAX_LEN} bytes", a.len);
     }
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
     let task = match (a.pid, &a.comm) {
         (Some(pid), _) => k.task_by_pid(pid)?,
         (None, Some(name)) => {
@@ -90,13 +88,9 @@ pub fn run(a: &ReadArgs) -> Result<i32> {
         );
     };
     let info = k.read_mm(mm)?;
-    let user = k
-        .mem
-        .user(info.pgd)
-        .map_err(|e| anyhow::anyhow!("pid {pid}: mm->pgd {:#x}: {e}", info.pgd))?;
     let mut buf = vec![0u8; a.len as usize];
-    user.read(a.addr, &mut buf)
-        .map_err(|e| anyhow::anyhow!("pid {pid}: reading {} bytes at {:#x}: {e}", a.len, a.addr))?;
+    k.read_user(info.pgd, a.addr, &mut buf)
+        .map_err(|e| anyhow::anyhow!("pid {pid}: {e}"))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     hexdump(&mut out, a.addr, &buf)?;

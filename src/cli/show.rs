@@ -4,9 +4,8 @@
 //! indented; offsets are from the start of the object shown.
 
 use super::target::{parse_u64, TargetArgs};
+use crate::debuginfo::{TypeSource, TypeSourceExt};
 use crate::kernel::value::{Decoder, Value, ValueNode};
-use crate::memory::{MemError, Memory};
-use crate::types::model::{TypeSource, TypeSourceExt};
 use crate::types::pahole::{print_type, PrintOptions};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
@@ -22,8 +21,6 @@ const COMMENT_COL: usize = 56;
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Struct or union name, e.g. task_struct, mm_struct, vm_area_struct
     #[arg(value_name = "TYPE")]
     pub type_name: String,
@@ -42,8 +39,8 @@ pub struct ShowArgs {
     pub expand: bool,
 }
 
-pub fn run(a: &ShowArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
+pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
     let (addr_arg, path) = match (a.pid, a.rest.as_slice()) {
         (Some(_), []) => (None, None),
         (Some(_), [p]) => (None, Some(p.clone())),
@@ -52,7 +49,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
         (Some(_), _) => bail!("with --pid, give at most one MEMBER.PATH"),
         (None, _) => bail!("give an address or --pid N"),
     };
-    let k = a.target.open(Some(&types))?;
+    let k = t.open(Some(&types))?;
     let base = match (a.pid, addr_arg) {
         (Some(pid), _) => {
             let t = k.task_by_pid(pid)?;
@@ -69,7 +66,7 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let top = src.find_struct(&a.type_name)?.ok_or_else(|| {
         anyhow!(
             "{}: no struct or union named '{}'",
-            a.target.types_path(),
+            t.types_path(),
             a.type_name
         )
     })?;
@@ -92,7 +89,8 @@ pub fn run(a: &ShowArgs) -> Result<i32> {
     let addr = base
         .checked_add(off)
         .ok_or_else(|| anyhow!("address {base:#x} + {off:#x} overflows"))?;
-    let (buf, missing) = read_sparse(&k.mem, addr, size)
+    let (buf, missing) = k
+        .read_sparse(addr, size)
         .map_err(|e| anyhow!("reading {} at {addr:#x}: {e}", a.type_name))?;
     let dec = Decoder {
         types: src,
@@ -242,41 +240,10 @@ fn summary(node: &ValueNode) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-/// Read `len` bytes page by page. Pages the dump left out are zero-filled and
-/// returned as ranges (relative to `addr`) with the reason; if nothing at all
-/// can be read, the first fault is the error.
-/// Byte ranges (relative to the object) that could not be read, with the reason.
-type Missing = Vec<(std::ops::Range<u64>, String)>;
-
-fn read_sparse(mem: &dyn Memory, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
-    let mut buf = vec![0u8; len as usize];
-    let mut missing = Vec::new();
-    let mut first_err = None;
-    let mut pos = 0u64;
-    while pos < len {
-        let va = addr.wrapping_add(pos);
-        let n = (4096 - va % 4096).min(len - pos);
-        let chunk = &mut buf[pos as usize..(pos + n) as usize];
-        if let Err(e) = mem.read(va, chunk) {
-            missing.push((pos..pos + n, e.to_string()));
-            first_err.get_or_insert(e);
-        }
-        pos += n;
-    }
-    match first_err {
-        Some(e)
-            if missing.len() as u64 == len.div_ceil(4096).max(1)
-                || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len =>
-        {
-            Err(e)
-        }
-        _ => Ok((buf, missing)),
-    }
-}
-
 /// Replace the values of members whose bytes were not readable.
 fn mark_missing(node: &mut ValueNode, range: &std::ops::Range<u64>, why: &str) {
-    let overlaps = node.offset < range.end && range.start < node.offset + node.size.max(1);
+    let overlaps =
+        node.offset < range.end && range.start < node.offset.saturating_add(node.size.max(1));
     if !overlaps {
         return;
     }

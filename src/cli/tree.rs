@@ -3,24 +3,17 @@
 //! lookup cost table.
 
 use super::target::TargetArgs;
-use crate::kernel::proc_maps::{self, VmacacheView};
-use crate::kernel::type_lookup::ProbeVia;
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
-use crate::render::tree as r;
-use crate::trees::list::ListSnapshot;
-use crate::trees::maple::{MapleSnapshot, MapleSummary};
-use crate::trees::rbtree::RbSnapshot;
+use crate::kernel::vma_reader::VmacacheView;
+use crate::render::tree::{self as r, TreeJson};
 use anyhow::{Context, Result};
 use clap::Args;
-use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write;
 
 #[derive(Args, Debug)]
 pub struct TreeArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Process (or thread) ID
     pub pid: i32,
     /// Print the snapshot, summary and costs as JSON
@@ -31,30 +24,11 @@ pub struct TreeArgs {
     pub diagram_lines: usize,
 }
 
-#[derive(Serialize)]
-struct TreeJson<'a> {
-    pid: i32,
-    #[serde(serialize_with = "crate::trees::ser_hex")]
-    mm: u64,
-    map_count: i32,
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    maple: Option<&'a MapleSnapshot>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    maple_summary: Option<MapleSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rb: Option<&'a RbSnapshot>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    list: Option<&'a ListSnapshot>,
-    vmacache: Vec<VmacacheView>,
-    cost: Vec<r::CostRow>,
-}
-
-pub fn run(a: &TreeArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
-    let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
-    let (task, mm) = proc_maps::mm_of_pid(&k, a.pid)?;
+pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
+    let layout = k.vma_layout().context("probing VMA structures")?;
+    let (task, mm) = k.mm_of_pid(a.pid)?;
     let Some(mm) = mm else {
         anyhow::bail!(
             "pid {} ({}) has no mm (kernel thread): no VMA tree",
@@ -63,12 +37,12 @@ pub fn run(a: &TreeArgs) -> Result<i32> {
         );
     };
     let map_count = k.read_mm(mm)?.map_count;
-    let reader = proc_maps::reader(&k, &layout)?;
+    let reader = k.vma_reader()?;
     let tree = reader
         .walk_tree(mm)
         .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
-    let vmacache = proc_maps::vmacaches(&k, &layout, mm)?;
-    let cost = costs(&tree, &layout, map_count.max(0) as u64);
+    let vmacache = k.vmacaches(mm)?;
+    let cost = costs(&tree, layout, map_count.max(0) as u64);
     let issues = match &tree {
         VmaTree::Maple(s) => s.issues.len(),
         VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),

@@ -2,10 +2,7 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
-use crate::kernel::proc_maps;
-use crate::kernel::type_lookup::ProbeVia;
 use crate::kernel::vma::{maps_text, VmaInfo};
-use crate::kernel::vma_layout::VmaLayout;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -13,8 +10,6 @@ use std::io::Write;
 
 #[derive(Args, Debug)]
 pub struct VmasArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
     /// Process (or thread) ID
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub pid: Option<i32>,
@@ -69,12 +64,12 @@ struct ProcessVmas {
     vmas: Vec<VmaRow>,
 }
 
-pub fn run(a: &VmasArgs) -> Result<i32> {
-    let types = a.target.load_types()?;
-    let k = a.target.open(Some(&types))?;
-    let layout = VmaLayout::probe(&ProbeVia(&types)).context("probing VMA structures")?;
-    let mut reader = proc_maps::reader(&k, &layout)?;
-    if a.target.core.is_none() {
+pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
+    let types = t.load_types()?;
+    let k = t.open(Some(&types))?;
+    k.vma_layout().context("probing VMA structures")?;
+    let mut reader = k.vma_reader()?;
+    if t.core.is_none() {
         // Live kernel: the tree can change under us.
         reader.retries = 10;
     }
@@ -109,7 +104,7 @@ pub fn run(a: &VmasArgs) -> Result<i32> {
         }
         return Ok(0);
     };
-    let (task, mm) = proc_maps::mm_of_pid(&k, pid)?;
+    let (task, mm) = k.mm_of_pid(pid)?;
     let Some(mm) = mm else {
         eprintln!(
             "vmscope: pid {} ({}) has no mm (kernel thread): no VMAs",

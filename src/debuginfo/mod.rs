@@ -7,11 +7,16 @@
 //!   build-id) answers `find`.
 //! - [`btf::BtfDb::open`]: raw BTF (`/sys/kernel/btf/vmlinux`) or an ELF's `.BTF` section;
 //!   validated once, types converted on first `get`.
+//! - [`select::select`]: which of them a command reads (BTF or DWARF, default paths).
 //! - Use the `TypeSource` / `TypeSourceExt` traits (`get`, `find`, `find_struct`, `size_of`,
 //!   `member_offset`, `enumerator_value`) so code works for DWARF and BTF alike.
 
 pub mod btf;
 pub mod dwarf;
 mod index;
+pub mod select;
 
+/// The model's traits and ids, for the layers above that only consume types.
+pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};
+pub use select::KernelTypes;

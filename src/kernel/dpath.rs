@@ -1,10 +1,24 @@
 //! Path of a `struct path` (vfsmount + dentry) as `d_path()` builds it
 //! (fs/d_path.c: `d_path`, `prepend_path`, `__prepend_path`), from raw memory.
 
-pub use super::vma::VmaError;
 use super::vma_layout::VmaLayout;
-use crate::memory::Memory;
+use crate::memory::{MemError, Memory};
 use std::collections::HashMap;
+use thiserror::Error;
+
+/// Why a path could not be built.
+#[derive(Debug, Error, Clone)]
+pub enum PathError {
+    #[error("reading {what} at {addr:#x}: {source}")]
+    Read {
+        what: &'static str,
+        addr: u64,
+        #[source]
+        source: MemError,
+    },
+    #[error("{addr:#x}: {what}")]
+    Corrupt { addr: u64, what: String },
+}
 
 /// NAME_MAX: no dentry name is longer.
 const NAME_MAX: u32 = 255;
@@ -31,21 +45,21 @@ pub struct PathResolver<'a> {
     cache: HashMap<(u64, u64), Vec<u8>>,
 }
 
-fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
+fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, PathError> {
     mem.read_u64(addr)
-        .map_err(|source| VmaError::Read { what, addr, source })
+        .map_err(|source| PathError::Read { what, addr, source })
 }
 
 /// Read `len` bytes of a dentry name at `addr`.
-pub(crate) fn read_name(mem: &dyn Memory, addr: u64, len: u32) -> Result<Vec<u8>, VmaError> {
+pub(crate) fn read_name(mem: &dyn Memory, addr: u64, len: u32) -> Result<Vec<u8>, PathError> {
     if len > NAME_MAX {
-        return Err(VmaError::Corrupt {
+        return Err(PathError::Corrupt {
             addr,
             what: format!("dentry name length {len} exceeds NAME_MAX"),
         });
     }
     let mut buf = vec![0u8; len as usize];
-    mem.read(addr, &mut buf).map_err(|source| VmaError::Read {
+    mem.read(addr, &mut buf).map_err(|source| PathError::Read {
         what: "dentry name",
         addr,
         source,
@@ -69,11 +83,11 @@ impl<'a> PathResolver<'a> {
         }
     }
 
-    fn d_name(&self, dentry: u64) -> Result<Vec<u8>, VmaError> {
+    fn d_name(&self, dentry: u64) -> Result<Vec<u8>, PathError> {
         let len = self
             .mem
             .read_u32(dentry.wrapping_add(self.l.d_name_len))
-            .map_err(|source| VmaError::Read {
+            .map_err(|source| PathError::Read {
                 what: "dentry.d_name.len",
                 addr: dentry,
                 source,
@@ -86,7 +100,7 @@ impl<'a> PathResolver<'a> {
         read_name(self.mem, name, len)
     }
 
-    fn d_parent(&self, dentry: u64) -> Result<u64, VmaError> {
+    fn d_parent(&self, dentry: u64) -> Result<u64, PathError> {
         rd(
             self.mem,
             dentry.wrapping_add(self.l.d_parent),
@@ -94,7 +108,7 @@ impl<'a> PathResolver<'a> {
         )
     }
 
-    fn inode_ino(&self, dentry: u64) -> Result<u64, VmaError> {
+    fn inode_ino(&self, dentry: u64) -> Result<u64, PathError> {
         let inode = rd(
             self.mem,
             dentry.wrapping_add(self.l.d_inode),
@@ -105,7 +119,7 @@ impl<'a> PathResolver<'a> {
 
     /// `d_path()` for (vfsmount, dentry), bytes as the kernel would write them
     /// (before `seq_file_path`'s escaping).
-    pub fn d_path(&mut self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, VmaError> {
+    pub fn d_path(&mut self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
         if let Some(p) = self.cache.get(&(vfsmnt, dentry)) {
             return Ok(p.clone());
         }
@@ -114,7 +128,7 @@ impl<'a> PathResolver<'a> {
         Ok(p)
     }
 
-    fn d_path_uncached(&self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, VmaError> {
+    fn d_path_uncached(&self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
         let l = self.l;
         let parent = self.d_parent(dentry)?;
         let is_root = parent == dentry;
@@ -151,7 +165,7 @@ impl<'a> PathResolver<'a> {
         while !(d == self.root.1 && mnt == self.root.0) {
             steps += 1;
             if steps > MAX_COMPONENTS {
-                return Err(VmaError::Corrupt {
+                return Err(PathError::Corrupt {
                     addr: dentry,
                     what: "dentry chain too long (cycle?)".into(),
                 });
@@ -199,7 +213,7 @@ impl<'a> PathResolver<'a> {
         Ok(out)
     }
 
-    fn dynamic_dname(&self, f: u64, dentry: u64) -> Result<Vec<u8>, VmaError> {
+    fn dynamic_dname(&self, f: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
         let s = &self.dname;
         if f == s.pipefs_dname {
             Ok(format!("pipe:[{}]", self.inode_ino(dentry)?).into_bytes())
@@ -215,7 +229,7 @@ impl<'a> PathResolver<'a> {
             v.extend_from_slice(b" (deleted)");
             Ok(v)
         } else {
-            Err(VmaError::Corrupt {
+            Err(PathError::Corrupt {
                 addr: dentry,
                 what: format!("unknown d_op->d_dname function {f:#x}"),
             })

@@ -1,9 +1,33 @@
-//! Live mode preconditions: say exactly why /proc/kcore cannot be read.
+//! The running kernel's /proc, in one corner: kcore preconditions (say exactly
+//! why it cannot be read), the release, kptr_restrict, kallsyms and the processes.
+//! The `procfs` crate answers what it models (processes); the kernel's own files
+//! it does not model (kallsyms, osrelease, kptr_restrict) are read here, and
+//! /proc/PID/maps stays raw bytes: it is compared byte for byte.
 
 use super::KernelError;
 use std::io::ErrorKind;
+use std::path::PathBuf;
 
 pub const KCORE: &str = "/proc/kcore";
+/// The running kernel's symbol table (live mode without a vmlinux).
+pub const KALLSYMS: &str = "/proc/kallsyms";
+
+/// The running kernel's release (`uname -r`).
+pub fn os_release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Whether process `pid` still exists (its /proc directory is there).
+pub fn process_exists(pid: i32) -> bool {
+    procfs::process::Process::new(pid).is_ok()
+}
+
+/// Where the running kernel shows the maps of `pid`.
+pub fn maps_path(pid: i32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/maps"))
+}
 
 /// The lockdown mode in brackets from /sys/kernel/security/lockdown, if any.
 fn lockdown_mode() -> Option<String> {

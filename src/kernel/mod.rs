@@ -1,5 +1,5 @@
 //! Kernel objects on top of the memory layer: the vmlinux's symbols (relocated),
-//! member offsets probed from the type model, tasks and mm basics.
+//! member offsets and the VMA layout resolved once from the type model, tasks and mm basics.
 //!
 //! [`Kernel::open`] turns an opened [`Dump`] plus a vmlinux into a kernel view:
 //! KASLR offset, `phys_base`, `page_offset_base`, paging levels, and a check
@@ -9,21 +9,23 @@ pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
-pub mod proc_maps;
 pub mod symbols;
+pub mod target;
 pub mod tasks;
-pub mod type_lookup;
 pub mod value;
 pub mod vma;
+pub mod vma_check;
 pub mod vma_layout;
+pub mod vma_reader;
 
 use crate::memory::dump::{Dump, Format, OpenError};
 use crate::memory::vmcoreinfo::VmcoreInfo;
 use crate::memory::x86_64::{KernelSpace, Paging, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
 use crate::memory::{MemError, Memory};
-use offsets::{Offsets, TypeLookup};
+use offsets::{OffsetError, Offsets, TypeLookup};
 use symbols::{banner_release, Symbols};
 use thiserror::Error;
+use vma_layout::VmaLayout;
 
 #[derive(Debug, Error)]
 pub enum KernelError {
@@ -31,10 +33,14 @@ pub enum KernelError {
     Open(#[from] OpenError),
     #[error("{file}: {what}")]
     Vmlinux { file: String, what: String },
+    #[error("{0}: no such file; pass --vmlinux FILE (the DWARF vmlinux of the dumped kernel)")]
+    NoVmlinux(String),
+    #[error("{dump}: no VMCOREINFO and no kernel text segment, KASLR offset unknown; {hint}")]
+    LiveNoKaslr { dump: String, hint: String },
     #[error("{file}: no symbol '{name}'")]
     MissingSymbol { file: String, name: String },
-    #[error("the type model has no member {strukt}.{member}")]
-    MissingMember { strukt: String, member: String },
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
     #[error(
         "{dump}: has no VMCOREINFO note, so the KASLR offset and the kernel release are unknown"
     )]
@@ -53,6 +59,8 @@ pub enum KernelError {
         addr: u64,
         why: String,
     },
+    #[error(transparent)]
+    Vma(#[from] vma::VmaError),
     #[error("no task with pid {0}")]
     NoSuchPid(i32),
     #[error("{0}")]
@@ -109,6 +117,9 @@ pub struct Kernel {
     pub mem: KernelSpace,
     pub syms: Symbols,
     off: Option<Offsets>,
+    /// The VMA layout, probed with the offsets; kept as a result because only the
+    /// VMA commands need it.
+    vma: Option<Result<VmaLayout, OffsetError>>,
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub release: String,
     pub nr_cpus_hint: Option<u32>,
@@ -152,9 +163,7 @@ impl Kernel {
         };
         let vmlinux_release = match &file_banner {
             Some(b) => banner_release(b).unwrap_or_default().to_string(),
-            None => nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            None => live::os_release().unwrap_or_default(),
         };
         let info = dump.vmcoreinfo.clone();
         // Reported with a mismatch only: some stable kernels published a wrong
@@ -186,86 +195,11 @@ impl Kernel {
             });
         }
 
-        // 2. KASLR text offset. kallsyms addresses are already relocated; the offset is
-        //    then only reported, from VMCOREINFO or against the default link address.
-        let kaslr = if syms.is_runtime() {
-            info.as_ref()
-                .and_then(|i| i.kernel_offset())
-                .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
-                .ok_or_else(|| KernelError::MissingSymbol {
-                    file: vmlinux.into(),
-                    name: "_text".into(),
-                })?
-        } else {
-            let text_link = syms.link_address("_text");
-            info.as_ref()
-                .and_then(|i| i.kernel_offset())
-                .or_else(|| {
-                    let stext = info.as_ref()?.symbol("_stext")?;
-                    Some(stext.wrapping_sub(syms.link_address("_stext")?))
-                })
-                .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
-                .ok_or_else(|| KernelError::NoVmcoreinfo {
-                    dump: dump.path.clone(),
-                })?
-        };
-        syms.kaslr_offset = kaslr;
+        // 2. KASLR text offset.
+        syms.kaslr_offset = kaslr_offset(&syms, info.as_ref(), &dump)?;
 
         // 3. Paging parameters.
-        let phys_base = info
-            .as_ref()
-            .and_then(|i| i.phys_base())
-            .or(dump.phys_base_hint)
-            .unwrap_or(0);
-        let kernel_image_size = info
-            .as_ref()
-            .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
-            .map(|n| n as u64)
-            .filter(|&n| n > 0 && n <= 1 << 31)
-            .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
-        let pgd_va = info
-            .as_ref()
-            .and_then(|i| {
-                i.symbol("init_top_pgt")
-                    .or_else(|| i.symbol("swapper_pg_dir"))
-            })
-            .map(Ok)
-            .unwrap_or_else(|| syms.require("init_top_pgt"))?;
-        let mut paging = Paging {
-            phys_base,
-            page_offset_base: dump.page_offset_base_hint,
-            l5: false,
-            kernel_pgd: 0,
-            sme_mask: info
-                .as_ref()
-                .and_then(|i| i.number("sme_mask"))
-                .map(|n| n as u64)
-                .unwrap_or(0),
-            kernel_image_size,
-        };
-        paging.kernel_pgd = paging
-            .image_to_phys(pgd_va)
-            .ok_or_else(|| KernelError::Walk {
-                what: "init_top_pgt".into(),
-                addr: pgd_va,
-                why: "outside the kernel image mapping".into(),
-            })?;
-        let mut mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
-        paging.l5 = match info.as_ref().and_then(|i| i.pgtable_l5_enabled()) {
-            Some(l5) => l5,
-            None => match syms.address("__pgtable_l5_enabled") {
-                Some(a) => mem.read_u32(a).ctx(|| "__pgtable_l5_enabled".into())? != 0,
-                None => false,
-            },
-        };
-        if paging.page_offset_base.is_none() {
-            paging.page_offset_base = Some(match syms.address("page_offset_base") {
-                Some(a) => mem.read_u64(a).ctx(|| "page_offset_base".into())?,
-                None if paging.l5 => PAGE_OFFSET_L5,
-                None => PAGE_OFFSET_L4,
-            });
-        }
-        mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+        let mem = kernel_space(&syms, info.as_ref(), &dump)?;
 
         // 4. The banner in memory must be the vmlinux's own: catches another build of
         //    the same release and a wrong KASLR offset.
@@ -295,6 +229,7 @@ impl Kernel {
         }
 
         let off = types.map(Offsets::resolve).transpose()?;
+        let vma = types.map(VmaLayout::probe);
         let release = info
             .as_ref()
             .and_then(|i| i.osrelease())
@@ -306,6 +241,7 @@ impl Kernel {
             mem,
             syms,
             off,
+            vma,
             vmcoreinfo: info,
             release,
             nr_cpus_hint: dump.nr_cpus_hint,
@@ -315,6 +251,20 @@ impl Kernel {
     /// Member offsets resolved from the type model.
     pub fn off(&self) -> Result<&Offsets, KernelError> {
         self.off.as_ref().ok_or(KernelError::NoTypes)
+    }
+
+    /// Offsets of the VMA structures (maple tree or rb-tree, names, paths).
+    pub fn vma_layout(&self) -> Result<&VmaLayout, KernelError> {
+        match &self.vma {
+            None => Err(KernelError::NoTypes),
+            Some(Ok(l)) => Ok(l),
+            Some(Err(e)) => Err(e.clone().into()),
+        }
+    }
+
+    /// The running kernel through /proc/kcore (it can change while it is read).
+    pub fn is_live(&self) -> bool {
+        self.format == Format::Kcore
     }
 
     pub fn paging(&self) -> &Paging {
@@ -358,8 +308,103 @@ impl Kernel {
         let offs = self.syms.require("__per_cpu_offset")?;
         let off = self
             .mem
-            .read_u64(offs + u64::from(cpu) * 8)
+            .read_u64(offs.wrapping_add(u64::from(cpu).wrapping_mul(8)))
             .ctx(|| format!("__per_cpu_offset[{cpu}]"))?;
         Ok(base.wrapping_add(off))
     }
+}
+
+/// The KASLR text offset. kallsyms addresses are already relocated; the offset is
+/// then only reported, from VMCOREINFO or against the default link address.
+fn kaslr_offset(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<u64, KernelError> {
+    if syms.is_runtime() {
+        info.and_then(|i| i.kernel_offset())
+            .or_else(|| Some(syms.address("_text")?.wrapping_sub(DEFAULT_TEXT_LINK)))
+            .ok_or_else(|| KernelError::MissingSymbol {
+                file: syms.path().into(),
+                name: "_text".into(),
+            })
+    } else {
+        let text_link = syms.link_address("_text");
+        info.and_then(|i| i.kernel_offset())
+            .or_else(|| {
+                let stext = info?.symbol("_stext")?;
+                Some(stext.wrapping_sub(syms.link_address("_stext")?))
+            })
+            .or_else(|| Some(dump.text_vaddr_hint?.wrapping_sub(text_link?)))
+            .ok_or_else(|| KernelError::NoVmcoreinfo {
+                dump: dump.path.clone(),
+            })
+    }
+}
+
+/// The kernel's address space: physical base, image size, kernel page tables,
+/// paging levels and `page_offset_base`.
+fn kernel_space(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<KernelSpace, KernelError> {
+    let phys_base = info
+        .as_ref()
+        .and_then(|i| i.phys_base())
+        .or(dump.phys_base_hint)
+        .unwrap_or(0);
+    let kernel_image_size = info
+        .as_ref()
+        .and_then(|i| i.number("KERNEL_IMAGE_SIZE"))
+        .map(|n| n as u64)
+        .filter(|&n| n > 0 && n <= 1 << 31)
+        .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
+    let pgd_va = info
+        .as_ref()
+        .and_then(|i| {
+            i.symbol("init_top_pgt")
+                .or_else(|| i.symbol("swapper_pg_dir"))
+        })
+        .map(Ok)
+        .unwrap_or_else(|| syms.require("init_top_pgt"))?;
+    let mut paging = Paging {
+        phys_base,
+        page_offset_base: dump.page_offset_base_hint,
+        l5: false,
+        kernel_pgd: 0,
+        sme_mask: info
+            .as_ref()
+            .and_then(|i| i.number("sme_mask"))
+            .map(|n| n as u64)
+            .unwrap_or(0),
+        kernel_image_size,
+    };
+    paging.kernel_pgd = paging
+        .image_to_phys(pgd_va)
+        .ok_or_else(|| KernelError::Walk {
+            what: "init_top_pgt".into(),
+            addr: pgd_va,
+            why: "outside the kernel image mapping".into(),
+        })?;
+    let mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+    paging.l5 = match info.and_then(|i| i.pgtable_l5_enabled()) {
+        Some(l5) => l5,
+        None => match syms.address("__pgtable_l5_enabled") {
+            Some(a) => mem.read_u32(a).ctx(|| "__pgtable_l5_enabled".into())? != 0,
+            None => false,
+        },
+    };
+    if paging.page_offset_base.is_none() {
+        paging.page_offset_base = Some(match syms.address("page_offset_base") {
+            Some(a) => mem.read_u64(a).ctx(|| "page_offset_base".into())?,
+            None if paging.l5 => PAGE_OFFSET_L5,
+            None => PAGE_OFFSET_L4,
+        });
+    }
+    Ok(KernelSpace::new(
+        dump.phys.clone(),
+        dump.virt.clone(),
+        paging,
+    ))
 }

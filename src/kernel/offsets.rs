@@ -4,16 +4,62 @@
 //! (5.14, commit 2f064a59a11f) or `state`; `signal_struct.thread_head` +
 //! `task_struct.thread_node` (3.14) or the older `thread_group` ring (gone in 6.7);
 //! `mm_struct.mm_mt` (6.1 maple tree) or `mmap`/`mm_rb`.
+//!
+//! This is the one resolver of the kernel layer: the task/mm offsets here and the
+//! VMA layout (`vma_layout.rs`) both ask [`TypeLookup`] and fail with [`OffsetError`].
 
-use super::KernelError;
+use thiserror::Error;
 
-/// The two questions the kernel layer asks of a type model.
+/// The questions the kernel layer asks of a type model.
 pub trait TypeLookup {
     /// Byte offset and byte size of a dotted member path (anonymous members are
     /// searched transparently), or None if the struct or member does not exist.
     fn member(&self, strukt: &str, path: &str) -> Option<(u64, u64)>;
     /// `sizeof(struct strukt)`.
     fn struct_size(&self, strukt: &str) -> Option<u64>;
+    /// Byte offset of a member, None when absent.
+    fn offset_of(&self, strukt: &str, path: &str) -> Option<u64> {
+        self.member(strukt, path).map(|(o, _)| o)
+    }
+    /// Element count of an array member. The arrays probed (`pivot[]`, `slot[]`,
+    /// `gap[]`, `vmas[]`) all have 8-byte elements: the count is the size / 8.
+    fn array_len(&self, strukt: &str, path: &str) -> Option<u64> {
+        self.member(strukt, path)
+            .map(|(_, s)| s / 8)
+            .filter(|&n| n > 0)
+    }
+}
+
+/// A member or struct the walkers need is not in the type model.
+#[derive(Debug, Error, Clone)]
+pub enum OffsetError {
+    #[error("the type model has no member {strukt}.{member}")]
+    MissingMember { strukt: String, member: String },
+    #[error("the type model has no size for struct {0}")]
+    NoSize(String),
+    #[error("the type model's mm_struct has neither mm_mt nor mm_rb/mmap")]
+    NoVmaTree,
+}
+
+/// Offset of a member the walkers cannot do without.
+pub(crate) fn need(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<u64, OffsetError> {
+    field(t, strukt, path).map(|f| f.offset)
+}
+
+/// Element count of an array member the walkers cannot do without.
+pub(crate) fn need_len(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<usize, OffsetError> {
+    t.array_len(strukt, path)
+        .map(|n| n as usize)
+        .ok_or_else(|| OffsetError::MissingMember {
+            strukt: strukt.into(),
+            member: format!("{path}[] length"),
+        })
+}
+
+/// `sizeof(struct strukt)`, required.
+pub(crate) fn need_size(t: &dyn TypeLookup, strukt: &str) -> Result<u64, OffsetError> {
+    t.struct_size(strukt)
+        .ok_or_else(|| OffsetError::NoSize(strukt.into()))
 }
 
 impl<T: crate::types::model::TypeSource + ?Sized> TypeLookup for T {
@@ -38,10 +84,10 @@ pub struct Field {
     pub size: u64,
 }
 
-fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, KernelError> {
+fn field(t: &dyn TypeLookup, strukt: &str, path: &str) -> Result<Field, OffsetError> {
     t.member(strukt, path)
         .map(|(offset, size)| Field { offset, size })
-        .ok_or_else(|| KernelError::MissingMember {
+        .ok_or_else(|| OffsetError::MissingMember {
             strukt: strukt.into(),
             member: path.into(),
         })
@@ -125,7 +171,7 @@ pub struct Offsets {
 }
 
 impl Offsets {
-    pub fn resolve(t: &dyn TypeLookup) -> Result<Offsets, KernelError> {
+    pub fn resolve(t: &dyn TypeLookup) -> Result<Offsets, OffsetError> {
         let ts = "task_struct";
         let (state, state_name) = match probe(t, ts, "__state") {
             Some(f) => (f, "__state"),
@@ -142,12 +188,7 @@ impl Offsets {
             _ => ThreadLink::ThreadGroup(field(t, ts, "thread_group")?),
         };
         let task = TaskOffsets {
-            size: t
-                .struct_size(ts)
-                .ok_or_else(|| KernelError::MissingMember {
-                    strukt: ts.into(),
-                    member: "(size)".into(),
-                })?,
+            size: need_size(t, ts)?,
             tasks: field(t, ts, "tasks")?,
             pid: field(t, ts, "pid")?,
             tgid: field(t, ts, "tgid")?,
@@ -165,12 +206,7 @@ impl Offsets {
         };
         let ms = "mm_struct";
         let mm = MmOffsets {
-            size: t
-                .struct_size(ms)
-                .ok_or_else(|| KernelError::MissingMember {
-                    strukt: ms.into(),
-                    member: "(size)".into(),
-                })?,
+            size: need_size(t, ms)?,
             pgd: field(t, ms, "pgd")?,
             map_count: field(t, ms, "map_count")?,
             mmap_base: field(t, ms, "mmap_base")?,

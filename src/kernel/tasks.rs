@@ -75,20 +75,20 @@ impl Kernel {
             let mut b = [0u8; 8];
             let n = (f.size as usize).min(8);
             self.mem
-                .read(addr + f.offset, &mut b[..n])
+                .read(addr.wrapping_add(f.offset), &mut b[..n])
                 .ctx(|| format!("task_struct.{name} of task {addr:#x}"))?;
             Ok(u64::from_le_bytes(b))
         };
         let comm_bytes = self
             .mem
-            .read_vec(addr + t.comm.offset, t.comm.size as usize)
+            .read_vec(addr.wrapping_add(t.comm.offset), t.comm.size as usize)
             .ctx(|| format!("task_struct.comm of task {addr:#x}"))?;
         let real_parent = field(t.real_parent, "real_parent")?;
         let ppid = if real_parent == 0 {
             0
         } else {
             self.mem
-                .read_u32(real_parent + t.tgid.offset)
+                .read_u32(real_parent.wrapping_add(t.tgid.offset))
                 .ctx(|| format!("real_parent->tgid of task {addr:#x}"))? as i32
         };
         let mm = field(t.mm, "mm")?;
@@ -129,24 +129,27 @@ impl Kernel {
                 .read_u64(a)
                 .ctx(|| format!("{what} of worker task {task:#x}"))
         };
-        let kthread = rd(task + w.task_kthread.offset, "kthread pointer")?;
+        let kthread = rd(task.wrapping_add(w.task_kthread.offset), "kthread pointer")?;
         if kthread == 0 {
             return Ok(comm.to_string());
         }
-        let worker = rd(kthread + w.kthread_data.offset, "kthread->data")?;
-        if worker == 0 || rd(worker + w.worker_pool.offset, "worker->pool")? == 0 {
+        let worker = rd(kthread.wrapping_add(w.kthread_data.offset), "kthread->data")?;
+        if worker == 0 || rd(worker.wrapping_add(w.worker_pool.offset), "worker->pool")? == 0 {
             return Ok(comm.to_string());
         }
         let desc = self
             .mem
-            .read_vec(worker + w.worker_desc.offset, w.worker_desc.size as usize)
+            .read_vec(
+                worker.wrapping_add(w.worker_desc.offset),
+                w.worker_desc.size as usize,
+            )
             .ctx(|| format!("worker->desc of task {task:#x}"))?;
         let desc = c_string(&desc);
         if desc.is_empty() {
             return Ok(comm.to_string());
         }
         let busy = rd(
-            worker + w.worker_current_work.offset,
+            worker.wrapping_add(w.worker_current_work.offset),
             "worker->current_work",
         )? != 0;
         let mut name = format!("{comm}{}{desc}", if busy { '+' } else { '-' });
@@ -164,14 +167,14 @@ impl Kernel {
         };
         let kthread = self
             .mem
-            .read_u64(task + task_kthread.offset)
+            .read_u64(task.wrapping_add(task_kthread.offset))
             .ctx(|| format!("kthread pointer of task {task:#x}"))?;
         if kthread == 0 {
             return Ok(None);
         }
         let name = self
             .mem
-            .read_u64(kthread + full_name.offset)
+            .read_u64(kthread.wrapping_add(full_name.offset))
             .ctx(|| format!("kthread->full_name of task {task:#x}"))?;
         if name == 0 {
             return Ok(None);
@@ -227,12 +230,15 @@ impl Kernel {
             } => {
                 let signal = self
                     .mem
-                    .read_u64(leader + t.signal.offset)
+                    .read_u64(leader.wrapping_add(t.signal.offset))
                     .ctx(|| format!("signal of task {leader:#x}"))?;
                 if signal == 0 {
                     return Ok(vec![leader]);
                 }
-                let nodes = self.list_nodes(signal + thread_head.offset, "signal->thread_head")?;
+                let nodes = self.list_nodes(
+                    signal.wrapping_add(thread_head.offset),
+                    "signal->thread_head",
+                )?;
                 Ok(nodes
                     .into_iter()
                     .map(|n| n.wrapping_sub(thread_node.offset))
@@ -240,7 +246,7 @@ impl Kernel {
             }
             ThreadLink::ThreadGroup(tg) => {
                 // A ring without a separate head: the leader's own node is the start.
-                let nodes = self.list_nodes(leader + tg.offset, "thread_group")?;
+                let nodes = self.list_nodes(leader.wrapping_add(tg.offset), "thread_group")?;
                 let mut v = vec![leader];
                 v.extend(nodes.into_iter().map(|n| n.wrapping_sub(tg.offset)));
                 Ok(v)
@@ -258,7 +264,7 @@ impl Kernel {
                 (_, Some(idle)) => {
                     let rq = self.per_cpu("runqueues", cpu)?;
                     self.mem
-                        .read_u64(rq + idle.offset)
+                        .read_u64(rq.wrapping_add(idle.offset))
                         .ctx(|| format!("runqueues[{cpu}].idle"))?
                 }
             };
@@ -280,7 +286,7 @@ impl Kernel {
     pub fn tasks(&self) -> Result<Vec<Task>, KernelError> {
         let init_task = self.syms.require("init_task")?;
         let toff = self.off()?.task.tasks.offset;
-        let leaders = self.list_nodes(init_task + toff, "init_task.tasks")?;
+        let leaders = self.list_nodes(init_task.wrapping_add(toff), "init_task.tasks")?;
         let mut seen = HashSet::new();
         let mut all = Vec::new();
         for node in leaders {

@@ -5,6 +5,8 @@
 
 use super::symbols::Symbols;
 use super::tasks::task_state_char;
+use super::Kernel;
+use crate::memory::{MemError, Memory};
 use crate::types::model::{BaseEncoding, Type, TypeId, TypeSource, TypeSourceExt};
 use serde::Serialize;
 
@@ -286,7 +288,7 @@ impl Decoder<'_> {
                 } else {
                     let inner_ctx = c.name.as_deref().unwrap_or(ctx).to_string();
                     for m in &c.members {
-                        let moff = off + m.byte_offset();
+                        let moff = off.saturating_add(m.byte_offset());
                         let mname = m.name.clone().unwrap_or_default();
                         let mut child = self.node(&mname, m.ty, buf, moff, &inner_ctx, depth + 1);
                         if let Some(bits) = m.bitfield_size {
@@ -367,7 +369,14 @@ impl Decoder<'_> {
         }
         let mut values = Vec::new();
         for i in 0..total.min(MAX_ELEMS as u64) {
-            let n = self.node("", Some(e), buf, off + i * esize, "", MAX_DEPTH);
+            let n = self.node(
+                "",
+                Some(e),
+                buf,
+                off.saturating_add(i.saturating_mul(esize)),
+                "",
+                MAX_DEPTH,
+            );
             values.push(n.value);
         }
         Value::Array { values, total }
@@ -471,6 +480,40 @@ impl Value {
                 format!("{{{}}}", parts.join(", "))
             }
             Value::Unknown { why } => format!("<{why}>"),
+        }
+    }
+}
+/// Byte ranges (relative to the object) that could not be read, with the reason.
+pub type Missing = Vec<(std::ops::Range<u64>, String)>;
+
+impl Kernel {
+    /// Read `len` bytes page by page. Pages the dump left out are zero-filled and
+    /// returned as ranges (relative to `addr`) with the reason; if nothing at all
+    /// can be read, the first fault is the error.
+    pub fn read_sparse(&self, addr: u64, len: u64) -> Result<(Vec<u8>, Missing), MemError> {
+        let mem = &self.mem;
+        let mut buf = vec![0u8; len as usize];
+        let mut missing = Vec::new();
+        let mut first_err = None;
+        let mut pos = 0u64;
+        while pos < len {
+            let va = addr.wrapping_add(pos);
+            let n = (4096 - va % 4096).min(len - pos);
+            let chunk = &mut buf[pos as usize..(pos + n) as usize];
+            if let Err(e) = mem.read(va, chunk) {
+                missing.push((pos..pos + n, e.to_string()));
+                first_err.get_or_insert(e);
+            }
+            pos += n;
+        }
+        match first_err {
+            Some(e)
+                if missing.len() as u64 == len.div_ceil(4096).max(1)
+                    || missing.iter().map(|(r, _)| r.end - r.start).sum::<u64>() == len =>
+            {
+                Err(e)
+            }
+            _ => Ok((buf, missing)),
         }
     }
 }

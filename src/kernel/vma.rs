@@ -1,7 +1,7 @@
 //! A process's VMAs rebuilt from raw memory and rendered as `/proc/PID/maps` lines
 //! (fs/proc/task_mmu.c `show_map_vma`, `show_vma_header_prefix`).
 
-use super::dpath::{escape_newlines, DnameSymbols, PathResolver};
+use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
@@ -42,6 +42,8 @@ pub enum VmaError {
     Corrupt { addr: u64, what: String },
     #[error(transparent)]
     Tree(#[from] TreeError),
+    #[error(transparent)]
+    Path(#[from] PathError),
     #[error("mm {mm:#x}: VMA tree walk failed: {issue}")]
     Walk { mm: u64, issue: WalkIssue },
     #[error("mm {mm:#x}: rb-tree and vm_next list disagree at position {}: tree {:#x}, list {:#x}", .at.position, .at.tree, .at.list)]
@@ -57,6 +59,7 @@ impl VmaError {
                 | VmaError::TreeListMismatch { .. }
                 | VmaError::Corrupt { .. }
                 | VmaError::Read { .. }
+                | VmaError::Path(_)
         )
     }
 }

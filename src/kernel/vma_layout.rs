@@ -3,31 +3,10 @@
 //! the model (`mm_struct.mm_mt` → maple tree, v6.1 commit 763ecb035029; else
 //! `mm_rb` + `mmap` list).
 
+use super::offsets::{need, need_len, need_size, OffsetError, TypeLookup};
 use crate::trees::list::ListOffsets;
 use crate::trees::maple::MapleOffsets;
 use crate::trees::rbtree::{RbOffsets, RbVmaOffsets};
-use thiserror::Error;
-
-/// What the layout prober needs from a type model.
-pub trait TypeProbe {
-    /// Byte offset of `path` (dotted, through anonymous members) in `struct ty`,
-    /// `None` when the struct or member does not exist.
-    fn offset_of(&self, ty: &str, path: &str) -> Option<u64>;
-    /// `sizeof(struct ty)`.
-    fn size_of(&self, ty: &str) -> Option<u64>;
-    /// Element count of the array member `path` of `struct ty`.
-    fn array_len(&self, ty: &str, path: &str) -> Option<u64>;
-}
-
-#[derive(Debug, Error, Clone)]
-pub enum LayoutError {
-    #[error("type model: struct {ty} has no member {member}")]
-    Missing { ty: String, member: String },
-    #[error("type model: no size for struct {0}")]
-    NoSize(String),
-    #[error("type model: mm_struct has neither mm_mt nor mm_rb/mmap")]
-    NoVmaTree,
-}
 
 /// Which structure holds the VMAs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +41,8 @@ pub struct VmaLayout {
     pub mm_start_brk: u64,
     pub mm_brk: u64,
     pub mm_start_stack: u64,
+    /// `mm->highest_vm_end` (before 6.1), if present.
+    pub mm_highest_vm_end: Option<u64>,
     /// `mm->context.flags` (x86 `MM_CONTEXT_HAS_VSYSCALL`), if present.
     pub mm_context_flags: Option<u64>,
     pub vma_size: u64,
@@ -104,25 +85,9 @@ pub struct VmaLayout {
     pub vmacache: Option<VmacacheLayout>,
 }
 
-fn need(p: &dyn TypeProbe, ty: &str, path: &str) -> Result<u64, LayoutError> {
-    p.offset_of(ty, path).ok_or_else(|| LayoutError::Missing {
-        ty: ty.into(),
-        member: path.into(),
-    })
-}
-
-fn need_len(p: &dyn TypeProbe, ty: &str, path: &str) -> Result<usize, LayoutError> {
-    p.array_len(ty, path)
-        .map(|n| n as usize)
-        .ok_or_else(|| LayoutError::Missing {
-            ty: ty.into(),
-            member: format!("{path}[] length"),
-        })
-}
-
 /// Maple node offsets from `struct maple_tree`, `maple_range_64`, `maple_arange_64`,
 /// `maple_node` and `maple_metadata`.
-pub fn probe_maple(p: &dyn TypeProbe) -> Result<MapleOffsets, LayoutError> {
+pub fn probe_maple(p: &dyn TypeLookup) -> Result<MapleOffsets, OffsetError> {
     Ok(MapleOffsets {
         ma_root: need(p, "maple_tree", "ma_root")?,
         ma_flags: need(p, "maple_tree", "ma_flags")?,
@@ -145,7 +110,7 @@ pub fn probe_maple(p: &dyn TypeProbe) -> Result<MapleOffsets, LayoutError> {
 }
 
 /// `struct rb_node` offsets.
-pub fn probe_rb(p: &dyn TypeProbe) -> Result<RbOffsets, LayoutError> {
+pub fn probe_rb(p: &dyn TypeLookup) -> Result<RbOffsets, OffsetError> {
     Ok(RbOffsets {
         rb_parent_color: need(p, "rb_node", "__rb_parent_color")?,
         rb_right: need(p, "rb_node", "rb_right")?,
@@ -154,7 +119,7 @@ pub fn probe_rb(p: &dyn TypeProbe) -> Result<RbOffsets, LayoutError> {
 }
 
 impl VmaLayout {
-    pub fn probe(p: &dyn TypeProbe) -> Result<VmaLayout, LayoutError> {
+    pub fn probe(p: &dyn TypeLookup) -> Result<VmaLayout, OffsetError> {
         let mm = "mm_struct";
         let vma = "vm_area_struct";
         let vm_start = need(p, vma, "vm_start")?;
@@ -184,7 +149,7 @@ impl VmaLayout {
                 },
             }
         } else {
-            return Err(LayoutError::NoVmaTree);
+            return Err(OffsetError::NoVmaTree);
         };
         let vmacache = match (
             p.offset_of("task_struct", "vmacache"),
@@ -206,10 +171,9 @@ impl VmaLayout {
             mm_start_brk: need(p, mm, "start_brk")?,
             mm_brk: need(p, mm, "brk")?,
             mm_start_stack: need(p, mm, "start_stack")?,
+            mm_highest_vm_end: p.offset_of(mm, "highest_vm_end"),
             mm_context_flags: p.offset_of(mm, "context.flags"),
-            vma_size: p
-                .size_of(vma)
-                .ok_or_else(|| LayoutError::NoSize(vma.into()))?,
+            vma_size: need_size(p, vma)?,
             vm_start,
             vm_end,
             vm_mm: need(p, vma, "vm_mm")?,

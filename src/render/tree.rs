@@ -333,6 +333,27 @@ pub fn rb_summary(t: &RbSnapshot, l: &ListSnapshot, vma_size: u64, out: &mut Str
     );
 }
 
+/// `vmscope tree --json`: the walked structure, its summary, the vmacache `C`
+/// (kernels before 6.1) and the lookup costs.
+#[derive(Serialize)]
+pub struct TreeJson<'a, C: Serialize> {
+    pub pid: i32,
+    #[serde(serialize_with = "crate::trees::ser_hex")]
+    pub mm: u64,
+    pub map_count: i32,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maple: Option<&'a MapleSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maple_summary: Option<crate::trees::maple::MapleSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rb: Option<&'a RbSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<&'a ListSnapshot>,
+    pub vmacache: C,
+    pub cost: Vec<CostRow>,
+}
+
 /// One row of the cost table.
 #[derive(Debug, Clone, Serialize)]
 pub struct CostRow {

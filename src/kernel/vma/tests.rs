@@ -66,7 +66,7 @@ fn long_prefix_gets_single_space() {
         start: 0xffff_ffff_ff60_0000,
         end: 0xffff_ffff_ff60_1000,
         flags: VM_EXEC,
-        pgoff: 0x1234_5678_9,
+        pgoff: 0x0001_2345_6789,
         file: 1,
         mm: 0,
         dev: (0x103 << 20) | 0x12345,
@@ -111,6 +111,7 @@ fn layout() -> VmaLayout {
         mm_start_brk: 0x120,
         mm_brk: 0x128,
         mm_start_stack: 0x130,
+        mm_highest_vm_end: None,
         mm_context_flags: None,
         vma_size: 200,
         vm_start: 0,
@@ -218,6 +219,6 @@ fn d_path_crosses_mounts_and_marks_deleted() {
     let mut r = PathResolver::new(&fs.m, &l, (rootmnt, root), DnameSymbols::default());
     assert!(matches!(
         r.d_path(submnt, libc),
-        Err(VmaError::Corrupt { .. })
+        Err(crate::kernel::dpath::PathError::Corrupt { .. })
     ));
 }

@@ -1,0 +1,224 @@
+//! The check layer's traits over kernel memory: VMA fields and `find_vma()` read
+//! from the dump, the facts an mm states about its tree, and one process's tree
+//! validated, cross-checked and rendered as /proc/PID/maps.
+
+use super::vma::{maps_text, VmaReader, VmaTree};
+use super::vma_layout::{VmaLayout, VmaTreeLayout};
+use super::{Kernel, KernelError, ReadContext};
+use crate::check::cross::{cross_check, CrossLimits, Walked};
+use crate::check::maple::WalkedVma;
+use crate::check::{MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
+use crate::memory::Memory;
+use crate::trees::{maple as tmaple, rbtree as trb, WalkLimits};
+
+/// `stack_guard_gap` when the vmlinux lacks the variable: 256 pages.
+const DEFAULT_STACK_GUARD_GAP: u64 = 256 * 4096;
+
+/// `TASK_SIZE_MAX` (arch/x86/include/asm/page_64_types.h): 47- or 56-bit user space.
+fn task_size(l5: bool) -> u64 {
+    (1u64 << if l5 { 56 } else { 47 }) - 4096
+}
+
+/// VMA fields read in one piece from memory.
+pub struct MemVmas<'a> {
+    mem: &'a dyn Memory,
+    l: &'a VmaLayout,
+}
+
+impl VmaSource for MemVmas<'_> {
+    fn vma(&self, a: u64) -> Result<VmaFields, String> {
+        let l = self.l;
+        let offs = [l.vm_start, l.vm_end, l.vm_mm, l.vm_flags];
+        let lo = offs.iter().copied().min().unwrap_or(0);
+        let hi = offs.iter().copied().max().unwrap_or(0).saturating_add(8);
+        let mut buf = vec![0u8; usize::try_from(hi - lo).unwrap_or(0).min(4096)];
+        self.mem
+            .read(a.wrapping_add(lo), &mut buf)
+            .map_err(|e| e.to_string())?;
+        let at = |o: u64| {
+            let i = usize::try_from(o - lo).unwrap_or(usize::MAX);
+            buf.get(i..i.saturating_add(8))
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0)
+        };
+        Ok(VmaFields {
+            vm_start: at(l.vm_start),
+            vm_end: at(l.vm_end),
+            vm_mm: at(l.vm_mm),
+            vm_flags: at(l.vm_flags),
+        })
+    }
+}
+
+/// `find_vma()` by the walkers' own descent, re-reading memory.
+pub struct MemLookup<'a> {
+    vmas: MemVmas<'a>,
+    mm: u64,
+}
+
+impl RawLookup for MemLookup<'_> {
+    fn find_vma(&self, addr: u64) -> Result<Option<(u64, u64, u64)>, String> {
+        let mem = self.vmas.mem;
+        match &self.vmas.l.tree {
+            VmaTreeLayout::Maple { mm_mt, maple } => {
+                let (hit, _, issue) =
+                    tmaple::mt_find(mem, self.mm.wrapping_add(*mm_mt), maple, addr)
+                        .map_err(|e| e.to_string())?;
+                if let Some(i) = issue {
+                    return Err(i.to_string());
+                }
+                Ok(hit.map(|(f, l, e)| (f, l.wrapping_add(1), e)))
+            }
+            VmaTreeLayout::RbTree { mm_rb, rb, vma, .. } => {
+                let (hit, _, issue) = trb::find_vma(
+                    mem,
+                    self.mm.wrapping_add(*mm_rb),
+                    rb,
+                    vma,
+                    addr,
+                    WalkLimits::default(),
+                )
+                .map_err(|e| e.to_string())?;
+                if let Some(i) = issue {
+                    return Err(i.to_string());
+                }
+                match hit {
+                    None => Ok(None),
+                    Some(v) => {
+                        let f = self.vmas.vma(v)?;
+                        Ok(Some((f.vm_start, f.vm_end, v)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks the VMA trees of one kernel; the kernel-wide facts are read once.
+pub struct VmaChecker<'a> {
+    k: &'a Kernel,
+    layout: &'a VmaLayout,
+    stack_guard_gap: u64,
+    task_size: u64,
+}
+
+impl Kernel {
+    /// A checker for this kernel's VMA trees.
+    pub fn vma_checker(&self) -> Result<VmaChecker<'_>, KernelError> {
+        let stack_guard_gap = match self.syms.address("stack_guard_gap") {
+            Some(s) => self
+                .mem
+                .read_u64(s)
+                .ctx(|| format!("stack_guard_gap at {s:#x}"))?,
+            None => DEFAULT_STACK_GUARD_GAP,
+        };
+        Ok(VmaChecker {
+            k: self,
+            layout: self.vma_layout()?,
+            stack_guard_gap,
+            task_size: task_size(self.mem.paging.l5),
+        })
+    }
+}
+
+impl VmaChecker<'_> {
+    fn rd(&self, a: u64, what: &str) -> Result<u64, KernelError> {
+        self.k.mem.read_u64(a).ctx(|| format!("{what} at {a:#x}"))
+    }
+
+    /// What `mm` (led by task `leader`) says about its tree: counts, bounds and,
+    /// before 6.1, every thread's vmacache.
+    pub fn facts(&self, leader: u64, mm: u64) -> Result<MmFacts, KernelError> {
+        let map_count = self.k.read_mm(mm)?.map_count;
+        let mut f = MmFacts {
+            mm,
+            map_count: u64::try_from(map_count).unwrap_or(u64::MAX),
+            highest_vm_end: match self.layout.mm_highest_vm_end {
+                Some(o) => Some(self.rd(mm.wrapping_add(o), "mm_struct.highest_vm_end")?),
+                None => None,
+            },
+            stack_guard_gap: self.stack_guard_gap,
+            task_size: self.task_size,
+            ..MmFacts::default()
+        };
+        if let Some(vc) = &self.layout.vmacache {
+            f.vmacache_seqnum = Some(self.k.mm_vmacache_seqnum(vc, mm)?);
+            for t in self.k.thread_addrs(leader)? {
+                let (seqnum, vmas) = self.k.task_vmacache(vc, t)?;
+                let tid = self.k.read_task(t).map(|x| i64::from(x.pid)).unwrap_or(-1);
+                f.vmacaches.push(ThreadVmacache {
+                    tid,
+                    task: t,
+                    seqnum,
+                    vmas,
+                });
+            }
+        }
+        Ok(f)
+    }
+
+    fn vmas(&self) -> MemVmas<'_> {
+        MemVmas {
+            mem: &self.k.mem,
+            l: self.layout,
+        }
+    }
+
+    /// Validate a walked tree's invariants and cross-check it with the
+    /// reimplementation and the raw `find_vma()`; returns the VMAs in order.
+    pub fn validate(&self, tree: &VmaTree, facts: &MmFacts, r: &mut Report) -> Vec<WalkedVma> {
+        let src = self.vmas();
+        let (walked, walked_ref) = match tree {
+            VmaTree::Maple(s) => (
+                crate::check::maple::validate(s, facts, &src, r),
+                Walked::Maple(s),
+            ),
+            VmaTree::Rb { tree, list } => (
+                crate::check::rbtree::validate(tree, list, facts, &src, r),
+                Walked::Rb(tree),
+            ),
+        };
+        let raw = MemLookup {
+            vmas: self.vmas(),
+            mm: facts.mm,
+        };
+        cross_check(
+            &walked,
+            walked_ref,
+            facts,
+            Some(&raw),
+            CrossLimits::default(),
+            r,
+        );
+        walked
+    }
+
+    /// The walked VMAs rendered as /proc/PID/maps, the gate VMA last; a VMA that
+    /// cannot be rendered is a finding.
+    pub fn maps_text(
+        &self,
+        reader: &mut VmaReader<'_>,
+        walked: &[WalkedVma],
+        mm: u64,
+        r: &mut Report,
+    ) -> Result<Vec<u8>, KernelError> {
+        let mut infos = Vec::with_capacity(walked.len() + 1);
+        for w in walked {
+            match reader.read_vma(w.vma) {
+                Ok(v) => infos.push(v),
+                Err(e) => r.fail(
+                    "maps",
+                    w.vma,
+                    "rendering",
+                    "a renderable vm_area_struct",
+                    e.to_string(),
+                ),
+            }
+        }
+        if let Some(g) = reader.gate_vma(mm)? {
+            infos.push(g);
+        }
+        Ok(maps_text(&infos))
+    }
+}
