@@ -3,6 +3,7 @@
 //! lookup cost table.
 
 use super::target::TargetArgs;
+use crate::kernel::snapshot::{read_stable, Attempt, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::kernel::vma_reader::VmacacheView;
@@ -22,6 +23,9 @@ pub struct TreeArgs {
     /// Longest ASCII diagram to print (lines)
     #[arg(long, default_value_t = 60)]
     pub diagram_lines: usize,
+    /// Live: walks a stable read may take before giving up (exit 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
+    pub retries: u32,
 }
 
 pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
@@ -36,11 +40,31 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             task.comm
         );
     };
-    let map_count = k.read_mm(mm)?.map_count;
-    let reader = k.vma_reader()?;
-    let tree = reader
-        .walk_tree(mm)
-        .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
+    let mut reader = k.vma_reader()?;
+    reader.window = k.read_window(a.retries)?;
+    // map_count is read inside the window, so that it belongs to the tree printed.
+    let read = read_stable(
+        &k.mem,
+        mm,
+        reader.window,
+        || reader.walk_tree(mm).map_err(anyhow::Error::new),
+        |_| Ok(Attempt::Whole(k.read_mm(mm)?.map_count)),
+    );
+    let (tree, map_count, reads) = match read {
+        Ok(s) => (s.walk, s.value, s.reads),
+        Err(SnapshotError::Unstable { reads }) => {
+            eprintln!(
+                "vmscope: pid {} changed on every one of {reads} reads",
+                a.pid
+            );
+            return Ok(2);
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!("{e:#}"))
+                .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))
+        }
+    };
+    let reads = k.is_live().then_some(reads);
     let vmacache = k.vmacaches(mm)?;
     let cost = costs(&tree, layout, map_count.max(0) as u64);
     let issues = match &tree {
@@ -62,6 +86,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: None,
                 vmacache,
                 cost,
+                reads,
             },
             VmaTree::Rb { tree, list } => TreeJson {
                 pid: a.pid,
@@ -74,6 +99,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 list: Some(list),
                 vmacache,
                 cost,
+                reads,
             },
         };
         serde_json::to_writer(&mut out, &j)?;

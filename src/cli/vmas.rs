@@ -2,6 +2,7 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
+use crate::kernel::snapshot::{SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::{maps_text, VmaInfo};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -20,6 +21,9 @@ pub struct VmasArgs {
     /// Print a JSON array of VMAs
     #[arg(long)]
     pub json: bool,
+    /// Live: walks a stable read may take before giving up (exit 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
+    pub retries: u32,
 }
 
 /// One VMA; these key names are a stable interface for scripts.
@@ -35,6 +39,9 @@ pub struct VmaRow {
     /// vm_area_struct address.
     pub vma: String,
     pub flags: String,
+    /// Live only: walks the stable read of the process took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<u32>,
 }
 
 impl From<&VmaInfo> for VmaRow {
@@ -52,6 +59,7 @@ impl From<&VmaInfo> for VmaRow {
                 .map(|n| String::from_utf8_lossy(n).into_owned()),
             vma: format!("{:#x}", v.vma),
             flags: format!("{:#x}", v.flags),
+            reads: None,
         }
     }
 }
@@ -62,6 +70,9 @@ struct ProcessVmas {
     comm: String,
     mm: String,
     vmas: Vec<VmaRow>,
+    /// Live only: walks the stable read took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reads: Option<u32>,
 }
 
 pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
@@ -69,10 +80,8 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
     let mut reader = k.vma_reader()?;
-    if t.core.is_none() {
-        // Live kernel: the tree can change under us.
-        reader.retries = 10;
-    }
+    reader.window = k.read_window(a.retries)?;
+    let live = k.is_live();
     let mut out = std::io::stdout().lock();
     let Some(pid) = a.pid else {
         // --all: one walk per mm, threads share their leader's.
@@ -83,15 +92,22 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
             if t.idle_cpu.is_some() || !seen.insert(mm) {
                 continue;
             }
-            let (_tree, vmas) = reader
-                .read_mm(mm)
-                .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?;
+            let s = match reader.read_mm_stable(mm) {
+                Err(SnapshotError::Unstable { reads }) => {
+                    anyhow::bail!("pid {} changed on every one of {reads} reads", t.pid)
+                }
+                r => r
+                    .map_err(anyhow::Error::new)
+                    .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?,
+            };
+            let vmas = s.value;
             if a.json {
                 all.push(ProcessVmas {
                     pid: t.pid,
                     comm: t.comm.clone(),
                     mm: format!("{mm:#x}"),
                     vmas: vmas.iter().map(VmaRow::from).collect(),
+                    reads: live.then_some(s.reads),
                 });
             } else {
                 writeln!(out, "==> {} {} <==", t.pid, t.comm)?;
@@ -117,11 +133,25 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     };
     let started = std::time::Instant::now();
     let cpu_started = thread_cpu_ms();
-    let (_tree, vmas) = reader
-        .read_mm(mm)
-        .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
+    let s = match reader.read_mm_stable(mm) {
+        Err(SnapshotError::Unstable { reads }) => {
+            eprintln!("vmscope: pid {pid} changed on every one of {reads} reads");
+            return Ok(2);
+        }
+        r => r
+            .map_err(anyhow::Error::new)
+            .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?,
+    };
+    let vmas = s.value;
     if a.json {
-        let rows: Vec<VmaRow> = vmas.iter().map(VmaRow::from).collect();
+        let reads = live.then_some(s.reads);
+        let rows: Vec<VmaRow> = vmas
+            .iter()
+            .map(|v| VmaRow {
+                reads,
+                ..VmaRow::from(v)
+            })
+            .collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {

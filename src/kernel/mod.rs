@@ -9,6 +9,7 @@ pub mod dpath;
 pub mod live;
 pub mod mm;
 pub mod offsets;
+pub mod snapshot;
 pub mod symbols;
 pub mod target;
 pub mod tasks;

@@ -13,9 +13,13 @@
 //! two reads) is simply tried again, up to a bound. A dump does not move: there one read
 //! is the state, whatever it shows.
 
-use super::vma_layout::TypeProbe;
+use super::offsets::TypeLookup;
+use super::{Kernel, KernelError};
 use crate::memory::{MemError, Memory};
 use thiserror::Error;
+
+/// Walks a live read may take by default (`--retries`).
+pub const DEFAULT_READS: u32 = 10;
 
 /// `RWSEM_WRITER_LOCKED`: bit 0 of `rw_semaphore.count` while a writer holds it.
 const RWSEM_WRITER_LOCKED: u64 = 1;
@@ -32,7 +36,7 @@ pub enum WriterSeq {
 
 impl WriterSeq {
     /// The writer count of this kernel's `mm_struct`, if it has one.
-    pub fn probe(p: &dyn TypeProbe) -> Option<WriterSeq> {
+    pub fn probe(p: &dyn TypeLookup) -> Option<WriterSeq> {
         if let Some(seq) = p.offset_of("mm_struct", "mm_lock_seq.sequence") {
             return Some(WriterSeq::Seqcount { seq });
         }
@@ -70,6 +74,21 @@ pub enum Window {
     Frozen,
     /// A live kernel: at most `reads` walks, with the writer count when there is one.
     Live { reads: u32, seq: Option<WriterSeq> },
+}
+
+impl Kernel {
+    /// How to read one mm of this kernel: once on a dump; live, at most `reads` walks,
+    /// with the writer count when the kernel keeps one.
+    pub fn read_window(&self, reads: u32) -> Result<Window, KernelError> {
+        Ok(if self.is_live() {
+            Window::Live {
+                reads,
+                seq: self.vma_layout()?.writer_seq,
+            }
+        } else {
+            Window::Frozen
+        })
+    }
 }
 
 /// What the caller read inside the window: its result, or the sign that the mm moved

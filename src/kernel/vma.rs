@@ -2,10 +2,11 @@
 //! (fs/proc/task_mmu.c `show_map_vma`, `show_vma_header_prefix`).
 
 use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
+use super::snapshot::{read_stable, Attempt, SnapshotError, Stable, Window};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
-use crate::trees::maple::{self, MapleSnapshot};
+use crate::trees::maple::{self, MapleSnapshot, Rewalks};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
 use crate::trees::{le_u64, TreeError, WalkIssue, WalkLimits};
 use serde::Serialize;
@@ -46,22 +47,11 @@ pub enum VmaError {
     Path(#[from] PathError),
     #[error("mm {mm:#x}: VMA tree walk failed: {issue}")]
     Walk { mm: u64, issue: WalkIssue },
+    /// A live mm that moved under every read within the bound.
+    #[error("mm {mm:#x} changed on every one of {reads} reads")]
+    Unstable { mm: u64, reads: u32 },
     #[error("mm {mm:#x}: rb-tree and vm_next list disagree at position {}: tree {:#x}, list {:#x}", .at.position, .at.tree, .at.list)]
     TreeListMismatch { mm: u64, at: OrderMismatch },
-}
-
-impl VmaError {
-    /// Errors a concurrent writer can cause on a live kernel.
-    pub fn may_be_transient(&self) -> bool {
-        matches!(
-            self,
-            VmaError::Walk { .. }
-                | VmaError::TreeListMismatch { .. }
-                | VmaError::Corrupt { .. }
-                | VmaError::Read { .. }
-                | VmaError::Path(_)
-        )
-    }
 }
 
 /// Runtime symbol addresses the renderer compares function pointers with.
@@ -167,7 +157,7 @@ impl VmaInfo {
 }
 
 /// The walked structure behind a process's VMAs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VmaTree {
     Maple(MapleSnapshot),
     Rb {
@@ -193,8 +183,8 @@ pub struct VmaReader<'a> {
     mm_cache: HashMap<u64, MmNaming>,
     special_names: HashMap<u64, Vec<u8>>,
     pub limits: WalkLimits,
-    /// Times to repeat a walk that may have raced with the kernel (live sources).
-    pub retries: u32,
+    /// A dump, or a live kernel and how many walks a stable read may take.
+    pub window: Window,
 }
 
 fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
@@ -250,19 +240,22 @@ impl<'a> VmaReader<'a> {
             mm_cache: HashMap::new(),
             special_names: HashMap::new(),
             limits: WalkLimits::default(),
-            retries: 0,
+            window: Window::Frozen,
         }
     }
 
     /// Walk the mm's VMA structure (maple tree, or rb-tree and list) without judging it.
     pub fn walk_tree(&self, mm: u64) -> Result<VmaTree, VmaError> {
         match &self.layout.tree {
-            VmaTreeLayout::Maple { mm_mt, maple: o } => Ok(VmaTree::Maple(maple::walk(
-                self.mem,
-                mm.wrapping_add(*mm_mt),
-                o,
-                self.limits,
-            )?)),
+            VmaTreeLayout::Maple { mm_mt, maple: o } => {
+                let tree = mm.wrapping_add(*mm_mt);
+                Ok(VmaTree::Maple(match self.window {
+                    Window::Frozen => maple::walk(self.mem, tree, o, self.limits)?,
+                    Window::Live { .. } => {
+                        maple::walk_live(self.mem, tree, o, self.limits, Rewalks::default())?.0
+                    }
+                }))
+            }
             VmaTreeLayout::RbTree {
                 mm_rb,
                 mmap,
@@ -313,46 +306,58 @@ impl<'a> VmaReader<'a> {
     }
 
     /// All VMAs of `mm`, in address order, followed by the gate VMA line when
-    /// `/proc/PID/maps` would print it. On a live source ([`Self::retries`] > 0)
-    /// a walk that meets a node being replaced (dead node, tree/list mismatch, a
-    /// VMA whose range no longer matches its slot) is repeated.
+    /// `/proc/PID/maps` would print it, read as one state ([`Self::read_mm_stable`]).
     pub fn read_mm(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
-        let mut attempt = 0;
-        loop {
-            match self.read_mm_once(mm) {
-                Ok(r) => return Ok(r),
-                Err(e) if attempt < self.retries && e.may_be_transient() => attempt += 1,
-                Err(e) => return Err(e),
-            }
+        match self.read_mm_stable(mm) {
+            Ok(s) => Ok((s.walk, s.value)),
+            Err(SnapshotError::Read(e)) => Err(e),
+            Err(SnapshotError::Seq(source)) => Err(VmaError::Read {
+                what: "mm_struct.mm_lock_seq",
+                addr: mm,
+                source,
+            }),
+            Err(SnapshotError::Unstable { reads }) => Err(VmaError::Unstable { mm, reads }),
         }
     }
 
-    fn read_mm_once(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
-        let tree = self.walk_tree(mm)?;
-        let addrs = self.vma_addresses(mm, &tree)?;
+    /// [`Self::read_mm`] with the number of walks it took. On a live kernel
+    /// ([`Self::window`]) the VMAs are read between two equal walks, or while the
+    /// mm's writer count stood still (kernel/snapshot.rs); a VMA whose range no
+    /// longer matches its slot means the read tore.
+    pub fn read_mm_stable(
+        &mut self,
+        mm: u64,
+    ) -> Result<Stable<VmaTree, Vec<VmaInfo>>, SnapshotError<VmaError>> {
+        let mem = self.mem;
+        let window = self.window;
+        let this = std::cell::RefCell::new(self);
+        read_stable(
+            mem,
+            mm,
+            window,
+            || this.borrow().walk_tree(mm),
+            |tree| this.borrow_mut().read_vmas(mm, tree),
+        )
+    }
+
+    fn read_vmas(&mut self, mm: u64, tree: &VmaTree) -> Result<Attempt<Vec<VmaInfo>>, VmaError> {
+        let live = self.window != Window::Frozen;
+        if live {
+            // brk and the stack start move too.
+            self.mm_cache.clear();
+        }
+        let addrs = self.vma_addresses(mm, tree)?;
         let mut out = Vec::with_capacity(addrs.len() + 1);
         for a in addrs {
             out.push(self.read_vma(a)?);
         }
-        if self.retries > 0 {
-            if let VmaTree::Maple(s) = &tree {
-                for (e, v) in s.user_entries().zip(&out) {
-                    if v.start != e.first || v.end != e.last.wrapping_add(1) {
-                        return Err(VmaError::Corrupt {
-                            addr: v.vma,
-                            what: format!(
-                                "VMA {:#x}-{:#x} does not match its slot range",
-                                v.start, v.end
-                            ),
-                        });
-                    }
-                }
-            }
+        if live && !ranges_match(tree, &out) {
+            return Ok(Attempt::Torn);
         }
         if let Some(g) = self.gate_vma(mm)? {
             out.push(g);
         }
-        Ok((tree, out))
+        Ok(Attempt::Whole(out))
     }
 
     /// `get_gate_vma(mm)`: the global vsyscall VMA, unless vsyscall=none or the mm
@@ -558,6 +563,19 @@ impl<'a> VmaReader<'a> {
         }
         Ok(None)
     }
+}
+
+/// Whether every VMA read still spans the range the walk found it at (a VMA split,
+/// merged or freed after the walk does not).
+fn ranges_match(tree: &VmaTree, vmas: &[VmaInfo]) -> bool {
+    let walked: Vec<(u64, u64)> = match tree {
+        VmaTree::Maple(s) => s
+            .user_entries()
+            .map(|e| (e.first, e.last.wrapping_add(1)))
+            .collect(),
+        VmaTree::Rb { tree, .. } => tree.vmas().map(|v| (v.vm_start, v.vm_end)).collect(),
+    };
+    walked.len() == vmas.len() && walked.iter().zip(vmas).all(|(w, v)| *w == (v.start, v.end))
 }
 
 /// Render all lines of one process.

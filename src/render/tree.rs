@@ -352,6 +352,9 @@ pub struct TreeJson<'a, C: Serialize> {
     pub list: Option<&'a ListSnapshot>,
     pub vmacache: C,
     pub cost: Vec<CostRow>,
+    /// Live only: walks the stable read took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<u32>,
 }
 
 /// One row of the cost table.

@@ -153,15 +153,15 @@ fn a_seqcount_is_odd_while_a_writer_holds_the_mm() {
 /// A type model answering a fixed set of member offsets.
 struct Members(&'static [(&'static str, u64)]);
 
-impl TypeProbe for Members {
-    fn offset_of(&self, ty: &str, path: &str) -> Option<u64> {
+impl TypeLookup for Members {
+    fn member(&self, ty: &str, path: &str) -> Option<(u64, u64)> {
         let want = format!("{ty}.{path}");
-        self.0.iter().find(|(p, _)| *p == want).map(|(_, o)| *o)
+        self.0
+            .iter()
+            .find(|(p, _)| *p == want)
+            .map(|(_, o)| (*o, 4))
     }
-    fn size_of(&self, _: &str) -> Option<u64> {
-        None
-    }
-    fn array_len(&self, _: &str, _: &str) -> Option<u64> {
+    fn struct_size(&self, _: &str) -> Option<u64> {
         None
     }
 }
