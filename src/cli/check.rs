@@ -5,7 +5,9 @@
 use super::target::TargetArgs;
 use crate::check::{maps, Report};
 use crate::kernel::live;
-use crate::kernel::snapshot::{read_stable, Attempt, SnapshotError, Window, DEFAULT_READS};
+use crate::kernel::snapshot::{
+    read_stable, Attempt, HeldPages, SnapshotError, Window, DEFAULT_READS,
+};
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
@@ -60,6 +62,8 @@ struct Ctx<'a> {
     checker: VmaChecker<'a>,
     maps_dir: Option<PathBuf>,
     window: Window,
+    /// Live: the pages one attempt holds (released by every walk).
+    held: Option<&'a HeldPages<'a>>,
 }
 
 /// What must not move while one process is checked: its tree and, live, its maps.
@@ -102,6 +106,9 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64) -> Result<(Report,
     let source = maps_source(c, pid);
     let reader = std::cell::RefCell::new(c.k.vma_reader()?);
     reader.borrow_mut().window = c.window;
+    if let Some(h) = c.held {
+        reader.borrow_mut().hold(h);
+    }
     let walk = || -> Result<Walk> {
         let tree = reader
             .borrow()
@@ -143,11 +150,17 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
+    let held = HeldPages::new(&k.mem);
+    let mut checker = k.vma_checker()?;
+    if k.is_live() {
+        checker.hold(&held);
+    }
     let ctx = Ctx {
         k: &k,
-        checker: k.vma_checker()?,
+        checker,
         maps_dir: a.maps_dir.clone(),
         window: k.read_window(a.retries)?,
+        held: k.is_live().then_some(&held),
     };
 
     // Processes: one per mm, the thread-group leader.

@@ -2,7 +2,7 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
-use crate::kernel::snapshot::{SnapshotError, DEFAULT_READS};
+use crate::kernel::snapshot::{HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::{maps_text, VmaInfo};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -79,9 +79,13 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let types = t.load_types()?;
     let k = t.open(Some(&types))?;
     k.vma_layout().context("probing VMA structures")?;
+    let held = HeldPages::new(&k.mem);
     let mut reader = k.vma_reader()?;
     reader.window = k.read_window(a.retries)?;
     let live = k.is_live();
+    if live {
+        reader.hold(&held);
+    }
     let mut out = std::io::stdout().lock();
     let Some(pid) = a.pid else {
         // --all: one walk per mm, threads share their leader's.

@@ -13,6 +13,9 @@
 //! two reads) is simply tried again, up to a bound. A dump does not move: there one read
 //! is the state, whatever it shows.
 
+/// The pages one attempt holds (the CLI builds them; it never imports memory).
+pub use crate::memory::held::HeldPages;
+
 use super::offsets::TypeLookup;
 use super::{Kernel, KernelError};
 use crate::memory::{MemError, Memory};
@@ -123,8 +126,8 @@ pub enum SnapshotError<E> {
 
 /// Walk and read `mm` until one read holds (see the module comment). `walk` reads the
 /// VMA structure and whatever must not move (it is compared between attempts); `inside`
-/// reads the rest against it. Errors on a live kernel count as torn reads unless the
-/// same error comes twice in a row.
+/// reads the rest against it. An error of `inside` is, like a finding, the state only
+/// when the read around it held; a walk that fails twice in a row fails the read.
 pub fn read_stable<W: PartialEq, T, E: std::fmt::Display>(
     mem: &dyn Memory,
     mm: u64,
@@ -146,91 +149,87 @@ pub fn read_stable<W: PartialEq, T, E: std::fmt::Display>(
         }
         Window::Live { reads, seq } => (reads.max(1), seq),
     };
-    let mut errors = Repeats::default();
-    let quiet = |s: &WriterSeq| s.quiet(mem, mm).map_err(SnapshotError::Seq);
-    let mut reads = 0;
+    let mut w = Walks {
+        walk: &mut walk,
+        reads: 0,
+        bound,
+        failed: None,
+    };
     // Without a writer count, the closing walk of one attempt opens the next.
     let mut open: Option<W> = None;
-    while reads < bound {
+    while w.reads < bound {
         let before = match &seq {
-            Some(s) => match quiet(s)? {
+            Some(s) => match s.quiet(mem, mm).map_err(SnapshotError::Seq)? {
                 Some(v) => Some(v),
                 None => {
                     // A writer holds the mm: give it a moment rather than spin.
-                    reads += 1;
+                    w.reads += 1;
                     std::thread::sleep(std::time::Duration::from_millis(1));
                     continue;
                 }
             },
             None => None,
         };
-        let w = match open.take() {
-            Some(w) => w,
-            None => {
-                reads += 1;
-                match walk() {
-                    Ok(w) => w,
-                    Err(e) => {
-                        errors.note(e)?;
-                        continue;
-                    }
-                }
-            }
+        let Some(opened) = open.take().map_or_else(|| w.next(), |o| Ok(Some(o)))? else {
+            continue;
         };
-        let got = match inside(&w) {
-            Ok(a) => a,
-            Err(e) => {
-                errors.note(e)?;
-                continue;
-            }
-        };
-        errors.last = None;
+        let got = inside(&opened);
         let held = match &seq {
-            Some(s) => before.is_some() && quiet(s)? == before,
-            None => {
-                if reads >= bound {
-                    break;
+            Some(s) => s.quiet(mem, mm).map_err(SnapshotError::Seq)? == before,
+            None => match w.next()? {
+                Some(closing) => {
+                    let same = closing == opened;
+                    open = Some(closing);
+                    same
                 }
-                reads += 1;
-                match walk() {
-                    Ok(next) => {
-                        let same = next == w;
-                        open = Some(next);
-                        same
-                    }
-                    Err(e) => {
-                        errors.note(e)?;
-                        false
-                    }
-                }
-            }
+                None => false,
+            },
         };
-        if let (true, Attempt::Whole(value)) = (held, got) {
-            return Ok(Stable {
-                walk: w,
-                value,
-                reads,
-            });
+        match (held, got) {
+            (true, Ok(Attempt::Whole(value))) => {
+                return Ok(Stable {
+                    walk: opened,
+                    value,
+                    reads: w.reads,
+                })
+            }
+            (true, Err(e)) => return Err(SnapshotError::Read(e)),
+            _ => {}
         }
     }
-    Err(SnapshotError::Unstable { reads })
+    Err(SnapshotError::Unstable { reads: w.reads })
 }
 
-/// The last error of an attempt, to tell a race (it goes away) from the state (the same
-/// error on the next attempt).
-#[derive(Default)]
-struct Repeats {
-    last: Option<String>,
+/// The walks of one live read, counted against the bound.
+struct Walks<'a, W, E> {
+    walk: &'a mut dyn FnMut() -> Result<W, E>,
+    reads: u32,
+    bound: u32,
+    /// The last walk failed with this (twice in a row: the state, not a race).
+    failed: Option<String>,
 }
 
-impl Repeats {
-    fn note<E: std::fmt::Display>(&mut self, e: E) -> Result<(), SnapshotError<E>> {
-        let text = e.to_string();
-        if self.last.as_deref() == Some(text.as_str()) {
-            return Err(SnapshotError::Read(e));
+impl<W, E: std::fmt::Display> Walks<'_, W, E> {
+    /// The next walk; `None` when it failed once or the bound is reached.
+    fn next(&mut self) -> Result<Option<W>, SnapshotError<E>> {
+        if self.reads >= self.bound {
+            return Ok(None);
         }
-        self.last = Some(text);
-        Ok(())
+        self.reads += 1;
+        match (self.walk)() {
+            Ok(w) => {
+                self.failed = None;
+                Ok(Some(w))
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if self.failed.as_deref() == Some(text.as_str()) {
+                    return Err(SnapshotError::Read(e));
+                }
+                self.failed = Some(text);
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
 use super::snapshot::{read_stable, Attempt, SnapshotError, Stable, Window};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
+use crate::memory::held::HeldPages;
 use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
 use crate::trees::maple::{self, MapleSnapshot, Rewalks};
@@ -185,6 +186,8 @@ pub struct VmaReader<'a> {
     pub limits: WalkLimits,
     /// A dump, or a live kernel and how many walks a stable read may take.
     pub window: Window,
+    root: (u64, u64),
+    held: Option<&'a HeldPages<'a>>,
 }
 
 fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
@@ -241,18 +244,37 @@ impl<'a> VmaReader<'a> {
             special_names: HashMap::new(),
             limits: WalkLimits::default(),
             window: Window::Frozen,
+            root,
+            held: None,
         }
+    }
+
+    /// Read through `held` (live): pages stay for one attempt of a stable read,
+    /// and every walk releases them first, so that walks see the present.
+    pub fn hold(&mut self, held: &'a HeldPages<'a>) {
+        self.mem = held;
+        self.paths = PathResolver::new(held, self.layout, self.root, self.syms.dname);
+        self.held = Some(held);
     }
 
     /// Walk the mm's VMA structure (maple tree, or rb-tree and list) without judging it.
     pub fn walk_tree(&self, mm: u64) -> Result<VmaTree, VmaError> {
+        // A walk reads the present (a restart must not meet the pages it left), and
+        // opens an attempt whose reads hold their pages from then on.
+        let mem = match self.held {
+            Some(h) => {
+                h.release();
+                h.inner()
+            }
+            None => self.mem,
+        };
         match &self.layout.tree {
             VmaTreeLayout::Maple { mm_mt, maple: o } => {
                 let tree = mm.wrapping_add(*mm_mt);
                 Ok(VmaTree::Maple(match self.window {
-                    Window::Frozen => maple::walk(self.mem, tree, o, self.limits)?,
+                    Window::Frozen => maple::walk(mem, tree, o, self.limits)?,
                     Window::Live { .. } => {
-                        maple::walk_live(self.mem, tree, o, self.limits, Rewalks::default())?.0
+                        maple::walk_live(mem, tree, o, self.limits, Rewalks::default())?.0
                     }
                 }))
             }
@@ -263,15 +285,9 @@ impl<'a> VmaReader<'a> {
                 vma,
                 list: lo,
             } => {
-                let tree = rbtree::walk(
-                    self.mem,
-                    mm.wrapping_add(*mm_rb),
-                    rb,
-                    Some(vma),
-                    self.limits,
-                )?;
-                let first = rd(self.mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
-                let list = list::walk(self.mem, first, lo, self.limits);
+                let tree = rbtree::walk(mem, mm.wrapping_add(*mm_rb), rb, Some(vma), self.limits)?;
+                let first = rd(mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
+                let list = list::walk(mem, first, lo, self.limits);
                 Ok(VmaTree::Rb { tree, list })
             }
         }

@@ -13,6 +13,7 @@
 pub mod bytes;
 pub mod dump;
 pub mod elf;
+pub mod held;
 pub mod kcore;
 pub mod kdump;
 mod page_cache;

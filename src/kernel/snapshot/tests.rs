@@ -78,13 +78,33 @@ fn a_torn_read_is_tried_again() {
 }
 
 #[test]
-fn an_error_that_comes_back_is_the_state() {
+fn a_walk_that_fails_again_is_the_state() {
     let m = SparseMemory::new();
     let e = read_stable(&m, MM, live(10), script(&["err:x", "err:x"]), whole).unwrap_err();
     assert!(matches!(e, SnapshotError::Read(ref s) if s == "x"), "{e}");
     // A passing error is not.
     let s = read_stable(&m, MM, live(10), script(&["err:x", "a"]), whole).unwrap();
     assert_eq!(s.walk, "a");
+}
+
+#[test]
+fn an_error_inside_counts_only_when_the_read_held() {
+    let m = SparseMemory::new();
+    let fails = |w: &&str| -> Result<Attempt<()>, String> {
+        match *w {
+            "b" => Err("bad VMA".into()),
+            _ => Ok(Attempt::Whole(())),
+        }
+    };
+    // Under a moving walk the error is a race and the next read holds...
+    let s = read_stable(&m, MM, live(10), script(&["b", "c", "c"]), fails).unwrap();
+    assert_eq!(s.walk, "c");
+    // ...between two equal walks it is the state.
+    let e = read_stable(&m, MM, live(10), script(&["b", "b"]), fails).unwrap_err();
+    assert!(
+        matches!(e, SnapshotError::Read(ref s) if s == "bad VMA"),
+        "{e}"
+    );
 }
 
 /// Synthetic mm memory whose writer fields a test can change between reads.
