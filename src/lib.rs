@@ -8,9 +8,11 @@
 pub mod check;
 pub mod cli;
 pub mod debuginfo;
+pub mod input;
 pub mod kernel;
 pub mod memory;
 pub mod reimpl;
 pub mod render;
+pub mod rng;
 pub mod trees;
 pub mod types;

@@ -256,3 +256,127 @@ fn random_damage_never_panics() {
         )
         .expect("no panic");
 }
+
+/// Run vmscope with its stdout counted (not kept) and stopped after `limit` bytes or
+/// `secs` seconds: a printer whose output grows without end fails here instead of
+/// filling memory. Returns (status, stdout bytes, stderr), status None if it was stopped.
+fn run_bounded(args: &[&std::ffi::OsStr], limit: u64, secs: u64) -> (Option<i32>, u64, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(vmscope_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vmscope");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let counter = std::thread::spawn(move || {
+        let mut buf = [0u8; 1 << 16];
+        let mut total = 0u64;
+        while total <= limit {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+        total
+    });
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st.code();
+        }
+        if Instant::now() > deadline || counter.is_finished() {
+            // Over the limit or the time: stop it (the counter closes the pipe first).
+            if let Some(st) = child.try_wait().expect("wait") {
+                break st.code();
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let printed = counter.join().expect("counter");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (status, printed, err)
+}
+
+/// One patched type id makes an anonymous struct hold two pointers to itself; the printer
+/// expands a pointed-to anonymous struct in place, so each level doubles the text (issue
+/// 15, item 2: the output grew until the process aborted at 4 GB). It must stop at once
+/// with one error line naming the type.
+#[test]
+fn anonymous_struct_pointing_at_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("nest.c");
+    std::fs::write(
+        &src,
+        "struct nest { struct { long *left; long *right; } pair; };\nstruct nest nest_var;\n",
+    )
+    .expect("write source");
+    let (raw, _) = encode_btf(&compile(&src, dir.path()));
+    let mut bytes = std::fs::read(&raw).expect("read");
+    let btf = Btf::from_bytes(bytes.clone()).expect("base BTF is valid");
+    let nest = btf
+        .find_first_by_name("nest", &[BtfKind::Struct])
+        .expect("struct nest");
+    let pair = btf
+        .type_by_id(nest)
+        .expect("record")
+        .members()
+        .next()
+        .expect("member pair")
+        .type_id;
+    let pointers: Vec<u32> = btf
+        .type_by_id(pair)
+        .expect("record")
+        .members()
+        .map(|m| m.type_id)
+        .collect();
+    assert_eq!(pointers.len(), 2);
+    for p in pointers {
+        let ptr = btf.type_by_id(p).expect("pointer record");
+        assert_eq!(ptr.kind, BtfKind::Ptr);
+        le32(&mut bytes, ptr.offset + 8, pair); // long * becomes a pointer to the anonymous struct
+    }
+    let f = write(dir.path(), "nest-cycle.btf", &bytes);
+    let file = f.as_os_str();
+    for extra in [&["nest"][..], &["nest", "-E"], &["nest", "--hex"], &[]] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["layout".as_ref(), "--btf".as_ref(), file];
+        args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+        let what = format!("layout {extra:?}");
+        let (status, printed, err) = run_bounded(&args, 1 << 20, 30);
+        assert_eq!(
+            status,
+            Some(2),
+            "{what}: stopped after {printed} bytes; stderr {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(err.starts_with("vmscope: error: "), "{what}: {err}");
+        assert!(err.contains("struct nest"), "{what}: type not named: {err}");
+        assert!(err.contains("inside itself"), "{what}: {err}");
+        assert!(
+            err.contains(&f.display().to_string()),
+            "{what}: file not named: {err}"
+        );
+        assert_eq!(
+            printed, 0,
+            "{what}: printed part of the type before the error"
+        );
+    }
+    // The JSON names a pointer's target without expanding it: nothing to stop there.
+    let args = [
+        "layout".as_ref(),
+        "--btf".as_ref(),
+        file,
+        "nest".as_ref(),
+        "--json".as_ref(),
+    ];
+    let (status, printed, err) = run_bounded(&args, 1 << 20, 30);
+    assert_eq!(status, Some(0), "--json: {printed} bytes, stderr {err}");
+}

@@ -28,7 +28,7 @@ fn open(obj: &Path) -> TypeDb {
         obj,
         OpenOptions {
             cache_dir: None,
-            progress: false,
+            progress: None,
         },
     )
     .expect("open")

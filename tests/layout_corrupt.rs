@@ -7,8 +7,9 @@ use std::process::Command;
 
 use object::{Object, ObjectSection};
 use vmscope::debuginfo::{OpenOptions, TypeDb};
+use vmscope::render::pahole::{PrintOptions, Printer};
+use vmscope::rng::XorShift;
 use vmscope::types::model::{NameKind, TypeSource};
-use vmscope::types::pahole::{PrintOptions, Printer};
 
 fn compile(name: &str, dir: &Path) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,24 +34,21 @@ fn section(bytes: &[u8], name: &str) -> (usize, usize) {
     (off as usize, size as usize)
 }
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
+/// Seeded, so a failure reproduces.
+struct Rng(XorShift);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.below(n.max(1) as u64) as usize
     }
 }
 
 #[test]
 fn random_corruption_never_panics() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(XorShift::new(0x9e37_79b9_7f4a_7c15));
     let mut opened = 0;
     for fixture in ["unions", "bitfields", "packed_aligned", "holes"] {
         let good = compile(fixture, dir.path());
@@ -70,7 +68,7 @@ fn random_corruption_never_panics() {
                 &path,
                 OpenOptions {
                     cache_dir: None,
-                    progress: false,
+                    progress: None,
                 },
             ) else {
                 continue;
@@ -89,12 +87,12 @@ fn random_corruption_never_panics() {
                 "colour",
             ] {
                 if let Ok(Some(id)) = db.find(name, NameKind::Any) {
-                    let _ = printer.print(id);
+                    let _ = printer.print(id, &mut std::io::sink());
                 }
             }
             if let Ok(all) = db.composites() {
                 for (_, id) in all {
-                    let _ = printer.print(id);
+                    let _ = printer.print(id, &mut std::io::sink());
                 }
             }
         }

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use vmscope::rng::XorShift;
+
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn dump_dir(name: &str) -> PathBuf {
@@ -147,15 +149,8 @@ fn garbage_files_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let vmlinux = s(&d.join("vmlinux"));
     // xorshift noise, then the same noise behind each format's magic.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: Vec<u8> = (0..1 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
+    let noise: Vec<u8> = (0..1 << 20).map(|_| rng.next_u64() as u8).collect();
     for (name, magic) in [
         ("noise", &b""[..]),
         ("elf", b"\x7fELF\x02\x01\x01"),

@@ -10,6 +10,7 @@ use super::rbtree::{self as rcheck, RbIndex};
 use super::{hex, MmFacts, RawLookup, Report, VM_GROWSDOWN};
 use crate::reimpl::rbtree::Interval;
 use crate::reimpl::{MapleTree, RbTree};
+use crate::rng::XorShift;
 use crate::trees::maple::MapleSnapshot;
 use crate::trees::rbtree::RbSnapshot;
 
@@ -35,18 +36,6 @@ impl Default for CrossLimits {
             random_lookups: 256,
             memory_lookups: 64,
         }
-    }
-}
-
-/// xorshift64*: reproducible random addresses per mm without another crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -156,10 +145,10 @@ pub fn cross_check(
         }
         prev_end = w.end;
     }
-    let mut rng = Rng(facts.mm | 1);
+    let mut rng = XorShift::new(facts.mm | 1);
     let top = facts.task_size.max(1);
     for _ in 0..limits.random_lookups {
-        addrs.push(rng.next() % top);
+        addrs.push(rng.next_u64() % top);
     }
     addrs.push(top - 1);
 
@@ -254,8 +243,8 @@ pub fn cross_check(
         (walked.first().map_or(0, |w| w.end), top),
     ];
     for _ in 0..8 {
-        let a = rng.next() % top;
-        let b = rng.next() % top;
+        let a = rng.next_u64() % top;
+        let b = rng.next_u64() % top;
         windows.push((a.min(b) & !0xfff, a.max(b) & !0xfff));
     }
     let stored_maple = match tree {

@@ -9,7 +9,7 @@ use crate::debuginfo::select::{select, LoadOptions, Purpose, Request};
 use crate::debuginfo::KernelTypes;
 use crate::kernel::live::os_release;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
@@ -18,8 +18,9 @@ use vmscope_types::*;
 /// Re-exports used by this command (keeps the `use` lines short).
 mod vmscope_types {
     pub use crate::debuginfo::{NameKind, TypeId, TypeSource};
-    pub use crate::types::json::{layout_json, SCHEMA_VERSION};
-    pub use crate::types::pahole::{PrintOptions, Printer};
+    pub use crate::render::layout_json::{layout_json, JsonType, SCHEMA_VERSION};
+    pub use crate::render::pahole::infer::Inference;
+    pub use crate::render::pahole::{PrintOptions, Printer};
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +77,7 @@ pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
     })?;
     let mut opts = LoadOptions {
         cacheline_size: a.cacheline_size,
-        ..LoadOptions::default()
+        dwarf: super::progress::dwarf_options(),
     };
     if a.no_cache {
         opts.dwarf.cache_dir = None;
@@ -125,7 +126,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     let out = std::io::stdout();
     let mut out = out.lock();
     if a.names.is_empty() && a.class_name.is_empty() {
-        return all_types(src, a, &mut out);
+        return all_types(src, path, a, &mut out);
     }
     // Positional names: each one's first definition, in the order given. -C a,b: pahole's
     // rule, which looks for each name only in units at or after the one where the previous
@@ -165,15 +166,10 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
         }
     }
     if a.json {
-        let mut printer = Printer::new(src, print_opts(a));
+        let mut infer = Inference::new(src);
         let mut v = Vec::new();
         for id in &found {
-            v.push(layout_json(
-                &mut printer,
-                src,
-                *id,
-                a.cacheline_size as u64,
-            )?);
+            v.push(layout_json(&mut infer, src, *id, a.cacheline_size as u64)?);
         }
         let doc = JsonDoc {
             schema: SCHEMA_VERSION,
@@ -183,8 +179,13 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
     } else {
         let mut printer = Printer::new(src, print_opts(a));
         for id in &found {
-            let text = printer.print(*id);
-            writeln!(out, "{text}")?;
+            // One type at a time through a buffer: a type the printer refuses (corrupt
+            // input) leaves no half-printed text before the error.
+            let mut text = Vec::new();
+            printer
+                .print(*id, &mut text)
+                .with_context(|| path.display().to_string())?;
+            out.write_all(&text)?;
         }
     }
     out.flush()?;
@@ -217,15 +218,28 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
 #[derive(serde::Serialize)]
 struct JsonDoc {
     schema: u32,
-    types: Vec<crate::types::json::JsonType>,
+    types: Vec<JsonType>,
 }
 
 /// Up to five names close to `want`, best first.
 fn close_matches(want: &str, all: &[String]) -> Vec<String> {
+    // Jaro-Winkler is quadratic in the length. It stays below 0.85 when one string is under a
+    // quarter of the other's length (Jaro < 0.75 then, and the prefix boost adds < 0.1), so
+    // those pairs are not compared unless the name contains `want`: bounded work for a
+    // 100,000-character name, the same suggestions as before.
+    let want_len = want.chars().count();
     let mut scored: Vec<(f64, &String)> = all
         .iter()
-        .map(|n| (strsim::jaro_winkler(want, n), n))
-        .filter(|(s, n)| *s >= 0.85 || n.contains(want) && want.len() >= 4)
+        .filter_map(|n| {
+            let len = n.chars().count();
+            let comparable = want_len.min(len) * 4 >= want_len.max(len);
+            let contains = want.len() >= 4 && n.contains(want);
+            if !comparable && !contains {
+                return None;
+            }
+            let score = strsim::jaro_winkler(want, n);
+            (score >= 0.85 || contains).then_some((score, n))
+        })
         .collect();
     scored.sort_by(|x, y| {
         y.0.partial_cmp(&x.0)
@@ -236,35 +250,41 @@ fn close_matches(want: &str, all: &[String]) -> Vec<String> {
 }
 
 /// Every struct and union (first definition of each name), like `pahole` with no -C.
-fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Result<i32> {
+fn all_types<S: TypeSource>(
+    src: &S,
+    path: &Path,
+    a: &LayoutArgs,
+    out: &mut impl Write,
+) -> Result<i32> {
     let mut names = src.composites()?;
     if let Some(p) = &a.prefix {
         names.retain(|(n, _)| n.starts_with(p.as_str()));
     }
     let opts = print_opts(a);
     let chunks: Vec<&[(String, TypeId)]> = names.chunks(256).collect();
-    let texts: Vec<Result<String>> = chunks
+    let texts: Vec<Result<Vec<u8>>> = chunks
         .par_iter()
         .map(|chunk| {
             let mut printer = Printer::new(src, opts.clone());
-            let mut s = String::new();
+            let mut s = Vec::new();
             for (n, id) in chunk.iter() {
                 let id = *id;
                 if a.sizes || a.nr_members {
-                    let l = printer.layout_of(id)?;
+                    let l = printer.inference().layout(id)?;
                     if a.sizes {
                         let holes = if l.is_union { 0 } else { l.nr_holes };
-                        s.push_str(&format!("{}\t{}\t{}\n", n, l.size as i32, holes));
+                        writeln!(s, "{}\t{}\t{}", n, l.size as i32, holes)?;
                     } else {
-                        s.push_str(&format!("{}\t{}\n", n, l.members.len() as u16));
+                        writeln!(s, "{}\t{}", n, l.members.len() as u16)?;
                     }
                 } else if a.json {
-                    let v = layout_json(&mut printer, src, id, a.cacheline_size as u64)?;
-                    s.push_str(&serde_json::to_string(&v)?);
-                    s.push_str(",\n");
+                    let v = layout_json(printer.inference(), src, id, a.cacheline_size as u64)?;
+                    serde_json::to_writer(&mut s, &v)?;
+                    s.extend_from_slice(b",\n");
                 } else {
-                    s.push_str(&printer.print(id));
-                    s.push('\n');
+                    printer
+                        .print(id, &mut s)
+                        .with_context(|| path.display().to_string())?;
                 }
             }
             Ok(s)
@@ -273,7 +293,7 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
     if a.json && !(a.sizes || a.nr_members) {
         let mut body = String::new();
         for t in texts {
-            body.push_str(&t?);
+            body.push_str(&String::from_utf8_lossy(&t?));
         }
         let body = body.trim_end().trim_end_matches(',');
         writeln!(
@@ -283,7 +303,7 @@ fn all_types<S: TypeSource>(src: &S, a: &LayoutArgs, out: &mut impl Write) -> Re
         return Ok(0);
     }
     for t in texts {
-        out.write_all(t?.as_bytes())?;
+        out.write_all(&t?)?;
     }
     out.flush()?;
     Ok(0)

@@ -4,6 +4,7 @@
 mod check;
 mod info;
 mod layout;
+mod progress;
 mod ps;
 mod read;
 mod show;

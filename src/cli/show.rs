@@ -6,11 +6,10 @@
 use super::target::{parse_u64, TargetArgs};
 use crate::debuginfo::{TypeSource, TypeSourceExt};
 use crate::kernel::value::{Decoder, Value, ValueNode};
-use crate::types::pahole::{print_type, PrintOptions};
+use crate::render::pahole::{MemberLine, MemberVisitor, PrintOptions, Printer};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -117,9 +116,6 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     let mut out = String::new();
     if !a.expand && matches!(node.value, Value::Composite) {
         // pahole's own layout of the type (holes, padding, cachelines), a value after each member.
-        let pahole = print_type(src, src.strip_typedefs(id)?, &PrintOptions::default());
-        let mut by_name = HashMap::new();
-        index_members(&node, &mut by_name);
         let _ = writeln!(
             out,
             "/* {} at {addr:#x} */",
@@ -129,21 +125,14 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
                 format!("{}.{label}", a.type_name)
             }
         );
-        for line in pahole.lines() {
-            match member_name(line).and_then(|n| by_name.get(n.as_str())) {
-                Some(m) => {
-                    let v = if matches!(m.value, Value::Composite) {
-                        summary(m)
-                    } else {
-                        m.value.display()
-                    };
-                    let _ = writeln!(out, "{line}  {v}");
-                }
-                None => {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-        }
+        let mut text = Vec::new();
+        let mut values = Values { root: &node };
+        Printer::new(src, PrintOptions::default()).print_with(
+            src.strip_typedefs(id)?,
+            &mut text,
+            Some(&mut values),
+        )?;
+        out.push_str(&String::from_utf8_lossy(&text));
     } else if node.members.is_empty() && !matches!(node.value, Value::Composite) {
         let _ = writeln!(
             out,
@@ -170,43 +159,40 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Members reachable without naming a nested member: direct ones and those of
-/// anonymous structs/unions (C keeps these names unique within the struct).
-fn index_members<'a>(node: &'a ValueNode, out: &mut HashMap<&'a str, &'a ValueNode>) {
-    for m in &node.members {
-        if m.name.is_empty() {
-            index_members(m, out);
-        } else {
-            out.entry(m.name.as_str()).or_insert(m);
+/// Puts each member's value beside its line of the printed layout.
+struct Values<'n> {
+    root: &'n ValueNode,
+}
+
+impl MemberVisitor for Values<'_> {
+    fn member(&mut self, line: &MemberLine<'_>) -> Option<String> {
+        // `} name;` closes a body whose members already carry their values.
+        if line.closes_body {
+            return None;
         }
+        let m = line
+            .path
+            .iter()
+            .try_fold(self.root, |node, name| find_member(node, name))?;
+        let v = if matches!(m.value, Value::Composite) {
+            summary(m)
+        } else {
+            m.value.display()
+        };
+        Some(format!("  {v}"))
     }
 }
 
-/// The member declared on one line of pahole's output (`type name[N]:bits; /* off size */`,
-/// `ret (*name)(args); /* ... */`), or None for other lines.
-fn member_name(line: &str) -> Option<String> {
-    let decl = line.split("/*").next()?.trim_end();
-    let decl = decl.strip_suffix(';')?;
-    if let Some(start) = decl.find("(*") {
-        let rest = &decl[start + 2..];
-        let end = rest.find(')')?;
-        return Some(
-            rest[..end]
-                .trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit())
-                .to_string(),
-        );
-    }
-    let decl = decl.split(':').next()?.trim_end();
-    let decl = decl.split('[').next()?.trim_end();
-    let name: String = decl
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    (!name.is_empty() && !decl.trim_start().starts_with('}')).then_some(name)
+/// The member `name` of `node`, looking inside anonymous structs and unions as C does
+/// (C keeps these names unique within the struct).
+fn find_member<'n>(node: &'n ValueNode, name: &str) -> Option<&'n ValueNode> {
+    node.members.iter().find_map(|m| {
+        if m.name.is_empty() {
+            find_member(m, name)
+        } else {
+            (m.name == name).then_some(m)
+        }
+    })
 }
 
 /// A one-line value for a struct member pahole does not expand: `{counter=5}`.

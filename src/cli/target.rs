@@ -46,7 +46,11 @@ impl TargetArgs {
 
     /// The type model: DWARF of the vmlinux, or live without one the kernel's BTF.
     pub fn load_types(&self) -> Result<KernelTypes> {
-        Ok(self.type_file()?.load(LoadOptions::default())?)
+        let opts = LoadOptions {
+            dwarf: super::progress::dwarf_options(),
+            ..LoadOptions::default()
+        };
+        Ok(self.type_file()?.load(opts)?)
     }
 
     /// Open the dump (or /proc/kcore) and the vmlinux (or kallsyms); with `types`, resolve offsets too.

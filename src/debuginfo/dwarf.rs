@@ -19,17 +19,11 @@
 //! already applied to the DWARF: they are deliberately ignored.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
-use gimli::{
-    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader,
-};
-use memmap2::Mmap;
-use object::{Object, ObjectSection};
+use gimli::{constants as dw, AttributeValue, UnitHeader};
 
 use crate::types::model::{
     ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member,
@@ -37,60 +31,34 @@ use crate::types::model::{
     Typedef,
 };
 
-use super::index::{self, IndexFile};
-
-pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
-
-/// Errors of the DWARF loader. Each names the file and, where it applies, the offset.
-#[derive(Debug, thiserror::Error)]
-pub enum DebugInfoError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not an ELF file ({reason})")]
-    NotElf { path: PathBuf, reason: String },
-    #[error("{path}: no DWARF debug information (no {section} section)")]
-    NoDwarf {
-        path: PathBuf,
-        section: &'static str,
-    },
-    #[error("{path}: section {section} is compressed; compressed DWARF is not supported")]
-    Compressed {
-        path: PathBuf,
-        section: &'static str,
-    },
-    #[error("{path}: section {section} lies outside the file (truncated?)")]
-    Truncated {
-        path: PathBuf,
-        section: &'static str,
-    },
-    #[error("{path}: big-endian or non-64-bit ELF is not supported")]
-    Unsupported { path: PathBuf },
-    #[error("{path}: bad DWARF at .debug_info offset {offset:#x}: {reason}")]
-    BadDwarf {
-        path: PathBuf,
-        offset: u64,
-        reason: String,
-    },
-}
+use super::index::{self, IndexFile, IndexProgress};
+pub use super::sections::DebugInfoError;
+use super::sections::{DwarfFile, Slice};
 
 /// Options for [`TypeDb::open_with`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OpenOptions {
     /// Directory of the on-disk name-index cache; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// Show a progress bar on stderr (only when stderr is a terminal and indexing is slow).
-    pub progress: bool,
+    /// Told how a name-index build advances (the CLI draws a progress bar with it).
+    pub progress: Option<IndexProgress>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             cache_dir: index::default_cache_dir(),
-            progress: true,
+            progress: None,
         }
+    }
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("cache_dir", &self.cache_dir)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -99,24 +67,9 @@ pub fn open(path: &Path) -> Result<TypeDb, DebugInfoError> {
     TypeDb::open_with(path, OpenOptions::default())
 }
 
-/// One compilation unit's place in `.debug_info`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct UnitSpan {
-    pub start: u64,
-    pub end: u64,
-}
-
 /// A DWARF type database over a memory-mapped file.
 pub struct TypeDb {
-    path: PathBuf,
-    mmap: Mmap,
-    info: SectionData,
-    abbrev: SectionData,
-    str_: SectionData,
-    line_str: SectionData,
-    build_id: Option<Vec<u8>>,
-    units: OnceLock<Vec<UnitSpan>>,
-    abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+    file: DwarfFile,
     arena: Arena,
     index: OnceLock<Result<IndexFile, DebugInfoError>>,
     /// index with definition shapes, for the full listing (built only when asked for)
@@ -126,353 +79,26 @@ pub struct TypeDb {
     options: OpenOptions,
 }
 
-/// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
-struct SectionData {
-    range: Range<usize>,
-    owned: Option<Vec<u8>>,
-}
-
-impl SectionData {
-    fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
-        match &self.owned {
-            Some(v) => v,
-            None => map.get(self.range.clone()).unwrap_or(&[]),
-        }
-    }
-}
-
-fn section_data(
-    path: &Path,
-    file: &object::File<'_>,
-    map: &[u8],
-    name: &'static str,
-    required: bool,
-) -> Result<SectionData, DebugInfoError> {
-    let missing = || -> Result<SectionData, DebugInfoError> {
-        if required {
-            Err(DebugInfoError::NoDwarf {
-                path: path.to_path_buf(),
-                section: name,
-            })
-        } else {
-            Ok(SectionData {
-                range: 0..0,
-                owned: None,
-            })
-        }
-    };
-    let Some(sec) = file.section_by_name(name) else {
-        return missing();
-    };
-    let compressed = sec
-        .compressed_file_range()
-        .map_err(|e| DebugInfoError::NotElf {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    if compressed.format != object::CompressionFormat::None {
-        return Err(DebugInfoError::Compressed {
-            path: path.to_path_buf(),
-            section: name,
-        });
-    }
-    let Some((off, size)) = sec.file_range() else {
-        return missing();
-    };
-    let start = usize::try_from(off).ok();
-    let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
-    let range = match (start, end) {
-        (Some(s), Some(e)) if e <= map.len() => s..e,
-        _ => {
-            return Err(DebugInfoError::Truncated {
-                path: path.to_path_buf(),
-                section: name,
-            })
-        }
-    };
-    // Only relocatable objects (gcc -c output, kernel modules) need their DWARF relocated. An
-    // ET_EXEC vmlinux also carries .rela.debug_* but those are already applied.
-    let owned = if file.kind() == object::ObjectKind::Relocatable {
-        Some(relocated(
-            path,
-            file,
-            &sec,
-            map.get(range.clone()).unwrap_or(&[]),
-            name,
-        )?)
-    } else {
-        None
-    };
-    Ok(SectionData { range, owned })
-}
-
-/// Copy of a section with its absolute relocations applied (symbol value + addend).
-fn relocated(
-    path: &Path,
-    file: &object::File<'_>,
-    sec: &object::Section<'_, '_>,
-    data: &[u8],
-    name: &'static str,
-) -> Result<Vec<u8>, DebugInfoError> {
-    let mut out = data.to_vec();
-    for (at, rel) in sec.relocations() {
-        let value = match rel.target() {
-            object::RelocationTarget::Symbol(idx) => match file.symbol_by_index(idx) {
-                Ok(sym) => object::ObjectSymbol::address(&sym),
-                Err(_) => 0,
-            },
-            _ => 0,
-        };
-        let v = (value as i64).wrapping_add(rel.addend()) as u64;
-        let width = (rel.size() / 8) as usize;
-        let at = usize::try_from(at).unwrap_or(usize::MAX);
-        let Some(dst) = at.checked_add(width).and_then(|e| out.get_mut(at..e)) else {
-            return Err(DebugInfoError::Truncated {
-                path: path.to_path_buf(),
-                section: name,
-            });
-        };
-        match width {
-            4 => dst.copy_from_slice(&(v as u32).to_le_bytes()),
-            8 => dst.copy_from_slice(&v.to_le_bytes()),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
 impl TypeDb {
     /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
-    /// headers and the unit headers of `.debug_info`.
+    /// headers and the first unit header of `.debug_info`.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
-        let io = |source| DebugInfoError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(io)?;
-        // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
-        // usual mmap caveat and is out of our control.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
-        // Lookups touch a few scattered pages: no read-ahead around each fault.
-        let _ = mmap.advise(memmap2::Advice::Random);
-        let (info, abbrev, str_, line_str, build_id) = {
-            let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            if !obj.is_little_endian() || !obj.is_64() {
-                return Err(DebugInfoError::Unsupported {
-                    path: path.to_path_buf(),
-                });
-            }
-            let info = section_data(path, &obj, &mmap, ".debug_info", true)?;
-            let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
-            let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
-            let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
-            let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
-            (info, abbrev, str_, line_str, build_id)
-        };
-        let db = TypeDb {
-            path: path.to_path_buf(),
-            mmap,
-            info,
-            abbrev,
-            str_,
-            line_str,
-            build_id,
-            units: OnceLock::new(),
-            abbrev_cache: Mutex::new(HashMap::new()),
+        Ok(TypeDb {
+            file: DwarfFile::open(path)?,
             arena: Arena::default(),
             index: OnceLock::new(),
             shaped: OnceLock::new(),
             early: Mutex::new(HashMap::new()),
             options,
-        };
-        // Check the first unit header now, so that garbage DWARF fails at open with a clear
-        // error; the other headers are read only when needed (or come from the index cache).
-        db.unit_header(0)?;
-        Ok(db)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn build_id(&self) -> Option<&[u8]> {
-        self.build_id.as_deref()
-    }
-
-    /// Number of compilation units.
-    pub fn unit_count(&self) -> Result<usize, DebugInfoError> {
-        Ok(self.units()?.len())
-    }
-
-    pub(crate) fn options(&self) -> &OpenOptions {
-        &self.options
-    }
-
-    pub(crate) fn units(&self) -> Result<&[UnitSpan], DebugInfoError> {
-        if let Some(u) = self.units.get() {
-            return Ok(u);
-        }
-        let spans = self.read_unit_spans()?;
-        Ok(self.units.get_or_init(|| spans))
-    }
-
-    /// Read-ahead for the front-to-back scan of an index build.
-    pub(crate) fn advise_sequential(&self) {
-        let r = &self.info.range;
-        if self.info.owned.is_none() && !r.is_empty() {
-            let _ = self
-                .mmap
-                .advise_range(memmap2::Advice::Sequential, r.start, r.len());
-        }
-    }
-
-    /// Unit boundaries known from a valid index cache (saves touching every unit header).
-    pub(crate) fn set_units(&self, spans: Vec<UnitSpan>) {
-        let _ = self.units.set(spans);
-    }
-
-    pub(crate) fn bad(&self, offset: u64, reason: impl Into<String>) -> DebugInfoError {
-        DebugInfoError::BadDwarf {
-            path: self.path.clone(),
-            offset,
-            reason: reason.into(),
-        }
-    }
-
-    fn sec<'a>(&'a self, s: &'a SectionData) -> &'a [u8] {
-        s.bytes(&self.mmap)
-    }
-
-    pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
-        gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
-    }
-
-    /// Size of `.debug_info`, part of the cache key.
-    pub(crate) fn debug_info_len(&self) -> u64 {
-        self.sec(&self.info).len() as u64
-    }
-
-    fn read_unit_spans(&self) -> Result<Vec<UnitSpan>, DebugInfoError> {
-        let mut spans = Vec::new();
-        let mut iter = self.debug_info().units();
-        loop {
-            let header = match iter.next() {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
-                Err(e) => {
-                    let at = spans.last().map(|s: &UnitSpan| s.end).unwrap_or(0);
-                    return Err(self.bad(at, format!("unit header: {e}")));
-                }
-            };
-            let start = header
-                .offset()
-                .as_debug_info_offset()
-                .map(|o| o.0 as u64)
-                .unwrap_or(0);
-            let end = start.saturating_add(header.length_including_self() as u64);
-            spans.push(UnitSpan { start, end });
-        }
-        if spans.is_empty() {
-            return Err(DebugInfoError::NoDwarf {
-                path: self.path.clone(),
-                section: ".debug_info units",
-            });
-        }
-        Ok(spans)
-    }
-
-    pub(crate) fn unit_header(&self, start: u64) -> Result<UnitHeader<Slice<'_>>, DebugInfoError> {
-        let off = usize::try_from(start).map_err(|_| self.bad(start, "offset too large"))?;
-        self.debug_info()
-            .header_from_offset(DebugInfoOffset(off))
-            .map_err(|e| self.bad(start, format!("unit header: {e}")))
-    }
-
-    pub(crate) fn abbreviations(
-        &self,
-        header: &UnitHeader<Slice<'_>>,
-    ) -> Result<Arc<gimli::Abbreviations>, DebugInfoError> {
-        let key = header.debug_abbrev_offset().0 as u64;
-        if let Ok(cache) = self.abbrev_cache.lock() {
-            if let Some(a) = cache.get(&key) {
-                return Ok(a.clone());
-            }
-        }
-        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
-        let a = Arc::new(
-            header
-                .abbreviations(&abbrev)
-                .map_err(|e| self.bad(key, format!("abbreviations: {e}")))?,
-        );
-        if let Ok(mut cache) = self.abbrev_cache.lock() {
-            cache.insert(key, a.clone());
-        }
-        Ok(a)
-    }
-
-    /// Abbreviations parsed without touching the shared cache (index scan: each unit once).
-    pub(crate) fn abbreviations_uncached(
-        &self,
-        header: &UnitHeader<Slice<'_>>,
-    ) -> Result<gimli::Abbreviations, DebugInfoError> {
-        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
-        let key = header.debug_abbrev_offset().0 as u64;
-        header
-            .abbreviations(&abbrev)
-            .map_err(|e| self.bad(key, format!("abbreviations: {e}")))
-    }
-
-    /// String value of an attribute (inline, `.debug_str` or `.debug_line_str`).
-    pub(crate) fn attr_str<'a>(&'a self, value: &AttributeValue<Slice<'a>>) -> Option<&'a [u8]> {
-        match value {
-            AttributeValue::String(s) => Some(s.slice()),
-            AttributeValue::DebugStrRef(o) => {
-                gimli::DebugStr::new(self.sec(&self.str_), LittleEndian)
-                    .get_str(*o)
-                    .ok()
-                    .map(|s| s.slice())
-            }
-            AttributeValue::DebugLineStrRef(o) => {
-                gimli::DebugLineStr::new(self.sec(&self.line_str), LittleEndian)
-                    .get_str(*o)
-                    .ok()
-                    .map(|s| s.slice())
-            }
-            _ => None,
-        }
-    }
-
-    fn unit_for(&self, offset: u64) -> Option<UnitSpan> {
-        if let Some(units) = self.units.get() {
-            let i = units.partition_point(|u| u.start <= offset);
-            let u = *units.get(i.checked_sub(1)?)?;
-            return (offset < u.end).then_some(u);
-        }
-        // Unit list not loaded: walk headers from the start only as far as needed (a type
-        // found in the first units must not cost a read of every unit header).
-        self.unit_spans_iter()
-            .find(|u| u.start <= offset && offset < u.end)
-    }
-
-    /// Unit spans read header by header from the start of `.debug_info`.
-    pub(crate) fn unit_spans_iter(&self) -> impl Iterator<Item = UnitSpan> + '_ {
-        let mut iter = self.debug_info().units();
-        std::iter::from_fn(move || {
-            let h = iter.next().ok()??;
-            let start = h.offset().as_debug_info_offset()?.0 as u64;
-            Some(UnitSpan {
-                start,
-                end: start.saturating_add(h.length_including_self() as u64),
-            })
         })
     }
 
-    /// Id for the DIE at this `.debug_info` offset (no parsing happens here).
-    pub fn id_for_offset(&self, offset: u64) -> TypeId {
-        self.arena.id_for(offset)
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.file.build_id()
     }
 
     /// `.debug_info` offset of the DIE behind an id (for diagnostics).
@@ -485,8 +111,8 @@ impl TypeDb {
         if let Some(Ok(ix)) = self.shaped.get() {
             return Ok(ix);
         }
-        let r = self.index.get_or_init(|| index::load_or_build(self, false));
-        r.as_ref().map_err(|e| self.bad(0, e.to_string()))
+        let r = self.index.get_or_init(|| self.load_or_build(false));
+        r.as_ref().map_err(|e| self.file.bad(0, e.to_string()))
     }
 
     /// The index with definition shapes (pahole's full listing needs them).
@@ -496,13 +122,18 @@ impl TypeDb {
                 return Ok(ix);
             }
         }
-        let r = self.shaped.get_or_init(|| index::load_or_build(self, true));
-        r.as_ref().map_err(|e| self.bad(0, e.to_string()))
+        let r = self.shaped.get_or_init(|| self.load_or_build(true));
+        r.as_ref().map_err(|e| self.file.bad(0, e.to_string()))
     }
 
-    /// Whether the full index is already available (cache hit or built).
-    pub fn index_ready(&self) -> bool {
-        self.index.get().is_some() || self.shaped.get().is_some()
+    fn load_or_build(&self, shapes: bool) -> Result<IndexFile, DebugInfoError> {
+        let o = &self.options;
+        index::load_or_build(
+            &self.file,
+            o.cache_dir.as_deref(),
+            o.progress.as_ref(),
+            shapes,
+        )
     }
 
     fn find_offset(&self, name: &str, kind: NameKind) -> Result<Option<u64>, DebugInfoError> {
@@ -516,8 +147,9 @@ impl TypeDb {
             }
         }
         // A cached index answers everything; try it before scanning.
-        if let Some(ix) = index::try_load_cache(self) {
-            self.set_units(ix.unit_spans());
+        let cached = self.options.cache_dir.as_deref();
+        if let Some(ix) = cached.and_then(|dir| index::try_load_cache(&self.file, dir)) {
+            self.file.set_units(ix.unit_spans());
             let _ = self.index.set(Ok(ix));
             if let Some(Ok(ix)) = self.index.get() {
                 return Ok(ix.lookup(name, kind));
@@ -525,7 +157,7 @@ impl TypeDb {
         }
         // Names defined in the first units (task_struct, mm_struct, ...) are found by a short
         // sequential scan, as fast as pahole, without waiting for the whole index.
-        if let Some(hit) = index::early_scan(self, name, kind)? {
+        if let Some(hit) = index::early_scan(&self.file, name, kind)? {
             if let Ok(mut early) = self.early.lock() {
                 early.insert(key, Some(hit));
             }
@@ -539,17 +171,20 @@ impl TypeDb {
         let offset = self
             .arena
             .offset(id)
-            .ok_or_else(|| self.bad(0, format!("unknown type id {id}")))?;
+            .ok_or_else(|| self.file.bad(0, format!("unknown type id {id}")))?;
         let span = self
+            .file
             .unit_for(offset)
-            .ok_or_else(|| self.bad(offset, "offset outside every unit"))?;
-        let header = self.unit_header(span.start)?;
-        let abbrevs = self.abbreviations(&header)?;
+            .ok_or_else(|| self.file.bad(offset, "offset outside every unit"))?;
+        let header = self.file.unit_header(span.start)?;
+        let abbrevs = self.file.abbreviations(&header)?;
         let unit_off = gimli::UnitOffset((offset - span.start) as usize);
         let mut tree = header
             .entries_tree(&abbrevs, Some(unit_off))
-            .map_err(|e| self.bad(offset, e.to_string()))?;
-        let root = tree.root().map_err(|e| self.bad(offset, e.to_string()))?;
+            .map_err(|e| self.file.bad(offset, e.to_string()))?;
+        let root = tree
+            .root()
+            .map_err(|e| self.file.bad(offset, e.to_string()))?;
         let die = root.entry();
         let attrs = self.die_attrs(&header, die, offset)?;
         let tag = die.tag();
@@ -570,21 +205,7 @@ impl TypeDb {
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
                 let is_union = tag == dw::DW_TAG_union_type;
                 let mut members = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_member {
-                        continue;
-                    }
-                    let moff = e
-                        .offset()
-                        .to_debug_info_offset(&header)
-                        .map(|o| o.0 as u64)
-                        .unwrap_or(offset);
-                    let a = self.die_attrs(&header, e, moff)?;
+                for (_, a, moff) in self.children_of(&header, root, offset, &[dw::DW_TAG_member])? {
                     members.push(self.member_from(a, is_union, moff)?);
                 }
                 let c = Composite {
@@ -601,27 +222,14 @@ impl TypeDb {
                 }
             }
             dw::DW_TAG_enumeration_type => {
-                let mut enumerators = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_enumerator {
-                        continue;
-                    }
-                    let eoff = e
-                        .offset()
-                        .to_debug_info_offset(&header)
-                        .map(|o| o.0 as u64)
-                        .unwrap_or(offset);
-                    let a = self.die_attrs(&header, e, eoff)?;
-                    enumerators.push(Enumerator {
+                let enumerators = self
+                    .children_of(&header, root, offset, &[dw::DW_TAG_enumerator])?
+                    .into_iter()
+                    .map(|(_, a, _)| Enumerator {
                         name: a.name.unwrap_or_default(),
                         value: a.const_value.unwrap_or(0),
-                    });
-                }
+                    })
+                    .collect();
                 let signed = match attrs.ty {
                     Some(t) => matches!(
                         self.get(t).ok(),
@@ -667,24 +275,15 @@ impl TypeDb {
                 target: attrs.ty,
             }),
             dw::DW_TAG_array_type => {
-                let mut dims = Vec::new();
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_subrange_type {
-                        continue;
-                    }
-                    let a = self.die_attrs(&header, e, offset)?;
-                    let n = match (a.count, a.upper_bound) {
+                let dims = self
+                    .children_of(&header, root, offset, &[dw::DW_TAG_subrange_type])?
+                    .into_iter()
+                    .map(|(_, a, _)| match (a.count, a.upper_bound) {
                         (Some(c), _) => c,
                         (None, Some(ub)) => ub.wrapping_add(1),
                         (None, None) => 0,
-                    };
-                    dims.push(n);
-                }
+                    })
+                    .collect();
                 Type::Array(ArrayType {
                     element: attrs.ty,
                     dims,
@@ -694,22 +293,18 @@ impl TypeDb {
             dw::DW_TAG_subroutine_type => {
                 let mut params = Vec::new();
                 let mut variadic = false;
-                let mut children = root.children();
-                while let Some(child) = children
-                    .next()
-                    .map_err(|e| self.bad(offset, e.to_string()))?
-                {
-                    let e = child.entry();
-                    match e.tag() {
-                        dw::DW_TAG_formal_parameter => {
-                            let a = self.die_attrs(&header, e, offset)?;
-                            params.push(Param {
-                                name: a.name,
-                                ty: a.ty,
-                            });
-                        }
-                        dw::DW_TAG_unspecified_parameters => variadic = true,
-                        _ => {}
+                let tags = [
+                    dw::DW_TAG_formal_parameter,
+                    dw::DW_TAG_unspecified_parameters,
+                ];
+                for (tag, a, _) in self.children_of(&header, root, offset, &tags)? {
+                    if tag == dw::DW_TAG_formal_parameter {
+                        params.push(Param {
+                            name: a.name,
+                            ty: a.ty,
+                        });
+                    } else {
+                        variadic = true;
                     }
                 }
                 Type::Function(FunctionType {
@@ -723,6 +318,34 @@ impl TypeDb {
             },
         };
         Ok(ty)
+    }
+
+    /// The children of `node` with one of `tags`: tag, attributes and `.debug_info` offset.
+    fn children_of(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+        node: gimli::EntriesTreeNode<'_, '_, '_, Slice<'_>>,
+        offset: u64,
+        tags: &[gimli::DwTag],
+    ) -> Result<Vec<(gimli::DwTag, DieAttrs, u64)>, DebugInfoError> {
+        let mut out = Vec::new();
+        let mut children = node.children();
+        while let Some(child) = children
+            .next()
+            .map_err(|e| self.file.bad(offset, e.to_string()))?
+        {
+            let e = child.entry();
+            if !tags.contains(&e.tag()) {
+                continue;
+            }
+            let at = e
+                .offset()
+                .to_debug_info_offset(header)
+                .map(|o| o.0 as u64)
+                .unwrap_or(offset);
+            out.push((e.tag(), self.die_attrs(header, e, at)?, at));
+        }
+        Ok(out)
     }
 
     fn member_from(
@@ -741,7 +364,7 @@ impl TypeDb {
                     Some(s) => s,
                     None => match a.ty {
                         Some(t) => crate::types::model::TypeSourceExt::size_of(self, t)
-                            .map_err(|e| self.bad(offset, e.to_string()))?
+                            .map_err(|e| self.file.bad(offset, e.to_string()))?
                             .unwrap_or(0),
                         None => 0,
                     },
@@ -774,11 +397,15 @@ impl TypeDb {
     ) -> Result<DieAttrs, DebugInfoError> {
         let mut out = DieAttrs::default();
         let mut attrs = die.attrs();
-        while let Some(attr) = attrs.next().map_err(|e| self.bad(offset, e.to_string()))? {
+        while let Some(attr) = attrs
+            .next()
+            .map_err(|e| self.file.bad(offset, e.to_string()))?
+        {
             let v = attr.value();
             match attr.name() {
                 dw::DW_AT_name => {
                     out.name = self
+                        .file
                         .attr_str(&v)
                         .map(|b| String::from_utf8_lossy(b).into_owned());
                 }
@@ -930,7 +557,7 @@ impl TypeSource for TypeDb {
             return u64::MAX;
         };
         // index of the unit holding the DIE
-        let Ok(units) = self.units() else {
+        let Ok(units) = self.file.units() else {
             return u64::MAX;
         };
         (units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
@@ -950,7 +577,7 @@ impl TypeSource for TypeDb {
             return Ok(None);
         }
         let from = usize::try_from(from).unwrap_or(usize::MAX);
-        let hit = index::scan_from(self, name, kind, from)
+        let hit = index::scan_from(&self.file, name, kind, from)
             .map_err(|e| TypeError::Source(e.to_string()))?;
         Ok(hit.map(|(_, off)| self.arena.id_for(off)))
     }

@@ -14,9 +14,11 @@
 pub mod btf;
 pub mod dwarf;
 mod index;
+mod sections;
 pub mod select;
 
 /// The model's traits and ids, for the layers above that only consume types.
 pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};
+pub use index::{IndexFile, IndexProgress};
 pub use select::KernelTypes;

@@ -9,7 +9,6 @@ use super::KernelError;
 use crate::memory::x86_64::START_KERNEL_MAP;
 use memmap2::Mmap;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
-use std::fs::File;
 use std::sync::OnceLock;
 
 /// Where the symbol names live.
@@ -53,9 +52,11 @@ struct Sym {
 
 impl Symbols {
     pub fn open(path: &str) -> Result<Symbols, KernelError> {
-        let f = File::open(path).map_err(|e| KernelError::Vmlinux {
-            file: path.into(),
-            what: e.to_string(),
+        let f = crate::input::open_regular(std::path::Path::new(path)).map_err(|e| {
+            KernelError::Vmlinux {
+                file: path.into(),
+                what: e.to_string(),
+            }
         })?;
         // SAFETY: read-only mapping of the vmlinux; object bounds-checks every access.
         let map = unsafe { Mmap::map(&f) }.map_err(|e| KernelError::Vmlinux {

@@ -4,12 +4,13 @@
 use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
 use super::snapshot::{read_stable, Attempt, SnapshotError, Stable, Window};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
+use crate::memory::bytes::le_u64;
 use crate::memory::held::HeldPages;
 use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
 use crate::trees::maple::{self, MapleSnapshot, Rewalks};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
-use crate::trees::{le_u64, TreeError, WalkIssue, WalkLimits};
+use crate::trees::{TreeError, WalkIssue, WalkLimits};
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;

@@ -4,40 +4,13 @@
 use super::elf::{ElfCore, Note};
 use super::kcore::Kcore;
 use super::kdump::{self, KdumpFile};
-use super::vmcoreinfo::{parse_sys_vmcoreinfo, VmcoreInfo, VmcoreInfoError};
-use super::{MemError, Memory, PhysMemory};
+use super::vmcoreinfo::{parse_sys_vmcoreinfo, VmcoreInfo};
+pub use super::OpenError;
+use super::{Memory, PhysMemory};
+use crate::input::open_regular;
 use memmap2::Mmap;
-use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum OpenError {
-    #[error("{file}: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{file}: not a vmcore ({what}); expected an ELF core, a kdump-compressed file or /proc/kcore")]
-    NotADump { file: String, what: String },
-    #[error("{file}: offset {offset:#x}: {what}")]
-    Corrupt {
-        file: String,
-        offset: u64,
-        what: String,
-    },
-    #[error("{file}: unsupported: {what}")]
-    Unsupported { file: String, what: String },
-    #[error("{file}: {source}")]
-    Vmcoreinfo {
-        file: String,
-        #[source]
-        source: VmcoreInfoError,
-    },
-    #[error(transparent)]
-    Mem(#[from] MemError),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -127,10 +100,10 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
         file: path.into(),
         source: e,
     };
-    let f = File::open(path).map_err(io)?;
+    let f = open_regular(Path::new(path)).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     // /proc/kcore reports a huge size but cannot be mapped; procfs files are read with pread.
-    if path.starts_with("/proc/") || (meta.len() == 0 && !meta.is_file()) {
+    if path.starts_with("/proc/") {
         return open_kcore(path);
     }
     if meta.len() < 64 {

@@ -4,10 +4,10 @@
 //! The header and note parsing here is shared with /proc/kcore.
 
 use super::bytes::{align_up, le_u16, le_u32, le_u64, range};
-use super::dump::OpenError;
-use super::{MemError, PhysMemory};
+use super::{MemError, OpenError, PhysMemory};
+use crate::input::open_regular;
 use memmap2::Mmap;
-use std::fs::File;
+use std::path::Path;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -46,9 +46,14 @@ pub struct ElfHeaders {
 /// Fills a buffer from a file offset (mmap copy or pread).
 pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Result<(), OpenError> + 'a;
 
-/// Parse the ELF header, program headers and notes of a core file.
-/// `read_at` fills a buffer from a file offset (mmap or pread).
-pub fn parse_core_headers(file: &str, read_at: &mut ReadAt<'_>) -> Result<ElfHeaders, OpenError> {
+/// Parse the ELF header, program headers and notes of a core file of `file_len` bytes.
+/// `read_at` fills a buffer from a file offset (mmap or pread). Every table and note area
+/// is checked to lie inside the file before anything is allocated for it.
+pub fn parse_core_headers(
+    file: &str,
+    file_len: u64,
+    read_at: &mut ReadAt<'_>,
+) -> Result<ElfHeaders, OpenError> {
     let mut eh = [0u8; 64];
     read_at(0, &mut eh)?;
     let bad = |offset: u64, what: &str| OpenError::Corrupt {
@@ -101,21 +106,28 @@ pub fn parse_core_headers(file: &str, read_at: &mut ReadAt<'_>) -> Result<ElfHea
             &format!("implausible program header count {phnum}"),
         ));
     }
+    // phnum <= 2^20 and phentsize < 2^16: the product cannot overflow.
     let table_len = phnum * phentsize;
-    let mut table = vec![
-        0u8;
-        usize::try_from(table_len)
-            .map_err(|_| bad(phoff, "program header table too large"))?
-    ];
-    read_at(phoff, &mut table)?;
+    if phoff
+        .checked_add(table_len)
+        .is_none_or(|end| end > file_len)
+    {
+        return Err(bad(
+            0x20,
+            &format!(
+                "program header table of {phnum} x {phentsize} bytes at offset {phoff:#x} \
+                 does not fit the file ({file_len:#x} bytes)"
+            ),
+        ));
+    }
 
     let mut out = ElfHeaders::default();
     for i in 0..phnum {
-        let o = usize::try_from(i * phentsize)
-            .map_err(|_| bad(phoff, "program header index overflow"))?;
         let at = phoff + i * phentsize;
-        let p_type = le_u32(&table, o).ok_or_else(|| bad(at, "short program header"))?;
-        let field = |k: usize| le_u64(&table, o + k).ok_or_else(|| bad(at, "short program header"));
+        let mut ph = [0u8; 56];
+        read_at(at, &mut ph)?;
+        let p_type = le_u32(&ph, 0).ok_or_else(|| bad(at, "short program header"))?;
+        let field = |k: usize| le_u64(&ph, k).ok_or_else(|| bad(at, "short program header"));
         let (offset, vaddr, paddr, filesz, memsz) =
             (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
         match p_type {
@@ -137,6 +149,14 @@ pub fn parse_core_headers(file: &str, read_at: &mut ReadAt<'_>) -> Result<ElfHea
                     return Err(bad(
                         at,
                         &format!("PT_NOTE of {filesz} bytes is implausibly large"),
+                    ));
+                }
+                if offset.checked_add(filesz).is_none_or(|end| end > file_len) {
+                    return Err(bad(
+                        at,
+                        &format!(
+                            "file truncated: PT_NOTE of {filesz:#x} bytes at offset {offset:#x}, file has {file_len:#x}"
+                        ),
                     ));
                 }
                 let mut buf = vec![0u8; filesz as usize];
@@ -204,7 +224,7 @@ pub struct ElfCore {
 
 impl ElfCore {
     pub fn open(path: &str) -> Result<ElfCore, OpenError> {
-        let f = File::open(path).map_err(|e| OpenError::Io {
+        let f = open_regular(Path::new(path)).map_err(|e| OpenError::Io {
             file: path.into(),
             source: e,
         })?;
@@ -235,7 +255,7 @@ impl ElfCore {
                 buf.copy_from_slice(src);
                 Ok(())
             };
-            parse_core_headers(path, &mut read_at)?
+            parse_core_headers(path, len, &mut read_at)?
         };
         let mut loads = hdrs.loads;
         if loads.iter().any(|l| l.paddr.checked_add(l.memsz).is_none()) {

@@ -2,11 +2,12 @@
 //! kernel virtual address (text, direct map, vmalloc, vmemmap). Live memory:
 //! every read is a fresh `pread`, nothing is cached.
 
-use super::dump::OpenError;
 use super::elf::{parse_core_headers, ElfLoad, Note};
-use super::{MemError, Memory, PhysMemory};
+use super::{MemError, Memory, OpenError, PhysMemory};
+use crate::input::open_regular;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Start of the kernel image mapping (`__START_KERNEL_map`).
@@ -26,17 +27,25 @@ pub struct Kcore {
 
 impl Kcore {
     pub fn open(path: &str) -> Result<Kcore, OpenError> {
-        let file = File::open(path).map_err(|e| OpenError::Io {
+        let file = open_regular(Path::new(path)).map_err(|e| OpenError::Io {
             file: path.into(),
             source: e,
         })?;
+        // /proc/kcore's size is that of the address space it covers (0, should a procfs
+        // core not report one: then reads alone bound the headers).
+        let len = file
+            .metadata()
+            .map(|m| m.len())
+            .ok()
+            .filter(|&l| l > 0)
+            .unwrap_or(u64::MAX);
         let mut read_at = |off: u64, buf: &mut [u8]| -> Result<(), OpenError> {
             file.read_exact_at(buf, off).map_err(|e| OpenError::Io {
                 file: path.into(),
                 source: e,
             })
         };
-        let hdrs = parse_core_headers(path, &mut read_at)?;
+        let hdrs = parse_core_headers(path, len, &mut read_at)?;
         let mut loads = hdrs.loads;
         loads.sort_by_key(|l| l.vaddr);
         // Segments are huge and sparse: the file size bounds nothing (reads are preads at

@@ -9,10 +9,10 @@
 //! the records once and read through the index, never rewriting the file.
 
 use super::bytes::{be_i64, le_u32, le_u64, range};
-use super::dump::OpenError;
+use super::contained::contained;
 use super::elf::{parse_notes, Note};
 use super::page_cache::PageCache;
-use super::{MemError, PhysMemory};
+use super::{MemError, OpenError, PhysMemory};
 use memmap2::Mmap;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -22,7 +22,6 @@ use std::sync::Arc;
 pub const DUMP_DH_COMPRESSED_ZLIB: u32 = 0x1;
 pub const DUMP_DH_COMPRESSED_LZO: u32 = 0x2;
 pub const DUMP_DH_COMPRESSED_SNAPPY: u32 = 0x4;
-pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
 pub const DUMP_DH_COMPRESSED_ZSTD: u32 = 0x20;
 
 const FLAT_HEADER_SIZE: u64 = 4096;
@@ -429,7 +428,7 @@ impl KdumpFile {
     }
 
     fn decompress(&self, data: &[u8], flags: u32, bs: usize) -> Result<Vec<u8>, String> {
-        // Third-party decoders fed with untrusted bytes: contain any panic as an error.
+        // Third-party decoders fed with untrusted bytes: any panic becomes an error, silently.
         let run = || -> Result<Vec<u8>, String> {
             let out = if flags & DUMP_DH_COMPRESSED_ZLIB != 0 {
                 let mut out = Vec::with_capacity(bs);
@@ -462,8 +461,7 @@ impl KdumpFile {
             };
             Ok(out)
         };
-        let out = std::panic::catch_unwind(run)
-            .map_err(|_| "decompressor failed on corrupt data".to_string())??;
+        let out = contained(run).ok_or("decompressor failed on corrupt data")??;
         if out.len() != bs {
             return Err(format!(
                 "page decompresses to {} bytes, expected {bs}",

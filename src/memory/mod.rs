@@ -11,6 +11,7 @@
 //! and never learns where the bytes came from. [`dump::open`] picks the format.
 
 pub mod bytes;
+mod contained;
 pub mod dump;
 pub mod elf;
 pub mod held;
@@ -55,6 +56,36 @@ pub enum MemError {
         #[source]
         source: std::sync::Arc<std::io::Error>,
     },
+}
+
+/// A dump or core that cannot be opened: always names the file, and the offset where the
+/// content is at fault.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: not a vmcore ({what}); expected an ELF core, a kdump-compressed file or /proc/kcore")]
+    NotADump { file: String, what: String },
+    #[error("{file}: offset {offset:#x}: {what}")]
+    Corrupt {
+        file: String,
+        offset: u64,
+        what: String,
+    },
+    #[error("{file}: unsupported: {what}")]
+    Unsupported { file: String, what: String },
+    #[error("{file}: {source}")]
+    Vmcoreinfo {
+        file: String,
+        #[source]
+        source: vmcoreinfo::VmcoreInfoError,
+    },
+    #[error(transparent)]
+    Mem(#[from] MemError),
 }
 
 impl MemError {

@@ -83,10 +83,6 @@ impl VmcoreInfo {
     pub fn pgtable_l5_enabled(&self) -> Option<bool> {
         self.number("pgtable_l5_enabled").map(|n| n != 0)
     }
-
-    pub fn crash_time(&self) -> Option<i64> {
-        self.get("CRASHTIME")?.parse().ok()
-    }
 }
 
 fn parse_hex(s: &str) -> Option<u64> {

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::maple::MapleTree;
 use super::rbtree::{fit_high, fit_low, vm_end_gap, vm_start_gap, Interval, RbTree};
+use crate::rng::XorShift;
 
 const PAGE: u64 = 4096;
 /// Address space of the random tests, in pages: small enough for collisions
@@ -316,26 +317,11 @@ proptest! {
     }
 }
 
-/// xorshift64*: deterministic large runs without another crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Grow to a few thousand intervals (maple height 4), then shrink back to an
 /// empty tree, checking invariants after every operation.
 #[test]
 fn grow_and_shrink_deep_trees() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
     let mut t = Trees::new();
     let mut max_height = 0;
     for _ in 0..2500 {
@@ -388,7 +374,7 @@ fn dense_intervals_erase_merges_across_leaves() {
         });
     }
     t.validate();
-    let mut rng = Rng(42);
+    let mut rng = XorShift::new(42);
     for _ in 0..800 {
         let k = rng.below(t.model.len() as u64) as usize;
         t.apply(&Op::EraseNth(k));

@@ -1,5 +1,7 @@
 //! See ../lib.rs for where this layer sits.
 pub mod check;
+pub mod layout_json;
+pub mod pahole;
 pub mod tree;
 
 /// Hex serializers for JSON output (u64 addresses as "0x..." strings).

@@ -3,7 +3,8 @@
 //! (removed in 6.1 by commit 763ecb035029). Pointers are to entries, not to an
 //! embedded `list_head`.
 
-use super::{le_u64, ser_hex, IssueKind, WalkIssue, WalkLimits};
+use super::{ser_hex, IssueKind, WalkIssue, WalkLimits};
+use crate::memory::bytes::le_u64;
 use crate::memory::Memory;
 use serde::Serialize;
 use std::collections::HashSet;

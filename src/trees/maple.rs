@@ -11,7 +11,8 @@
 //! follows the kernel's point-lookup descent and records the nodes it touched;
 //! [`mt_find`] continues to the next entry like `find_vma()`.
 
-use super::{le_u64, ser_hex, ser_hex_vec, IssueKind, TreeError, WalkIssue, WalkLimits};
+use super::{ser_hex, ser_hex_vec, IssueKind, TreeError, WalkIssue, WalkLimits};
+use crate::memory::bytes::le_u64;
 use crate::memory::Memory;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -25,7 +26,6 @@ pub const MAPLE_NODE_TYPE_MASK: u64 = 0x0F;
 /// Values below this ending in binary `10` are internal entries (`xa_is_internal`).
 pub const MAPLE_RESERVED_RANGE: u64 = 4096;
 pub const MT_FLAGS_ALLOC_RANGE: u32 = 0x01;
-pub const MT_FLAGS_USE_RCU: u32 = 0x02;
 pub const MT_FLAGS_HEIGHT_OFFSET: u32 = 0x02;
 pub const MT_FLAGS_HEIGHT_MASK: u32 = 0x7C;
 pub const MAPLE_HEIGHT_MAX: u32 = 31;
@@ -39,8 +39,6 @@ pub const MAPLE_PARENT_16B_SLOT_SHIFT: u64 = 2;
 pub const MAPLE_PARENT_16B_SLOT_MASK: u64 = 0xFC;
 /// `xa_mk_internal(257)`: a reserved range that reads as NULL.
 pub const XA_ZERO_ENTRY: u64 = 0x406;
-/// `xa_mk_internal(256)`: must never be found in a stable tree.
-pub const XA_RETRY_ENTRY: u64 = 0x402;
 
 /// `enum maple_type` (include/linux/maple_tree.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -13,6 +13,7 @@
 pub mod list;
 pub mod maple;
 pub mod rbtree;
+#[cfg(test)]
 pub mod sparse;
 
 use crate::memory::MemError;
@@ -144,12 +145,4 @@ pub fn ser_hex_vec<S: serde::Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Er
         seq.serialize_element(&format!("{x:#x}"))?;
     }
     seq.end()
-}
-
-/// Little-endian `u64` at `off` in `buf`, or `None` when out of range.
-pub(crate) fn le_u64(buf: &[u8], off: usize) -> Option<u64> {
-    let b = buf.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Some(u64::from_le_bytes(a))
 }

@@ -7,7 +7,8 @@
 //! bit 0 (`RB_RED` 0, `RB_BLACK` 1). A node whose parent word points at itself is
 //! "empty" (`RB_EMPTY_NODE`, not in a tree).
 
-use super::{le_u64, ser_hex, IssueKind, TreeError, WalkIssue, WalkLimits};
+use super::{ser_hex, IssueKind, TreeError, WalkIssue, WalkLimits};
+use crate::memory::bytes::le_u64;
 use crate::memory::Memory;
 use serde::Serialize;
 use std::collections::HashSet;

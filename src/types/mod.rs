@@ -1,6 +1,5 @@
-//! The type model (independent of DWARF/BTF), layout computation and the pahole printer.
+//! The type model (independent of DWARF/BTF) and layout computation (placement, holes,
+//! padding, natural alignment). Printing it is render/'s job.
 
-pub mod json;
 pub mod layout;
 pub mod model;
-pub mod pahole;

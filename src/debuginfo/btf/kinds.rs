@@ -304,16 +304,6 @@ impl<'a> BtfType<'a> {
         })
     }
 
-    /// VAR linkage (0 static, 1 global, 2 extern).
-    pub fn var_linkage(&self) -> Option<u32> {
-        (self.kind == BtfKind::Var).then(|| self.tail_u32(0))
-    }
-
-    /// DECL_TAG component index: -1 for the declaration itself, else a member or parameter.
-    pub fn decl_tag_component(&self) -> Option<i32> {
-        (self.kind == BtfKind::DeclTag).then(|| self.tail_u32(0) as i32)
-    }
-
     /// The referenced type id, for kinds whose head holds one.
     pub fn target(&self) -> Option<u32> {
         self.kind.head_is_type_ref().then_some(self.size_or_type)

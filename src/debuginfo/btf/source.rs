@@ -40,7 +40,7 @@ pub fn load(path: &Path) -> Result<(Blob, Option<u32>), BtfError> {
         path: shown(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::input::open_regular(path).map_err(io)?;
     let mut magic = [0u8; 4];
     let got = read_prefix(&file, &mut magic).map_err(io)?;
     let magic = magic.get(..got).unwrap_or(&[]);
@@ -48,7 +48,10 @@ pub fn load(path: &Path) -> Result<(Blob, Option<u32>), BtfError> {
         return load_elf(path, &file);
     }
     if magic.starts_with(&[0x9f, 0xeb]) || magic.starts_with(&[0xeb, 0x9f]) {
-        return Ok((Blob::Owned(std::fs::read(path).map_err(io)?), None));
+        return Ok((
+            Blob::Owned(crate::input::read_regular(path).map_err(io)?),
+            None,
+        ));
     }
     Err(BtfError::NotBtf { path: shown() })
 }

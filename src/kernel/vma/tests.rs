@@ -66,7 +66,7 @@ fn long_prefix_gets_single_space() {
         start: 0xffff_ffff_ff60_0000,
         end: 0xffff_ffff_ff60_1000,
         flags: VM_EXEC,
-        pgoff: 0x0001_2345_6789,
+        pgoff: 0x1_2345_6789,
         file: 1,
         mm: 0,
         dev: (0x103 << 20) | 0x12345,

@@ -139,8 +139,8 @@ fn two_level() -> (SparseMemory, Vec<(u64, u64, u64)>) {
         }
         a.push((last, entry));
     }
-    write_range(&mut m, LEAF_A, ROOT | (0 << 3) | 6, &a);
-    // Leaf B covers [0x20_0000, MAX]: 15 slots, last pivot == MAX.
+    write_range(&mut m, LEAF_A, ROOT | 6, &a); // parent slot 0
+                                               // Leaf B covers [0x20_0000, MAX]: 15 slots, last pivot == MAX.
     let mut b = Vec::new();
     for i in 0..15u64 {
         let first = 0x20_0000 + i * 0x1000;

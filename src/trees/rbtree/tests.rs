@@ -38,11 +38,13 @@ fn node(i: u64) -> u64 {
     vma(i) + VM_RB
 }
 
-/// `(index, parent index or none, colour, left, right)`; VMA i spans
-/// [i * 0x10000, i * 0x10000 + 0x1000).
+/// `(index, parent index or none, colour, left, right)`.
+type NodeShape = (u64, Option<u64>, u8, Option<u64>, Option<u64>);
+
+/// VMA i spans [i * 0x10000, i * 0x10000 + 0x1000).
 fn build() -> SparseMemory {
     let mut m = SparseMemory::new();
-    let shape: [(u64, Option<u64>, u8, Option<u64>, Option<u64>); 5] = [
+    let shape: [NodeShape; 5] = [
         (1, Some(3), RB_BLACK, None, Some(2)),
         (2, Some(1), RB_RED, None, None),
         (3, None, RB_BLACK, Some(1), Some(4)),

@@ -1,0 +1,373 @@
+//! The DIE scan behind the name index: named, non-declaration type DIEs at unit level and
+//! inside functions (where pahole also finds types), decoding attributes only for those.
+//! Units are scanned in parallel (rayon) and merged in unit order, so that "first definition"
+//! matches pahole.
+
+use gimli::constants as dw;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::types::model::NameKind;
+
+use super::names::{Kind, NameIndex};
+use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, UnitSpan};
+
+/// Progress of an index build, `(units done, units in total)`: called from the scanning
+/// threads, first with 0 done when the build starts, last with `done == total`.
+pub type IndexProgress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// One type definition seen by the scan.
+struct Raw<'a> {
+    name: &'a [u8],
+    kind: Kind,
+    offset: u64,
+    /// shape hash of a unit-level struct/union (None: local to a function, or not a
+    /// struct/union)
+    top: Option<u64>,
+}
+
+/// Shape of a unit-level struct/union being read: what pahole compares to decide whether a
+/// second definition of a name is "the same" (size, member count, member names, bit offsets,
+/// bitfield widths).
+struct ShapeBuilder {
+    raw: usize,
+    child_depth: usize,
+    hash: Box<Xxh3>,
+    members: u64,
+}
+
+/// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
+/// lexical blocks (where pahole's loader registers types), in DIE order. With `shapes`, the
+/// members of unit-level structs/unions are decoded too, to hash their shape.
+fn scan_unit<'a>(
+    db: &'a DwarfFile,
+    span: UnitSpan,
+    out: &mut Vec<Raw<'a>>,
+    shapes: bool,
+) -> Result<(), DebugInfoError> {
+    let header = db.unit_header(span.start)?;
+    let abbrevs = db.abbreviations_uncached(&header)?;
+    let mut raw = header
+        .entries_raw(&abbrevs, None)
+        .map_err(|e| db.bad(span.start, e.to_string()))?;
+    // scope[d] = whether DIEs at depth d+1 can define types pahole registers
+    let mut scope: Vec<bool> = Vec::with_capacity(32);
+    let mut parent_ok = true; // the unit DIE itself sits at depth 0
+    let mut shape: Option<ShapeBuilder> = None;
+    while !raw.is_empty() {
+        let die_off = span.start + raw.next_offset().0 as u64;
+        let abbrev = match raw.read_abbreviation() {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                // end of a sibling list
+                scope.pop();
+                parent_ok = scope.last().copied().unwrap_or(true);
+                if let Some(sb) = &shape {
+                    if scope.len() < sb.child_depth {
+                        finish_shape(out, shape.take());
+                    }
+                }
+                continue;
+            }
+            Err(e) => return Err(db.bad(die_off, e.to_string())),
+        };
+        let tag = abbrev.tag();
+        let kind = if parent_ok && !scope.is_empty() {
+            Kind::of_tag(tag)
+        } else {
+            None
+        };
+        let in_shape = shape
+            .as_ref()
+            .is_some_and(|sb| scope.len() == sb.child_depth)
+            && tag == dw::DW_TAG_member;
+        // Children worth reading: those of the unit, of functions and lexical blocks (types
+        // pahole registers live there) and, for shapes, the members of unit-level structs.
+        let container = parent_ok
+            && matches!(
+                tag,
+                dw::DW_TAG_compile_unit
+                    | dw::DW_TAG_partial_unit
+                    | dw::DW_TAG_subprogram
+                    | dw::DW_TAG_lexical_block
+            );
+        let mut descend = container;
+        let mut sibling: Option<usize> = None;
+        if let Some(kind) = kind {
+            let mut name: Option<&'a [u8]> = None;
+            let mut decl = false;
+            let mut size = 0u64;
+            for spec in abbrev.attributes() {
+                let attr = raw
+                    .read_attribute(*spec)
+                    .map_err(|e| db.bad(die_off, e.to_string()))?;
+                match attr.name() {
+                    dw::DW_AT_name => name = db.attr_str(&attr.value()),
+                    dw::DW_AT_declaration => {
+                        decl = matches!(attr.value(), gimli::AttributeValue::Flag(true))
+                    }
+                    dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
+                    dw::DW_AT_sibling => {
+                        if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                            sibling = Some(o.0);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(name), false) = (name, decl) {
+                let top = scope.len() == 1;
+                let composite = matches!(kind, Kind::Struct | Kind::Union);
+                out.push(Raw {
+                    name,
+                    kind,
+                    offset: die_off,
+                    top: if top { Some(0) } else { None },
+                });
+                if shapes && top && composite {
+                    let sb = ShapeBuilder {
+                        raw: out.len() - 1,
+                        child_depth: scope.len() + 1,
+                        hash: Box::new(Xxh3::new()),
+                        members: 0,
+                    };
+                    let mut sb = sb;
+                    sb.hash.update(&size.to_le_bytes());
+                    if abbrev.has_children() {
+                        shape = Some(sb);
+                        descend = true;
+                    } else {
+                        finish_shape(out, Some(sb));
+                    }
+                }
+            }
+        } else if in_shape {
+            let m = MemberShape::read(db, &mut raw, abbrev, die_off)?;
+            if let Some(sb) = shape.as_mut() {
+                m.feed(&mut sb.hash);
+                sb.members += 1;
+            }
+        } else if abbrev.has_children()
+            && !container
+            && abbrev
+                .attributes()
+                .iter()
+                .any(|a| a.name() == dw::DW_AT_sibling)
+        {
+            for spec in abbrev.attributes() {
+                let attr = raw
+                    .read_attribute(*spec)
+                    .map_err(|e| db.bad(die_off, e.to_string()))?;
+                if attr.name() == dw::DW_AT_sibling {
+                    if let gimli::AttributeValue::UnitRef(o) = attr.value() {
+                        sibling = Some(o.0);
+                    }
+                }
+            }
+        } else {
+            raw.skip_attributes(abbrev.attributes())
+                .map_err(|e| db.bad(die_off, e.to_string()))?;
+        }
+        if abbrev.has_children() {
+            // Jump over a subtree of no interest (struct members, enumerators, inlined
+            // subroutines, call sites...) when the DIE says where its next sibling is.
+            if !descend {
+                if let Some(sib) = sibling.filter(|s| *s > raw.next_offset().0) {
+                    raw = header
+                        .entries_raw(&abbrevs, Some(gimli::UnitOffset(sib)))
+                        .map_err(|e| db.bad(die_off, e.to_string()))?;
+                    continue;
+                }
+            }
+            let ok = container;
+            scope.push(ok);
+            parent_ok = ok;
+            if scope.len() > 4096 {
+                return Err(db.bad(die_off, "DIE nesting deeper than 4096"));
+            }
+        }
+    }
+    finish_shape(out, shape.take());
+    Ok(())
+}
+
+#[derive(Default)]
+struct MemberShape<'a> {
+    name: Option<&'a [u8]>,
+    location: u64,
+    data_bit_offset: Option<u64>,
+    bit_offset_msb: Option<i64>,
+    bit_size: u64,
+    byte_size: u64,
+}
+
+impl<'a> MemberShape<'a> {
+    /// The attributes of a `DW_TAG_member` DIE that make up its part of the shape.
+    fn read(
+        db: &'a DwarfFile,
+        raw: &mut gimli::EntriesRaw<'_, '_, Slice<'a>>,
+        abbrev: &gimli::Abbreviation,
+        die_off: u64,
+    ) -> Result<MemberShape<'a>, DebugInfoError> {
+        let mut m = MemberShape::default();
+        for spec in abbrev.attributes() {
+            let attr = raw
+                .read_attribute(*spec)
+                .map_err(|e| db.bad(die_off, e.to_string()))?;
+            let v = attr.value();
+            match attr.name() {
+                dw::DW_AT_name => m.name = db.attr_str(&v),
+                dw::DW_AT_data_member_location => m.location = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_data_bit_offset => m.data_bit_offset = attr.udata_value(),
+                dw::DW_AT_bit_size => m.bit_size = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_byte_size => m.byte_size = attr.udata_value().unwrap_or(0),
+                dw::DW_AT_bit_offset => {
+                    m.bit_offset_msb = attr.sdata_value().or(attr.udata_value().map(|x| x as i64))
+                }
+                _ => {}
+            }
+        }
+        Ok(m)
+    }
+
+    fn feed(&self, h: &mut Xxh3) {
+        // absolute bit offset, as the type model computes it
+        let bit_offset = match (self.data_bit_offset, self.bit_offset_msb) {
+            (Some(d), _) => d,
+            (None, Some(msb)) if self.bit_size != 0 => {
+                let lsb = (self.byte_size as i64) * 8 - msb - self.bit_size as i64;
+                ((self.location as i64) * 8 + lsb).max(0) as u64
+            }
+            _ => self.location.wrapping_mul(8),
+        };
+        match self.name {
+            Some(n) => {
+                h.update(&[1]);
+                h.update(n);
+            }
+            None => h.update(&[0]),
+        }
+        h.update(&(bit_offset as u32).to_le_bytes());
+        h.update(&[self.bit_size as u8]);
+    }
+}
+
+fn finish_shape(out: &mut [Raw<'_>], sb: Option<ShapeBuilder>) {
+    if let Some(mut sb) = sb {
+        if let Some(r) = out.get_mut(sb.raw) {
+            sb.hash.update(&sb.members.to_le_bytes());
+            r.top = Some(sb.hash.digest());
+        }
+    }
+}
+
+fn kind_wanted(kind: Kind, want: NameKind) -> bool {
+    kind.matches(want)
+}
+
+/// Scan the first units sequentially for `name`; `Some` when found there. Bounded to a small
+/// budget so that a late or missing name quickly falls through to the full index.
+pub(crate) fn early_scan(
+    db: &DwarfFile,
+    name: &str,
+    want: NameKind,
+) -> Result<Option<u64>, DebugInfoError> {
+    // pahole reads DWARF at roughly 20 MB/s; past 16 MB the parallel index is the faster way.
+    const BUDGET_BYTES: u64 = 16 << 20;
+    let mut scanned = 0u64;
+    let mut buf = Vec::new();
+    for span in db.unit_spans_iter() {
+        buf.clear();
+        scan_unit(db, span, &mut buf, false)?;
+        if let Some(hit) = buf
+            .iter()
+            .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+        {
+            return Ok(Some(hit.offset));
+        }
+        scanned += span.end - span.start;
+        if scanned > BUDGET_BYTES {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// First definition of `name` in units `from..` (index into the unit list): unit index and DIE
+/// offset. Units are scanned in parallel chunks, stopping at the first chunk with a hit.
+pub(crate) fn scan_from(
+    db: &DwarfFile,
+    name: &str,
+    want: NameKind,
+    from: usize,
+) -> Result<Option<(usize, u64)>, DebugInfoError> {
+    let units = db.units()?;
+    let rest = units.get(from..).unwrap_or(&[]);
+    for (ci, group) in rest.chunks(32).enumerate() {
+        let hits: Vec<Result<Option<u64>, DebugInfoError>> = group
+            .par_iter()
+            .map(|span| {
+                let mut v = Vec::new();
+                scan_unit(db, *span, &mut v, false)?;
+                Ok(v.iter()
+                    .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+                    .map(|r| r.offset))
+            })
+            .collect();
+        for (i, h) in hits.into_iter().enumerate() {
+            if let Some(off) = h? {
+                return Ok(Some((from + ci * 32 + i, off)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Build the whole index in parallel: groups of consecutive units are indexed independently
+/// (first definition within the group), then merged in unit order. With `shapes`, unit-level
+/// structs/unions also get their shape (for the full listing).
+pub(crate) fn build(
+    db: &DwarfFile,
+    shapes: bool,
+    progress: Option<&IndexProgress>,
+) -> Result<NameIndex, DebugInfoError> {
+    let units = db.units()?;
+    // the scan reads .debug_info front to back
+    db.advise_sequential();
+    let total = units.len() as u64;
+    let done = AtomicU64::new(0);
+    let tick = |n: u64| {
+        let now = done.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(report) = progress {
+            report(now, total);
+        }
+    };
+    tick(0);
+    let group = (units.len() / 64).max(4);
+    let parts: Vec<Result<NameIndex, DebugInfoError>> = units
+        .par_chunks(group)
+        .map(|spans| {
+            let mut ix = NameIndex::default();
+            let mut buf = Vec::new();
+            for span in spans {
+                buf.clear();
+                scan_unit(db, *span, &mut buf, shapes)?;
+                for r in &buf {
+                    let name = String::from_utf8_lossy(r.name);
+                    ix.insert(&name, r.kind, r.offset, r.top);
+                }
+            }
+            tick(spans.len() as u64);
+            Ok(ix)
+        })
+        .collect();
+    let mut index = NameIndex {
+        has_shapes: shapes,
+        ..NameIndex::default()
+    };
+    for part in parts {
+        index.merge(part?);
+    }
+    Ok(index)
+}

@@ -1,0 +1,399 @@
+//! The DWARF sections of a memory-mapped ELF file and the unit boundaries of its
+//! `.debug_info`: what both the type loader (`dwarf`) and the name index scan read.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gimli::{AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader};
+use memmap2::Mmap;
+use object::{Object, ObjectSection};
+
+pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Errors of the DWARF loader. Each names the file and, where it applies, the offset.
+#[derive(Debug, thiserror::Error)]
+pub enum DebugInfoError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not an ELF file ({reason})")]
+    NotElf { path: PathBuf, reason: String },
+    #[error("{path}: no DWARF debug information (no {section} section)")]
+    NoDwarf {
+        path: PathBuf,
+        section: &'static str,
+    },
+    #[error("{path}: section {section} is compressed; compressed DWARF is not supported")]
+    Compressed {
+        path: PathBuf,
+        section: &'static str,
+    },
+    #[error("{path}: section {section} lies outside the file (truncated?)")]
+    Truncated {
+        path: PathBuf,
+        section: &'static str,
+    },
+    #[error("{path}: big-endian or non-64-bit ELF is not supported")]
+    Unsupported { path: PathBuf },
+    #[error("{path}: bad DWARF at .debug_info offset {offset:#x}: {reason}")]
+    BadDwarf {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+}
+
+/// One compilation unit's place in `.debug_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UnitSpan {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// The mapped file and its DWARF sections.
+pub(crate) struct DwarfFile {
+    path: PathBuf,
+    mmap: Mmap,
+    info: SectionData,
+    abbrev: SectionData,
+    str_: SectionData,
+    line_str: SectionData,
+    build_id: Option<Vec<u8>>,
+    units: OnceLock<Vec<UnitSpan>>,
+    abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+}
+
+/// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
+struct SectionData {
+    range: Range<usize>,
+    owned: Option<Vec<u8>>,
+}
+
+impl SectionData {
+    fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
+        match &self.owned {
+            Some(v) => v,
+            None => map.get(self.range.clone()).unwrap_or(&[]),
+        }
+    }
+}
+
+fn section_data(
+    path: &Path,
+    file: &object::File<'_>,
+    map: &[u8],
+    name: &'static str,
+    required: bool,
+) -> Result<SectionData, DebugInfoError> {
+    let missing = || -> Result<SectionData, DebugInfoError> {
+        if required {
+            Err(DebugInfoError::NoDwarf {
+                path: path.to_path_buf(),
+                section: name,
+            })
+        } else {
+            Ok(SectionData {
+                range: 0..0,
+                owned: None,
+            })
+        }
+    };
+    let Some(sec) = file.section_by_name(name) else {
+        return missing();
+    };
+    let compressed = sec
+        .compressed_file_range()
+        .map_err(|e| DebugInfoError::NotElf {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if compressed.format != object::CompressionFormat::None {
+        return Err(DebugInfoError::Compressed {
+            path: path.to_path_buf(),
+            section: name,
+        });
+    }
+    let Some((off, size)) = sec.file_range() else {
+        return missing();
+    };
+    let start = usize::try_from(off).ok();
+    let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
+    let range = match (start, end) {
+        (Some(s), Some(e)) if e <= map.len() => s..e,
+        _ => {
+            return Err(DebugInfoError::Truncated {
+                path: path.to_path_buf(),
+                section: name,
+            })
+        }
+    };
+    // Only relocatable objects (gcc -c output, kernel modules) need their DWARF relocated. An
+    // ET_EXEC vmlinux also carries .rela.debug_* but those are already applied.
+    let owned = if file.kind() == object::ObjectKind::Relocatable {
+        Some(relocated(
+            path,
+            file,
+            &sec,
+            map.get(range.clone()).unwrap_or(&[]),
+            name,
+        )?)
+    } else {
+        None
+    };
+    Ok(SectionData { range, owned })
+}
+
+/// Copy of a section with its absolute relocations applied (symbol value + addend).
+fn relocated(
+    path: &Path,
+    file: &object::File<'_>,
+    sec: &object::Section<'_, '_>,
+    data: &[u8],
+    name: &'static str,
+) -> Result<Vec<u8>, DebugInfoError> {
+    let mut out = data.to_vec();
+    for (at, rel) in sec.relocations() {
+        let value = match rel.target() {
+            object::RelocationTarget::Symbol(idx) => match file.symbol_by_index(idx) {
+                Ok(sym) => object::ObjectSymbol::address(&sym),
+                Err(_) => 0,
+            },
+            _ => 0,
+        };
+        let v = (value as i64).wrapping_add(rel.addend()) as u64;
+        let width = (rel.size() / 8) as usize;
+        let at = usize::try_from(at).unwrap_or(usize::MAX);
+        let Some(dst) = at.checked_add(width).and_then(|e| out.get_mut(at..e)) else {
+            return Err(DebugInfoError::Truncated {
+                path: path.to_path_buf(),
+                section: name,
+            });
+        };
+        match width {
+            4 => dst.copy_from_slice(&(v as u32).to_le_bytes()),
+            8 => dst.copy_from_slice(&v.to_le_bytes()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+impl DwarfFile {
+    /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
+    /// headers and the unit headers of `.debug_info`.
+    pub(crate) fn open(path: &Path) -> Result<DwarfFile, DebugInfoError> {
+        let io = |source| DebugInfoError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = crate::input::open_regular(path).map_err(io)?;
+        // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
+        // usual mmap caveat and is out of our control.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        // Lookups touch a few scattered pages: no read-ahead around each fault.
+        let _ = mmap.advise(memmap2::Advice::Random);
+        let (info, abbrev, str_, line_str, build_id) = {
+            let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            if !obj.is_little_endian() || !obj.is_64() {
+                return Err(DebugInfoError::Unsupported {
+                    path: path.to_path_buf(),
+                });
+            }
+            let info = section_data(path, &obj, &mmap, ".debug_info", true)?;
+            let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
+            let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
+            let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
+            let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
+            (info, abbrev, str_, line_str, build_id)
+        };
+        let db = DwarfFile {
+            path: path.to_path_buf(),
+            mmap,
+            info,
+            abbrev,
+            str_,
+            line_str,
+            build_id,
+            units: OnceLock::new(),
+            abbrev_cache: Mutex::new(HashMap::new()),
+        };
+        // Check the first unit header now, so that garbage DWARF fails at open with a clear
+        // error; the other headers are read only when needed (or come from the index cache).
+        db.unit_header(0)?;
+        Ok(db)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn build_id(&self) -> Option<&[u8]> {
+        self.build_id.as_deref()
+    }
+
+    pub(crate) fn units(&self) -> Result<&[UnitSpan], DebugInfoError> {
+        if let Some(u) = self.units.get() {
+            return Ok(u);
+        }
+        let spans = self.read_unit_spans()?;
+        Ok(self.units.get_or_init(|| spans))
+    }
+
+    /// Read-ahead for the front-to-back scan of an index build.
+    pub(crate) fn advise_sequential(&self) {
+        let r = &self.info.range;
+        if self.info.owned.is_none() && !r.is_empty() {
+            let _ = self
+                .mmap
+                .advise_range(memmap2::Advice::Sequential, r.start, r.len());
+        }
+    }
+
+    /// Unit boundaries known from a valid index cache (saves touching every unit header).
+    pub(crate) fn set_units(&self, spans: Vec<UnitSpan>) {
+        let _ = self.units.set(spans);
+    }
+
+    pub(crate) fn bad(&self, offset: u64, reason: impl Into<String>) -> DebugInfoError {
+        DebugInfoError::BadDwarf {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn sec<'a>(&'a self, s: &'a SectionData) -> &'a [u8] {
+        s.bytes(&self.mmap)
+    }
+
+    pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
+        gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
+    }
+
+    /// Size of `.debug_info`, part of the cache key.
+    pub(crate) fn debug_info_len(&self) -> u64 {
+        self.sec(&self.info).len() as u64
+    }
+
+    fn read_unit_spans(&self) -> Result<Vec<UnitSpan>, DebugInfoError> {
+        let mut spans = Vec::new();
+        let mut iter = self.debug_info().units();
+        loop {
+            let header = match iter.next() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    let at = spans.last().map(|s: &UnitSpan| s.end).unwrap_or(0);
+                    return Err(self.bad(at, format!("unit header: {e}")));
+                }
+            };
+            let start = header
+                .offset()
+                .as_debug_info_offset()
+                .map(|o| o.0 as u64)
+                .unwrap_or(0);
+            let end = start.saturating_add(header.length_including_self() as u64);
+            spans.push(UnitSpan { start, end });
+        }
+        if spans.is_empty() {
+            return Err(DebugInfoError::NoDwarf {
+                path: self.path.clone(),
+                section: ".debug_info units",
+            });
+        }
+        Ok(spans)
+    }
+
+    pub(crate) fn unit_header(&self, start: u64) -> Result<UnitHeader<Slice<'_>>, DebugInfoError> {
+        let off = usize::try_from(start).map_err(|_| self.bad(start, "offset too large"))?;
+        self.debug_info()
+            .header_from_offset(DebugInfoOffset(off))
+            .map_err(|e| self.bad(start, format!("unit header: {e}")))
+    }
+
+    pub(crate) fn abbreviations(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+    ) -> Result<Arc<gimli::Abbreviations>, DebugInfoError> {
+        let key = header.debug_abbrev_offset().0 as u64;
+        if let Ok(cache) = self.abbrev_cache.lock() {
+            if let Some(a) = cache.get(&key) {
+                return Ok(a.clone());
+            }
+        }
+        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
+        let a = Arc::new(
+            header
+                .abbreviations(&abbrev)
+                .map_err(|e| self.bad(key, format!("abbreviations: {e}")))?,
+        );
+        if let Ok(mut cache) = self.abbrev_cache.lock() {
+            cache.insert(key, a.clone());
+        }
+        Ok(a)
+    }
+
+    /// Abbreviations parsed without touching the shared cache (index scan: each unit once).
+    pub(crate) fn abbreviations_uncached(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+    ) -> Result<gimli::Abbreviations, DebugInfoError> {
+        let abbrev = gimli::DebugAbbrev::new(self.sec(&self.abbrev), LittleEndian);
+        let key = header.debug_abbrev_offset().0 as u64;
+        header
+            .abbreviations(&abbrev)
+            .map_err(|e| self.bad(key, format!("abbreviations: {e}")))
+    }
+
+    /// String value of an attribute (inline, `.debug_str` or `.debug_line_str`).
+    pub(crate) fn attr_str<'a>(&'a self, value: &AttributeValue<Slice<'a>>) -> Option<&'a [u8]> {
+        match value {
+            AttributeValue::String(s) => Some(s.slice()),
+            AttributeValue::DebugStrRef(o) => {
+                gimli::DebugStr::new(self.sec(&self.str_), LittleEndian)
+                    .get_str(*o)
+                    .ok()
+                    .map(|s| s.slice())
+            }
+            AttributeValue::DebugLineStrRef(o) => {
+                gimli::DebugLineStr::new(self.sec(&self.line_str), LittleEndian)
+                    .get_str(*o)
+                    .ok()
+                    .map(|s| s.slice())
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn unit_for(&self, offset: u64) -> Option<UnitSpan> {
+        if let Some(units) = self.units.get() {
+            let i = units.partition_point(|u| u.start <= offset);
+            let u = *units.get(i.checked_sub(1)?)?;
+            return (offset < u.end).then_some(u);
+        }
+        // Unit list not loaded: walk headers from the start only as far as needed (a type
+        // found in the first units must not cost a read of every unit header).
+        self.unit_spans_iter()
+            .find(|u| u.start <= offset && offset < u.end)
+    }
+
+    /// Unit spans read header by header from the start of `.debug_info`.
+    pub(crate) fn unit_spans_iter(&self) -> impl Iterator<Item = UnitSpan> + '_ {
+        let mut iter = self.debug_info().units();
+        std::iter::from_fn(move || {
+            let h = iter.next().ok()??;
+            let start = h.offset().as_debug_info_offset()?.0 as u64;
+            Some(UnitSpan {
+                start,
+                end: start.saturating_add(h.length_including_self() as u64),
+            })
+        })
+    }
+}
