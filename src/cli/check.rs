@@ -121,6 +121,9 @@ fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64) -> Result<(Report,
         Ok(Walk { tree, maps })
     };
     let inside = |w: &Walk| -> Result<Attempt<(Report, String)>> {
+        if c.k.is_live() && w.tree.raced() {
+            return Ok(Attempt::Torn);
+        }
         let mut r = Report::default();
         let facts = c.checker.facts(leader, mm)?;
         let walked = c.checker.validate(&w.tree, &facts, &mut r);

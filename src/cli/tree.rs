@@ -3,7 +3,7 @@
 //! lookup cost table.
 
 use super::target::TargetArgs;
-use crate::kernel::snapshot::{read_stable, Attempt, SnapshotError, DEFAULT_READS};
+use crate::kernel::snapshot::{read_stable, Attempt, HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::kernel::vma_reader::VmacacheView;
@@ -40,15 +40,25 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             task.comm
         );
     };
+    let held = HeldPages::new(&k.mem);
     let mut reader = k.vma_reader()?;
     reader.window = k.read_window(a.retries)?;
+    if k.is_live() {
+        reader.hold(&held);
+    }
     // map_count is read inside the window, so that it belongs to the tree printed.
     let read = read_stable(
         &k.mem,
         mm,
         reader.window,
         || reader.walk_tree(mm).map_err(anyhow::Error::new),
-        |_| Ok(Attempt::Whole(k.read_mm(mm)?.map_count)),
+        |tree| {
+            Ok(if k.is_live() && tree.raced() {
+                Attempt::Torn
+            } else {
+                Attempt::Whole(k.read_mm(mm)?.map_count)
+            })
+        },
     );
     let (tree, map_count, reads) = match read {
         Ok(s) => (s.walk, s.value, s.reads),

@@ -10,7 +10,7 @@ use crate::memory::{MemError, Memory};
 use crate::trees::list::{self, ListSnapshot};
 use crate::trees::maple::{self, MapleSnapshot, Rewalks};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
-use crate::trees::{TreeError, WalkIssue, WalkLimits};
+use crate::trees::{IssueKind, TreeError, WalkIssue, WalkLimits};
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;
@@ -168,6 +168,23 @@ pub enum VmaTree {
     },
 }
 
+impl VmaTree {
+    /// Whether the walk shows a writer at work: a dead maple node still reachable, a
+    /// moved rb node or list link, or a tree and list that disagree. Live, such a walk
+    /// is never taken as the mm's state, even when the next walk shows the same (the
+    /// writer may sit in the middle of one change); in a dump it is corruption.
+    pub fn raced(&self) -> bool {
+        match self {
+            VmaTree::Maple(s) => s.issues.iter().any(|i| i.kind == IssueKind::DeadNode),
+            VmaTree::Rb { tree, list } => {
+                !tree.moved_nodes().is_empty()
+                    || !list.moved_entries().is_empty()
+                    || rbtree::compare_with_list(tree, list).is_some()
+            }
+        }
+    }
+}
+
 /// mm fields used for naming.
 #[derive(Debug, Clone, Copy, Default)]
 struct MmNaming {
@@ -260,14 +277,17 @@ impl<'a> VmaReader<'a> {
 
     /// Walk the mm's VMA structure (maple tree, or rb-tree and list) without judging it.
     pub fn walk_tree(&self, mm: u64) -> Result<VmaTree, VmaError> {
-        // A walk reads the present (a restart must not meet the pages it left), and
-        // opens an attempt whose reads hold their pages from then on.
-        let mem = match self.held {
+        // A walk reads the present and opens an attempt whose reads hold their pages
+        // from then on. A maple walk reads around the held pages (a restart must not
+        // meet the pages it left); an rb-tree walk, which never restarts, holds them
+        // too: a VMA shares its page with ~20 others, and fewer reads make the walk
+        // shorter than a writer's pace.
+        let (mem, rb_mem) = match self.held {
             Some(h) => {
                 h.release();
-                h.inner()
+                (h.inner(), self.mem)
             }
-            None => self.mem,
+            None => (self.mem, self.mem),
         };
         match &self.layout.tree {
             VmaTreeLayout::Maple { mm_mt, maple: o } => {
@@ -286,9 +306,10 @@ impl<'a> VmaReader<'a> {
                 vma,
                 list: lo,
             } => {
-                let tree = rbtree::walk(mem, mm.wrapping_add(*mm_rb), rb, Some(vma), self.limits)?;
-                let first = rd(mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
-                let list = list::walk(mem, first, lo, self.limits);
+                let root = mm.wrapping_add(*mm_rb);
+                let tree = rbtree::walk(rb_mem, root, rb, Some(vma), self.limits)?;
+                let first = rd(rb_mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
+                let list = list::walk(rb_mem, first, lo, self.limits);
                 Ok(VmaTree::Rb { tree, list })
             }
         }
@@ -360,6 +381,9 @@ impl<'a> VmaReader<'a> {
     fn read_vmas(&mut self, mm: u64, tree: &VmaTree) -> Result<Attempt<Vec<VmaInfo>>, VmaError> {
         let live = self.window != Window::Frozen;
         if live {
+            if tree.raced() {
+                return Ok(Attempt::Torn);
+            }
             // brk and the stack start move too.
             self.mm_cache.clear();
         }
