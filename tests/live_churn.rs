@@ -17,11 +17,12 @@ use std::process::Command;
 
 /// Runs of each command against each churner.
 const RUNS: usize = 20;
-/// The churners, one after the other: arguments, and whether `vmas` must read a stable
-/// state in most runs. At full speed a churner changes its tree several times during
-/// one read of its ~1,500 VMAs in a TCG guest (measured: 0-2 of 5 reads hold), so
-/// there `vmas` must only refuse cleanly; four threads that pause 20 ms between
-/// changes still change the mm ~150 times a second.
+/// The churners, one after the other: arguments, and whether `vmas` and `tree` must
+/// read a stable state in most runs. At full speed a churner changes its tree several
+/// times during one read of its ~1,500 VMAs in a TCG guest (measured here: `vmas`
+/// 2-3 of 20 runs, `tree` 2 of 20 on 5.10's rb-tree + list, 20 of 20 on 6.1), so there
+/// they must only refuse cleanly; four threads that pause 20 ms between changes still
+/// change the mm ~150 times a second.
 const CHURNERS: [(&str, bool); 2] = [("", false), ("-t 4 -p 20000", true)];
 /// Runs of `check --all` (slow: the whole guest, the 60,000-VMA workload included).
 const ALL_RUNS: usize = 3;
@@ -296,7 +297,7 @@ fn churn(kernel: &str) {
     let mut problems = Vec::new();
     let churners = r.churners();
     assert_eq!(churners.len(), CHURNERS.len(), "{kernel}: churners run");
-    for ((pid, args), (_, vmas_most)) in churners.into_iter().zip(CHURNERS) {
+    for ((pid, args), (_, stable_most)) in churners.into_iter().zip(CHURNERS) {
         for (what, t) in [
             ("check", tally_check(&r, pid)),
             ("vmas", tally_vmas(&r, pid)),
@@ -304,7 +305,7 @@ fn churn(kernel: &str) {
         ] {
             eprintln!("{kernel}: {what} {pid} (churn {args}): {}", t.summary());
             problems.extend(t.problems.iter().map(|p| format!("{what} {pid}: {p}")));
-            let most = what == "tree" || (what == "vmas" && vmas_most);
+            let most = what != "check" && stable_most;
             if most && t.ok * 2 <= RUNS {
                 problems.push(format!(
                     "{what} {pid} (churn {args}): exit 0 in only {} of {RUNS} runs",
