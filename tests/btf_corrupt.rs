@@ -283,22 +283,28 @@ fn run_bounded(args: &[&std::ffi::OsStr], limit: u64, secs: u64) -> (Option<i32>
         total
     });
     let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut printed = None;
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break st.code();
         }
-        if Instant::now() > deadline || counter.is_finished() {
-            // Over the limit or the time: stop it (the counter closes the pipe first).
-            if let Some(st) = child.try_wait().expect("wait") {
-                break st.code();
-            }
+        if printed.is_none() && counter.is_finished() {
+            printed = Some(counter.join().expect("counter"));
+        }
+        // At end of output the child may still be exiting: only over the byte limit or
+        // past the deadline is it stopped.
+        let over_limit = printed.is_some_and(|p| p > limit);
+        if Instant::now() > deadline || over_limit {
             let _ = child.kill();
             let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let printed = counter.join().expect("counter");
+    let printed = match printed {
+        Some(p) => p,
+        None => counter.join().expect("counter"),
+    };
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut err);

@@ -48,6 +48,19 @@ fn show(a: &Answer) -> String {
     }
 }
 
+/// What every part of the cross-check reads: the walk, the mm's facts and the
+/// two reimplementations built from the walked VMAs.
+struct Cross<'a> {
+    walked: &'a [WalkedVma],
+    tree: Walked<'a>,
+    facts: &'a MmFacts,
+    tree_addr: u64,
+    /// `TASK_SIZE`, at least 1: the top of the searched address range.
+    top: u64,
+    mt: MapleTree<u64>,
+    rb: RbTree,
+}
+
 pub fn cross_check(
     walked: &[WalkedVma],
     tree: Walked<'_>,
@@ -60,8 +73,26 @@ pub fn cross_check(
         Walked::Maple(s) => s.tree,
         Walked::Rb(s) => s.root_addr,
     };
-    // Build both reimplementations from the walked VMAs.
-    let guard = facts.stack_guard_gap;
+    let (mt, rb) = build_reimpls(walked, facts.stack_guard_gap, r);
+    let c = Cross {
+        walked,
+        tree,
+        facts,
+        tree_addr,
+        top: facts.task_size.max(1),
+        mt,
+        rb,
+    };
+    c.check_set(r);
+    let mut rng = XorShift::new(facts.mm | 1);
+    let addrs = c.lookup_addrs(&mut rng, limits.random_lookups);
+    c.check_find_vma(&addrs, raw, limits.memory_lookups, r);
+    c.check_gap_searches(&mut rng, r);
+}
+
+/// Both reimplementations built from the walked VMAs; an insert they refuse or
+/// an invariant they break is a finding.
+fn build_reimpls(walked: &[WalkedVma], guard: u64, r: &mut Report) -> (MapleTree<u64>, RbTree) {
     let mut mt: MapleTree<u64> = MapleTree::new();
     let mut rb = RbTree::new(guard);
     for w in walked {
@@ -99,247 +130,280 @@ pub fn cross_check(
             || { res.err().unwrap_or_default() }
         );
     }
+    (mt, rb)
+}
 
-    // The ordered set.
-    let want: Vec<(u64, u64, u64)> = walked.iter().map(|w| (w.start, w.end, w.vma)).collect();
-    let got_mt: Vec<(u64, u64, u64)> = mt
-        .entries()
-        .iter()
-        .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)))
-        .collect();
-    let got_rb: Vec<(u64, u64)> = rb.iter().map(|iv| (iv.start, iv.end)).collect();
-    let want_rb: Vec<(u64, u64)> = want.iter().map(|w| (w.0, w.1)).collect();
-    for (name, same, pos) in [
-        (
-            "maple",
-            got_mt == want,
-            got_mt.iter().zip(&want).position(|(a, b)| a != b),
-        ),
-        (
-            "rb",
-            got_rb == want_rb,
-            got_rb.iter().zip(&want_rb).position(|(a, b)| a != b),
-        ),
-    ] {
-        expect!(
-            r,
-            "cross.set",
-            same,
-            tree_addr,
-            format!("{name} reimplementation"),
-            || { format!("{} VMAs as walked", want.len()) },
-            || format!(
-                "differs at position {}",
-                pos.unwrap_or(want.len().min(got_mt.len()))
-            )
-        );
-    }
-
-    // find_vma(): boundaries, gaps, random addresses.
-    let mut addrs: Vec<u64> = vec![0];
-    let mut prev_end = 0u64;
-    for w in walked {
-        addrs.extend([w.start, w.end.wrapping_sub(1), w.end]);
-        if w.start > prev_end {
-            addrs.push(prev_end + (w.start - prev_end) / 2);
-        }
-        prev_end = w.end;
-    }
-    let mut rng = XorShift::new(facts.mm | 1);
-    let top = facts.task_size.max(1);
-    for _ in 0..limits.random_lookups {
-        addrs.push(rng.next_u64() % top);
-    }
-    addrs.push(top - 1);
-
-    let mi;
-    let ri;
-    let snapshot_answer: Box<dyn Fn(u64) -> Answer + '_> = match tree {
-        Walked::Maple(s) => {
-            mi = MapleIndex::new(s);
-            Box::new(move |a| mcheck::snapshot_find_vma(&mi, a))
-        }
-        Walked::Rb(s) => {
-            ri = RbIndex::new(s);
-            Box::new(move |a| rcheck::snapshot_find_vma(&ri, a))
-        }
-    };
-    let stride = (addrs.len() / limits.memory_lookups.max(1)).max(1);
-    let mut find_ok = 0u64;
-    for (k, &a) in addrs.iter().enumerate() {
-        let from_mt: Answer = mt
-            .find_vma(a)
-            .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
-        let from_rb = rb.find_vma(a).map(|iv| (iv.start, iv.end));
-        let raw_ans = snapshot_answer(a);
-        r.lookups += 1;
-        // Counted in bulk below: this loop runs hundreds of thousands of times.
-        if raw_ans == from_mt {
-            find_ok += 1;
-        } else {
-            r.fail(
-                "cross.find_vma",
-                raw_ans.map_or(tree_addr, |x| x.2),
-                format!("find_vma({})", hex(a)),
-                format!("{} (reimplementation)", show(&from_mt)),
-                format!("{} (kernel descent over the walked nodes)", show(&raw_ans)),
+impl Cross<'_> {
+    /// The ordered set of VMAs each reimplementation holds.
+    fn check_set(&self, r: &mut Report) {
+        let want: Vec<(u64, u64, u64)> = self
+            .walked
+            .iter()
+            .map(|w| (w.start, w.end, w.vma))
+            .collect();
+        let got_mt: Vec<(u64, u64, u64)> = self
+            .mt
+            .entries()
+            .iter()
+            .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)))
+            .collect();
+        let got_rb: Vec<(u64, u64)> = self.rb.iter().map(|iv| (iv.start, iv.end)).collect();
+        let want_rb: Vec<(u64, u64)> = want.iter().map(|w| (w.0, w.1)).collect();
+        for (name, same, pos) in [
+            (
+                "maple",
+                got_mt == want,
+                got_mt.iter().zip(&want).position(|(a, b)| a != b),
+            ),
+            (
+                "rb",
+                got_rb == want_rb,
+                got_rb.iter().zip(&want_rb).position(|(a, b)| a != b),
+            ),
+        ] {
+            expect!(
+                r,
+                "cross.set",
+                same,
+                self.tree_addr,
+                format!("{name} reimplementation"),
+                || { format!("{} VMAs as walked", want.len()) },
+                || format!(
+                    "differs at position {}",
+                    pos.unwrap_or(want.len().min(got_mt.len()))
+                )
             );
         }
-        if from_rb == from_mt.map(|x| (x.0, x.1)) {
-            find_ok += 1;
-        } else {
-            r.fail(
-                "cross.find_vma",
-                tree_addr,
-                format!("rb reimpl find_vma({})", hex(a)),
-                show(&from_mt),
-                format!("{from_rb:x?}"),
-            );
+    }
+
+    /// `find_vma()` addresses: 0, every boundary, the middle of every gap,
+    /// `random` addresses below `TASK_SIZE` and its last byte.
+    fn lookup_addrs(&self, rng: &mut XorShift, random: usize) -> Vec<u64> {
+        let mut addrs: Vec<u64> = vec![0];
+        let mut prev_end = 0u64;
+        for w in self.walked {
+            addrs.extend([w.start, w.end.wrapping_sub(1), w.end]);
+            if w.start > prev_end {
+                addrs.push(prev_end + (w.start - prev_end) / 2);
+            }
+            prev_end = w.end;
         }
-        if let Some(raw) = raw.filter(|_| k % stride == 0) {
+        for _ in 0..random {
+            addrs.push(rng.next_u64() % self.top);
+        }
+        addrs.push(self.top - 1);
+        addrs
+    }
+
+    /// `find_vma()` answered by the kernel's descent over the walked nodes, both
+    /// reimplementations and, for every `stride`-th address, memory re-read.
+    fn check_find_vma(
+        &self,
+        addrs: &[u64],
+        raw: Option<&dyn RawLookup>,
+        memory_lookups: usize,
+        r: &mut Report,
+    ) {
+        let tree_addr = self.tree_addr;
+        let mi;
+        let ri;
+        let snapshot_answer: Box<dyn Fn(u64) -> Answer + '_> = match self.tree {
+            Walked::Maple(s) => {
+                mi = MapleIndex::new(s);
+                Box::new(move |a| mcheck::snapshot_find_vma(&mi, a))
+            }
+            Walked::Rb(s) => {
+                ri = RbIndex::new(s);
+                Box::new(move |a| rcheck::snapshot_find_vma(&ri, a))
+            }
+        };
+        let stride = (addrs.len() / memory_lookups.max(1)).max(1);
+        let mut find_ok = 0u64;
+        for (k, &a) in addrs.iter().enumerate() {
+            let from_mt: Answer = self
+                .mt
+                .find_vma(a)
+                .map(|e| (e.first, e.last.wrapping_add(1), e.entry.unwrap_or(0)));
+            let from_rb = self.rb.find_vma(a).map(|iv| (iv.start, iv.end));
+            let raw_ans = snapshot_answer(a);
             r.lookups += 1;
-            match raw.find_vma(a) {
-                Ok(mem_ans) => expect!(
-                    r,
+            // Counted in bulk below: this loop runs hundreds of thousands of times.
+            if raw_ans == from_mt {
+                find_ok += 1;
+            } else {
+                r.fail(
                     "cross.find_vma",
-                    mem_ans == from_mt,
-                    mem_ans.map_or(tree_addr, |x| x.2),
-                    format!("find_vma({}) from memory", hex(a)),
-                    || { format!("{} (reimplementation)", show(&from_mt)) },
-                    || format!("{} (walker descent in memory)", show(&mem_ans))
-                ),
-                Err(e) => r.fail(
+                    raw_ans.map_or(tree_addr, |x| x.2),
+                    format!("find_vma({})", hex(a)),
+                    format!("{} (reimplementation)", show(&from_mt)),
+                    format!("{} (kernel descent over the walked nodes)", show(&raw_ans)),
+                );
+            }
+            if from_rb == from_mt.map(|x| (x.0, x.1)) {
+                find_ok += 1;
+            } else {
+                r.fail(
                     "cross.find_vma",
                     tree_addr,
-                    format!("find_vma({}) from memory", hex(a)),
-                    "an answer",
-                    e,
-                ),
+                    format!("rb reimpl find_vma({})", hex(a)),
+                    show(&from_mt),
+                    format!("{from_rb:x?}"),
+                );
             }
+            if let Some(raw) = raw.filter(|_| k % stride == 0) {
+                r.lookups += 1;
+                self.memory_find_vma(raw, a, &from_mt, r);
+            }
+        }
+        r.checked("cross.find_vma", find_ok);
+    }
+
+    /// One `find_vma()` re-read from memory against the reimplementation's answer.
+    fn memory_find_vma(&self, raw: &dyn RawLookup, a: u64, from_mt: &Answer, r: &mut Report) {
+        let tree_addr = self.tree_addr;
+        match raw.find_vma(a) {
+            Ok(mem_ans) => expect!(
+                r,
+                "cross.find_vma",
+                mem_ans == *from_mt,
+                mem_ans.map_or(tree_addr, |x| x.2),
+                format!("find_vma({}) from memory", hex(a)),
+                || { format!("{} (reimplementation)", show(from_mt)) },
+                || format!("{} (walker descent in memory)", show(&mem_ans))
+            ),
+            Err(e) => r.fail(
+                "cross.find_vma",
+                tree_addr,
+                format!("find_vma({}) from memory", hex(a)),
+                "an answer",
+                e,
+            ),
         }
     }
 
-    r.checked("cross.find_vma", find_ok);
-
-    // Unmapped-area searches guided by the stored gaps.
-    let mut largest = 0u64;
-    let mut pe = 0u64;
-    for w in walked {
-        largest = largest.max(w.start.saturating_sub(pe));
-        pe = w.end;
-    }
-    let mut lengths = vec![
-        4096u64,
-        16 * 4096,
-        1 << 21,
-        1 << 30,
-        largest,
-        largest.saturating_add(4096),
-    ];
-    lengths.retain(|&l| l > 0);
-    let mut windows = vec![
-        (0u64, top),
-        (0, prev_end.max(4096)),
-        (walked.first().map_or(0, |w| w.end), top),
-    ];
-    for _ in 0..8 {
-        let a = rng.next_u64() % top;
-        let b = rng.next_u64() % top;
-        windows.push((a.min(b) & !0xfff, a.max(b) & !0xfff));
-    }
-    let stored_maple = match tree {
-        Walked::Maple(s) => Some(MapleIndex::new(s)),
-        Walked::Rb(_) => None,
-    };
-    let stored_rb = match tree {
-        Walked::Rb(s) => Some(RbIndex::new(s)),
-        Walked::Maple(_) => None,
-    };
-    for &len in &lengths {
-        for &(low, high) in &windows {
-            r.lookups += 2;
-            if let Some(idx) = &stored_maple {
-                {
-                    if high == 0 {
-                        continue;
+    /// Unmapped-area searches guided by the stored gaps, for several lengths in
+    /// several windows, against the reimplementation.
+    fn check_gap_searches(&self, rng: &mut XorShift, r: &mut Report) {
+        let (walked, top) = (self.walked, self.top);
+        let prev_end = walked.last().map_or(0, |w| w.end);
+        let mut largest = 0u64;
+        let mut pe = 0u64;
+        for w in walked {
+            largest = largest.max(w.start.saturating_sub(pe));
+            pe = w.end;
+        }
+        let mut lengths = vec![
+            4096u64,
+            16 * 4096,
+            1 << 21,
+            1 << 30,
+            largest,
+            largest.saturating_add(4096),
+        ];
+        lengths.retain(|&l| l > 0);
+        let mut windows = vec![
+            (0u64, top),
+            (0, prev_end.max(4096)),
+            (walked.first().map_or(0, |w| w.end), top),
+        ];
+        for _ in 0..8 {
+            let a = rng.next_u64() % top;
+            let b = rng.next_u64() % top;
+            windows.push((a.min(b) & !0xfff, a.max(b) & !0xfff));
+        }
+        match self.tree {
+            Walked::Maple(s) => {
+                let idx = MapleIndex::new(s);
+                for &len in &lengths {
+                    for &(low, high) in &windows {
+                        r.lookups += 2;
+                        if high != 0 {
+                            self.maple_gap_search(&idx, len, low, high - 1, r);
+                        }
                     }
-                    let (min, max) = (low, high - 1);
-                    let (a, b) = (
-                        mcheck::stored_empty_area(idx, min, max, len),
-                        mt.empty_area(min, max, len),
-                    );
-                    let field =
-                        format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
-                    expect!(
-                        r,
-                        "cross.unmapped_area",
-                        a == b,
-                        tree_addr,
-                        field,
-                        || format!("{b:x?} (reimplementation)"),
-                        || { format!("{a:x?} (stored gaps)") }
-                    );
-                    let (a, b) = (
-                        mcheck::stored_empty_area_rev(idx, min, max, len),
-                        mt.empty_area_rev(min, max, len),
-                    );
-                    let field = format!(
-                        "mas_empty_area_rev([{}, {}], {})",
-                        hex(min),
-                        hex(max),
-                        hex(len)
-                    );
-                    expect!(
-                        r,
-                        "cross.unmapped_area_topdown",
-                        a == b,
-                        tree_addr,
-                        field,
-                        || { format!("{b:x?} (reimplementation)") },
-                        || format!("{a:x?} (stored gaps)")
-                    );
                 }
             }
-            if let Some(idx) = &stored_rb {
-                {
-                    let hve = facts.highest_vm_end.unwrap_or(prev_end);
-                    for topdown in [false, true] {
-                        let a = rcheck::stored_unmapped_area(
-                            idx,
-                            walked,
-                            guard,
-                            hve,
-                            rcheck::GapQuery {
+            Walked::Rb(s) => {
+                let idx = RbIndex::new(s);
+                let hve = self.facts.highest_vm_end.unwrap_or(prev_end);
+                for &len in &lengths {
+                    for &(low, high) in &windows {
+                        r.lookups += 2;
+                        for topdown in [false, true] {
+                            let q = rcheck::GapQuery {
                                 length: len,
                                 low,
                                 high,
                                 topdown,
-                            },
-                        );
-                        let b = if topdown {
-                            rb.unmapped_area_topdown(len, low, high)
-                        } else {
-                            rb.unmapped_area(len, low, high)
-                        };
-                        let (check, name) = if topdown {
-                            ("cross.unmapped_area_topdown", "unmapped_area_topdown")
-                        } else {
-                            ("cross.unmapped_area", "unmapped_area")
-                        };
-                        let field =
-                            format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
-                        expect!(
-                            r,
-                            check,
-                            a == b,
-                            tree_addr,
-                            field,
-                            || format!("{b:x?} (reimplementation)"),
-                            || { format!("{a:x?} (stored rb_subtree_gap)") }
-                        );
+                            };
+                            self.rb_gap_search(&idx, hve, q, r);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// `mas_empty_area()` and `mas_empty_area_rev()` over `[min, max]`.
+    fn maple_gap_search(&self, idx: &MapleIndex<'_>, len: u64, min: u64, max: u64, r: &mut Report) {
+        let (a, b) = (
+            mcheck::stored_empty_area(idx, min, max, len),
+            self.mt.empty_area(min, max, len),
+        );
+        let field = format!("mas_empty_area([{}, {}], {})", hex(min), hex(max), hex(len));
+        expect!(
+            r,
+            "cross.unmapped_area",
+            a == b,
+            self.tree_addr,
+            field,
+            || format!("{b:x?} (reimplementation)"),
+            || { format!("{a:x?} (stored gaps)") }
+        );
+        let (a, b) = (
+            mcheck::stored_empty_area_rev(idx, min, max, len),
+            self.mt.empty_area_rev(min, max, len),
+        );
+        let field = format!(
+            "mas_empty_area_rev([{}, {}], {})",
+            hex(min),
+            hex(max),
+            hex(len)
+        );
+        expect!(
+            r,
+            "cross.unmapped_area_topdown",
+            a == b,
+            self.tree_addr,
+            field,
+            || { format!("{b:x?} (reimplementation)") },
+            || format!("{a:x?} (stored gaps)")
+        );
+    }
+
+    /// `unmapped_area()` or `unmapped_area_topdown()` guided by `rb_subtree_gap`.
+    fn rb_gap_search(&self, idx: &RbIndex<'_>, hve: u64, q: rcheck::GapQuery, r: &mut Report) {
+        let (len, low, high, topdown) = (q.length, q.low, q.high, q.topdown);
+        let a = rcheck::stored_unmapped_area(idx, self.walked, self.facts.stack_guard_gap, hve, q);
+        let b = if topdown {
+            self.rb.unmapped_area_topdown(len, low, high)
+        } else {
+            self.rb.unmapped_area(len, low, high)
+        };
+        let (check, name) = if topdown {
+            ("cross.unmapped_area_topdown", "unmapped_area_topdown")
+        } else {
+            ("cross.unmapped_area", "unmapped_area")
+        };
+        let field = format!("{name}(len {}, [{}, {}))", hex(len), hex(low), hex(high));
+        expect!(
+            r,
+            check,
+            a == b,
+            self.tree_addr,
+            field,
+            || format!("{b:x?} (reimplementation)"),
+            || { format!("{a:x?} (stored rb_subtree_gap)") }
+        );
     }
 }

@@ -224,7 +224,7 @@ pub fn validate(
 
     let gaps = idx.true_gaps();
     for n in &snap.nodes {
-        validate_node(&idx, n, facts, alloc_range, &gaps, r);
+        validate_node(&idx, n, alloc_range, &gaps, r);
     }
     validate_nulls(snap, r);
     validate_entries(snap, facts, vmas, r)
@@ -265,12 +265,10 @@ fn report_cycle(idx: &MapleIndex<'_>, target: u64, r: &mut Report) {
 fn validate_node(
     idx: &MapleIndex<'_>,
     n: &MapleNodeSnap,
-    facts: &MmFacts,
     alloc_range: bool,
     gaps: &HashMap<u64, Option<u64>>,
     r: &mut Report,
 ) {
-    let snap = idx.snap;
     let a = n.addr;
     // Dead nodes: the walker did not descend; say so and stop here.
     expect!(
@@ -285,8 +283,36 @@ fn validate_node(
     if n.dead {
         return;
     }
+    validate_parent(idx.snap, n, r);
+    validate_depth(idx.snap, n, alloc_range, r);
+    if !validate_pivots(n, r) {
+        return;
+    }
+    validate_tail_slots(n, r);
+    if n.node_type.is_leaf() {
+        return;
+    }
+    // Internal: every slot holds a child whose range is the slot range.
+    for s in &n.slots {
+        expect!(
+            r,
+            "maple.children",
+            s.kind == SlotKind::Child,
+            a,
+            format!("slot[{}]", s.index),
+            || { "an encoded child node".into() },
+            || hex(s.raw)
+        );
+    }
 
-    // Parent pointer and parent slot (mas_validate_parent_slot).
+    if n.node_type == MapleType::Arange64 {
+        validate_gaps(idx, n, gaps, r);
+    }
+}
+
+/// Parent pointer and parent slot (mas_validate_parent_slot).
+fn validate_parent(snap: &MapleSnapshot, n: &MapleNodeSnap, r: &mut Report) {
+    let a = n.addr;
     match n.came_from {
         None => {
             let want = snap.tree | MA_ROOT_PARENT;
@@ -299,7 +325,6 @@ fn validate_node(
                 || hex(want),
                 || hex(n.parent_raw)
             );
-            let _ = facts;
         }
         Some((p, s)) => {
             let ok =
@@ -332,8 +357,11 @@ fn validate_node(
             );
         }
     }
+}
 
-    // Depth and node type: leaves exactly at the height in ma_flags.
+/// Depth and node type: leaves exactly at the height in ma_flags.
+fn validate_depth(snap: &MapleSnapshot, n: &MapleNodeSnap, alloc_range: bool, r: &mut Report) {
+    let a = n.addr;
     let height = snap.height;
     let want_type = if n.depth == height {
         Some(MapleType::Leaf64)
@@ -358,7 +386,12 @@ fn validate_node(
         },
         || format!("{} at depth {}", n.node_type.name(), n.depth)
     );
+}
 
+/// Data end, metadata and pivots; false when the data end is out of range and
+/// nothing after it can be read.
+fn validate_pivots(n: &MapleNodeSnap, r: &mut Report) -> bool {
+    let a = n.addr;
     let nslots = n.raw_slots.len();
     let npiv = n.pivots.len();
     let end = usize::from(n.data_end);
@@ -374,7 +407,7 @@ fn validate_node(
         || end.to_string()
     );
     if end >= nslots {
-        return;
+        return false;
     }
     if n.end_from_meta && n.node_type != MapleType::Arange64 {
         // Metadata overlays slot[15]; a node using it has at most 15 slots.
@@ -438,8 +471,14 @@ fn validate_node(
             || hex(p)
         );
     }
+    true
+}
 
-    // Slots after the data end are NULL (range_64's slot[15] holds metadata).
+/// Slots after the data end are NULL (range_64's slot[15] holds metadata).
+fn validate_tail_slots(n: &MapleNodeSnap, r: &mut Report) {
+    let a = n.addr;
+    let nslots = n.raw_slots.len();
+    let end = usize::from(n.data_end);
     for i in end + 1..nslots {
         let raw = n.raw_slots.get(i).copied().unwrap_or(0);
         // range_64's last slot overlays `struct maple_metadata` (end, gap bytes).
@@ -456,27 +495,17 @@ fn validate_node(
             );
         }
     }
+}
 
-    if n.node_type.is_leaf() {
-        return;
-    }
-    // Internal: every slot holds a child whose range is the slot range.
-    for s in &n.slots {
-        expect!(
-            r,
-            "maple.children",
-            s.kind == SlotKind::Child,
-            a,
-            format!("slot[{}]", s.index),
-            || { "an encoded child node".into() },
-            || hex(s.raw)
-        );
-    }
-
-    // Gaps (mas_validate_gaps) and meta.gap.
-    if n.node_type != MapleType::Arange64 {
-        return;
-    }
+/// Gaps (mas_validate_gaps) and meta.gap of an arange_64 node.
+fn validate_gaps(
+    idx: &MapleIndex<'_>,
+    n: &MapleNodeSnap,
+    gaps: &HashMap<u64, Option<u64>>,
+    r: &mut Report,
+) {
+    let a = n.addr;
+    let end = usize::from(n.data_end);
     let mut top = 0u64;
     for (i, &g) in n.gaps.iter().enumerate() {
         if i > end {

@@ -23,6 +23,7 @@ macro_rules! expect {
     };
 }
 
+pub mod costs;
 pub mod cross;
 pub mod maple;
 pub mod maps;

@@ -58,10 +58,21 @@ pub fn validate(
     r: &mut Report,
 ) -> Vec<WalkedVma> {
     let idx = RbIndex::new(tree);
+    report_walk_issues(&idx, list, r);
+    validate_nodes(&idx, r);
+    let (walked, own_gap) = validate_order(tree, facts, vmas, r);
+    validate_heights_and_gaps(&idx, &own_gap, r);
+    validate_list(tree, list, &walked, r);
+    validate_counts(list, facts, &walked, r);
+    validate_vmacache(facts, &walked, r);
+    walked
+}
 
-    for issue in &tree.issues {
+/// What the tree and list walks met on the way (bad pointers, cycles).
+fn report_walk_issues(idx: &RbIndex<'_>, list: &ListSnapshot, r: &mut Report) {
+    for issue in &idx.snap.issues {
         match issue.kind {
-            IssueKind::Cycle => report_cycle(&idx, issue.addr, r),
+            IssueKind::Cycle => report_cycle(idx, issue.addr, r),
             _ => r.fail(
                 "rb.walk",
                 issue.addr,
@@ -85,8 +96,11 @@ pub fn validate(
             issue.to_string(),
         );
     }
+}
 
-    // Root: no parent, black.
+/// Root: no parent, black. Per node: parent link, empty marker, red-red.
+fn validate_nodes(idx: &RbIndex<'_>, r: &mut Report) {
+    let tree = idx.snap;
     if let Some(root) = idx.node(tree.root) {
         expect!(
             r,
@@ -99,7 +113,6 @@ pub fn validate(
         );
     }
 
-    // Per node: parent link, empty marker, red-red.
     for n in &tree.nodes {
         let empty = n.parent_color == n.node;
         expect!(
@@ -144,8 +157,16 @@ pub fn validate(
             }
         }
     }
+}
 
-    // Order, VMA fields, own gaps, in-order predecessor.
+/// Order, VMA fields, own gaps, in-order predecessor: the VMAs in tree order and
+/// each node's own gap.
+fn validate_order(
+    tree: &RbSnapshot,
+    facts: &MmFacts,
+    vmas: &dyn VmaSource,
+    r: &mut Report,
+) -> (Vec<WalkedVma>, HashMap<u64, u64>) {
     let guard = facts.stack_guard_gap;
     let mut walked = Vec::with_capacity(tree.nodes.len());
     let mut own_gap: HashMap<u64, u64> = HashMap::with_capacity(tree.nodes.len());
@@ -215,9 +236,12 @@ pub fn validate(
         prev = Some(iv);
     }
     r.vmas += walked.len() as u64;
+    (walked, own_gap)
+}
 
-    // Black height and rb_subtree_gap, bottom-up over the tree shape.
-    let order = postorder(&idx);
+/// Black height and rb_subtree_gap, bottom-up over the tree shape.
+fn validate_heights_and_gaps(idx: &RbIndex<'_>, own_gap: &HashMap<u64, u64>, r: &mut Report) {
+    let order = postorder(idx);
     let mut bh: HashMap<u64, Option<u32>> = HashMap::with_capacity(order.len());
     let mut sub: HashMap<u64, Option<u64>> = HashMap::with_capacity(order.len());
     for &a in &order {
@@ -274,9 +298,10 @@ pub fn validate(
         }
         sub.insert(a, g);
     }
+}
 
-    validate_list(tree, list, &walked, r);
-
+/// map_count against the tree and the list; highest_vm_end against the last VMA.
+fn validate_counts(list: &ListSnapshot, facts: &MmFacts, walked: &[WalkedVma], r: &mut Report) {
     let count = walked.len() as u64;
     expect!(
         r,
@@ -309,8 +334,6 @@ pub fn validate(
             || hex(h)
         );
     }
-    validate_vmacache(facts, &walked, r);
-    walked
 }
 
 /// Nodes in post-order (children before parents) following only the edges the

@@ -1,4 +1,4 @@
-//! `vmscope check (PID... | --all) [--maps-dir DIR] [--json]`: validate each
+//! `vmscope check (PID... | --all) [--maps-dir DIR] [--json] [--verbose]`: validate each
 //! process's VMA tree, cross-check it with the reimplementation and with
 //! /proc/PID/maps. Exit 0 all agree, 1 a violation or mismatch, 2 an error.
 
@@ -11,9 +11,9 @@ use crate::kernel::snapshot::{
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
+use crate::render::check::{self as out, ProcessOut, Totals};
 use anyhow::{Context, Result};
 use clap::Args;
-use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -27,34 +27,15 @@ pub struct CheckArgs {
     /// Directory laid out like /proc (DIR/PID/maps) to compare with; live default: /proc
     #[arg(long, value_name = "DIR")]
     pub maps_dir: Option<PathBuf>,
-    /// Print JSON instead of tables
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
     /// Live: walks a stable read of a process may take before giving up (exit 2)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
     pub retries: u32,
-}
-
-#[derive(Serialize)]
-struct ProcessOut {
-    pid: i32,
-    comm: String,
-    #[serde(serialize_with = "crate::render::ser_hex")]
-    mm: u64,
-    /// Where /proc/PID/maps came from, or why it was not compared.
-    maps: String,
-    #[serde(flatten)]
-    report: Report,
-    error: Option<String>,
-}
-
-#[derive(Serialize, Default)]
-struct Totals {
-    processes: u64,
-    vmas: u64,
-    lookups: u64,
-    findings: u64,
-    errors: u64,
+    /// Print each process's per-check table and maps source, not one line
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 struct Ctx<'a> {
@@ -196,7 +177,7 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
 
     let live = k.is_live();
     let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    let mut out = Vec::new();
+    let mut done = Vec::new();
     let mut totals = Totals::default();
     for (pid, comm, leader, mm) in todo {
         if live && pid == me {
@@ -231,28 +212,14 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             error,
         };
         if !a.json {
-            print_process(&p);
+            print!("{}", out::process_text(&p, a.verbose));
         }
-        out.push(p);
+        done.push(p);
     }
     if a.json {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            processes: &'a [ProcessOut],
-            totals: &'a Totals,
-        }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Doc {
-                processes: &out,
-                totals: &totals
-            })?
-        );
+        println!("{}", out::json(&done, &totals)?);
     } else {
-        println!(
-            "checked {} processes, {} VMAs, {} lookups: {} findings, {} errors",
-            totals.processes, totals.vmas, totals.lookups, totals.findings, totals.errors
-        );
+        print!("{}", out::totals_line(&totals));
     }
     Ok(if totals.errors > 0 {
         2
@@ -261,22 +228,4 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     } else {
         0
     })
-}
-
-fn print_process(p: &ProcessOut) {
-    let verdict = match (&p.error, p.report.ok()) {
-        (Some(_), _) => "ERROR",
-        (None, true) => "ok",
-        (None, false) => "VIOLATIONS",
-    };
-    println!("pid {} ({}) mm {:#x}: {verdict}", p.pid, p.comm, p.mm);
-    if !p.report.checks.is_empty() {
-        println!("{}", crate::render::check::check_table(&p.report));
-    }
-    println!("maps: {}", if p.maps.is_empty() { "-" } else { &p.maps });
-    print!("{}", crate::render::check::findings_text(&p.report));
-    if let Some(e) = &p.error {
-        println!("  error: {e}");
-    }
-    println!();
 }

@@ -38,11 +38,7 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
         });
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&v)?
-        )?;
+        crate::render::print_json(&v)?;
         return Ok(0);
     }
     writeln!(std::io::stdout().lock(), "release           {}", k.release)?;

@@ -2,9 +2,9 @@
 //! idle tasks (pid 0, one per online CPU) included and marked.
 
 use super::target::TargetArgs;
+use crate::render::{self, ps::PsRow};
 use anyhow::Result;
 use clap::Args;
-use serde::Serialize;
 use std::io::Write as _;
 
 #[derive(Args, Debug)]
@@ -12,25 +12,6 @@ pub struct PsArgs {
     /// Print a JSON array of tasks
     #[arg(long)]
     pub json: bool,
-}
-
-/// One row; these key names are a stable interface for scripts.
-#[derive(Serialize, Debug)]
-pub struct PsRow {
-    pub pid: i32,
-    pub tgid: i32,
-    pub ppid: i32,
-    /// The name /proc/PID/stat shows (workqueue workers carry their work's name).
-    pub comm: String,
-    /// `task->comm` itself.
-    pub task_comm: String,
-    pub state: String,
-    pub task: String,
-    pub mm: Option<String>,
-    pub map_count: Option<i32>,
-    pub kthread: bool,
-    pub idle: bool,
-    pub cpu: Option<u32>,
 }
 
 pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
@@ -58,44 +39,9 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
         });
     }
     if a.json {
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&rows)?
-        )?;
+        crate::render::print_json(&rows)?;
         return Ok(0);
     }
-    writeln!(
-        std::io::stdout().lock(),
-        "{:>7} {:>7} {:>7} S {:>18} {:>18} {:>6} COMM",
-        "PID",
-        "TGID",
-        "PPID",
-        "TASK",
-        "MM",
-        "VMAS"
-    )?;
-    for r in &rows {
-        let mut comm = r.comm.clone();
-        if let Some(cpu) = r.cpu {
-            comm.push_str(&format!(" [idle, cpu {cpu}]"));
-        } else if r.kthread {
-            comm = format!("[{comm}]");
-        }
-        writeln!(
-            std::io::stdout().lock(),
-            "{:>7} {:>7} {:>7} {} {:>18} {:>18} {:>6} {}",
-            r.pid,
-            r.tgid,
-            r.ppid,
-            r.state,
-            r.task,
-            r.mm.as_deref().unwrap_or("-"),
-            r.map_count
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "-".into()),
-            comm
-        )?;
-    }
+    write!(std::io::stdout().lock(), "{}", render::ps::table(&rows))?;
     Ok(0)
 }

@@ -11,7 +11,6 @@ use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 /// Objects larger than this are refused (a bad TYPE name for a huge array, say).
 const MAX_OBJECT: u64 = 1 << 20;
@@ -106,11 +105,7 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     }
     if a.json {
         let v = json!({ "type": a.type_name, "address": format!("{addr:#x}"), "path": path, "node": node });
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&v)?
-        )?;
+        crate::render::print_json(&v)?;
         return Ok(0);
     }
     let mut out = String::new();

@@ -5,12 +5,10 @@
 use super::target::TargetArgs;
 use crate::kernel::snapshot::{read_stable, Attempt, HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::VmaTree;
-use crate::kernel::vma_layout::{VmaLayout, VmaTreeLayout};
-use crate::kernel::vma_reader::VmacacheView;
-use crate::render::tree::{self as r, TreeJson};
+use crate::kernel::vma_check::lookup_costs;
+use crate::render::tree::{self as r, TreeJson, VmacacheRow};
 use anyhow::{Context, Result};
 use clap::Args;
-use std::fmt::Write as _;
 use std::io::Write;
 
 #[derive(Args, Debug)]
@@ -76,7 +74,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
     };
     let reads = k.is_live().then_some(reads);
     let vmacache = k.vmacaches(mm)?;
-    let cost = costs(&tree, layout, map_count.max(0) as u64);
+    let cost = lookup_costs(&tree, layout, map_count.max(0) as u64);
     let issues = match &tree {
         VmaTree::Maple(s) => s.issues.len(),
         VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
@@ -116,11 +114,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         writeln!(out)?;
     } else {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "pid {} ({}) mm {mm:#x} map_count {map_count}",
-            task.pid, task.comm
-        );
+        r::header(task.pid, &task.comm, mm, map_count, &mut s);
         match &tree {
             VmaTree::Maple(m) => {
                 r::maple_dump(m, &mut s);
@@ -130,7 +124,17 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             VmaTree::Rb { tree, list } => {
                 r::rb_dump(tree, list, &mut s);
                 r::rb_summary(tree, list, layout.vma_size, &mut s);
-                vmacache_text(&vmacache, &mut s);
+                let rows: Vec<VmacacheRow<'_>> = vmacache
+                    .iter()
+                    .map(|v| VmacacheRow {
+                        tid: v.tid,
+                        seqnum: v.seqnum,
+                        mm_seqnum: v.mm_seqnum,
+                        valid: v.valid,
+                        vmas: &v.vmas,
+                    })
+                    .collect();
+                r::vmacache_table(&rows, &mut s);
             }
         }
         r::cost_table(&cost, &mut s);
@@ -144,45 +148,4 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         return Ok(2);
     }
     Ok(0)
-}
-
-fn vmacache_text(v: &[VmacacheView], s: &mut String) {
-    let _ = writeln!(s, "\nvmacache (per thread)");
-    for t in v {
-        let vmas: Vec<String> = t.vmas.iter().map(|x| format!("{x:#x}")).collect();
-        let _ = writeln!(
-            s,
-            "  tid {:<6} seqnum {} (mm {}) {}  [{}]",
-            t.tid,
-            t.seqnum,
-            t.mm_seqnum,
-            if t.valid { "valid" } else { "stale" },
-            vmas.join(", ")
-        );
-    }
-}
-
-fn costs(tree: &VmaTree, l: &VmaLayout, n: u64) -> Vec<r::CostRow> {
-    match (tree, &l.tree) {
-        (VmaTree::Maple(s), VmaTreeLayout::Maple { maple, .. }) => {
-            vec![
-                r::list_cost(n, "model"),
-                r::rb_model_cost(n),
-                r::maple_measured_cost(s, maple),
-            ]
-        }
-        (VmaTree::Rb { tree, .. }, VmaTreeLayout::RbTree { rb, vma, .. }) => vec![
-            r::list_cost(n, "measured"),
-            r::rb_measured_cost(
-                tree,
-                vma.vm_rb,
-                rb.rb_left,
-                rb.rb_right,
-                vma.vm_start,
-                vma.vm_end,
-            ),
-            r::maple_model_cost(n),
-        ],
-        _ => Vec::new(),
-    }
 }

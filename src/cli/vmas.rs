@@ -2,6 +2,7 @@
 //! tree, printed byte for byte as /proc/PID/maps.
 
 use super::target::TargetArgs;
+use crate::kernel::live;
 use crate::kernel::snapshot::{HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::{maps_text, VmaInfo};
 use anyhow::{Context, Result};
@@ -136,7 +137,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
         return Ok(0);
     };
     let started = std::time::Instant::now();
-    let cpu_started = thread_cpu_ms();
+    let cpu_started = live::thread_cpu_ms();
     let s = match reader.read_mm_stable(mm) {
         Err(SnapshotError::Unstable { reads }) => {
             eprintln!("vmscope: pid {pid} changed on every one of {reads} reads");
@@ -166,18 +167,10 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
                 "vmscope: {} VMAs, walk+render {:.1} ms wall, {:.1} ms cpu",
                 vmas.len(),
                 started.elapsed().as_secs_f64() * 1e3,
-                thread_cpu_ms() - cpu_started
+                live::thread_cpu_ms() - cpu_started
             );
         }
         out.write_all(&text)?;
     }
     Ok(0)
-}
-
-/// CPU time of this thread in ms (wall time says little on a busy machine).
-fn thread_cpu_ms() -> f64 {
-    use nix::time::{clock_gettime, ClockId};
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .map(|t| t.tv_sec() as f64 * 1e3 + t.tv_nsec() as f64 / 1e6)
-        .unwrap_or(0.0)
 }

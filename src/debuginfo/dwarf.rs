@@ -258,20 +258,11 @@ impl TypeDb {
                 name: attrs.name.unwrap_or_default(),
                 target: attrs.ty,
             }),
-            dw::DW_TAG_const_type => Type::Qualified(Qualified {
-                qualifier: Qualifier::Const,
-                target: attrs.ty,
-            }),
-            dw::DW_TAG_volatile_type => Type::Qualified(Qualified {
-                qualifier: Qualifier::Volatile,
-                target: attrs.ty,
-            }),
-            dw::DW_TAG_restrict_type => Type::Qualified(Qualified {
-                qualifier: Qualifier::Restrict,
-                target: attrs.ty,
-            }),
-            dw::DW_TAG_atomic_type => Type::Qualified(Qualified {
-                qualifier: Qualifier::Atomic,
+            dw::DW_TAG_const_type
+            | dw::DW_TAG_volatile_type
+            | dw::DW_TAG_restrict_type
+            | dw::DW_TAG_atomic_type => Type::Qualified(Qualified {
+                qualifier: qualifier_of(tag),
                 target: attrs.ty,
             }),
             dw::DW_TAG_array_type => {
@@ -645,6 +636,16 @@ impl Arena {
 
     fn offset(&self, id: TypeId) -> Option<u64> {
         self.slot(id).and_then(|s| s.offset.get().copied())
+    }
+}
+
+/// The qualifier a `DW_TAG_*_type` qualifier tag stands for.
+fn qualifier_of(tag: gimli::DwTag) -> Qualifier {
+    match tag {
+        dw::DW_TAG_const_type => Qualifier::Const,
+        dw::DW_TAG_volatile_type => Qualifier::Volatile,
+        dw::DW_TAG_restrict_type => Qualifier::Restrict,
+        _ => Qualifier::Atomic,
     }
 }
 

@@ -6,9 +6,10 @@ use crate::memory::{MemError, Memory};
 use std::collections::HashMap;
 use thiserror::Error;
 
-/// Why a path could not be built.
+/// A kernel object (VMA, dentry, name) that could not be read, or was read and
+/// made no sense; shared by d_path() and the VMA reader.
 #[derive(Debug, Error, Clone)]
-pub enum PathError {
+pub enum ReadFault {
     #[error("reading {what} at {addr:#x}: {source}")]
     Read {
         what: &'static str,
@@ -45,21 +46,21 @@ pub struct PathResolver<'a> {
     cache: HashMap<(u64, u64), Vec<u8>>,
 }
 
-fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, PathError> {
+fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, ReadFault> {
     mem.read_u64(addr)
-        .map_err(|source| PathError::Read { what, addr, source })
+        .map_err(|source| ReadFault::Read { what, addr, source })
 }
 
 /// Read `len` bytes of a dentry name at `addr`.
-pub(crate) fn read_name(mem: &dyn Memory, addr: u64, len: u32) -> Result<Vec<u8>, PathError> {
+pub(crate) fn read_name(mem: &dyn Memory, addr: u64, len: u32) -> Result<Vec<u8>, ReadFault> {
     if len > NAME_MAX {
-        return Err(PathError::Corrupt {
+        return Err(ReadFault::Corrupt {
             addr,
             what: format!("dentry name length {len} exceeds NAME_MAX"),
         });
     }
     let mut buf = vec![0u8; len as usize];
-    mem.read(addr, &mut buf).map_err(|source| PathError::Read {
+    mem.read(addr, &mut buf).map_err(|source| ReadFault::Read {
         what: "dentry name",
         addr,
         source,
@@ -83,11 +84,11 @@ impl<'a> PathResolver<'a> {
         }
     }
 
-    fn d_name(&self, dentry: u64) -> Result<Vec<u8>, PathError> {
+    fn d_name(&self, dentry: u64) -> Result<Vec<u8>, ReadFault> {
         let len = self
             .mem
             .read_u32(dentry.wrapping_add(self.l.d_name_len))
-            .map_err(|source| PathError::Read {
+            .map_err(|source| ReadFault::Read {
                 what: "dentry.d_name.len",
                 addr: dentry,
                 source,
@@ -100,7 +101,7 @@ impl<'a> PathResolver<'a> {
         read_name(self.mem, name, len)
     }
 
-    fn d_parent(&self, dentry: u64) -> Result<u64, PathError> {
+    fn d_parent(&self, dentry: u64) -> Result<u64, ReadFault> {
         rd(
             self.mem,
             dentry.wrapping_add(self.l.d_parent),
@@ -108,7 +109,7 @@ impl<'a> PathResolver<'a> {
         )
     }
 
-    fn inode_ino(&self, dentry: u64) -> Result<u64, PathError> {
+    fn inode_ino(&self, dentry: u64) -> Result<u64, ReadFault> {
         let inode = rd(
             self.mem,
             dentry.wrapping_add(self.l.d_inode),
@@ -119,7 +120,7 @@ impl<'a> PathResolver<'a> {
 
     /// `d_path()` for (vfsmount, dentry), bytes as the kernel would write them
     /// (before `seq_file_path`'s escaping).
-    pub fn d_path(&mut self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
+    pub fn d_path(&mut self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, ReadFault> {
         if let Some(p) = self.cache.get(&(vfsmnt, dentry)) {
             return Ok(p.clone());
         }
@@ -128,7 +129,7 @@ impl<'a> PathResolver<'a> {
         Ok(p)
     }
 
-    fn d_path_uncached(&self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
+    fn d_path_uncached(&self, vfsmnt: u64, dentry: u64) -> Result<Vec<u8>, ReadFault> {
         let l = self.l;
         let parent = self.d_parent(dentry)?;
         let is_root = parent == dentry;
@@ -165,7 +166,7 @@ impl<'a> PathResolver<'a> {
         while !(d == self.root.1 && mnt == self.root.0) {
             steps += 1;
             if steps > MAX_COMPONENTS {
-                return Err(PathError::Corrupt {
+                return Err(ReadFault::Corrupt {
                     addr: dentry,
                     what: "dentry chain too long (cycle?)".into(),
                 });
@@ -213,7 +214,7 @@ impl<'a> PathResolver<'a> {
         Ok(out)
     }
 
-    fn dynamic_dname(&self, f: u64, dentry: u64) -> Result<Vec<u8>, PathError> {
+    fn dynamic_dname(&self, f: u64, dentry: u64) -> Result<Vec<u8>, ReadFault> {
         let s = &self.dname;
         if f == s.pipefs_dname {
             Ok(format!("pipe:[{}]", self.inode_ino(dentry)?).into_bytes())
@@ -229,7 +230,7 @@ impl<'a> PathResolver<'a> {
             v.extend_from_slice(b" (deleted)");
             Ok(v)
         } else {
-            Err(PathError::Corrupt {
+            Err(ReadFault::Corrupt {
                 addr: dentry,
                 what: format!("unknown d_op->d_dname function {f:#x}"),
             })

@@ -1,5 +1,6 @@
 //! The running kernel's /proc, in one corner: kcore preconditions (say exactly
 //! why it cannot be read), the release, kptr_restrict, kallsyms and the processes.
+//! Also the thread CPU clock `vmas` reports with VMSCOPE_TIMING (nix stays here).
 //! The `procfs` crate answers what it models (processes); the kernel's own files
 //! it does not model (kallsyms, osrelease, kptr_restrict) are read here, and
 //! /proc/PID/maps stays raw bytes: it is compared byte for byte.
@@ -64,4 +65,12 @@ pub fn check_kcore() -> Result<(), KernelError> {
 pub fn kptr_restrict_hint() -> String {
     let v = std::fs::read_to_string("/proc/sys/kernel/kptr_restrict").unwrap_or_default();
     format!("kernel.kptr_restrict = {} (addresses in /proc/kallsyms are hidden unless it is 0, or 1 with CAP_SYSLOG)", v.trim())
+}
+
+/// CPU time of this thread in ms (wall time says little on a busy machine).
+pub fn thread_cpu_ms() -> f64 {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| t.tv_sec() as f64 * 1e3 + t.tv_nsec() as f64 / 1e6)
+        .unwrap_or(0.0)
 }

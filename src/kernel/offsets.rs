@@ -3,7 +3,7 @@
 //! Fields are probed, never chosen by kernel version: `task_struct.__state`
 //! (5.14, commit 2f064a59a11f) or `state`; `signal_struct.thread_head` +
 //! `task_struct.thread_node` (3.14) or the older `thread_group` ring (gone in 6.7);
-//! `mm_struct.mm_mt` (6.1 maple tree) or `mmap`/`mm_rb`.
+//! the VMA tree (`mm_struct.mm_mt` or `mm_rb`/`mmap`) is probed once, in `vma_layout.rs`.
 //!
 //! This is the one resolver of the kernel layer: the task/mm offsets here and the
 //! VMA layout (`vma_layout.rs`) both ask [`TypeLookup`] and fail with [`OffsetError`].
@@ -139,10 +139,6 @@ pub struct MmOffsets {
     pub start_brk: Field,
     pub brk: Field,
     pub start_stack: Field,
-    /// 6.1+: the maple tree of VMAs.
-    pub mm_mt: Option<Field>,
-    /// Before 6.1: the VMA list head.
-    pub mmap: Option<Field>,
 }
 
 /// What `wq_worker_comm()` (kernel/workqueue.c) reads to name a workqueue worker
@@ -213,8 +209,6 @@ impl Offsets {
             start_brk: field(t, ms, "start_brk")?,
             brk: field(t, ms, "brk")?,
             start_stack: field(t, ms, "start_stack")?,
-            mm_mt: probe(t, ms, "mm_mt"),
-            mmap: probe(t, ms, "mmap"),
         };
         let worker = (|| {
             Some(WorkerOffsets {
@@ -300,14 +294,12 @@ mod tests {
         m.insert(("task_struct", "state"), (16, 8));
         m.insert(("task_struct", "thread_node"), (200, 16));
         m.insert(("signal_struct", "thread_head"), (16, 16));
-        m.insert(("mm_struct", "mm_mt"), (0, 16));
         let o = Offsets::resolve(&Fake(m)).unwrap();
         assert_eq!((o.task.state.offset, o.task.state_name), (24, "__state"));
         assert!(matches!(
             o.task.threads,
             ThreadLink::SignalThreadHead { .. }
         ));
-        assert!(o.mm.mm_mt.is_some() && o.mm.mmap.is_none());
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! A process's VMAs rebuilt from raw memory and rendered as `/proc/PID/maps` lines
 //! (fs/proc/task_mmu.c `show_map_vma`, `show_vma_header_prefix`).
 
-use super::dpath::{escape_newlines, DnameSymbols, PathError, PathResolver};
+use super::dpath::{escape_newlines, DnameSymbols, PathResolver, ReadFault};
 use super::snapshot::{read_stable, Attempt, SnapshotError, Stable, Window};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::memory::bytes::le_u64;
 use crate::memory::held::HeldPages;
-use crate::memory::{MemError, Memory};
+use crate::memory::Memory;
 use crate::trees::list::{self, ListSnapshot};
 use crate::trees::maple::{self, MapleSnapshot, Rewalks};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
@@ -34,19 +34,11 @@ pub const VSYSCALL_NONE: u32 = 2;
 
 #[derive(Debug, Error, Clone)]
 pub enum VmaError {
-    #[error("reading {what} at {addr:#x}: {source}")]
-    Read {
-        what: &'static str,
-        addr: u64,
-        #[source]
-        source: MemError,
-    },
-    #[error("{addr:#x}: {what}")]
-    Corrupt { addr: u64, what: String },
+    /// A VMA, a name or a path that could not be read or made no sense.
+    #[error(transparent)]
+    Fault(#[from] ReadFault),
     #[error(transparent)]
     Tree(#[from] TreeError),
-    #[error(transparent)]
-    Path(#[from] PathError),
     #[error("mm {mm:#x}: VMA tree walk failed: {issue}")]
     Walk { mm: u64, issue: WalkIssue },
     /// A live mm that moved under every read within the bound.
@@ -210,7 +202,7 @@ pub struct VmaReader<'a> {
 
 fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
     mem.read_u64(addr)
-        .map_err(|source| VmaError::Read { what, addr, source })
+        .map_err(|source| VmaError::from(ReadFault::Read { what, addr, source }))
 }
 
 /// Read a NUL-terminated string of at most `max` bytes.
@@ -228,10 +220,12 @@ pub fn read_cstr(
         let room = (4096 - (a & 4095)) as usize;
         let n = room.min(chunk.len());
         let buf = chunk.get_mut(..n).unwrap_or(&mut []);
-        mem.read(a, buf).map_err(|source| VmaError::Read {
-            what,
-            addr: a,
-            source,
+        mem.read(a, buf).map_err(|source| {
+            VmaError::from(ReadFault::Read {
+                what,
+                addr: a,
+                source,
+            })
         })?;
         if let Some(z) = buf.iter().position(|&b| b == 0) {
             out.extend_from_slice(buf.get(..z).unwrap_or(&[]));
@@ -349,11 +343,11 @@ impl<'a> VmaReader<'a> {
         match self.read_mm_stable(mm) {
             Ok(s) => Ok((s.walk, s.value)),
             Err(SnapshotError::Read(e)) => Err(e),
-            Err(SnapshotError::Seq(source)) => Err(VmaError::Read {
+            Err(SnapshotError::Seq(source)) => Err(VmaError::Fault(ReadFault::Read {
                 what: "mm_struct.mm_lock_seq",
                 addr: mm,
                 source,
-            }),
+            })),
             Err(SnapshotError::Unstable { reads }) => Err(VmaError::Unstable { mm, reads }),
         }
     }
@@ -411,10 +405,12 @@ impl<'a> VmaReader<'a> {
             let mode = self
                 .mem
                 .read_u32(self.syms.vsyscall_mode)
-                .map_err(|source| VmaError::Read {
-                    what: "vsyscall_mode",
-                    addr: self.syms.vsyscall_mode,
-                    source,
+                .map_err(|source| {
+                    VmaError::from(ReadFault::Read {
+                        what: "vsyscall_mode",
+                        addr: self.syms.vsyscall_mode,
+                        source,
+                    })
                 })?;
             if mode == VSYSCALL_NONE {
                 return Ok(None);
@@ -425,10 +421,12 @@ impl<'a> VmaReader<'a> {
             let mut b = [0u8; 2];
             self.mem
                 .read(mm.wrapping_add(off), &mut b)
-                .map_err(|source| VmaError::Read {
-                    what: "mm_struct.context.flags",
-                    addr: mm.wrapping_add(off),
-                    source,
+                .map_err(|source| {
+                    VmaError::from(ReadFault::Read {
+                        what: "mm_struct.context.flags",
+                        addr: mm.wrapping_add(off),
+                        source,
+                    })
                 })?;
             if u64::from(u16::from_le_bytes(b)) & MM_CONTEXT_HAS_VSYSCALL == 0 {
                 return Ok(None);
@@ -464,13 +462,13 @@ impl<'a> VmaReader<'a> {
         let l = self.layout;
         let size = usize::try_from(l.vma_size).unwrap_or(0).min(4096);
         let mut buf = vec![0u8; size];
-        self.mem
-            .read(vma, &mut buf)
-            .map_err(|source| VmaError::Read {
+        self.mem.read(vma, &mut buf).map_err(|source| {
+            VmaError::from(ReadFault::Read {
                 what: "vm_area_struct",
                 addr: vma,
                 source,
-            })?;
+            })
+        })?;
         let f = |off: u64| {
             usize::try_from(off)
                 .ok()
@@ -500,10 +498,12 @@ impl<'a> VmaReader<'a> {
             v.dev = u64::from(
                 self.mem
                     .read_u32(sb.wrapping_add(l.s_dev))
-                    .map_err(|source| VmaError::Read {
-                        what: "super_block.s_dev",
-                        addr: sb,
-                        source,
+                    .map_err(|source| {
+                        VmaError::from(ReadFault::Read {
+                            what: "super_block.s_dev",
+                            addr: sb,
+                            source,
+                        })
                     })?,
             );
             v.inode = rd(self.mem, inode.wrapping_add(l.i_ino), "inode.i_ino")?;

@@ -5,6 +5,7 @@
 use super::vma::{maps_text, VmaReader, VmaTree};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use super::{Kernel, KernelError, ReadContext};
+use crate::check::costs::{self, CostRow};
 use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::maple::WalkedVma;
 use crate::check::{MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
@@ -229,5 +230,30 @@ impl<'a> VmaChecker<'a> {
             infos.push(g);
         }
         Ok(maps_text(&infos))
+    }
+}
+
+/// Lookup costs for `tree`: measured on the structure this kernel has, modelled
+/// for the others at the same VMA count `n`.
+pub fn lookup_costs(tree: &VmaTree, l: &VmaLayout, n: u64) -> Vec<CostRow> {
+    match (tree, &l.tree) {
+        (VmaTree::Maple(s), VmaTreeLayout::Maple { maple, .. }) => vec![
+            costs::list_cost(n, "model"),
+            costs::rb_model_cost(n),
+            costs::maple_measured_cost(s, maple),
+        ],
+        (VmaTree::Rb { tree, .. }, VmaTreeLayout::RbTree { rb, vma, .. }) => vec![
+            costs::list_cost(n, "measured"),
+            costs::rb_measured_cost(
+                tree,
+                vma.vm_rb,
+                rb.rb_left,
+                rb.rb_right,
+                vma.vm_start,
+                vma.vm_end,
+            ),
+            costs::maple_model_cost(n),
+        ],
+        _ => Vec::new(),
     }
 }

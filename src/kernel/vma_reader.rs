@@ -2,7 +2,7 @@
 //! with, the root paths resolve against, the task -> mm step `/proc/PID/maps`
 //! takes, and the per-thread vmacache of kernels before 6.1 (the one reader of it).
 
-use super::dpath::DnameSymbols;
+use super::dpath::{DnameSymbols, ReadFault};
 use super::tasks::Task;
 use super::vma::{VmaError, VmaReader, VmaSymbols};
 use super::vma_layout::VmacacheLayout;
@@ -49,20 +49,19 @@ impl Kernel {
     fn rd_vma(&self, addr: u64, what: &'static str) -> Result<u64, VmaError> {
         self.mem
             .read_u64(addr)
-            .map_err(|source| VmaError::Read { what, addr, source })
+            .map_err(|source| VmaError::from(ReadFault::Read { what, addr, source }))
     }
 
     /// `init_task.fs->root`: the root paths are resolved against (a shell in the
     /// initial namespace sees the same).
     pub fn init_root(&self) -> Result<(u64, u64), KernelError> {
         let l = self.vma_layout()?;
-        let init = self
-            .syms
-            .address("init_task")
-            .ok_or_else(|| VmaError::Corrupt {
+        let init = self.syms.address("init_task").ok_or_else(|| {
+            VmaError::from(ReadFault::Corrupt {
                 addr: 0,
                 what: "vmlinux has no init_task symbol".into(),
-            })?;
+            })
+        })?;
         let fs = self.rd_vma(init.wrapping_add(l.task_fs), "init_task.fs")?;
         Ok((
             self.rd_vma(fs.wrapping_add(l.fs_root_mnt), "fs_struct.root.mnt")?,
@@ -118,9 +117,11 @@ impl Kernel {
             return Ok(Vec::new());
         };
         let mm_seqnum = self.mm_vmacache_seqnum(vc, mm)?;
-        let tasks = self.tasks().map_err(|e| VmaError::Corrupt {
-            addr: mm,
-            what: format!("listing tasks: {e}"),
+        let tasks = self.tasks().map_err(|e| {
+            VmaError::from(ReadFault::Corrupt {
+                addr: mm,
+                what: format!("listing tasks: {e}"),
+            })
         })?;
         let mut out = Vec::new();
         for t in tasks

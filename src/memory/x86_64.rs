@@ -185,20 +185,30 @@ impl Memory for KernelSpace {
         if let Some(v) = &self.virt {
             return v.read(addr, buf);
         }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let va = addr
-                .checked_add(done as u64)
-                .ok_or(MemError::NotMapped { addr })?;
-            let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
-            let pa = self.to_phys(va)?;
-            self.phys
-                .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| e.at_virtual(va))?;
-            done += n;
-        }
-        Ok(())
+        read_paged(&*self.phys, addr, buf, |va| self.to_phys(va))
     }
+}
+
+/// Read `buf` from virtual `addr` a page at a time, each page translated by
+/// `to_phys`; an error names the virtual address.
+fn read_paged(
+    phys: &dyn PhysMemory,
+    addr: u64,
+    buf: &mut [u8],
+    to_phys: impl Fn(u64) -> Result<u64, MemError>,
+) -> Result<(), MemError> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let va = addr
+            .checked_add(done as u64)
+            .ok_or(MemError::NotMapped { addr })?;
+        let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
+        let pa = to_phys(va)?;
+        phys.read_phys(pa, &mut buf[done..done + n])
+            .map_err(|e| e.at_virtual(va))?;
+        done += n;
+    }
+    Ok(())
 }
 
 /// One process's user memory, translated through its own page tables.
@@ -215,20 +225,9 @@ impl UserSpace<'_> {
 
 impl Memory for UserSpace<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let va = addr
-                .checked_add(done as u64)
-                .ok_or(MemError::NotMapped { addr })?;
-            let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
-            let pa = self.translate(va)?.paddr;
-            self.kernel
-                .phys
-                .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| e.at_virtual(va))?;
-            done += n;
-        }
-        Ok(())
+        read_paged(&*self.kernel.phys, addr, buf, |va| {
+            Ok(self.translate(va)?.paddr)
+        })
     }
 }
 

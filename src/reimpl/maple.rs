@@ -992,6 +992,13 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                 }
             }
         }
+        self.validate_ranges(&leaf_ranges)
+    }
+
+    /// The leaves' ranges: contiguous over `[0, u64::MAX]`, no two NULL ranges
+    /// in a row, as many entries as `count`.
+    fn validate_ranges(&self, leaf_ranges: &[Range<E>]) -> Result<(), MapleInvariantError> {
+        let err = |s: String| Err(MapleInvariantError(s));
         let mut next = 0u64;
         let mut count = 0;
         let mut prev_null = false;

@@ -1,34 +1,124 @@
-//! Tables for `vmscope check`: one per process (each check, pass/fail, counts),
-//! the findings below it.
+//! `vmscope check` output: per process one line (verdict and counts) and the
+//! findings, the per-check table with `--verbose`; the JSON document.
 
+use super::table::{self, escape, Align};
 use crate::check::Report;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One checked process; these key names are a stable interface for scripts.
+#[derive(Serialize)]
+pub struct ProcessOut {
+    pub pid: i32,
+    pub comm: String,
+    #[serde(serialize_with = "crate::trees::ser_hex")]
+    pub mm: u64,
+    /// Where /proc/PID/maps came from, or why it was not compared.
+    pub maps: String,
+    #[serde(flatten)]
+    pub report: Report,
+    pub error: Option<String>,
+}
+
+/// Sums over every process checked.
+#[derive(Serialize, Default)]
+pub struct Totals {
+    pub processes: u64,
+    pub vmas: u64,
+    pub lookups: u64,
+    pub findings: u64,
+    pub errors: u64,
+}
+
+/// The JSON document `check --json` prints.
+pub fn json(processes: &[ProcessOut], totals: &Totals) -> serde_json::Result<String> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        processes: &'a [ProcessOut],
+        totals: &'a Totals,
+    }
+    serde_json::to_string_pretty(&Doc { processes, totals })
+}
 
 /// The per-process table: check, result, items checked, failures.
-pub fn check_table(r: &Report) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["check", "result", "checked", "failed"]);
+fn check_table(r: &Report) -> String {
+    let mut t = table::new(&[
+        ("check", Align::Left),
+        ("result", Align::Left),
+        ("checked", Align::Right),
+        ("failed", Align::Right),
+    ]);
     for (name, tally) in r.checks.iter() {
         let result = if tally.failed == 0 { "pass" } else { "FAIL" };
         t.add_row(vec![
-            Cell::new(name),
-            Cell::new(result),
-            Cell::new(tally.checked),
-            Cell::new(tally.failed),
+            name.to_string(),
+            result.to_string(),
+            tally.checked.to_string(),
+            tally.failed.to_string(),
         ]);
     }
-    t
+    t.to_string()
 }
 
-/// Findings, one per line, each naming the node and field.
-pub fn findings_text(r: &Report) -> String {
+/// One process: a line with its verdict and counts, then its findings and
+/// error; `verbose` adds the per-check table and where its maps came from.
+pub fn process_text(p: &ProcessOut, verbose: bool) -> String {
+    let verdict = match (&p.error, p.report.ok()) {
+        (Some(_), _) => "ERROR",
+        (None, true) => "ok",
+        (None, false) => "VIOLATIONS",
+    };
+    let r = &p.report;
     let mut s = String::new();
+    let _ = write!(
+        s,
+        "pid {} ({}) mm {:#x}: {verdict}",
+        p.pid,
+        escape(&p.comm),
+        p.mm
+    );
+    if verbose {
+        s.push('\n');
+        if !r.checks.is_empty() {
+            let _ = writeln!(s, "{}", check_table(r));
+        }
+        let maps = if p.maps.is_empty() { "-" } else { &p.maps };
+        let _ = writeln!(s, "maps: {}", escape(maps));
+    } else {
+        let failed = r.checks.iter().filter(|(_, t)| t.failed > 0).count();
+        let _ = writeln!(
+            s,
+            ", {} checks ({failed} failed), {} VMAs, {} lookups, {} findings",
+            r.checks.iter().count(),
+            r.vmas,
+            r.lookups,
+            r.findings.len()
+        );
+    }
     for f in &r.findings {
-        s.push_str(&format!(
-            "  {} at {:#x} {}: expected {}, found {}\n",
-            f.check, f.node, f.field, f.expected, f.actual
-        ));
+        let _ = writeln!(
+            s,
+            "  {} at {:#x} {}: expected {}, found {}",
+            f.check,
+            f.node,
+            escape(&f.field),
+            escape(&f.expected),
+            escape(&f.actual)
+        );
+    }
+    if let Some(e) = &p.error {
+        let _ = writeln!(s, "  error: {}", escape(e));
+    }
+    if verbose {
+        s.push('\n');
     }
     s
+}
+
+/// The last line: totals over every process.
+pub fn totals_line(t: &Totals) -> String {
+    format!(
+        "checked {} processes, {} VMAs, {} lookups: {} findings, {} errors\n",
+        t.processes, t.vmas, t.lookups, t.findings, t.errors
+    )
 }

@@ -1,14 +1,14 @@
 //! Text rendering of VMA tree snapshots for `vmscope tree`: node-by-node dumps,
-//! a summary, an ASCII diagram and a lookup cost table.
+//! a summary, an ASCII diagram and the lookup cost table (costs computed in check/costs.rs).
 
+use super::table::{self, Align};
+use crate::check::costs::CostRow;
 use crate::trees::list::ListSnapshot;
 use crate::trees::maple::{MapleNodeSnap, MapleSnapshot, MapleType, SlotKind};
 use crate::trees::rbtree::{color_name, RbSnapshot};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-
-const CACHE_LINE: u64 = 64;
 
 fn flags_text(f: u32) -> String {
     let mut parts = Vec::new();
@@ -253,25 +253,25 @@ pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, out: &mut String) {
         "rb-tree at {:#x}: root {:#x}; list from {:#x}",
         t.root_addr, t.root, l.first
     );
-    let _ = writeln!(
-        out,
-        "{:<5} {:<18} {:<5} {:>5} {:<18} {:<18} {:<18} {:<33} {:<14} | {:<18} {:<18} {:<18}",
-        "#",
-        "node",
-        "color",
-        "depth",
-        "parent",
-        "left",
-        "right",
-        "range",
-        "subtree_gap",
-        "list vma",
-        "prev",
-        "next"
-    );
+    use Align::{Left, Right};
+    let mut table = table::new(&[
+        ("#", Right),
+        ("node", Right),
+        ("color", Left),
+        ("depth", Right),
+        ("parent", Right),
+        ("left", Right),
+        ("right", Right),
+        ("range", Left),
+        ("subtree_gap", Right),
+        ("list vma", Right),
+        ("prev", Right),
+        ("next", Right),
+    ]);
     let n = t.nodes.len().max(l.entries.len());
     for i in 0..n {
-        let left = match t.nodes.get(i) {
+        let mut row = vec![i.to_string()];
+        match t.nodes.get(i) {
             Some(x) => {
                 let (range, gap) = match x.vma {
                     Some(v) => (
@@ -282,27 +282,33 @@ pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, out: &mut String) {
                     ),
                     None => (String::new(), String::new()),
                 };
-                format!(
-                    "{:<5} {:<#18x} {:<5} {:>5} {:<#18x} {:<#18x} {:<#18x} {:<33} {:<14}",
-                    i,
-                    x.node,
-                    color_name(x.color),
-                    x.depth,
-                    x.parent,
-                    x.left,
-                    x.right,
+                row.extend([
+                    format!("{:#x}", x.node),
+                    color_name(x.color).to_string(),
+                    x.depth.to_string(),
+                    format!("{:#x}", x.parent),
+                    format!("{:#x}", x.left),
+                    format!("{:#x}", x.right),
                     range,
-                    gap
-                )
+                    gap,
+                ]);
             }
-            None => format!("{:<5} {:<150}", i, "(tree ended)"),
-        };
-        let right = match l.entries.get(i) {
-            Some(e) => format!("{:<#18x} {:<#18x} {:<#18x}", e.addr, e.prev, e.next),
-            None => "(list ended)".to_string(),
-        };
-        let _ = writeln!(out, "{left} | {right}");
+            None => {
+                row.push("(tree ended)".into());
+                row.extend(std::iter::repeat_n(String::new(), 7));
+            }
+        }
+        match l.entries.get(i) {
+            Some(e) => row.extend([
+                format!("{:#x}", e.addr),
+                format!("{:#x}", e.prev),
+                format!("{:#x}", e.next),
+            ]),
+            None => row.push("(list ended)".into()),
+        }
+        table.add_row(row);
     }
+    let _ = writeln!(out, "{table}");
     for i in t.issues.iter().chain(l.issues.iter()) {
         let _ = writeln!(out, "ISSUE: {i}");
     }
@@ -357,219 +363,74 @@ pub struct TreeJson<'a, C: Serialize> {
     pub reads: Option<u32>,
 }
 
-/// One row of the cost table.
-#[derive(Debug, Clone, Serialize)]
-pub struct CostRow {
-    pub structure: String,
-    /// "measured" (walked in this dump) or "model" (computed for the same VMA count).
-    pub basis: String,
-    pub avg_steps: f64,
-    pub max_steps: u64,
-    pub avg_cache_lines: f64,
-    pub iterate_steps: u64,
-    pub iterate_cache_lines: u64,
-}
-
-fn lines_of(addrs: impl IntoIterator<Item = u64>) -> u64 {
-    let mut v: Vec<u64> = addrs.into_iter().map(|a| a / CACHE_LINE).collect();
-    v.sort_unstable();
-    v.dedup();
-    v.len() as u64
-}
-
-/// Linked list model: finding VMA i walks i+1 entries, one cache line each
-/// (vm_start, vm_end and vm_next sit in the first 64 bytes of the VMA).
-pub fn list_cost(n: u64, basis: &str) -> CostRow {
-    CostRow {
-        structure: "linked list (vm_next)".into(),
-        basis: basis.into(),
-        avg_steps: (n as f64 + 1.0) / 2.0,
-        max_steps: n,
-        avg_cache_lines: (n as f64 + 1.0) / 2.0,
-        iterate_steps: n,
-        iterate_cache_lines: n,
-    }
-}
-
-/// Balanced binary tree model: the depth of each node of a complete tree.
-pub fn rb_model_cost(n: u64) -> CostRow {
-    let mut total = 0u64;
-    let mut max = 0u64;
-    let mut level = 1u64;
-    let mut left = n;
-    let mut width = 1u64;
-    while left > 0 {
-        let k = width.min(left);
-        total += k * level;
-        max = level;
-        left -= k;
-        width = width.saturating_mul(2);
-        level += 1;
-    }
-    let avg = if n > 0 { total as f64 / n as f64 } else { 0.0 };
-    CostRow {
-        structure: "rb-tree (balanced model)".into(),
-        basis: "model".into(),
-        avg_steps: avg,
-        max_steps: max,
-        avg_cache_lines: avg,
-        iterate_steps: 2 * n,
-        iterate_cache_lines: n,
-    }
-}
-
-/// Measured rb-tree: steps = node depth (find_vma(vm_start) stops at the VMA's
-/// node); lines = distinct cache lines of vm_start/vm_end and rb_left/rb_right
-/// read at each node of the path.
-pub fn rb_measured_cost(
-    t: &RbSnapshot,
-    vm_rb: u64,
-    rb_left: u64,
-    rb_right: u64,
-    vm_start: u64,
-    vm_end: u64,
-) -> CostRow {
-    let by_node: HashMap<u64, &crate::trees::rbtree::RbNodeSnap> =
-        t.nodes.iter().map(|n| (n.node, n)).collect();
-    let node_lines = |node: u64| {
-        let vma = node.wrapping_sub(vm_rb);
-        lines_of([
-            vma.wrapping_add(vm_start),
-            vma.wrapping_add(vm_end),
-            node.wrapping_add(rb_left),
-            node.wrapping_add(rb_right),
-        ])
-    };
-    let (mut steps, mut lines, mut max) = (0u64, 0u64, 0u64);
-    for n in &t.nodes {
-        steps += u64::from(n.depth);
-        max = max.max(u64::from(n.depth));
-        // Path: follow parents up to the root.
-        let mut cur = n.node;
-        let mut guard = 0;
-        while cur != 0 && guard < 256 {
-            lines += node_lines(cur);
-            cur = by_node.get(&cur).map(|x| x.parent).unwrap_or(0);
-            guard += 1;
-        }
-    }
-    let cnt = t.nodes.len().max(1) as f64;
-    let iter_lines: u64 = t.nodes.iter().map(|n| node_lines(n.node)).sum();
-    CostRow {
-        structure: "rb-tree (mm_rb)".into(),
-        basis: "measured".into(),
-        avg_steps: steps as f64 / cnt,
-        max_steps: max,
-        avg_cache_lines: lines as f64 / cnt,
-        iterate_steps: 2 * t.nodes.len() as u64,
-        iterate_cache_lines: iter_lines,
-    }
-}
-
-/// Measured maple tree: replay `mas_walk(vm_start)` for every entry on the
-/// snapshot (no memory reads) and count nodes and the cache lines the kernel's
-/// `mtree_range_walk()` touches: parent word (dead check), the last pivot or the
-/// metadata (data end), the pivots compared, and the slot taken.
-pub fn maple_measured_cost(s: &MapleSnapshot, o: &crate::trees::maple::MapleOffsets) -> CostRow {
-    let by_addr: HashMap<u64, &MapleNodeSnap> = s.nodes.iter().map(|n| (n.addr, n)).collect();
-    let (mut steps, mut lines, mut max) = (0u64, 0u64, 0u64);
-    let mut count = 0u64;
-    for e in s.user_entries() {
-        let Some(mut n) = s.nodes.first() else { break };
-        let mut path = 0u64;
-        for _ in 0..64 {
-            path += 1;
-            let (piv_off, slot_off, meta_off) = match n.node_type {
-                MapleType::Arange64 => (o.arange64_pivot, o.arange64_slot, o.arange64_meta),
-                _ => (o.range64_pivot, o.range64_slot, o.range64_meta),
-            };
-            let end = n.slots.len().saturating_sub(1);
-            let mut i = 0;
-            let mut touched = vec![n.addr];
-            if n.node_type == MapleType::Arange64 || n.end_from_meta {
-                touched.push(n.addr + meta_off);
-            }
-            if n.node_type != MapleType::Arange64 {
-                touched.push(n.addr + piv_off + 8 * (n.pivots.len() as u64).saturating_sub(1));
-            }
-            while i < end {
-                touched.push(n.addr + piv_off + 8 * i as u64);
-                if n.pivots.get(i).copied().unwrap_or(u64::MAX) >= e.first {
-                    break;
-                }
-                i += 1;
-            }
-            touched.push(n.addr + slot_off + 8 * i as u64);
-            lines += lines_of(touched);
-            let Some(sl) = n.slots.get(i) else { break };
-            if n.node_type.is_leaf() {
-                break;
-            }
-            match by_addr.get(&(sl.raw & !0xff)) {
-                Some(k) => n = k,
-                None => break,
-            }
-        }
-        steps += path;
-        max = max.max(path);
-        count += 1;
-    }
-    let cnt = count.max(1) as f64;
-    CostRow {
-        structure: "maple tree (mm_mt)".into(),
-        basis: "measured".into(),
-        avg_steps: steps as f64 / cnt,
-        max_steps: max,
-        avg_cache_lines: lines as f64 / cnt,
-        iterate_steps: s.nodes.len() as u64,
-        iterate_cache_lines: s.nodes.len() as u64 * 4,
-    }
-}
-
-/// Maple model for `n` VMAs when the kernel has no maple tree: leaves hold about
-/// 10 of 16 slots (VMAs plus gaps), internal arange nodes about 7 of 10.
-pub fn maple_model_cost(n: u64) -> CostRow {
-    let leaves = (n * 2).div_ceil(10).max(1);
-    let mut height = 1u64;
-    let mut level = leaves;
-    let mut nodes = leaves;
-    while level > 1 {
-        level = level.div_ceil(7);
-        nodes += level;
-        height += 1;
-    }
-    CostRow {
-        structure: "maple tree (model)".into(),
-        basis: "model".into(),
-        avg_steps: height as f64,
-        max_steps: height,
-        avg_cache_lines: height as f64 * 2.5,
-        iterate_steps: nodes,
-        iterate_cache_lines: nodes * 4,
-    }
-}
-
+/// The cost rows (check/costs.rs) as a table.
 pub fn cost_table(rows: &[CostRow], out: &mut String) {
     let _ = writeln!(
         out,
         "\ncost per lookup (find_vma at every vm_start) and per full iteration"
     );
+    use Align::{Left, Right};
+    let mut table = table::new(&[
+        ("structure", Left),
+        ("basis", Left),
+        ("avg steps", Right),
+        ("max", Right),
+        ("avg lines", Right),
+        ("iter steps", Right),
+        ("iter lines", Right),
+    ]);
+    for r in rows {
+        table.add_row(vec![
+            r.structure.clone(),
+            r.basis.clone(),
+            format!("{:.2}", r.avg_steps),
+            r.max_steps.to_string(),
+            format!("{:.2}", r.avg_cache_lines),
+            r.iterate_steps.to_string(),
+            r.iterate_cache_lines.to_string(),
+        ]);
+    }
+    let _ = writeln!(out, "{table}");
+}
+
+/// One thread's vmacache as `tree` prints it (kernels before 6.1).
+pub struct VmacacheRow<'a> {
+    pub tid: i32,
+    pub seqnum: u64,
+    pub mm_seqnum: u64,
+    pub valid: bool,
+    pub vmas: &'a [u64],
+}
+
+/// The per-thread vmacache table.
+pub fn vmacache_table(rows: &[VmacacheRow<'_>], out: &mut String) {
+    let _ = writeln!(out, "\nvmacache (per thread)");
+    use Align::{Left, Right};
+    let mut table = table::new(&[
+        ("tid", Right),
+        ("seqnum", Right),
+        ("mm seqnum", Right),
+        ("state", Left),
+        ("vmas", Left),
+    ]);
+    for t in rows {
+        let vmas: Vec<String> = t.vmas.iter().map(|x| format!("{x:#x}")).collect();
+        table.add_row(vec![
+            t.tid.to_string(),
+            t.seqnum.to_string(),
+            t.mm_seqnum.to_string(),
+            (if t.valid { "valid" } else { "stale" }).to_string(),
+            vmas.join(", "),
+        ]);
+    }
+    let _ = writeln!(out, "{table}");
+}
+
+/// The first line of `tree`'s text: which process and mm.
+pub fn header(pid: i32, comm: &str, mm: u64, map_count: i32, out: &mut String) {
     let _ = writeln!(
         out,
-        "  {:<26} {:<9} {:>10} {:>9} {:>12} {:>12} {:>14}",
-        "structure", "basis", "avg steps", "max", "avg lines", "iter steps", "iter lines"
+        "pid {pid} ({}) mm {mm:#x} map_count {map_count}",
+        table::escape(comm)
     );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "  {:<26} {:<9} {:>10.2} {:>9} {:>12.2} {:>12} {:>14}",
-            r.structure,
-            r.basis,
-            r.avg_steps,
-            r.max_steps,
-            r.avg_cache_lines,
-            r.iterate_steps,
-            r.iterate_cache_lines
-        );
-    }
 }

@@ -84,18 +84,8 @@ pub fn walk(mem: &dyn Memory, first: u64, o: &ListOffsets, limits: WalkLimits) -
             });
             break;
         }
-        if cur & 7 != 0 {
-            snap.issues.push(WalkIssue {
-                addr: from,
-                kind: IssueKind::Misaligned { raw: cur },
-            });
-            break;
-        }
-        if !visited.insert(cur) {
-            snap.issues.push(WalkIssue {
-                addr: cur,
-                kind: IssueKind::Cycle,
-            });
+        if let Some(issue) = super::entry_issue(cur, from, &mut visited) {
+            snap.issues.push(issue);
             break;
         }
         if len > 4096 {

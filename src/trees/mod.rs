@@ -72,6 +72,28 @@ pub struct WalkIssue {
     pub kind: IssueKind,
 }
 
+/// Why a walk must stop at `node`, reached from `from`: a misaligned pointer
+/// (reported at `from`, which holds it) or a node already visited (a cycle).
+pub(crate) fn entry_issue(
+    node: u64,
+    from: u64,
+    visited: &mut std::collections::HashSet<u64>,
+) -> Option<WalkIssue> {
+    if node & 7 != 0 {
+        return Some(WalkIssue {
+            addr: from,
+            kind: IssueKind::Misaligned { raw: node },
+        });
+    }
+    if !visited.insert(node) {
+        return Some(WalkIssue {
+            addr: node,
+            kind: IssueKind::Cycle,
+        });
+    }
+    None
+}
+
 impl std::fmt::Display for WalkIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {

@@ -250,18 +250,8 @@ pub fn walk(
                 });
                 break;
             }
-            if node & 7 != 0 {
-                snap.issues.push(WalkIssue {
-                    addr: came_from,
-                    kind: IssueKind::Misaligned { raw: node },
-                });
-                break;
-            }
-            if !visited.insert(node) {
-                snap.issues.push(WalkIssue {
-                    addr: node,
-                    kind: IssueKind::Cycle,
-                });
+            if let Some(issue) = super::entry_issue(node, came_from, &mut visited) {
+                snap.issues.push(issue);
                 break;
             }
             match read_node(mem, node, o, vma) {

@@ -220,6 +220,6 @@ fn d_path_crosses_mounts_and_marks_deleted() {
     let mut r = PathResolver::new(&fs.m, &l, (rootmnt, root), DnameSymbols::default());
     assert!(matches!(
         r.d_path(submnt, libc),
-        Err(crate::kernel::dpath::PathError::Corrupt { .. })
+        Err(crate::kernel::dpath::ReadFault::Corrupt { .. })
     ));
 }

@@ -105,6 +105,16 @@ impl<'a, S: TypeSource + ?Sized> Inference<'a, S> {
 
     /// pahole's `type__check_structs_at_unnatural_alignments`.
     fn structs_at_unnatural_alignments(&mut self, l: &Layout) {
+        self.mark_misaligned_structs(l, |m| m.byte_offset as u64);
+    }
+
+    /// Mark packed every struct member whose `place` (its offset, or the size of
+    /// the union holding it) is not a multiple of its natural alignment.
+    fn mark_misaligned_structs(
+        &mut self,
+        l: &Layout,
+        place: impl Fn(&layout::MemberLayout) -> u64,
+    ) {
         for m in &l.members {
             let t = self.strip(m.ty);
             let Some(tid) = t else { continue };
@@ -112,7 +122,7 @@ impl<'a, S: TypeSource + ?Sized> Inference<'a, S> {
                 continue;
             }
             let na = self.natural_alignment(t);
-            if na != 0 && !(m.byte_offset as u64).is_multiple_of(na) {
+            if na != 0 && !place(m).is_multiple_of(na) {
                 self.packed.insert(tid, true);
             }
         }
@@ -124,17 +134,8 @@ impl<'a, S: TypeSource + ?Sized> Inference<'a, S> {
             return;
         }
         if let Ok(l) = self.layout(id) {
-            for m in &l.members {
-                let t = self.strip(m.ty);
-                let Some(tid) = t else { continue };
-                if !self.is_struct(t) {
-                    continue;
-                }
-                let na = self.natural_alignment(t);
-                if na != 0 && !(l.size as u64).is_multiple_of(na) {
-                    self.packed.insert(tid, true);
-                }
-            }
+            let size = l.size as u64;
+            self.mark_misaligned_structs(&l, |_| size);
         }
         self.packed.insert(id, false);
     }
