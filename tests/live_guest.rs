@@ -13,9 +13,7 @@ mod common;
 use common::{parse_maps, parse_stat, run_in_guest_with, static_vmscope, ProcStat};
 use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// Runs inside the guest; $VMSCOPE holds extra options (--vmlinux /vmlinux).
 const SCRIPT: &str = r#"
@@ -95,7 +93,7 @@ fn boot(kernel: &str, with_vmlinux: bool) -> LiveRun {
         run.stderr
     );
     let dir = tempfile::tempdir().unwrap();
-    unpack(&run.stdout, dir.path());
+    common::unpack_tar_b64(&run.stdout, dir.path());
     let before = run.proc();
     let wl = run.workloads();
     let workload_pids = wl.processes.iter().map(|p| p.pid).collect();
@@ -112,28 +110,6 @@ fn boot(kernel: &str, with_vmlinux: bool) -> LiveRun {
         workload_tids,
         _run: run,
     }
-}
-
-fn unpack(b64: &str, dest: &Path) {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("base64 -d | tar -xzf - -C \"$0\"")
-        .arg(dest)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b64.as_bytes())
-        .unwrap();
-    let st = child.wait().unwrap();
-    assert!(
-        st.success(),
-        "could not unpack the guest's results ({} bytes of base64)",
-        b64.len()
-    );
 }
 
 /// A workqueue worker's name ends with its last work ("kworker/1:1-events"),

@@ -5,6 +5,10 @@
 use super::target::TargetArgs;
 use crate::check::{maps, Report};
 use crate::kernel::live;
+use crate::kernel::snapshot::{
+    read_stable, Attempt, HeldPages, SnapshotError, Window, DEFAULT_READS,
+};
+use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
 use crate::render::check::{self as out, ProcessOut, Totals};
@@ -28,45 +32,104 @@ pub struct CheckArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Live: walks a stable read of a process may take before giving up (exit 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
+    pub retries: u32,
     /// Print each process's per-check table and maps source, not one line
     #[arg(long, short)]
     pub verbose: bool,
 }
 
-/// Live re-checks of a process that changed while it was read.
-const LIVE_RETRIES: usize = 2;
-
 struct Ctx<'a> {
     k: &'a Kernel,
     checker: VmaChecker<'a>,
     maps_dir: Option<PathBuf>,
+    window: Window,
+    /// Live: the pages one attempt holds (released by every walk).
+    held: Option<&'a HeldPages<'a>>,
 }
 
-/// Check one process; `Err` when something prevented checking.
-fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64, r: &mut Report) -> Result<String> {
-    let facts = c.checker.facts(leader, mm)?;
-    let mut reader = c.k.vma_reader()?;
-    let tree = reader
-        .walk_tree(mm)
-        .with_context(|| format!("pid {pid}: walking the VMA tree of mm {mm:#x}"))?;
-    let walked = c.checker.validate(&tree, &facts, r);
+/// What must not move while one process is checked: its tree and, live, its maps.
+#[derive(PartialEq)]
+struct Walk {
+    tree: VmaTree,
+    maps: Option<Vec<u8>>,
+}
 
-    // /proc/PID/maps against the VMAs rendered from the walked tree.
-    let (path, live) = match &c.maps_dir {
-        Some(d) => (d.join(pid.to_string()).join("maps"), false),
-        None if c.k.is_live() => (live::maps_path(pid), true),
-        None => return Ok("not compared (offline: pass --maps-dir DIR)".into()),
-    };
-    let expected = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !live => {
-            return Ok(format!("not compared ({} does not exist)", path.display()));
+/// Where /proc/PID/maps comes from: a file read once (a copy of /proc), the live
+/// file read with every walk, or why there is nothing to compare.
+enum MapsSource {
+    Copy(PathBuf),
+    Live(PathBuf),
+    None(String),
+}
+
+fn maps_source(c: &Ctx<'_>, pid: i32) -> MapsSource {
+    match &c.maps_dir {
+        Some(d) => {
+            let p = d.join(pid.to_string()).join("maps");
+            if p.exists() {
+                MapsSource::Copy(p)
+            } else {
+                MapsSource::None(format!("not compared ({} does not exist)", p.display()))
+            }
         }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        None if c.k.is_live() => MapsSource::Live(live::maps_path(pid)),
+        None => MapsSource::None("not compared (offline: pass --maps-dir DIR)".into()),
+    }
+}
+
+fn read_maps(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Check one process against a stable read of it (kernel/snapshot.rs): the report,
+/// and where its maps came from; `Err` when something prevented checking.
+fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64) -> Result<(Report, String)> {
+    let source = maps_source(c, pid);
+    let reader = std::cell::RefCell::new(c.k.vma_reader()?);
+    reader.borrow_mut().window = c.window;
+    if let Some(h) = c.held {
+        reader.borrow_mut().hold(h);
+    }
+    let walk = || -> Result<Walk> {
+        let tree = reader
+            .borrow()
+            .walk_tree(mm)
+            .with_context(|| format!("pid {pid}: walking the VMA tree of mm {mm:#x}"))?;
+        let maps = match &source {
+            MapsSource::Live(p) => Some(read_maps(p)?),
+            _ => None,
+        };
+        Ok(Walk { tree, maps })
     };
-    let rendered = c.checker.maps_text(&mut reader, &walked, mm, r)?;
-    maps::compare(&expected, &rendered, &path.display().to_string(), r);
-    Ok(path.display().to_string())
+    let inside = |w: &Walk| -> Result<Attempt<(Report, String)>> {
+        if c.k.is_live() && w.tree.raced() {
+            return Ok(Attempt::Torn);
+        }
+        let mut r = Report::default();
+        let facts = c.checker.facts(leader, mm)?;
+        let walked = c.checker.validate(&w.tree, &facts, &mut r);
+        let (expected, path) = match (&source, &w.maps) {
+            (MapsSource::Live(p), Some(m)) => (m.clone(), p),
+            (MapsSource::Copy(p), _) => (read_maps(p)?, p),
+            (MapsSource::Live(p), None) => (read_maps(p)?, p),
+            (MapsSource::None(why), _) => return Ok(Attempt::Whole((r, why.clone()))),
+        };
+        let rendered = c
+            .checker
+            .maps_text(&mut reader.borrow_mut(), &walked, mm, &mut r)?;
+        maps::compare(&expected, &rendered, &path.display().to_string(), &mut r);
+        Ok(Attempt::Whole((r, path.display().to_string())))
+    };
+    match read_stable(&c.k.mem, mm, c.window, walk, inside) {
+        Ok(s) => Ok(s.value),
+        Err(SnapshotError::Unstable { reads }) => {
+            anyhow::bail!("pid {pid} changed on every one of {reads} reads")
+        }
+        Err(SnapshotError::Read(e)) => Err(e),
+        Err(e) => Err(anyhow::anyhow!("pid {pid}: {e}")),
+    }
 }
 
 pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
@@ -78,10 +141,17 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     }
     let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
+    let held = HeldPages::new(&k.mem);
+    let mut checker = k.vma_checker()?;
+    if k.is_live() {
+        checker.hold(&held);
+    }
     let ctx = Ctx {
         k: &k,
-        checker: k.vma_checker()?,
+        checker,
         maps_dir: a.maps_dir.clone(),
+        window: k.read_window(a.retries)?,
+        held: k.is_live().then_some(&held),
     };
 
     // Processes: one per mm, the thread-group leader.
@@ -130,17 +200,10 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             eprintln!("vmscope: skipping pid {pid} (vmscope itself: its address space changes while it reads it)");
             continue;
         }
-        let mut r = Report::default();
-        let mut res = check_process(&ctx, pid, leader, mm, &mut r);
-        // Live, a process may change between reading its tree and its maps file:
-        // re-check a few times before calling a difference a violation.
-        for _ in 0..LIVE_RETRIES {
-            if !live || (res.is_ok() && r.ok()) {
-                break;
-            }
-            r = Report::default();
-            res = check_process(&ctx, pid, leader, mm, &mut r);
-        }
+        let (r, res) = match check_process(&ctx, pid, leader, mm) {
+            Ok((r, maps)) => (r, Ok(maps)),
+            Err(e) => (Report::default(), Err(e)),
+        };
         if live && res.is_err() && !live::process_exists(pid) {
             eprintln!(
                 "vmscope: pid {pid} ({}) exited while being checked",

@@ -5,6 +5,7 @@
 use super::target::TargetArgs;
 use super::warn;
 use crate::check::Report;
+use crate::kernel::snapshot::{read_stable, Attempt, HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::lookup_costs;
 use crate::render::tree::{self as r, TreeJson, VmacacheRow};
@@ -22,6 +23,9 @@ pub struct TreeArgs {
     /// Longest ASCII diagram to print (lines)
     #[arg(long, default_value_t = 60)]
     pub diagram_lines: usize,
+    /// Live: walks a stable read may take before giving up (exit 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
+    pub retries: u32,
 }
 
 pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
@@ -35,34 +39,80 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
             task.comm
         );
     };
-    let map_count = k.read_mm(mm)?.map_count;
+    let held = HeldPages::new(&k.mem);
     let mut reader = k.vma_reader()?;
-    let tree = reader
-        .walk_tree(mm)
-        .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))?;
-    let vmacache = k.vmacaches(mm)?;
-    let cost = lookup_costs(&tree, layout, map_count.max(0) as u64);
-    let issues = match &tree {
-        VmaTree::Maple(s) => s.issues.len(),
-        VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
-    };
+    reader.window = k.read_window(a.retries)?;
+    if k.is_live() {
+        reader.hold(&held);
+    }
+    let mut attempts = 0;
+    let (tree, map_count, reads, bad, bad_vmas, issues) = loop {
+        attempts += 1;
+        // map_count is read inside the window, so that it belongs to the tree printed.
+        let read = read_stable(
+            &k.mem,
+            mm,
+            reader.window,
+            || reader.walk_tree(mm).map_err(anyhow::Error::new),
+            |tree| {
+                Ok(if k.is_live() && tree.raced() {
+                    Attempt::Torn
+                } else {
+                    Attempt::Whole(k.read_mm(mm)?.map_count)
+                })
+            },
+        );
+        let (tree, map_count, reads) = match read {
+            Ok(s) => (s.walk, s.value, s.reads),
+            Err(SnapshotError::Unstable { reads }) => {
+                eprintln!(
+                    "vmscope: pid {} changed on every one of {reads} reads",
+                    a.pid
+                );
+                return Ok(2);
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!("{e:#}"))
+                    .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))
+            }
+        };
+        let reads = k.is_live().then_some(reads);
+        let issues = match &tree {
+            VmaTree::Maple(s) => s.issues.len(),
+            VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
+        };
 
-    // Each VMA checked as read (a walk that met bad nodes has no VMA list).
-    let mut bad = Report::default();
-    let mut bad_vmas = Vec::new();
-    if issues == 0 {
-        let vmas = reader
-            .vma_addresses(mm, &tree)
-            .and_then(|addrs| {
+        // Each VMA checked as read (a walk that met bad nodes has no VMA list).
+        let mut bad = Report::default();
+        let mut bad_vmas = Vec::new();
+        if issues == 0 {
+            let read = reader.vma_addresses(mm, &tree).and_then(|addrs| {
                 addrs
                     .iter()
                     .map(|&v| reader.read_vma(v))
                     .collect::<Result<Vec<_>, _>>()
-            })
-            .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))?;
-        let ok = k.check_vma_records(&tree, &vmas, &mut bad);
-        bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
-    }
+            });
+            let vmas = match read {
+                Ok(v) => v,
+                Err(_) if k.is_live() && attempts < a.retries.max(1) => continue,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))
+                }
+            };
+            let ok = k.check_vma_records(&tree, &vmas, &mut bad);
+            bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
+        }
+
+        // Live: a record that looks impossible right after a stable walk was most likely
+        // freed and reused in between; only one that survives a fresh read is reported.
+        if k.is_live() && !bad.findings.is_empty() && attempts < a.retries.max(1) {
+            continue;
+        }
+        break (tree, map_count, reads, bad, bad_vmas, issues);
+    };
+    let vmacache = k.vmacaches(mm)?;
+    let cost = lookup_costs(&tree, layout, map_count.max(0) as u64);
 
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -79,6 +129,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 vmacache,
                 cost,
                 warnings: &bad.findings,
+                reads,
             },
             VmaTree::Rb { tree, list } => TreeJson {
                 pid: a.pid,
@@ -92,6 +143,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
                 vmacache,
                 cost,
                 warnings: &bad.findings,
+                reads,
             },
         };
         serde_json::to_writer(&mut out, &j)?;

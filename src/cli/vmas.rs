@@ -5,6 +5,7 @@ use super::target::TargetArgs;
 use super::warn;
 use crate::check::{Finding, Report};
 use crate::kernel::live;
+use crate::kernel::snapshot::{HeldPages, SnapshotError, DEFAULT_READS};
 use crate::kernel::vma::VmaInfo;
 use crate::render::table::escape;
 use anyhow::{Context, Result};
@@ -24,6 +25,9 @@ pub struct VmasArgs {
     /// Print a JSON array of VMAs
     #[arg(long)]
     pub json: bool,
+    /// Live: walks a stable read may take before giving up (exit 2)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
+    pub retries: u32,
 }
 
 /// One VMA; these key names are a stable interface for scripts.
@@ -42,6 +46,9 @@ pub struct VmaRow {
     /// What is impossible about this VMA (absent when nothing is).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Finding>,
+    /// Live only: walks the stable read of the process took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<u32>,
 }
 
 impl From<&VmaInfo> for VmaRow {
@@ -60,6 +67,7 @@ impl From<&VmaInfo> for VmaRow {
             vma: format!("{:#x}", v.vma),
             flags: format!("{:#x}", v.flags),
             warnings: Vec::new(),
+            reads: None,
         }
     }
 }
@@ -80,15 +88,20 @@ struct ProcessVmas {
     comm: String,
     mm: String,
     vmas: Vec<VmaRow>,
+    /// Live only: walks the stable read took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reads: Option<u32>,
 }
 
 pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
+    let held = HeldPages::new(&k.mem);
     let mut reader = k.vma_reader()?;
-    if t.core.is_none() {
-        // Live kernel: the tree can change under us.
-        reader.retries = 10;
+    reader.window = k.read_window(a.retries)?;
+    let live = k.is_live();
+    if live {
+        reader.hold(&held);
     }
     let mut out = std::io::stdout().lock();
     let Some(pid) = a.pid else {
@@ -101,9 +114,15 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
             if t.idle_cpu.is_some() || !seen.insert(mm) {
                 continue;
             }
-            let (tree, vmas) = reader
-                .read_mm(mm)
-                .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?;
+            let s = match reader.read_mm_stable(mm) {
+                Err(SnapshotError::Unstable { reads }) => {
+                    anyhow::bail!("pid {} changed on every one of {reads} reads", t.pid)
+                }
+                r => r
+                    .map_err(anyhow::Error::new)
+                    .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?,
+            };
+            let (tree, vmas) = (s.walk, s.value);
             let mut r = Report::default();
             let ok = k.check_vma_records(&tree, &vmas, &mut r);
             warn::print(&format!("pid {}", t.pid), &r);
@@ -114,6 +133,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
                     comm: t.comm.clone(),
                     mm: format!("{mm:#x}"),
                     vmas: rows(&vmas, &r),
+                    reads: live.then_some(s.reads),
                 });
             } else {
                 writeln!(out, "==> {} {} <==", t.pid, escape(&t.comm))?;
@@ -140,14 +160,30 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     };
     let started = std::time::Instant::now();
     let cpu_started = live::thread_cpu_ms();
-    let (tree, vmas) = reader
-        .read_mm(mm)
-        .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?;
+    let s = match reader.read_mm_stable(mm) {
+        Err(SnapshotError::Unstable { reads }) => {
+            eprintln!("vmscope: pid {pid} changed on every one of {reads} reads");
+            return Ok(2);
+        }
+        r => r
+            .map_err(anyhow::Error::new)
+            .with_context(|| format!("pid {pid}: reading VMAs of mm {mm:#x}"))?,
+    };
+    let (tree, vmas) = (s.walk, s.value);
     let mut r = Report::default();
     let ok = k.check_vma_records(&tree, &vmas, &mut r);
     warn::print(&format!("pid {pid}"), &r);
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &rows(&vmas, &r))?;
+        let reads = live.then_some(s.reads);
+        let rows: Vec<VmaRow> = vmas
+            .iter()
+            .map(|v| VmaRow {
+                reads,
+                warnings: warn::about(&r, v.vma),
+                ..VmaRow::from(v)
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {
         let text = warn::maps_text(&vmas, &ok, &r);

@@ -2,13 +2,15 @@
 //! (fs/proc/task_mmu.c `show_map_vma`, `show_vma_header_prefix`).
 
 use super::dpath::{escape_newlines, DnameSymbols, PathResolver, ReadFault};
+use super::snapshot::{read_stable, Attempt, SnapshotError, Stable, Window};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use crate::memory::bytes::le_u64;
+use crate::memory::held::HeldPages;
 use crate::memory::Memory;
 use crate::trees::list::{self, ListSnapshot};
-use crate::trees::maple::{self, MapleSnapshot};
+use crate::trees::maple::{self, MapleSnapshot, Rewalks};
 use crate::trees::rbtree::{self, OrderMismatch, RbSnapshot};
-use crate::trees::{TreeError, WalkIssue, WalkLimits};
+use crate::trees::{IssueKind, TreeError, WalkIssue, WalkLimits};
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;
@@ -39,18 +41,11 @@ pub enum VmaError {
     Tree(#[from] TreeError),
     #[error("mm {mm:#x}: VMA tree walk failed: {issue}")]
     Walk { mm: u64, issue: WalkIssue },
+    /// A live mm that moved under every read within the bound.
+    #[error("mm {mm:#x} changed on every one of {reads} reads")]
+    Unstable { mm: u64, reads: u32 },
     #[error("mm {mm:#x}: rb-tree and vm_next list disagree at position {}: tree {:#x}, list {:#x}", .at.position, .at.tree, .at.list)]
     TreeListMismatch { mm: u64, at: OrderMismatch },
-}
-
-impl VmaError {
-    /// Errors a concurrent writer can cause on a live kernel.
-    pub fn may_be_transient(&self) -> bool {
-        matches!(
-            self,
-            VmaError::Walk { .. } | VmaError::TreeListMismatch { .. } | VmaError::Fault(_)
-        )
-    }
 }
 
 /// Runtime symbol addresses the renderer compares function pointers with.
@@ -156,13 +151,30 @@ impl VmaInfo {
 }
 
 /// The walked structure behind a process's VMAs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VmaTree {
     Maple(MapleSnapshot),
     Rb {
         tree: RbSnapshot,
         list: ListSnapshot,
     },
+}
+
+impl VmaTree {
+    /// Whether the walk shows a writer at work: a dead maple node still reachable, a
+    /// moved rb node or list link, or a tree and list that disagree. Live, such a walk
+    /// is never taken as the mm's state, even when the next walk shows the same (the
+    /// writer may sit in the middle of one change); in a dump it is corruption.
+    pub fn raced(&self) -> bool {
+        match self {
+            VmaTree::Maple(s) => s.issues.iter().any(|i| i.kind == IssueKind::DeadNode),
+            VmaTree::Rb { tree, list } => {
+                !tree.moved_nodes().is_empty()
+                    || !list.moved_entries().is_empty()
+                    || rbtree::compare_with_list(tree, list).is_some()
+            }
+        }
+    }
 }
 
 /// mm fields used for naming.
@@ -182,8 +194,10 @@ pub struct VmaReader<'a> {
     mm_cache: HashMap<u64, MmNaming>,
     special_names: HashMap<u64, Vec<u8>>,
     pub limits: WalkLimits,
-    /// Times to repeat a walk that may have raced with the kernel (live sources).
-    pub retries: u32,
+    /// A dump, or a live kernel and how many walks a stable read may take.
+    pub window: Window,
+    root: (u64, u64),
+    held: Option<&'a HeldPages<'a>>,
 }
 
 fn rd(mem: &dyn Memory, addr: u64, what: &'static str) -> Result<u64, VmaError> {
@@ -241,19 +255,44 @@ impl<'a> VmaReader<'a> {
             mm_cache: HashMap::new(),
             special_names: HashMap::new(),
             limits: WalkLimits::default(),
-            retries: 0,
+            window: Window::Frozen,
+            root,
+            held: None,
         }
+    }
+
+    /// Read through `held` (live): pages stay for one attempt of a stable read,
+    /// and every walk releases them first, so that walks see the present.
+    pub fn hold(&mut self, held: &'a HeldPages<'a>) {
+        self.mem = held;
+        self.paths = PathResolver::new(held, self.layout, self.root, self.syms.dname);
+        self.held = Some(held);
     }
 
     /// Walk the mm's VMA structure (maple tree, or rb-tree and list) without judging it.
     pub fn walk_tree(&self, mm: u64) -> Result<VmaTree, VmaError> {
+        // A walk reads the present and opens an attempt whose reads hold their pages
+        // from then on. A maple walk reads around the held pages (a restart must not
+        // meet the pages it left); an rb-tree walk, which never restarts, holds them
+        // too: a VMA shares its page with ~20 others, and fewer reads make the walk
+        // shorter than a writer's pace.
+        let (mem, rb_mem) = match self.held {
+            Some(h) => {
+                h.release();
+                (h.inner(), self.mem)
+            }
+            None => (self.mem, self.mem),
+        };
         match &self.layout.tree {
-            VmaTreeLayout::Maple { mm_mt, maple: o } => Ok(VmaTree::Maple(maple::walk(
-                self.mem,
-                mm.wrapping_add(*mm_mt),
-                o,
-                self.limits,
-            )?)),
+            VmaTreeLayout::Maple { mm_mt, maple: o } => {
+                let tree = mm.wrapping_add(*mm_mt);
+                Ok(VmaTree::Maple(match self.window {
+                    Window::Frozen => maple::walk(mem, tree, o, self.limits)?,
+                    Window::Live { .. } => {
+                        maple::walk_live(mem, tree, o, self.limits, Rewalks::default())?.0
+                    }
+                }))
+            }
             VmaTreeLayout::RbTree {
                 mm_rb,
                 mmap,
@@ -261,15 +300,10 @@ impl<'a> VmaReader<'a> {
                 vma,
                 list: lo,
             } => {
-                let tree = rbtree::walk(
-                    self.mem,
-                    mm.wrapping_add(*mm_rb),
-                    rb,
-                    Some(vma),
-                    self.limits,
-                )?;
-                let first = rd(self.mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
-                let list = list::walk(self.mem, first, lo, self.limits);
+                let root = mm.wrapping_add(*mm_rb);
+                let tree = rbtree::walk(rb_mem, root, rb, Some(vma), self.limits)?;
+                let first = rd(rb_mem, mm.wrapping_add(*mmap), "mm_struct.mmap")?;
+                let list = list::walk(rb_mem, first, lo, self.limits);
                 Ok(VmaTree::Rb { tree, list })
             }
         }
@@ -304,46 +338,61 @@ impl<'a> VmaReader<'a> {
     }
 
     /// All VMAs of `mm`, in address order, followed by the gate VMA line when
-    /// `/proc/PID/maps` would print it. On a live source ([`Self::retries`] > 0)
-    /// a walk that meets a node being replaced (dead node, tree/list mismatch, a
-    /// VMA whose range no longer matches its slot) is repeated.
+    /// `/proc/PID/maps` would print it, read as one state ([`Self::read_mm_stable`]).
     pub fn read_mm(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
-        let mut attempt = 0;
-        loop {
-            match self.read_mm_once(mm) {
-                Ok(r) => return Ok(r),
-                Err(e) if attempt < self.retries && e.may_be_transient() => attempt += 1,
-                Err(e) => return Err(e),
-            }
+        match self.read_mm_stable(mm) {
+            Ok(s) => Ok((s.walk, s.value)),
+            Err(SnapshotError::Read(e)) => Err(e),
+            Err(SnapshotError::Seq(source)) => Err(VmaError::Fault(ReadFault::Read {
+                what: "mm_struct.mm_lock_seq",
+                addr: mm,
+                source,
+            })),
+            Err(SnapshotError::Unstable { reads }) => Err(VmaError::Unstable { mm, reads }),
         }
     }
 
-    fn read_mm_once(&mut self, mm: u64) -> Result<(VmaTree, Vec<VmaInfo>), VmaError> {
-        let tree = self.walk_tree(mm)?;
-        let addrs = self.vma_addresses(mm, &tree)?;
+    /// [`Self::read_mm`] with the number of walks it took. On a live kernel
+    /// ([`Self::window`]) the VMAs are read between two equal walks, or while the
+    /// mm's writer count stood still (kernel/snapshot.rs); a VMA whose range no
+    /// longer matches its slot means the read tore.
+    pub fn read_mm_stable(
+        &mut self,
+        mm: u64,
+    ) -> Result<Stable<VmaTree, Vec<VmaInfo>>, SnapshotError<VmaError>> {
+        let mem = self.mem;
+        let window = self.window;
+        let this = std::cell::RefCell::new(self);
+        read_stable(
+            mem,
+            mm,
+            window,
+            || this.borrow().walk_tree(mm),
+            |tree| this.borrow_mut().read_vmas(mm, tree),
+        )
+    }
+
+    fn read_vmas(&mut self, mm: u64, tree: &VmaTree) -> Result<Attempt<Vec<VmaInfo>>, VmaError> {
+        let live = self.window != Window::Frozen;
+        if live {
+            if tree.raced() {
+                return Ok(Attempt::Torn);
+            }
+            // brk and the stack start move too.
+            self.mm_cache.clear();
+        }
+        let addrs = self.vma_addresses(mm, tree)?;
         let mut out = Vec::with_capacity(addrs.len() + 1);
         for a in addrs {
             out.push(self.read_vma(a)?);
         }
-        if self.retries > 0 {
-            if let VmaTree::Maple(s) = &tree {
-                for (e, v) in s.user_entries().zip(&out) {
-                    if v.start != e.first || v.end != e.last.wrapping_add(1) {
-                        return Err(VmaError::from(ReadFault::Corrupt {
-                            addr: v.vma,
-                            what: format!(
-                                "VMA {:#x}-{:#x} does not match its slot range",
-                                v.start, v.end
-                            ),
-                        }));
-                    }
-                }
-            }
+        if live && !ranges_match(tree, &out) {
+            return Ok(Attempt::Torn);
         }
         if let Some(g) = self.gate_vma(mm)? {
             out.push(g);
         }
-        Ok((tree, out))
+        Ok(Attempt::Whole(out))
     }
 
     /// `get_gate_vma(mm)`: the global vsyscall VMA, unless vsyscall=none or the mm
@@ -555,6 +604,19 @@ impl<'a> VmaReader<'a> {
         }
         Ok(None)
     }
+}
+
+/// Whether every VMA read still spans the range the walk found it at (a VMA split,
+/// merged or freed after the walk does not).
+fn ranges_match(tree: &VmaTree, vmas: &[VmaInfo]) -> bool {
+    let walked: Vec<(u64, u64)> = match tree {
+        VmaTree::Maple(s) => s
+            .user_entries()
+            .map(|e| (e.first, e.last.wrapping_add(1)))
+            .collect(),
+        VmaTree::Rb { tree, .. } => tree.vmas().map(|v| (v.vm_start, v.vm_end)).collect(),
+    };
+    walked.len() == vmas.len() && walked.iter().zip(vmas).all(|(w, v)| *w == (v.start, v.end))
 }
 
 /// Render all lines of one process.

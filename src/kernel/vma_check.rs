@@ -11,6 +11,7 @@ use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::maple::WalkedVma;
 use crate::check::records::{self, TaskRecord, VmaRecord};
 use crate::check::{MmFacts, RawLookup, Report, ThreadVmacache, VmaFields, VmaSource};
+use crate::memory::held::HeldPages;
 use crate::memory::Memory;
 use crate::trees::{maple as tmaple, rbtree as trb, WalkLimits};
 
@@ -142,6 +143,8 @@ impl RawLookup for MemLookup<'_> {
 /// Checks the VMA trees of one kernel; the kernel-wide facts are read once.
 pub struct VmaChecker<'a> {
     k: &'a Kernel,
+    /// Where VMAs and lookups are read ([`VmaChecker::hold`]).
+    mem: &'a dyn Memory,
     layout: &'a VmaLayout,
     stack_guard_gap: u64,
     task_size: u64,
@@ -159,6 +162,7 @@ impl Kernel {
         };
         Ok(VmaChecker {
             k: self,
+            mem: &self.mem,
             layout: self.vma_layout()?,
             stack_guard_gap,
             task_size: task_size(self.mem.paging.l5),
@@ -166,7 +170,12 @@ impl Kernel {
     }
 }
 
-impl VmaChecker<'_> {
+impl<'a> VmaChecker<'a> {
+    /// Read VMAs and lookups through `held` (live: the pages of one attempt).
+    pub fn hold(&mut self, held: &'a HeldPages<'a>) {
+        self.mem = held;
+    }
+
     fn rd(&self, a: u64, what: &str) -> Result<u64, KernelError> {
         self.k.mem.read_u64(a).ctx(|| format!("{what} at {a:#x}"))
     }
@@ -204,7 +213,7 @@ impl VmaChecker<'_> {
 
     fn vmas(&self) -> MemVmas<'_> {
         MemVmas {
-            mem: &self.k.mem,
+            mem: self.mem,
             l: self.layout,
         }
     }

@@ -4,6 +4,7 @@
 //! `mm_rb` + `mmap` list).
 
 use super::offsets::{need, need_len, need_size, OffsetError, TypeLookup};
+use super::snapshot::WriterSeq;
 use crate::trees::list::ListOffsets;
 use crate::trees::maple::MapleOffsets;
 use crate::trees::rbtree::{RbOffsets, RbVmaOffsets};
@@ -83,6 +84,8 @@ pub struct VmaLayout {
     pub fs_root_dentry: u64,
     pub task_fs: u64,
     pub vmacache: Option<VmacacheLayout>,
+    /// How the kernel counts the mm's writers (`mm_lock_seq`, per-VMA locks), if at all.
+    pub writer_seq: Option<WriterSeq>,
 }
 
 /// Maple node offsets from `struct maple_tree`, `maple_range_64`, `maple_arange_64`,
@@ -213,6 +216,7 @@ impl VmaLayout {
             fs_root_dentry: need(p, "fs_struct", "root.dentry")?,
             task_fs: need(p, "task_struct", "fs")?,
             vmacache,
+            writer_seq: WriterSeq::probe(p),
         })
     }
 }

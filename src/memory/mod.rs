@@ -14,6 +14,7 @@ pub mod bytes;
 mod contained;
 pub mod dump;
 pub mod elf;
+pub mod held;
 pub mod kcore;
 pub mod kdump;
 mod page_cache;

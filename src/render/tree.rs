@@ -361,6 +361,9 @@ pub struct TreeJson<'a, C: Serialize> {
     /// Impossible VMAs met in the tree (absent when none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub warnings: &'a [crate::check::Finding],
+    /// Live only: walks the stable read took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<u32>,
 }
 
 /// The cost rows (check/costs.rs) as a table.

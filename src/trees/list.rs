@@ -40,6 +40,22 @@ pub struct ListSnapshot {
     pub issues: Vec<WalkIssue>,
 }
 
+impl ListSnapshot {
+    /// Entries whose `prev` is not the entry read before them (the first: not NULL):
+    /// corruption in frozen memory, a link being rewritten on a live kernel.
+    pub fn moved_entries(&self) -> Vec<u64> {
+        let mut before = 0;
+        let mut out = Vec::new();
+        for e in &self.entries {
+            if e.prev != before {
+                out.push(e.addr);
+            }
+            before = e.addr;
+        }
+        out
+    }
+}
+
 /// Follow `next` from `first` until NULL, reading each entry once.
 pub fn walk(mem: &dyn Memory, first: u64, o: &ListOffsets, limits: WalkLimits) -> ListSnapshot {
     let mut snap = ListSnapshot {

@@ -677,30 +677,285 @@ struct Pending {
     came_from: Option<(u64, u8)>,
 }
 
+/// How many times a live walk may start again from the root ([`walk_live`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewalks(pub u32);
+
+impl Default for Rewalks {
+    /// A writer replaces a handful of nodes per change: a few restarts ride out one
+    /// change, more mean the tree keeps changing and the caller should read it again.
+    fn default() -> Self {
+        Rewalks(16)
+    }
+}
+
 /// Walk the whole tree at `tree` (address of a `struct maple_tree`), reading every
 /// node once, in depth-first order so that leaves and entries come out ascending.
+/// Memory is taken as frozen (a dump): everything met is reported as found.
 pub fn walk(
     mem: &dyn Memory,
     tree: u64,
     o: &MapleOffsets,
     limits: WalkLimits,
 ) -> Result<MapleSnapshot, TreeError> {
-    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
-    let mut snap = MapleSnapshot {
-        tree,
-        ma_root,
-        ma_flags,
-        height: mt_height(ma_flags),
-        nodes: Vec::new(),
-        entries: Vec::new(),
-        issues: Vec::new(),
-    };
-    if ma_root == 0 {
-        return Ok(snap);
+    Ok(walk_inner(mem, tree, o, limits, None)?.0)
+}
+
+/// [`walk`] on memory that a writer may be changing (a live kernel), read the way the
+/// kernel's lockless readers do (`mas_walk()`/`mas_rewalk()` under RCU): a node that is
+/// dead, whose parent word no longer leads back to where the walk came from, or that
+/// sits at the wrong level for the tree's height, means "start again from the root at
+/// the first index not yet covered". Entries already taken stay; an entry that now
+/// reaches below that index replaces the stale ones it overlaps, so the entries stay
+/// sorted and disjoint. A sign met again at the same node with the same parent word
+/// after a restart is not a race but the tree's state, and is reported as [`walk`]
+/// would. The node list of a walk that restarted mixes the tree's versions: only a walk
+/// without [`RaceReport::rewalks`] is a snapshot of one state.
+pub fn walk_live(
+    mem: &dyn Memory,
+    tree: u64,
+    o: &MapleOffsets,
+    limits: WalkLimits,
+    rewalks: Rewalks,
+) -> Result<(MapleSnapshot, RaceReport), TreeError> {
+    walk_inner(mem, tree, o, limits, Some(rewalks))
+}
+
+/// Signs of a concurrent writer that a live walk met and restarted past.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RaceReport {
+    /// Restarts from the root.
+    pub rewalks: u32,
+    /// What triggered each restart, in order.
+    pub signs: Vec<RaceSign>,
+    /// The restart budget ran out; the rest was walked as frozen memory.
+    pub exhausted: bool,
+}
+
+/// One sign of a concurrent writer at a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "sign", rename_all = "snake_case")]
+pub enum RaceSign {
+    /// The writer freed the node and marked it (`ma_dead_node()`).
+    Dead {
+        #[serde(serialize_with = "ser_hex")]
+        node: u64,
+    },
+    /// The node's parent word does not lead back to the slot the walk came from.
+    Moved {
+        #[serde(serialize_with = "ser_hex")]
+        node: u64,
+        #[serde(serialize_with = "ser_hex")]
+        parent_raw: u64,
+    },
+    /// A leaf above the height in `ma_flags`, or an inner node at or below it.
+    WrongLevel {
+        #[serde(serialize_with = "ser_hex")]
+        node: u64,
+        depth: u32,
+        height: u32,
+    },
+}
+
+/// Restart bookkeeping of a live walk.
+struct Live {
+    budget: Rewalks,
+    report: RaceReport,
+    /// Lowest index whose entry has not been taken yet (`None`: all taken).
+    next: Option<u64>,
+    /// (node, parent word) of the last sign restarted for: met again, it is the state.
+    last: Option<(u64, u64)>,
+}
+
+impl Live {
+    /// A sign of a concurrent writer at this node, if any.
+    fn sign(addr: u64, d: &Decoded, p: &Pending, tree: u64, height: u32) -> Option<RaceSign> {
+        if ma_dead_node(addr, d.parent_raw) {
+            return Some(RaceSign::Dead { node: addr });
+        }
+        let home = match (p.came_from, decode_parent(d.parent_raw, 0)) {
+            (None, _) => d.parent_raw == tree | MA_ROOT_PARENT,
+            (Some((pn, ps)), MapleParent::Node { node, slot, .. }) => node == pn && slot == ps,
+            (Some(_), MapleParent::Root { .. }) => false,
+        };
+        if !home {
+            return Some(RaceSign::Moved {
+                node: addr,
+                parent_raw: d.parent_raw,
+            });
+        }
+        let leaf_level = p.depth == height;
+        if height != 0 && d.node_type.is_leaf() != leaf_level {
+            return Some(RaceSign::WrongLevel {
+                node: addr,
+                depth: p.depth,
+                height,
+            });
+        }
+        None
     }
-    if !xa_is_node(ma_root) {
+
+    /// Whether to restart for `sign`: not when the budget is spent, nor when the same
+    /// node shows the same parent word again (nothing moved: that is the tree's state).
+    fn restart(&mut self, sign: RaceSign, addr: u64, parent_raw: u64) -> bool {
+        if self.last == Some((addr, parent_raw)) {
+            return false;
+        }
+        if self.report.rewalks >= self.budget.0 {
+            self.report.exhausted = true;
+            return false;
+        }
+        self.report.rewalks += 1;
+        self.report.signs.push(sign);
+        self.last = Some((addr, parent_raw));
+        true
+    }
+
+    /// Take a leaf entry: entries end ascending, so the stale ones it overlaps are last.
+    fn take(&mut self, entries: &mut Vec<MapleEntry>, e: MapleEntry) {
+        if self.next.is_some_and(|n| e.last < n) || self.next.is_none() {
+            return;
+        }
+        while entries.last().is_some_and(|x| x.last >= e.first) {
+            entries.pop();
+        }
+        entries.push(e);
+    }
+}
+
+/// Per-walk state shared by the frozen and the live walk.
+struct Walker<'a> {
+    mem: &'a dyn Memory,
+    o: &'a MapleOffsets,
+    limits: WalkLimits,
+    snap: MapleSnapshot,
+    visited: HashSet<u64>,
+    stack: Vec<Pending>,
+    live: Option<Live>,
+}
+
+impl Walker<'_> {
+    /// Start (again) from `ma_root`; false when the tree holds no node.
+    fn start(&mut self, ma_root: u64) -> bool {
+        self.stack.clear();
+        self.visited.clear();
+        if ma_root == 0 || !xa_is_node(ma_root) {
+            return false;
+        }
+        self.stack.push(Pending {
+            enode: ma_root,
+            min: 0,
+            max: u64::MAX,
+            depth: 1,
+            came_from: None,
+        });
+        true
+    }
+
+    /// Restart from a freshly read head (live walks only): the tree may have grown.
+    fn rewalk(&mut self) -> Result<(), TreeError> {
+        let (ma_root, ma_flags) = read_head(self.mem, self.snap.tree, self.o)?;
+        self.snap.ma_root = ma_root;
+        self.snap.ma_flags = ma_flags;
+        self.snap.height = mt_height(ma_flags);
+        self.start(ma_root);
+        Ok(())
+    }
+
+    /// Check the limits and the node type before reading; `None` skips the node.
+    fn admit(&mut self, p: &Pending, max_depth: u32) -> Option<MapleType> {
+        let addr = mte_to_node(p.enode);
+        let issue = if p.depth > max_depth {
+            IssueKind::TooDeep { depth: p.depth }
+        } else {
+            let raw_type = mte_node_type(p.enode);
+            match MapleType::from_raw(raw_type) {
+                None => IssueKind::BadType {
+                    node_type: raw_type,
+                },
+                Some(t) if self.visited.insert(addr) => return Some(t),
+                Some(_) => IssueKind::Cycle,
+            }
+        };
+        self.snap.issues.push(WalkIssue { addr, kind: issue });
+        None
+    }
+
+    /// Take a leaf's entries, or queue an inner node's children (leftmost on top).
+    fn descend(&mut self, p: &Pending, addr: u64, node_type: MapleType, slots: &[MapleSlot]) {
+        let skip_below = match &self.live {
+            Some(l) => l.next.unwrap_or(u64::MAX),
+            None => 0,
+        };
+        if node_type.is_leaf() {
+            for s in slots {
+                if s.kind == SlotKind::Entry || s.kind == SlotKind::Reserved {
+                    let e = MapleEntry {
+                        first: s.min,
+                        last: s.max,
+                        entry: s.raw,
+                        node: addr,
+                        slot: s.index,
+                        reserved: s.kind == SlotKind::Reserved,
+                    };
+                    match &mut self.live {
+                        Some(l) => l.take(&mut self.snap.entries, e),
+                        None => self.snap.entries.push(e),
+                    }
+                }
+            }
+            if let Some(l) = &mut self.live {
+                l.next = l.next.and_then(|n| n.max(p.max).checked_add(1));
+            }
+            return;
+        }
+        for s in slots.iter().rev() {
+            if s.kind == SlotKind::Child && s.max >= skip_below {
+                self.stack.push(Pending {
+                    enode: s.raw,
+                    min: s.min,
+                    max: s.max,
+                    depth: p.depth + 1,
+                    came_from: Some((addr, s.index)),
+                });
+            }
+        }
+    }
+}
+
+fn walk_inner(
+    mem: &dyn Memory,
+    tree: u64,
+    o: &MapleOffsets,
+    limits: WalkLimits,
+    rewalks: Option<Rewalks>,
+) -> Result<(MapleSnapshot, RaceReport), TreeError> {
+    let (ma_root, ma_flags) = read_head(mem, tree, o)?;
+    let mut w = Walker {
+        mem,
+        o,
+        limits,
+        snap: MapleSnapshot {
+            tree,
+            ma_root,
+            ma_flags,
+            height: mt_height(ma_flags),
+            nodes: Vec::new(),
+            entries: Vec::new(),
+            issues: Vec::new(),
+        },
+        visited: HashSet::new(),
+        stack: Vec::new(),
+        live: rewalks.map(|budget| Live {
+            budget,
+            report: RaceReport::default(),
+            next: Some(0),
+            last: None,
+        }),
+    };
+    if ma_root != 0 && !xa_is_node(ma_root) {
         // A single entry stored for index 0 only (never the case for an mm tree).
-        snap.entries.push(MapleEntry {
+        w.snap.entries.push(MapleEntry {
             first: 0,
             last: 0,
             entry: ma_root,
@@ -708,56 +963,27 @@ pub fn walk(
             slot: 0,
             reserved: mt_is_reserved(ma_root),
         });
-        return Ok(snap);
     }
+    w.start(ma_root);
     let max_depth = limits.max_depth.min(MAPLE_HEIGHT_MAX + 1);
-    let mut visited: HashSet<u64> = HashSet::new();
-    let mut stack = vec![Pending {
-        enode: ma_root,
-        min: 0,
-        max: u64::MAX,
-        depth: 1,
-        came_from: None,
-    }];
-    while let Some(p) = stack.pop() {
+    while let Some(p) = w.stack.pop() {
         let addr = mte_to_node(p.enode);
-        if snap.nodes.len() >= limits.max_nodes {
-            snap.issues.push(WalkIssue {
+        if w.snap.nodes.len() >= w.limits.max_nodes {
+            w.snap.issues.push(WalkIssue {
                 addr,
                 kind: IssueKind::TooManyNodes {
-                    limit: limits.max_nodes,
+                    limit: w.limits.max_nodes,
                 },
             });
             break;
         }
-        if p.depth > max_depth {
-            snap.issues.push(WalkIssue {
-                addr,
-                kind: IssueKind::TooDeep { depth: p.depth },
-            });
-            continue;
-        }
-        let raw_type = mte_node_type(p.enode);
-        let Some(node_type) = MapleType::from_raw(raw_type) else {
-            snap.issues.push(WalkIssue {
-                addr,
-                kind: IssueKind::BadType {
-                    node_type: raw_type,
-                },
-            });
+        let Some(node_type) = w.admit(&p, max_depth) else {
             continue;
         };
-        if !visited.insert(addr) {
-            snap.issues.push(WalkIssue {
-                addr,
-                kind: IssueKind::Cycle,
-            });
-            continue;
-        }
         let buf = match read_node(mem, addr) {
             Ok(b) => b,
             Err(error) => {
-                snap.issues.push(WalkIssue {
+                w.snap.issues.push(WalkIssue {
                     addr,
                     kind: IssueKind::Fault { error },
                 });
@@ -765,43 +991,25 @@ pub fn walk(
             }
         };
         let d = decode(&buf, node_type, p.max, o);
+        let height = w.snap.height;
+        if let Some(l) = &mut w.live {
+            let sign = Live::sign(addr, &d, &p, tree, height);
+            if sign.is_some_and(|s| l.restart(s, addr, d.parent_raw)) {
+                w.rewalk()?;
+                continue;
+            }
+        }
         let dead = ma_dead_node(addr, d.parent_raw);
         let slots = slot_ranges(&d, p.min, p.max);
         if dead {
-            snap.issues.push(WalkIssue {
+            w.snap.issues.push(WalkIssue {
                 addr,
                 kind: IssueKind::DeadNode,
             });
+        } else {
+            w.descend(&p, addr, node_type, &slots);
         }
-        if !dead {
-            if node_type.is_leaf() {
-                for s in &slots {
-                    if s.kind == SlotKind::Entry || s.kind == SlotKind::Reserved {
-                        snap.entries.push(MapleEntry {
-                            first: s.min,
-                            last: s.max,
-                            entry: s.raw,
-                            node: addr,
-                            slot: s.index,
-                            reserved: s.kind == SlotKind::Reserved,
-                        });
-                    }
-                }
-            } else {
-                for s in slots.iter().rev() {
-                    if s.kind == SlotKind::Child {
-                        stack.push(Pending {
-                            enode: s.raw,
-                            min: s.min,
-                            max: s.max,
-                            depth: p.depth + 1,
-                            came_from: Some((addr, s.index)),
-                        });
-                    }
-                }
-            }
-        }
-        snap.nodes.push(MapleNodeSnap {
+        w.snap.nodes.push(MapleNodeSnap {
             addr,
             enode: p.enode,
             node_type,
@@ -822,7 +1030,8 @@ pub fn walk(
             slots,
         });
     }
-    Ok(snap)
+    let report = w.live.map(|l| l.report).unwrap_or_default();
+    Ok((w.snap, report))
 }
 
 /// One node on a lookup path.
@@ -1084,6 +1293,26 @@ pub fn mt_find(
         }
     }
     Ok((None, touched, None))
+}
+
+/// [`mt_find`] on live memory: a dead node met on the way restarts the lookup from the
+/// root, as `mas_rewalk()` does for the kernel's lockless readers, at most `rewalks`
+/// times; what stops it after that is reported as [`mt_find`] reports it.
+pub fn mt_find_live(
+    mem: &dyn Memory,
+    tree: u64,
+    o: &MapleOffsets,
+    index: u64,
+    rewalks: Rewalks,
+) -> Result<MtFound, TreeError> {
+    let mut left = rewalks.0;
+    loop {
+        let found = mt_find(mem, tree, o, index)?;
+        match &found.2 {
+            Some(i) if i.kind == IssueKind::DeadNode && left > 0 => left -= 1,
+            _ => return Ok(found),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,18 @@ impl RbSnapshot {
     pub fn vmas(&self) -> impl Iterator<Item = &RbVma> {
         self.nodes.iter().filter_map(|n| n.vma.as_ref())
     }
+
+    /// Nodes whose parent word does not lead back to the node the walk came from (or
+    /// marks them out of any tree, `RB_EMPTY_NODE`). In memory nobody writes to that is
+    /// corruption; on a live kernel it is what a rotation or an erase leaves under a
+    /// reader that holds no lock, and the sign to read the tree again.
+    pub fn moved_nodes(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|n| n.parent != n.came_from || rb_empty_node(n.node, n.parent_color))
+            .map(|n| n.node)
+            .collect()
+    }
 }
 
 fn read_node(

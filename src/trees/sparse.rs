@@ -56,3 +56,50 @@ impl Memory for SparseMemory {
         Ok(())
     }
 }
+
+/// Memory that a writer changes while it is read, for testing live walks: it serves
+/// `states[i]`, and moves on to the next state just before a read that starts at the
+/// address given for that step (the writer acts right before the reader gets there).
+#[derive(Debug, Default)]
+pub struct ChangingMemory {
+    states: Vec<SparseMemory>,
+    /// `steps[i]`: the read that moves `states[i]` to `states[i + 1]`.
+    steps: Vec<u64>,
+    at: std::sync::atomic::AtomicUsize,
+}
+
+impl ChangingMemory {
+    pub fn new(first: SparseMemory) -> Self {
+        ChangingMemory {
+            states: vec![first],
+            ..Self::default()
+        }
+    }
+
+    /// The next state, reached when `trigger` is read.
+    pub fn then(mut self, trigger: u64, state: SparseMemory) -> Self {
+        self.steps.push(trigger);
+        self.states.push(state);
+        self
+    }
+
+    /// Index of the state now served.
+    pub fn state(&self) -> usize {
+        self.at.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Memory for ChangingMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut i = self.at.load(Relaxed);
+        if self.steps.get(i) == Some(&addr) {
+            i += 1;
+            self.at.store(i, Relaxed);
+        }
+        match self.states.get(i) {
+            Some(s) => s.read(addr, buf),
+            None => Err(MemError::NotMapped { addr }),
+        }
+    }
+}

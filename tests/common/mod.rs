@@ -655,3 +655,21 @@ pub fn guest_counts(proc_dir: &Path) -> (u64, u64) {
     }
     (procs, vmas)
 }
+
+/// Unpack what a guest script printed with `busybox tar -czf - -C DIR . | busybox base64`.
+pub fn unpack_tar_b64(b64: &str, dest: &Path) {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("base64 -d | tar -xzf - -C \"$0\"")
+        .arg(dest)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b64.as_bytes()).unwrap();
+    let st = child.wait().unwrap();
+    assert!(
+        st.success(),
+        "could not unpack the guest's results ({} bytes of base64)",
+        b64.len()
+    );
+}

@@ -148,6 +148,7 @@ fn layout() -> VmaLayout {
         fs_root_dentry: 0x20,
         task_fs: 0,
         vmacache: None,
+        writer_seq: None,
     }
 }
 

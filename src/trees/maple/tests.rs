@@ -378,3 +378,184 @@ fn bad_offsets_rejected() {
         Err(TreeError::BadOffsets(_))
     ));
 }
+
+// --- Live walks: a writer changes the tree while it is read. ---
+
+use crate::trees::sparse::ChangingMemory;
+
+const LEAF_C: u64 = 0xffff_8880_0200_0300;
+
+/// The writer's step of a COW store in leaf B: a copy at LEAF_C with one more VMA is
+/// published in the root's slot 1, then leaf B is marked dead.
+fn leaf_b_replaced(mut m: SparseMemory, kill_b: bool) -> (SparseMemory, Vec<(u64, u64, u64)>) {
+    let (_, mut expect) = two_level();
+    let mut ranges = Vec::new();
+    for i in 0..15u64 {
+        let first = 0x20_0000 + i * 0x1000;
+        let last = if i == 14 { u64::MAX } else { first + 0xfff };
+        let entry = if (i % 2 == 0 && i != 14) || i == 1 {
+            0xc000 + i * 0x100
+        } else {
+            0
+        };
+        ranges.push((last, entry));
+    }
+    write_range(&mut m, LEAF_C, ROOT | (1 << 3) | 6, &ranges);
+    m.write_u64(ROOT + 80 + 8, mk(LEAF_C, 1));
+    if kill_b {
+        m.write_u64(LEAF_B, LEAF_B | 6);
+    }
+    expect.retain(|e| e.0 < 0x20_0000);
+    for (i, &(last, entry)) in ranges.iter().enumerate() {
+        if entry != 0 {
+            expect.push((0x20_0000 + i as u64 * 0x1000, last, entry));
+        }
+    }
+    (m, expect)
+}
+
+fn triples(s: &MapleSnapshot) -> Vec<(u64, u64, u64)> {
+    s.entries
+        .iter()
+        .map(|e| (e.first, e.last, e.entry))
+        .collect()
+}
+
+#[test]
+fn live_walk_restarts_at_a_dead_node() {
+    let (old, _) = two_level();
+    let (new, expect) = leaf_b_replaced(old.clone(), true);
+    let m = ChangingMemory::new(old).then(LEAF_B, new);
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks::default()).unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert_eq!(r.rewalks, 1);
+    assert_eq!(r.signs, vec![RaceSign::Dead { node: LEAF_B }]);
+    assert!(!r.exhausted);
+    assert_eq!(triples(&s), expect);
+    // The same reads taken as frozen memory report the dead node, as for a dump.
+    let (old, _) = two_level();
+    let (new, _) = leaf_b_replaced(old.clone(), true);
+    let m = ChangingMemory::new(old).then(LEAF_B, new);
+    let f = walk(&m, TREE, &offs(), WalkLimits::default()).unwrap();
+    assert_eq!(
+        f.issues.iter().map(|i| &i.kind).collect::<Vec<_>>(),
+        vec![&IssueKind::DeadNode]
+    );
+}
+
+#[test]
+fn live_walk_restarts_at_a_reused_node() {
+    // Leaf B was freed without the dead mark and reused elsewhere (parent slot 7).
+    let (old, _) = two_level();
+    let (mut new, expect) = leaf_b_replaced(old.clone(), false);
+    new.write_u64(LEAF_B, ROOT | (7 << 3) | 6);
+    let m = ChangingMemory::new(old).then(LEAF_B, new);
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks::default()).unwrap();
+    assert_eq!(
+        r.signs,
+        vec![RaceSign::Moved {
+            node: LEAF_B,
+            parent_raw: ROOT | (7 << 3) | 6
+        }]
+    );
+    assert_eq!(triples(&s), expect);
+    assert!(s.issues.is_empty());
+}
+
+#[test]
+fn live_walk_takes_a_lasting_sign_as_the_state() {
+    // Nothing changes: a dead node found again after the restart is the tree's state and
+    // is reported exactly as the frozen walk reports it.
+    let (mut m, _) = two_level();
+    m.write_u64(LEAF_B, LEAF_B | 6);
+    let frozen = walk(&m, TREE, &offs(), WalkLimits::default()).unwrap();
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks::default()).unwrap();
+    assert_eq!(r.rewalks, 1);
+    assert_eq!(s.issues, frozen.issues);
+    assert_eq!(s.entries, frozen.entries);
+    // A wrong parent slot that stays is not a race either.
+    let (mut m, expect) = two_level();
+    m.write_u64(LEAF_B, ROOT | (5 << 3) | 6);
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks::default()).unwrap();
+    assert_eq!((r.rewalks, s.issues.len()), (1, 0));
+    assert_eq!(triples(&s), expect);
+}
+
+#[test]
+fn live_walk_restart_budget_is_bounded() {
+    // Every read of leaf B shows another parent slot: the writer never stops.
+    let (first, _) = two_level();
+    let mut m = ChangingMemory::new(first.clone());
+    for slot in 2..12u64 {
+        let mut next = first.clone();
+        next.write_u64(LEAF_B, ROOT | (slot << 3) | 6);
+        m = m.then(LEAF_B, next);
+    }
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks(3)).unwrap();
+    assert_eq!((r.rewalks, r.exhausted), (3, true));
+    assert_eq!(m.state(), 4);
+    // Past the budget the walk ends as a frozen one would.
+    assert!(s.nodes.iter().any(|n| n.addr == LEAF_B));
+}
+
+#[test]
+fn live_walk_wrong_level_is_a_sign() {
+    // The tree grew a level after the head was read: ma_flags says height 1.
+    let (mut m, expect) = two_level();
+    let mut grown = m.clone();
+    head(&mut m, mk(ROOT, 3) | 2, 1);
+    head(&mut grown, mk(ROOT, 3) | 2, 2);
+    let m = ChangingMemory::new(m).then(ROOT, grown);
+    let (s, r) = walk_live(&m, TREE, &offs(), WalkLimits::default(), Rewalks::default()).unwrap();
+    assert_eq!(
+        r.signs,
+        vec![RaceSign::WrongLevel {
+            node: ROOT,
+            depth: 1,
+            height: 1
+        }]
+    );
+    assert_eq!((s.height, s.nodes.len()), (2, 3));
+    assert_eq!(triples(&s), expect);
+}
+
+#[test]
+fn live_entries_stay_sorted_when_a_range_grew_back() {
+    // After a restart, an entry that now starts below the resume index replaces the
+    // stale entries it overlaps.
+    let mut l = Live {
+        budget: Rewalks::default(),
+        report: RaceReport::default(),
+        next: Some(0x3000),
+        last: None,
+    };
+    let e = |first, last, entry| MapleEntry {
+        first,
+        last,
+        entry,
+        node: 0,
+        slot: 0,
+        reserved: false,
+    };
+    let mut v = vec![e(0, 0xfff, 1), e(0x1000, 0x2fff, 2)];
+    l.take(&mut v, e(0x1000, 0x1fff, 9)); // wholly below the resume index: already taken
+    l.take(&mut v, e(0x2000, 0x4fff, 3));
+    assert_eq!(v.iter().map(|x| x.entry).collect::<Vec<_>>(), vec![1, 3]);
+}
+
+#[test]
+fn live_lookup_restarts_at_a_dead_node() {
+    let (old, _) = two_level();
+    let (new, _) = leaf_b_replaced(old.clone(), true);
+    let m = ChangingMemory::new(old).then(LEAF_B, new);
+    let (hit, touched, issue) =
+        mt_find_live(&m, TREE, &offs(), 0x20_1000, Rewalks::default()).unwrap();
+    assert_eq!(issue, None);
+    assert_eq!(hit, Some((0x20_1000, 0x20_1fff, 0xc100)));
+    assert_eq!(touched, vec![ROOT, LEAF_C]);
+    // A dead node that stays dead ends the lookup as the frozen lookup does.
+    let (mut m, _) = two_level();
+    m.write_u64(LEAF_B, LEAF_B | 6);
+    let (_, _, issue) = mt_find_live(&m, TREE, &offs(), 0x20_1000, Rewalks(2)).unwrap();
+    assert_eq!(issue.map(|i| i.kind), Some(IssueKind::DeadNode));
+}

@@ -214,3 +214,19 @@ fn helpers() {
     assert_eq!(rb_color(node(3) | 1), RB_BLACK);
     assert!(rb_empty_node(node(2), node(2)));
 }
+
+#[test]
+fn moved_nodes_and_entries_are_the_signs_of_a_writer() {
+    let mut m = build();
+    let t = walk(&m, ROOT_ADDR, &rbo(), Some(&vmo()), WalkLimits::default()).unwrap();
+    let l = list::walk(&m, vma(1), &lo(), WalkLimits::default());
+    assert!(t.moved_nodes().is_empty() && l.moved_entries().is_empty());
+    // A rotation under the reader: node 2 already names node 3 as its parent, and
+    // vma 4's prev link is being rewritten.
+    m.write_u64(node(2), node(3) | RB_RED as u64);
+    m.write_u64(vma(4) + VM_PREV, vma(2));
+    let t = walk(&m, ROOT_ADDR, &rbo(), Some(&vmo()), WalkLimits::default()).unwrap();
+    let l = list::walk(&m, vma(1), &lo(), WalkLimits::default());
+    assert_eq!(t.moved_nodes(), vec![node(2)]);
+    assert_eq!(l.moved_entries(), vec![vma(4)]);
+}
