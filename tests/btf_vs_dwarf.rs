@@ -13,19 +13,20 @@ use std::path::Path;
 #[test]
 fn every_composite_agrees_with_dwarf() {
     for vmlinux in common::fixture_vmlinuxes() {
-        agree(&vmlinux);
+        agree(&vmlinux, 5000);
     }
 }
 
 /// The kernels built from source: clang's DWARF 5 against the BTF pahole made from it.
 #[test]
 fn every_composite_of_the_clang_kernel_agrees_with_dwarf() {
+    // A tinyconfig: about 2,000 composites.
     for vmlinux in common::source_vmlinuxes() {
-        agree(&vmlinux);
+        agree(&vmlinux, 1500);
     }
 }
 
-fn agree(vmlinux: &Path) {
+fn agree(vmlinux: &Path, min_same: usize) {
     let btf = BtfDb::open(vmlinux, 64).unwrap_or_else(|e| panic!("{e}"));
     let dwarf = vmscope::debuginfo::open(vmlinux).unwrap_or_else(|e| panic!("{e}"));
     let names = btf.composite_names().unwrap_or_else(|e| panic!("{e}"));
@@ -89,5 +90,5 @@ fn agree(vmlinux: &Path) {
         differ.len()
     );
     assert!(differ.is_empty(), "{}: {:#?}", vmlinux.display(), differ);
-    assert!(same > 5000);
+    assert!(same > min_same, "{}: only {same} compared", vmlinux.display());
 }

@@ -160,15 +160,6 @@ fn every_struct_and_union_of_each_fixture_kernel_matches_pahole() {
     }
 }
 
-/// The kernels built from source with clang (DWARF 5 with string-offset forms), apart from the
-/// Debian ones so that a gap in reading clang's DWARF shows as its own failure.
-#[test]
-fn every_struct_and_union_of_the_clang_kernel_matches_pahole() {
-    for k in common::source_vmlinuxes() {
-        compare_full_dump(&k);
-    }
-}
-
 #[test]
 fn lookups_by_name_match_pahole_c() {
     // early (first units), late, function-local (only -C finds them), unions, typedefs, enums
