@@ -90,5 +90,9 @@ fn agree(vmlinux: &Path, min_same: usize) {
         differ.len()
     );
     assert!(differ.is_empty(), "{}: {:#?}", vmlinux.display(), differ);
-    assert!(same > min_same, "{}: only {same} compared", vmlinux.display());
+    assert!(
+        same > min_same,
+        "{}: only {same} compared",
+        vmlinux.display()
+    );
 }

@@ -137,7 +137,7 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
             .chain(["task_struct".to_string(), "mm_struct".to_string()].iter())
         {
             let args = ["-C", name.as_str()];
-            if pahole_btf(vmlinux, &args) != vmscope_btf(vmlinux, &args) {
+            if !same_layout(&pahole_btf(vmlinux, &args), &vmscope_btf(vmlinux, &args)) {
                 residue.push(format!("{}: {name} (alone)", vmlinux.display()));
             }
         }
@@ -211,8 +211,7 @@ fn full_listing_matches(vmlinuxes: &[PathBuf]) {
         let vmlinux = vmlinux.as_path();
         let (want, got) = (pahole_btf(vmlinux, &[]), vmscope_btf(vmlinux, &[]));
         let (w, g) = (blocks(&want), blocks(&got));
-        if want != got
-            && (w.len() != g.len() || w.iter().zip(&g).any(|(a, b)| !same_layout(a, b)))
+        if want != got && (w.len() != g.len() || w.iter().zip(&g).any(|(a, b)| !same_layout(a, b)))
         {
             let first = w
                 .iter()

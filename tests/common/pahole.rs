@@ -141,7 +141,8 @@ pub fn same_layout(want: &str, got: &str) -> bool {
         return false;
     }
     want.lines().zip(got.lines()).all(|(w, g)| {
-        w == g || (w.contains("<ERROR") && !g.contains("<ERROR") && beyond_type(w) == beyond_type(g))
+        w == g
+            || (w.contains("<ERROR") && !g.contains("<ERROR") && beyond_type(w) == beyond_type(g))
     })
 }
 
