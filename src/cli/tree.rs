@@ -106,8 +106,16 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
 
         // Live: a record that looks impossible right after a stable walk was most likely
         // freed and reused in between; only one that survives a fresh read is reported.
-        if k.is_live() && !bad.findings.is_empty() && attempts < a.retries.max(1) {
-            continue;
+        if k.is_live() && !bad.findings.is_empty() {
+            if attempts < a.retries.max(1) {
+                continue;
+            }
+            // Never stable enough to tell a torn read from a bad record: say so, exit 2.
+            eprintln!(
+                "vmscope: pid {} changed on every one of {attempts} reads",
+                a.pid
+            );
+            return Ok(2);
         }
         break (tree, map_count, reads, bad, bad_vmas, issues);
     };
