@@ -6,8 +6,9 @@ use super::target::TargetArgs;
 use super::warn;
 use crate::check::Report;
 use crate::kernel::snapshot::{read_stable, Attempt, HeldPages, SnapshotError, DEFAULT_READS};
-use crate::kernel::vma::VmaTree;
+use crate::kernel::vma::{VmaInfo, VmaReader, VmaTree};
 use crate::kernel::vma_check::lookup_costs;
+use crate::kernel::Kernel;
 use crate::render::tree::{self as r, TreeJson, VmacacheRow};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -45,79 +46,16 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
     if k.is_live() {
         reader.hold(&held);
     }
-    let mut attempts = 0;
-    let (tree, map_count, reads, bad, bad_vmas, issues) = loop {
-        attempts += 1;
-        // map_count is read inside the window, so that it belongs to the tree printed.
-        let read = read_stable(
-            &k.mem,
-            mm,
-            reader.window,
-            || reader.walk_tree(mm).map_err(anyhow::Error::new),
-            |tree| {
-                Ok(if k.is_live() && tree.raced() {
-                    Attempt::Torn
-                } else {
-                    Attempt::Whole(k.read_mm(mm)?.map_count)
-                })
-            },
-        );
-        let (tree, map_count, reads) = match read {
-            Ok(s) => (s.walk, s.value, s.reads),
-            Err(SnapshotError::Unstable { reads }) => {
-                eprintln!(
-                    "vmscope: pid {} changed on every one of {reads} reads",
-                    a.pid
-                );
-                return Ok(2);
-            }
-            Err(e) => {
-                return Err(anyhow::anyhow!("{e:#}"))
-                    .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))
-            }
-        };
-        let reads = k.is_live().then_some(reads);
-        let issues = match &tree {
-            VmaTree::Maple(s) => s.issues.len(),
-            VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
-        };
-
-        // Each VMA checked as read (a walk that met bad nodes has no VMA list).
-        let mut bad = Report::default();
-        let mut bad_vmas = Vec::new();
-        if issues == 0 {
-            let read = reader.vma_addresses(mm, &tree).and_then(|addrs| {
-                addrs
-                    .iter()
-                    .map(|&v| reader.read_vma(v))
-                    .collect::<Result<Vec<_>, _>>()
-            });
-            let vmas = match read {
-                Ok(v) => v,
-                Err(_) if k.is_live() && attempts < a.retries.max(1) => continue,
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))
-                }
-            };
-            let ok = k.check_vma_records(&tree, &vmas, &mut bad);
-            bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
-        }
-
-        // Live: a record that looks impossible right after a stable walk was most likely
-        // freed and reused in between; only one that survives a fresh read is reported.
-        if k.is_live() && !bad.findings.is_empty() {
-            if attempts < a.retries.max(1) {
-                continue;
-            }
-            // Never stable enough to tell a torn read from a bad record: say so, exit 2.
-            eprintln!(
-                "vmscope: pid {} changed on every one of {attempts} reads",
-                a.pid
-            );
-            return Ok(2);
-        }
-        break (tree, map_count, reads, bad, bad_vmas, issues);
+    let Some(Checked {
+        tree,
+        map_count,
+        reads,
+        bad,
+        bad_vmas,
+        issues,
+    }) = read_checked(&k, &mut reader, mm, a)?
+    else {
+        return Ok(2);
     };
     let vmacache = k.vmacaches(mm)?;
     let cost = lookup_costs(&tree, layout, map_count.max(0) as u64);
@@ -209,4 +147,105 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
     }
     warn::print(&format!("pid {}", a.pid), &bad);
     Ok(warn::status(&bad))
+}
+
+/// One coherent read of the tree, with every VMA checked as read.
+struct Checked {
+    tree: VmaTree,
+    map_count: i32,
+    reads: Option<u32>,
+    bad: Report,
+    bad_vmas: Vec<(VmaInfo, bool)>,
+    issues: usize,
+}
+
+/// The tree of `mm` between stable reads, its VMAs checked; `None` when a live mm never
+/// stood still (the one line is printed here: exit 2).
+fn read_checked(
+    k: &Kernel,
+    reader: &mut VmaReader<'_>,
+    mm: u64,
+    a: &TreeArgs,
+) -> Result<Option<Checked>> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        // map_count is read inside the window, so that it belongs to the tree printed.
+        let read = read_stable(
+            &k.mem,
+            mm,
+            reader.window,
+            || reader.walk_tree(mm).map_err(anyhow::Error::new),
+            |tree| {
+                Ok(if k.is_live() && tree.raced() {
+                    Attempt::Torn
+                } else {
+                    Attempt::Whole(k.read_mm(mm)?.map_count)
+                })
+            },
+        );
+        let (tree, map_count, reads) = match read {
+            Ok(s) => (s.walk, s.value, s.reads),
+            Err(SnapshotError::Unstable { reads }) => {
+                eprintln!(
+                    "vmscope: pid {} changed on every one of {reads} reads",
+                    a.pid
+                );
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!("{e:#}"))
+                    .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))
+            }
+        };
+        let reads = k.is_live().then_some(reads);
+        let issues = match &tree {
+            VmaTree::Maple(s) => s.issues.len(),
+            VmaTree::Rb { tree, list } => tree.issues.len() + list.issues.len(),
+        };
+
+        // Each VMA checked as read (a walk that met bad nodes has no VMA list).
+        let mut bad = Report::default();
+        let mut bad_vmas = Vec::new();
+        if issues == 0 {
+            let read = reader.vma_addresses(mm, &tree).and_then(|addrs| {
+                addrs
+                    .iter()
+                    .map(|&v| reader.read_vma(v))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            let vmas = match read {
+                Ok(v) => v,
+                Err(_) if k.is_live() && attempts < a.retries.max(1) => continue,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))
+                }
+            };
+            let ok = k.check_vma_records(&tree, &vmas, &mut bad);
+            bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
+        }
+
+        // Live: a record that looks impossible right after a stable walk was most likely
+        // freed and reused in between; only one that survives a fresh read is reported.
+        if k.is_live() && !bad.findings.is_empty() {
+            if attempts < a.retries.max(1) {
+                continue;
+            }
+            // Never stable enough to tell a torn read from a bad record: say so, exit 2.
+            eprintln!(
+                "vmscope: pid {} changed on every one of {attempts} reads",
+                a.pid
+            );
+            return Ok(None);
+        }
+        return Ok(Some(Checked {
+            tree,
+            map_count,
+            reads,
+            bad,
+            bad_vmas,
+            issues,
+        }));
+    }
 }
