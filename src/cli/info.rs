@@ -3,6 +3,7 @@
 use super::target::TargetArgs;
 use crate::kernel::panic::PanicInfo;
 use crate::kernel::symbols::Origin;
+use crate::memory::space::Paging;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -17,10 +18,8 @@ pub struct InfoArgs {
 
 pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
     let k = t.open(None)?;
-    let p = *k.paging();
+    let facts = arch_facts(k.paging());
     let cpus = k.online_cpus()?;
-    let levels = if p.l5 { 5 } else { 4 };
-    let pob = p.page_offset_base.unwrap_or(0);
     let build_id = k
         .vmcoreinfo
         .as_ref()
@@ -35,9 +34,6 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "format": k.format.to_string(),
             "kaslr_offset": format!("{:#x}", k.kaslr_offset()),
             "text": format!("{:#x}", k.text_start()),
-            "phys_base": format!("{:#x}", p.phys_base),
-            "page_offset_base": format!("{pob:#x}"),
-            "paging_levels": levels,
             "cpus_online": cpus,
             "build_id": build_id,
             "vmlinux": k.syms.path(),
@@ -45,6 +41,9 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
             "types": types,
             "symbols": symbols,
         });
+        for f in &facts {
+            v[f.key] = f.json.clone();
+        }
         // Only after a panic: other dumps' output stays as it was.
         if let Some(p) = &panic {
             v["panic"] = json!({
@@ -70,13 +69,9 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         "_text             {:#x}",
         k.text_start()
     )?;
-    writeln!(
-        std::io::stdout().lock(),
-        "phys_base         {:#x}",
-        p.phys_base
-    )?;
-    writeln!(std::io::stdout().lock(), "page_offset_base  {pob:#x}")?;
-    writeln!(std::io::stdout().lock(), "paging levels     {levels}")?;
+    for f in &facts {
+        writeln!(std::io::stdout().lock(), "{:<18}{}", f.label, f.text)?;
+    }
     writeln!(
         std::io::stdout().lock(),
         "CPUs online       {} ({})",
@@ -107,6 +102,75 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         )?;
     }
     Ok(0)
+}
+
+/// One line of the architecture's translation facts: text label and value, JSON key and value.
+struct Fact {
+    label: &'static str,
+    text: String,
+    key: &'static str,
+    json: serde_json::Value,
+}
+
+fn fact(label: &'static str, key: &'static str, v: u64) -> Fact {
+    Fact {
+        label,
+        text: format!("{v:#x}"),
+        key,
+        json: json!(format!("{v:#x}")),
+    }
+}
+
+/// What `info` shows of the address translation, per architecture.
+fn arch_facts(p: &Paging) -> Vec<Fact> {
+    match p {
+        Paging::X86_64(p) => {
+            let levels = if p.l5 { 5 } else { 4 };
+            vec![
+                fact("phys_base", "phys_base", p.phys_base),
+                fact(
+                    "page_offset_base",
+                    "page_offset_base",
+                    p.page_offset_base.unwrap_or(0),
+                ),
+                Fact {
+                    label: "paging levels",
+                    text: levels.to_string(),
+                    key: "paging_levels",
+                    json: json!(levels),
+                },
+            ]
+        }
+        Paging::Arm64(p) => vec![
+            Fact {
+                label: "architecture",
+                text: "aarch64".into(),
+                key: "arch",
+                json: json!("aarch64"),
+            },
+            fact("kimage_voffset", "kimage_voffset", p.kimage_voffset),
+            fact("PHYS_OFFSET", "phys_offset", p.phys_offset),
+            fact("PAGE_OFFSET", "page_offset", p.page_offset()),
+            Fact {
+                label: "VA bits",
+                text: format!("{} (kernel built for {})", p.va_bits_actual, p.va_bits),
+                key: "va_bits",
+                json: json!({"actual": p.va_bits_actual, "built": p.va_bits}),
+            },
+            Fact {
+                label: "page size",
+                text: (1u64 << p.page_shift).to_string(),
+                key: "page_size",
+                json: json!(1u64 << p.page_shift),
+            },
+            Fact {
+                label: "paging levels",
+                text: p.levels().to_string(),
+                key: "paging_levels",
+                json: json!(p.levels()),
+            },
+        ],
+    }
 }
 
 /// The panic, when the dump was taken after one. The types (for the task and the

@@ -8,8 +8,8 @@ use super::symbols::{Origin, Symbols};
 use super::{kernel_space, KernelError, ReadContext};
 use crate::debuginfo::btf::{Btf, BtfDb};
 use crate::memory::dump::Dump;
+use crate::memory::space::KernelSpace;
 use crate::memory::vmcoreinfo::VmcoreInfo;
-use crate::memory::x86_64::KernelSpace;
 use crate::memory::Memory;
 
 /// Largest kernel BTF accepted (6.1's is about 5 MB).

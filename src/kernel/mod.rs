@@ -29,9 +29,11 @@ pub mod vma_check;
 pub mod vma_layout;
 pub mod vma_reader;
 
+use crate::memory::arch::Arch;
 use crate::memory::dump::{Dump, Format, OpenError};
+use crate::memory::space::{KernelSpace, Paging};
 use crate::memory::vmcoreinfo::VmcoreInfo;
-use crate::memory::x86_64::{KernelSpace, Paging, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
+use crate::memory::x86_64::{self, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
 use crate::memory::{MemError, Memory};
 use offsets::{OffsetError, Offsets, TypeLookup};
 use symbols::{banner_release, Symbols};
@@ -100,6 +102,18 @@ pub enum KernelError {
     },
     #[error("no type information loaded (internal: offsets needed)")]
     NoTypes,
+    #[error("{dump}: VMCOREINFO has no {key}, needed to translate {arch} addresses")]
+    NoVmcoreinfoKey {
+        dump: String,
+        key: &'static str,
+        arch: &'static str,
+    },
+    #[error("{dump}: VMCOREINFO says PAGESIZE={size}: not a page size {arch} has")]
+    PageSize {
+        dump: String,
+        size: u64,
+        arch: &'static str,
+    },
 }
 
 /// Which facts of the dump and the vmlinux disagree (boxed in [`KernelError`]: six strings).
@@ -231,6 +245,18 @@ impl Kernel {
                 })));
             }
         }
+        // A vmlinux names its own machine; a symbol table without one takes the dump's.
+        if syms.origin() == symbols::Origin::Vmlinux && syms.arch() != dump.arch {
+            return Err(KernelError::Mismatch(Box::new(VmlinuxMismatch {
+                vmlinux: vmlinux.into(),
+                dump_what: "architecture".into(),
+                dump_value: dump.arch.name().into(),
+                vmlinux_what: "architecture".into(),
+                vmlinux_value: syms.arch().name().into(),
+                build_ids,
+            })));
+        }
+        syms.set_arch(dump.arch);
         if info.is_none() && dump.format != Format::Kcore {
             return Err(KernelError::NoVmcoreinfo {
                 dump: dump.path.clone(),
@@ -385,9 +411,21 @@ fn kaslr_offset(
     }
 }
 
-/// The kernel's address space: physical base, image size, kernel page tables,
-/// paging levels and `page_offset_base`.
+/// The kernel's address space, translated as the dumped machine's architecture does.
 pub(crate) fn kernel_space(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<KernelSpace, KernelError> {
+    match dump.arch {
+        Arch::X86_64 => x86_64_space(syms, info, dump),
+        Arch::Arm64 => arm64_space(syms, info, dump),
+    }
+}
+
+/// x86-64: physical base, image size, kernel page tables, paging levels and
+/// `page_offset_base`.
+fn x86_64_space(
     syms: &Symbols,
     info: Option<&VmcoreInfo>,
     dump: &Dump,
@@ -411,7 +449,7 @@ pub(crate) fn kernel_space(
         })
         .map(Ok)
         .unwrap_or_else(|| syms.require("init_top_pgt"))?;
-    let mut paging = Paging {
+    let mut paging = x86_64::Paging {
         phys_base,
         page_offset_base: dump.page_offset_base_hint,
         l5: false,
@@ -430,7 +468,7 @@ pub(crate) fn kernel_space(
             addr: pgd_va,
             why: "outside the kernel image mapping".into(),
         })?;
-    let mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), paging);
+    let mem = KernelSpace::new(dump.phys.clone(), dump.virt.clone(), Paging::X86_64(paging));
     paging.l5 = match info.and_then(|i| i.pgtable_l5_enabled()) {
         Some(l5) => l5,
         None => match syms.address("__pgtable_l5_enabled") {
@@ -448,6 +486,61 @@ pub(crate) fn kernel_space(
     Ok(KernelSpace::new(
         dump.phys.clone(),
         dump.virt.clone(),
-        paging,
+        Paging::X86_64(paging),
+    ))
+}
+
+/// arm64: everything comes from VMCOREINFO (arch/arm64/kernel/crash_core.c): the build's
+/// and the CPU's VA sizes, the page size, the image and linear map offsets; the kernel's
+/// tables are `swapper_pg_dir`, in the image.
+fn arm64_space(
+    syms: &Symbols,
+    info: Option<&VmcoreInfo>,
+    dump: &Dump,
+) -> Result<KernelSpace, KernelError> {
+    let info = info.ok_or_else(|| KernelError::NoVmcoreinfo {
+        dump: dump.path.clone(),
+    })?;
+    let number = |key: &'static str, name: &str| {
+        info.number(name)
+            .map(|n| n as u64)
+            .ok_or_else(|| KernelError::NoVmcoreinfoKey {
+                dump: dump.path.clone(),
+                key,
+                arch: "arm64",
+            })
+    };
+    let va_bits = number("NUMBER(VA_BITS)", "VA_BITS")?;
+    // Without TCR_EL1_T1SZ (before 5.13) the CPU runs what the kernel was built for.
+    let t1sz = info.number("TCR_EL1_T1SZ").map(|n| n as u64);
+    let va_bits_actual = t1sz.map_or(va_bits, |t| 64u64.saturating_sub(t));
+    let size = info.page_size().unwrap_or(4096);
+    if ![4096, 16384, 65536].contains(&size)
+        || !(36..=52).contains(&va_bits)
+        || !(36..=52).contains(&va_bits_actual)
+    {
+        return Err(KernelError::PageSize {
+            dump: dump.path.clone(),
+            size,
+            arch: "arm64",
+        });
+    }
+    let kimage_voffset = number("NUMBER(kimage_voffset)", "kimage_voffset")?;
+    let pgd_va = info
+        .symbol("swapper_pg_dir")
+        .map(Ok)
+        .unwrap_or_else(|| syms.require("swapper_pg_dir"))?;
+    let paging = crate::memory::arm64::Paging {
+        va_bits: va_bits as u32,
+        va_bits_actual: va_bits_actual as u32,
+        page_shift: size.trailing_zeros(),
+        kimage_voffset,
+        phys_offset: number("NUMBER(PHYS_OFFSET)", "PHYS_OFFSET")?,
+        kernel_pgd: pgd_va.wrapping_sub(kimage_voffset),
+    };
+    Ok(KernelSpace::new(
+        dump.phys.clone(),
+        dump.virt.clone(),
+        Paging::Arm64(paging),
     ))
 }

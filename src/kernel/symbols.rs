@@ -6,6 +6,7 @@
 //! addresses, and are never relocated (kallsyms prints them as offsets too).
 
 use super::KernelError;
+use crate::memory::arch::Arch;
 use crate::memory::x86_64::START_KERNEL_MAP;
 use memmap2::Mmap;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
@@ -53,7 +54,14 @@ pub struct Symbols {
     /// Runtime - link address of the kernel image (`KERNELOFFSET`).
     pub kaslr_offset: u64,
     pub build_id: Option<String>,
+    /// The architecture the addresses belong to (the vmlinux's own `e_machine`; a
+    /// kallsyms table takes the dump's).
+    arch: Arch,
 }
+
+/// Lowest link address of an arm64 kernel image: the image sits above the linear map,
+/// from `_PAGE_END(VA_BITS_MIN)` up, on every VA size; absolute symbols are far below.
+const ARM64_IMAGE_MIN: u64 = 0xffff_8000_0000_0000;
 
 #[derive(Clone, Copy)]
 struct Sym {
@@ -79,7 +87,7 @@ impl Symbols {
             file: path.into(),
             what: e.to_string(),
         })?;
-        let (syms, build_id) = {
+        let (syms, build_id, arch) = {
             let obj = object::File::parse(&*map).map_err(|e| KernelError::Vmlinux {
                 file: path.into(),
                 what: format!("not an ELF file: {e}"),
@@ -122,7 +130,17 @@ impl Symbols {
                 .ok()
                 .flatten()
                 .map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
-            (syms, build_id)
+            let arch = match obj.architecture() {
+                object::Architecture::X86_64 => Arch::X86_64,
+                object::Architecture::Aarch64 => Arch::Arm64,
+                other => {
+                    return Err(KernelError::Vmlinux {
+                        file: path.into(),
+                        what: format!("a vmlinux for {other:?}, which vmscope cannot read"),
+                    })
+                }
+            };
+            (syms, build_id, arch)
         };
         if syms.is_empty() {
             return Err(KernelError::Vmlinux {
@@ -138,6 +156,7 @@ impl Symbols {
             by_addr: OnceLock::new(),
             kaslr_offset: 0,
             build_id,
+            arch,
         })
     }
 
@@ -178,6 +197,7 @@ impl Symbols {
             by_addr: OnceLock::new(),
             kaslr_offset: 0,
             build_id: None,
+            arch: Arch::X86_64,
         })
     }
 
@@ -191,6 +211,25 @@ impl Symbols {
             by_addr: OnceLock::new(),
             kaslr_offset: 0,
             build_id: None,
+            arch: Arch::X86_64,
+        }
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// A table without an architecture of its own (kallsyms, a System.map) takes the dump's.
+    pub(crate) fn set_arch(&mut self, arch: Arch) {
+        self.arch = arch;
+    }
+
+    /// Link addresses at or above this are in the kernel image (and move with KASLR);
+    /// below are absolute values and, on x86-64, zero-based per-CPU offsets.
+    fn image_base(&self) -> u64 {
+        match self.arch {
+            Arch::X86_64 => START_KERNEL_MAP,
+            Arch::Arm64 => ARM64_IMAGE_MIN,
         }
     }
 
@@ -208,8 +247,9 @@ impl Symbols {
 
     /// Add `offset` to every image address (a System.map's link addresses made runtime ones).
     pub(crate) fn shift_image(&mut self, offset: u64) {
+        let base = self.image_base();
         for s in &mut self.syms {
-            if s.addr >= START_KERNEL_MAP {
+            if s.addr >= base {
                 s.addr = s.addr.wrapping_add(offset);
             }
         }
@@ -251,7 +291,7 @@ impl Symbols {
     /// Link-time address of `name`.
     pub fn link_address(&self, name: &str) -> Option<u64> {
         let a = self.table_address(name)?;
-        Some(if self.is_runtime() && a >= START_KERNEL_MAP {
+        Some(if self.is_runtime() && a >= self.image_base() {
             a.wrapping_sub(self.kaslr_offset)
         } else {
             a
@@ -277,7 +317,7 @@ impl Symbols {
     }
 
     fn relocate(&self, link: u64) -> u64 {
-        if link >= START_KERNEL_MAP {
+        if link >= self.image_base() {
             link.wrapping_add(self.kaslr_offset)
         } else {
             link
@@ -292,12 +332,12 @@ impl Symbols {
         } else {
             runtime.wrapping_sub(self.kaslr_offset)
         };
-        if link < START_KERNEL_MAP {
+        if link < self.image_base() {
             return None;
         }
         let by_addr = self.by_addr.get_or_init(|| {
             let mut v: Vec<u32> = (0..self.syms.len() as u32)
-                .filter(|&i| self.syms[i as usize].addr >= START_KERNEL_MAP)
+                .filter(|&i| self.syms[i as usize].addr >= self.image_base())
                 .collect();
             v.sort_by(|&a, &b| {
                 let (x, y) = (&self.syms[a as usize], &self.syms[b as usize]);
@@ -334,7 +374,7 @@ impl Symbols {
         } else {
             runtime.wrapping_sub(self.kaslr_offset)
         };
-        if link < START_KERNEL_MAP {
+        if link < self.image_base() {
             return None;
         }
         let by_addr = self.by_addr.get_or_init(|| self.sorted_by_addr());
@@ -393,7 +433,7 @@ impl Symbols {
 
     fn sorted_by_addr(&self) -> Vec<u32> {
         let mut v: Vec<u32> = (0..self.syms.len() as u32)
-            .filter(|&i| self.syms[i as usize].addr >= START_KERNEL_MAP)
+            .filter(|&i| self.syms[i as usize].addr >= self.image_base())
             .collect();
         v.sort_by(|&a, &b| {
             let (x, y) = (&self.syms[a as usize], &self.syms[b as usize]);

@@ -18,11 +18,6 @@ use crate::trees::{maple as tmaple, rbtree as trb, WalkLimits};
 /// `stack_guard_gap` when the vmlinux lacks the variable: 256 pages.
 const DEFAULT_STACK_GUARD_GAP: u64 = 256 * 4096;
 
-/// `TASK_SIZE_MAX` (arch/x86/include/asm/page_64_types.h): 47- or 56-bit user space.
-fn task_size(l5: bool) -> u64 {
-    (1u64 << if l5 { 56 } else { 47 }) - 4096
-}
-
 /// `page_offset_base` when the kernel has no CONFIG_RANDOMIZE_MEMORY (4-level).
 const DEFAULT_PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
 
@@ -45,7 +40,7 @@ impl Kernel {
                 slot,
             })
             .collect();
-        let mut ok = records::vmas(&recs, task_size(self.mem.paging.l5), r);
+        let mut ok = records::vmas(&recs, self.mem.paging.task_size(), r);
         ok.resize(vmas.len(), true);
         ok
     }
@@ -59,7 +54,7 @@ impl Kernel {
             comm: &t.comm,
             idle: t.idle_cpu.is_some(),
         };
-        let pob = self.mem.paging.page_offset_base;
+        let pob = self.mem.paging.linear_base();
         records::task(&rec, pob.unwrap_or(DEFAULT_PAGE_OFFSET), r)
     }
 }
@@ -165,7 +160,7 @@ impl Kernel {
             mem: &self.mem,
             layout: self.vma_layout()?,
             stack_guard_gap,
-            task_size: task_size(self.mem.paging.l5),
+            task_size: self.mem.paging.task_size(),
         })
     }
 }

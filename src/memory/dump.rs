@@ -1,6 +1,7 @@
 //! Open a dump file or /proc/kcore: recognise the format by its magic and
 //! collect what the layers above need (physical reader, notes, VMCOREINFO).
 
+use super::arch::Arch;
 use super::elf::{ElfCore, Note};
 use super::kcore::Kcore;
 use super::kdump::{self, KdumpFile};
@@ -59,6 +60,8 @@ impl std::fmt::Display for Format {
 pub struct Dump {
     pub path: String,
     pub format: Format,
+    /// The dumped machine's architecture, from the dump itself.
+    pub arch: Arch,
     pub phys: Arc<dyn PhysMemory>,
     /// Direct virtual reads (/proc/kcore only).
     pub virt: Option<Arc<dyn Memory>>,
@@ -92,6 +95,17 @@ fn count_prstatus(notes: &[Note]) -> Option<u32> {
         .filter(|n| n.name == "CORE" && n.ntype == 1)
         .count() as u32;
     (n > 0).then_some(n)
+}
+
+/// The kdump header's machine name decides; QEMU writes "Unknown" there for arm
+/// guests, and then VMCOREINFO's architecture-specific keys do.
+fn kdump_arch(path: &str, machine: &str, info: Option<&VmcoreInfo>) -> Result<Arch, OpenError> {
+    Arch::from_uts_machine(machine)
+        .or_else(|| Arch::from_vmcoreinfo(info?))
+        .ok_or_else(|| OpenError::Unsupported {
+            file: path.into(),
+            what: format!("machine {machine:?} dumps cannot be read (x86_64 and aarch64 can)"),
+        })
 }
 
 /// Open `path` read-only and recognise its format.
@@ -130,6 +144,7 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
         return Ok(Dump {
             path: path.into(),
             format,
+            arch: elf.arch,
             phys: Arc::new(elf),
             virt: None,
             vmcoreinfo,
@@ -166,9 +181,11 @@ pub fn open(path: &str) -> Result<Dump, OpenError> {
         let nr = Some(kd.header.nr_cpus)
             .filter(|&n| n > 0)
             .or_else(|| count_prstatus(&notes));
+        let arch = kdump_arch(path, &kd.header.machine, vmcoreinfo.as_ref())?;
         return Ok(Dump {
             path: path.into(),
             format,
+            arch,
             phys: Arc::new(kd),
             virt: None,
             vmcoreinfo,
@@ -210,6 +227,7 @@ pub fn open_kcore(path: &str) -> Result<Dump, OpenError> {
     Ok(Dump {
         path: path.into(),
         format: Format::Kcore,
+        arch: kc.arch,
         phys,
         virt: Some(virt),
         vmcoreinfo,

@@ -3,6 +3,7 @@
 //! Both are read by `p_paddr`; the page tables do the virtual side.
 //! The header and note parsing here is shared with /proc/kcore.
 
+use super::arch::{elf_machine_name, Arch};
 use super::bytes::{align_up, le_u16, le_u32, le_u64, range};
 use super::{MemError, OpenError, PhysMemory};
 use crate::input::open_regular;
@@ -12,7 +13,6 @@ use std::path::Path;
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const ET_CORE: u16 = 4;
-const EM_X86_64: u16 = 62;
 /// e_phnum value meaning "the count is in section header 0's sh_info".
 const PN_XNUM: u16 = 0xffff;
 /// Bound on note segment sizes we are willing to load.
@@ -39,6 +39,8 @@ pub struct Note {
 
 #[derive(Debug, Default)]
 pub struct ElfHeaders {
+    /// The machine `e_machine` names (None: a default, empty header set).
+    pub arch: Option<Arch>,
     pub loads: Vec<ElfLoad>,
     pub notes: Vec<Note>,
 }
@@ -81,12 +83,15 @@ pub fn parse_core_headers(
             what: format!("ELF type {e_type} is not ET_CORE"),
         });
     }
-    if e_machine != EM_X86_64 {
+    let Some(arch) = Arch::from_elf_machine(e_machine) else {
         return Err(OpenError::Unsupported {
             file: file.into(),
-            what: format!("ELF machine {e_machine} is not x86_64"),
+            what: format!(
+                "{} dumps cannot be read (x86_64 and aarch64 can)",
+                elf_machine_name(e_machine)
+            ),
         });
-    }
+    };
     let phoff = le_u64(&eh, 0x20).unwrap_or(0);
     let shoff = le_u64(&eh, 0x28).unwrap_or(0);
     let phentsize = u64::from(le_u16(&eh, 0x36).unwrap_or(0));
@@ -121,7 +126,10 @@ pub fn parse_core_headers(
         ));
     }
 
-    let mut out = ElfHeaders::default();
+    let mut out = ElfHeaders {
+        arch: Some(arch),
+        ..ElfHeaders::default()
+    };
     for i in 0..phnum {
         let at = phoff + i * phentsize;
         let mut ph = [0u8; 56];
@@ -217,6 +225,8 @@ pub struct ElfCore {
     /// PT_LOADs sorted by `paddr`.
     loads: Vec<ElfLoad>,
     pub notes: Vec<Note>,
+    /// The dumped machine, from `e_machine`.
+    pub arch: Arch,
     /// True when the PT_LOADs carry kernel virtual addresses (kdump style); QEMU
     /// writes 0 or the physical address there.
     pub has_vaddr: bool,
@@ -257,6 +267,7 @@ impl ElfCore {
             };
             parse_core_headers(path, len, &mut read_at)?
         };
+        let arch = hdrs.arch.unwrap_or(Arch::X86_64);
         let mut loads = hdrs.loads;
         if loads.iter().any(|l| l.paddr.checked_add(l.memsz).is_none()) {
             return Err(OpenError::Corrupt {
@@ -287,6 +298,7 @@ impl ElfCore {
             map,
             loads,
             notes: hdrs.notes,
+            arch,
             has_vaddr,
         })
     }

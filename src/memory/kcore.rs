@@ -2,6 +2,7 @@
 //! kernel virtual address (text, direct map, vmalloc, vmemmap). Live memory:
 //! every read is a fresh `pread`, nothing is cached.
 
+use super::arch::Arch;
 use super::elf::{parse_core_headers, ElfLoad, Note};
 use super::{MemError, Memory, OpenError, PhysMemory};
 use crate::input::open_regular;
@@ -23,6 +24,8 @@ pub struct Kcore {
     /// PT_LOADs with a physical address (RAM and text, 4.11+), sorted by `paddr`.
     phys: Vec<ElfLoad>,
     pub notes: Vec<Note>,
+    /// The running machine, from `e_machine`.
+    pub arch: Arch,
 }
 
 impl Kcore {
@@ -83,6 +86,7 @@ impl Kcore {
             loads,
             phys,
             notes: hdrs.notes,
+            arch: hdrs.arch.unwrap_or(Arch::X86_64),
         })
     }
 

@@ -3,13 +3,16 @@
 //! Two layers:
 //! * [`PhysMemory`]: physical reads, one implementation per file format
 //!   ([`elf::ElfCore`], [`kdump::KdumpFile`], [`kcore::Kcore`]).
-//! * [`Memory`]: kernel virtual reads. [`x86_64::KernelSpace`] translates through
-//!   the x86_64 page tables (or reads /proc/kcore's virtual segments directly) and
-//!   [`x86_64::UserSpace`] reads one process's user memory through its `mm->pgd`.
+//! * [`Memory`]: kernel virtual reads. [`space::KernelSpace`] translates through
+//!   the dumped machine's page tables ([`x86_64`] or [`arm64`], chosen from the dump by
+//!   [`arch::Arch`]; or reads /proc/kcore's virtual segments directly) and
+//!   [`space::UserSpace`] reads one process's user memory through its `mm->pgd`.
 //!
 //! Everything above this layer reads kernel virtual addresses through [`Memory`]
 //! and never learns where the bytes came from. [`dump::open`] picks the format.
 
+pub mod arch;
+pub mod arm64;
 pub mod bytes;
 mod contained;
 pub mod dump;
@@ -18,6 +21,7 @@ pub mod held;
 pub mod kcore;
 pub mod kdump;
 mod page_cache;
+pub mod space;
 pub mod vmcoreinfo;
 pub mod x86_64;
 

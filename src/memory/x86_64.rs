@@ -2,8 +2,8 @@
 //! direct map (`page_offset_base`), and 4- or 5-level page-table walks
 //! (arch/x86/include/asm/pgtable_types.h) for everything else and for user space.
 
-use super::{MemError, Memory, PhysMemory};
-use std::sync::Arc;
+use super::space::Translation;
+use super::{MemError, PhysMemory};
 
 /// Link address of the kernel image mapping (`__START_KERNEL_map`).
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
@@ -52,7 +52,7 @@ impl Paging {
             .then(|| (va - START_KERNEL_MAP).wrapping_add(self.phys_base))
     }
 
-    fn direct_to_phys(&self, va: u64) -> Option<u64> {
+    pub fn direct_to_phys(&self, va: u64) -> Option<u64> {
         let pob = self.page_offset_base?;
         (va >= pob && va - pob < self.direct_map_size()).then(|| va - pob)
     }
@@ -63,14 +63,6 @@ impl Paging {
         let top = (va as i64) >> (bits - 1);
         top == 0 || top == -1
     }
-}
-
-/// One step of a page-table walk, for `info`-style explanations and tests.
-#[derive(Debug, Clone, Copy)]
-pub struct Translation {
-    pub paddr: u64,
-    /// Size of the page that maps the address (4 KiB, 2 MiB or 1 GiB).
-    pub page_size: u64,
 }
 
 /// Walk the page tables rooted at physical `pgd` for virtual address `va`.
@@ -131,104 +123,6 @@ pub fn walk(
         table = entry & frame_mask;
     }
     Err(MemError::NotMapped { addr: va })
-}
-
-/// Kernel virtual memory of a dump (translated) or of /proc/kcore (read directly).
-pub struct KernelSpace {
-    phys: Arc<dyn PhysMemory>,
-    /// /proc/kcore's virtual segments, when live.
-    virt: Option<Arc<dyn Memory>>,
-    pub paging: Paging,
-}
-
-impl KernelSpace {
-    pub fn new(
-        phys: Arc<dyn PhysMemory>,
-        virt: Option<Arc<dyn Memory>>,
-        paging: Paging,
-    ) -> KernelSpace {
-        KernelSpace { phys, virt, paging }
-    }
-
-    pub fn phys(&self) -> &Arc<dyn PhysMemory> {
-        &self.phys
-    }
-
-    /// Kernel virtual → physical: image formula, direct map, else a page walk.
-    pub fn to_phys(&self, va: u64) -> Result<u64, MemError> {
-        if let Some(pa) = self.paging.image_to_phys(va) {
-            return Ok(pa);
-        }
-        if let Some(pa) = self.paging.direct_to_phys(va) {
-            return Ok(pa);
-        }
-        Ok(walk(&*self.phys, &self.paging, self.paging.kernel_pgd, va)?.paddr)
-    }
-
-    /// Physical address of a top-level table given its kernel virtual address
-    /// (`mm->pgd` is a direct-map pointer).
-    pub fn pgd_phys(&self, pgd_va: u64) -> Result<u64, MemError> {
-        self.to_phys(pgd_va)
-    }
-
-    /// The user address space whose top-level table is at kernel virtual `pgd_va`.
-    pub fn user(&self, pgd_va: u64) -> Result<UserSpace<'_>, MemError> {
-        Ok(UserSpace {
-            kernel: self,
-            pgd: self.pgd_phys(pgd_va)?,
-        })
-    }
-}
-
-impl Memory for KernelSpace {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        if let Some(v) = &self.virt {
-            return v.read(addr, buf);
-        }
-        read_paged(&*self.phys, addr, buf, |va| self.to_phys(va))
-    }
-}
-
-/// Read `buf` from virtual `addr` a page at a time, each page translated by
-/// `to_phys`; an error names the virtual address.
-fn read_paged(
-    phys: &dyn PhysMemory,
-    addr: u64,
-    buf: &mut [u8],
-    to_phys: impl Fn(u64) -> Result<u64, MemError>,
-) -> Result<(), MemError> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let va = addr
-            .checked_add(done as u64)
-            .ok_or(MemError::NotMapped { addr })?;
-        let n = ((PAGE_SIZE - va % PAGE_SIZE) as usize).min(buf.len() - done);
-        let pa = to_phys(va)?;
-        phys.read_phys(pa, &mut buf[done..done + n])
-            .map_err(|e| e.at_virtual(va))?;
-        done += n;
-    }
-    Ok(())
-}
-
-/// One process's user memory, translated through its own page tables.
-pub struct UserSpace<'a> {
-    kernel: &'a KernelSpace,
-    pgd: u64,
-}
-
-impl UserSpace<'_> {
-    pub fn translate(&self, va: u64) -> Result<Translation, MemError> {
-        walk(&*self.kernel.phys, &self.kernel.paging, self.pgd, va)
-    }
-}
-
-impl Memory for UserSpace<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        read_paged(&*self.kernel.phys, addr, buf, |va| {
-            Ok(self.translate(va)?.paddr)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::dump::Format;
-use crate::memory::x86_64::{walk, KernelSpace};
+use crate::memory::space::KernelSpace;
 use crate::memory::{MemError, Memory};
 use regs::Regs;
 use unwind::{RawTrace, Start};
@@ -32,15 +32,11 @@ impl Memory for StackMemory<'_> {
         if self.live {
             return self.kernel.read(addr, buf);
         }
-        let p = &self.kernel.paging;
         let mut done = 0usize;
         while done < buf.len() {
             let va = addr.wrapping_add(done as u64);
             let n = ((PAGE - va % PAGE) as usize).min(buf.len() - done);
-            let pa = match p.image_to_phys(va) {
-                Some(pa) => pa,
-                None => walk(&**self.kernel.phys(), p, p.kernel_pgd, va)?.paddr,
-            };
+            let pa = self.kernel.to_phys_image_or_walk(va)?;
             self.kernel
                 .phys()
                 .read_phys(pa, &mut buf[done..done + n])
