@@ -129,3 +129,11 @@ dump_tests! {
     check_6_12_clang_kdump_zstd: "6.12-clang", "kdump-zstd";
     check_6_12_clang_kdump_excluded: "6.12-clang", "kdump-excluded";
 }
+
+/// The arm64 dump (fixtures/build-arm64.sh), both formats QEMU writes for it.
+#[test]
+fn check_all_is_clean_on_the_arm64_dump() {
+    for format in ["elf.core", "kdump-zlib.flat"] {
+        check_dump("arm64-6.1", format);
+    }
+}

@@ -251,3 +251,32 @@ fn addresses_outside_the_dump_are_clean_errors() {
         &["not mapped"],
     );
 }
+
+/// A dump of a machine vmscope cannot translate gets one line naming that machine; an
+/// arm64 dump read with an x86-64 vmlinux is a mismatch, not a translation failure.
+#[test]
+fn unsupported_architecture_is_named() {
+    let d = dump_dir("6.1");
+    let tmp = tempfile::tempdir().unwrap();
+    let arm32 = tmp.path().join("arm32.core");
+    copy_prefix(&d.join("elf.core"), &arm32, 1 << 16);
+    let mut bytes = std::fs::read(&arm32).unwrap();
+    bytes[18..20].copy_from_slice(&40u16.to_le_bytes()); // e_machine: EM_ARM
+    std::fs::write(&arm32, &bytes).unwrap();
+    let vmlinux = s(&d.join("vmlinux"));
+    assert_clean_error(
+        &["info", "--core", &s(&arm32), "--vmlinux", &vmlinux],
+        &["ELF machine 40", "ARM", "cannot be read"],
+    );
+    let arm64 = dump_dir("arm64-6.1");
+    assert_clean_error(
+        &[
+            "ps",
+            "--core",
+            &s(&arm64.join("elf.core")),
+            "--vmlinux",
+            &vmlinux,
+        ],
+        &["does not match"],
+    );
+}

@@ -20,6 +20,9 @@ const FORMATS: [&str; 6] = [
     "kdump-zstd",
     "kdump-excluded",
 ];
+/// The arm64 dump (fixtures/build-arm64.sh) and the formats QEMU writes for it.
+const ARM64: &str = "arm64-6.1";
+const ARM64_FORMATS: [&str; 2] = ["elf.core", "kdump-zlib.flat"];
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn dump_dir(name: &str) -> PathBuf {
@@ -199,7 +202,7 @@ fn full_row(v: &J, comm_key: &str) -> String {
 #[test]
 fn ps_matches_guest_proc_and_drgn_on_every_dump_and_format() {
     for name in DUMPS {
-        ps_matches_proc_and_drgn(name);
+        ps_matches_proc_and_drgn(name, &FORMATS);
     }
 }
 
@@ -207,11 +210,17 @@ fn ps_matches_guest_proc_and_drgn_on_every_dump_and_format() {
 #[test]
 fn ps_matches_guest_proc_and_drgn_on_every_clang_dump_format() {
     for name in common::source_kernel_names() {
-        ps_matches_proc_and_drgn(&name);
+        ps_matches_proc_and_drgn(&name, &FORMATS);
     }
 }
 
-fn ps_matches_proc_and_drgn(name: &str) {
+/// The arm64 dump read on this x86-64 host: both formats QEMU writes for it.
+#[test]
+fn ps_matches_guest_proc_and_drgn_on_the_arm64_dump() {
+    ps_matches_proc_and_drgn(ARM64, &ARM64_FORMATS);
+}
+
+fn ps_matches_proc_and_drgn(name: &str, formats: &[&str]) {
     let dir = dump_dir(name);
     let proc_rows = proc_threads(&dir);
     let workloads = workload_tgids(&dir);
@@ -223,7 +232,7 @@ fn ps_matches_proc_and_drgn(name: &str) {
         .iter()
         .map(|r| full_row(r, "comm"))
         .collect();
-    for format in FORMATS {
+    for &format in formats {
         let ps = run_json(name, format, &["ps", "--json"]);
         let rows = ps.as_array().unwrap();
         let ours: BTreeSet<Row> = rows
@@ -431,47 +440,55 @@ fn hexdump_bytes(out: &str) -> Vec<u8> {
 #[test]
 fn read_returns_the_workload_page_markers() {
     for name in DUMPS {
-        let wl = workloads(name);
-        for format in FORMATS {
-            let mut checked = 0;
-            for p in wl["processes"].as_array().unwrap() {
-                let pid = p["pid"].as_i64().unwrap();
-                for m in p["mappings"].as_array().unwrap() {
-                    let pages = m["marker_pages"].as_u64().unwrap();
-                    if pages == 0 {
-                        continue;
-                    }
-                    let start = u64::from_str_radix(
-                        m["start"].as_str().unwrap().trim_start_matches("0x"),
-                        16,
-                    )
-                    .unwrap();
-                    let len = (pages * 4096).to_string();
-                    let (addr, pid_s) = (format!("{start:#x}"), pid.to_string());
-                    let args = target(name, format, &["read", "--pid", &pid_s, &addr, &len]);
-                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    let bytes = hexdump_bytes(&run_ok(&refs));
-                    assert_eq!(bytes.len() as u64, pages * 4096);
-                    for i in 0..pages {
-                        let page_addr = start + i * 4096;
-                        // workloads.json marker_format: "VMSCOPE pid=<pid> addr=0x<hex>" NUL-terminated.
-                        let want = format!("VMSCOPE pid={pid} addr={page_addr:#x}\0");
-                        let got = &bytes[(i * 4096) as usize..(i * 4096) as usize + want.len()];
-                        assert_eq!(
-                            String::from_utf8_lossy(got),
-                            want,
-                            "{name}/{format}: pid {pid} page {page_addr:#x} ({})",
-                            m["perms"]
-                        );
-                        checked += 1;
-                    }
+        markers_read_back(name, &FORMATS);
+    }
+}
+
+#[test]
+fn read_returns_the_workload_page_markers_on_the_arm64_dump() {
+    markers_read_back(ARM64, &ARM64_FORMATS);
+}
+
+/// Every marked page of every workload, read through the process's page tables.
+fn markers_read_back(name: &str, formats: &[&str]) {
+    let wl = workloads(name);
+    for &format in formats {
+        let mut checked = 0;
+        for p in wl["processes"].as_array().unwrap() {
+            let pid = p["pid"].as_i64().unwrap();
+            for m in p["mappings"].as_array().unwrap() {
+                let pages = m["marker_pages"].as_u64().unwrap();
+                if pages == 0 {
+                    continue;
+                }
+                let start =
+                    u64::from_str_radix(m["start"].as_str().unwrap().trim_start_matches("0x"), 16)
+                        .unwrap();
+                let len = (pages * 4096).to_string();
+                let (addr, pid_s) = (format!("{start:#x}"), pid.to_string());
+                let args = target(name, format, &["read", "--pid", &pid_s, &addr, &len]);
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let bytes = hexdump_bytes(&run_ok(&refs));
+                assert_eq!(bytes.len() as u64, pages * 4096);
+                for i in 0..pages {
+                    let page_addr = start + i * 4096;
+                    // workloads.json marker_format: "VMSCOPE pid=<pid> addr=0x<hex>" NUL-terminated.
+                    let want = format!("VMSCOPE pid={pid} addr={page_addr:#x}\0");
+                    let got = &bytes[(i * 4096) as usize..(i * 4096) as usize + want.len()];
+                    assert_eq!(
+                        String::from_utf8_lossy(got),
+                        want,
+                        "{name}/{format}: pid {pid} page {page_addr:#x} ({})",
+                        m["perms"]
+                    );
+                    checked += 1;
                 }
             }
-            assert!(
-                checked > 20,
-                "{name}/{format}: only {checked} markers checked"
-            );
         }
+        assert!(
+            checked > 20,
+            "{name}/{format}: only {checked} markers checked"
+        );
     }
 }
 
@@ -507,5 +524,65 @@ fn info_reports_the_booted_kernel() {
                 "{name}/{format}"
             );
         }
+    }
+}
+
+/// `info` on the arm64 dump: KASLR as the guest's VMCOREINFO said at boot, and the VA
+/// size, page size and levels the kernel's own config was built with.
+#[test]
+fn info_reports_the_arm64_kernel() {
+    let dir = dump_dir(ARM64);
+    let boot: J =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("boot.json")).unwrap()).unwrap();
+    let vmlinux = std::fs::canonicalize(dir.join("vmlinux")).unwrap();
+    let config = std::fs::read_to_string(vmlinux.with_file_name("config")).unwrap();
+    let conf = |key: &str| -> u64 {
+        config
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} not in the kernel's config"))
+            .parse()
+            .unwrap()
+    };
+    for format in ARM64_FORMATS {
+        let v = run_json(ARM64, format, &["info", "--json"]);
+        let want = boot["vmcoreinfo_KERNELOFFSET"].as_str().unwrap();
+        assert_eq!(v["kaslr_offset"].as_str().unwrap(), format!("0x{want}"));
+        assert_eq!(v["arch"], "aarch64", "{format}");
+        assert_eq!(
+            v["va_bits"]["built"],
+            conf("CONFIG_ARM64_VA_BITS"),
+            "{format}"
+        );
+        assert_eq!(
+            v["va_bits"]["actual"],
+            conf("CONFIG_ARM64_VA_BITS"),
+            "{format}"
+        );
+        assert_eq!(
+            v["page_size"],
+            1u64 << conf("CONFIG_ARM64_PAGE_SHIFT"),
+            "{format}"
+        );
+        assert_eq!(
+            v["paging_levels"],
+            conf("CONFIG_PGTABLE_LEVELS"),
+            "{format}"
+        );
+        assert_eq!(
+            v["cpus_online"].as_array().unwrap().len() as u64,
+            boot["smp"].as_u64().unwrap(),
+            "{format}"
+        );
+        // The image's physical address (runtime _text - kimage_voffset) lies in the
+        // guest's 512 MiB of RAM, which starts at PHYS_OFFSET on the virt board.
+        let text = common::parse_hex(v["text"].as_str().unwrap()).unwrap();
+        let voff = common::parse_hex(v["kimage_voffset"].as_str().unwrap()).unwrap();
+        let phys = common::parse_hex(v["phys_offset"].as_str().unwrap()).unwrap();
+        assert!(
+            (phys..phys + (512 << 20)).contains(&text.wrapping_sub(voff)),
+            "{format}: _text at physical {:#x}",
+            text.wrapping_sub(voff)
+        );
     }
 }

@@ -103,6 +103,7 @@ fn all_maps(k: &Kernel, pids: &[(i32, Vec<u8>)]) -> BTreeMap<i32, (Vec<VmaInfo>,
 /// guest's proc/PID/maps, byte for byte: (dump files, processes, VMAs, largest process).
 fn compare_all_maps(
     dumps: &[&str],
+    formats: &[&str],
     open_types: fn(&Path) -> Box<dyn TypeLookup>,
 ) -> (usize, usize, usize, usize) {
     let (mut files, mut procs, mut vmas, mut biggest) = (0, 0, 0, 0);
@@ -111,7 +112,7 @@ fn compare_all_maps(
         let vmlinux = file_in(&dir, "vmlinux");
         let t = open_types(&vmlinux);
         let pids = proc_pids(&dir);
-        for fmt in FORMATS {
+        for &fmt in formats {
             let core = file_in(&dir, fmt);
             let k = open(&core, &vmlinux, &*t);
             let got = all_maps(&k, &pids);
@@ -139,7 +140,7 @@ fn compare_all_maps(
 
 #[test]
 fn every_process_of_every_dump_and_format_matches_proc_maps() {
-    let (files, procs, vmas, biggest) = compare_all_maps(&DUMPS, types);
+    let (files, procs, vmas, biggest) = compare_all_maps(&DUMPS, &FORMATS, types);
     eprintln!("maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
     assert_eq!(files, DUMPS.len() * FORMATS.len());
     assert!(
@@ -176,9 +177,22 @@ fn clang_dump_matches_proc_maps(open_types: fn(&Path) -> Box<dyn TypeLookup>) {
             );
         }
     }
-    let (files, procs, vmas, biggest) = compare_all_maps(&names, open_types);
+    let (files, procs, vmas, biggest) = compare_all_maps(&names, &FORMATS, open_types);
     eprintln!("clang maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
     assert_eq!(files, names.len() * FORMATS.len());
+    assert!(
+        biggest >= 60_000,
+        "the ~60,000-VMA workload was not among the processes compared"
+    );
+}
+
+/// The arm64 dump read on this x86-64 host (fixtures/build-arm64.sh): ELF and kdump-zlib.
+#[test]
+fn every_process_of_the_arm64_dump_matches_proc_maps() {
+    let formats = ["elf.core", "kdump-zlib.flat"];
+    let (files, procs, vmas, biggest) = compare_all_maps(&["arm64-6.1"], &formats, types);
+    eprintln!("arm64 maps compared byte for byte: {files} dump files, {procs} processes, {vmas} VMAs (largest {biggest})");
+    assert_eq!(files, formats.len());
     assert!(
         biggest >= 60_000,
         "the ~60,000-VMA workload was not among the processes compared"
