@@ -279,4 +279,16 @@ fn unsupported_architecture_is_named() {
         ],
         &["does not match"],
     );
+    // Stacks are unwound with x86-64 ORC only: an arm64 dump says so instead of guessing.
+    assert_clean_error(
+        &[
+            "bt",
+            "--core",
+            &s(&arm64.join("elf.core")),
+            "--vmlinux",
+            &s(&arm64.join("vmlinux")),
+            "1",
+        ],
+        &["x86-64", "aarch64"],
+    );
 }

@@ -34,6 +34,13 @@ pub struct BtArgs {
 
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let (types, k) = t.open_typed()?;
+    let arch = k.paging().arch();
+    if arch != crate::memory::arch::Arch::X86_64 {
+        bail!(
+            "bt unwinds with x86-64 ORC tables; this dump is {}",
+            arch.name()
+        );
+    }
     let layout = StackLayout::probe(&types)?;
     let orc = k.orc_table(Some(&types))?;
     let stacks = Stacks::new(&k, layout, orc)?;
