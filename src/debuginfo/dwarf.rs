@@ -90,6 +90,7 @@ impl TypeDb {
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
         let mut file = DwarfFile::open(path)?;
         file.attach_sup(&options.debug_roots)?;
+        super::split::attach_split(&mut file)?;
         Ok(TypeDb {
             file,
             arena: Arena::default(),

@@ -17,6 +17,7 @@ pub mod find;
 mod index;
 mod sections;
 pub mod select;
+mod split;
 mod sup;
 mod vars;
 

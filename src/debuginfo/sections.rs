@@ -91,6 +91,18 @@ pub(crate) struct DwarfFile {
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
     /// DW_AT_str_offsets_base of each unit read so far, by unit start
     str_bases: Mutex<HashMap<u64, StrBase>>,
+    /// split DWARF: the string-offsets base of each unit brought in from a `.dwo`/`.dwp`
+    /// (those units carry no DW_AT_str_offsets_base), by unit start
+    split_bases: HashMap<u64, StrBase>,
+}
+
+/// Sections assembled from a file's split-DWARF units (see `split.rs`), replacing its own.
+pub(crate) struct SplitSections {
+    pub info: Vec<u8>,
+    pub abbrev: Vec<u8>,
+    pub str_: Vec<u8>,
+    pub str_offsets: Vec<u8>,
+    pub bases: HashMap<u64, StrBase>,
 }
 
 /// Where a unit's `DW_FORM_strx*` indexes point into `.debug_str_offsets` (DWARF 5, clang).
@@ -253,7 +265,16 @@ impl DwarfFile {
             let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
             let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
             let str_offsets = section_data(path, &obj, &mmap, ".debug_str_offsets", false)?;
-            let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
+            // a DWARF 5 supplementary file is known by its .debug_sup checksum instead
+            let build_id = obj
+                .build_id()
+                .ok()
+                .flatten()
+                .map(|b| b.to_vec())
+                .or_else(|| {
+                    let data = obj.section_by_name(".debug_sup")?.data().ok()?;
+                    super::sup::sup_checksum(data)
+                });
             let sup_link = sup_link_of(&obj);
             (
                 info,
@@ -279,6 +300,7 @@ impl DwarfFile {
             units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
             str_bases: Mutex::new(HashMap::new()),
+            split_bases: HashMap::new(),
         };
         // Check the first unit header now, so that garbage DWARF fails at open with a clear
         // error; the other headers are read only when needed (or come from the index cache).
@@ -317,6 +339,34 @@ impl DwarfFile {
             build_id: link.build_id_hex(),
             tried,
         })
+    }
+
+    /// Read types from `s` (the file's units with their split-DWARF halves in place of the
+    /// skeletons) rather than from the file's own sections.
+    pub(crate) fn use_split(&mut self, s: SplitSections) {
+        let owned = |v| SectionData {
+            range: 0..0,
+            owned: Some(v),
+        };
+        self.info = owned(s.info);
+        self.abbrev = owned(s.abbrev);
+        self.str_ = owned(s.str_);
+        self.str_offsets = owned(s.str_offsets);
+        self.split_bases = s.bases;
+        self.units = OnceLock::new();
+        if let Ok(c) = self.abbrev_cache.get_mut() {
+            c.clear();
+        }
+    }
+
+    /// The raw bytes of the file's sections the split-DWARF merge starts from.
+    pub(crate) fn own_sections(&self) -> [&[u8]; 4] {
+        [
+            self.sec(&self.info),
+            self.sec(&self.abbrev),
+            self.sec(&self.str_),
+            self.sec(&self.str_offsets),
+        ]
     }
 
     /// The supplementary file, when the file has one.
@@ -459,14 +509,17 @@ impl DwarfFile {
         header: &UnitHeader<Slice<'_>>,
         abbrevs: &gimli::Abbreviations,
     ) -> Result<StrBase, DebugInfoError> {
-        if header.version() < 5 || self.sec(&self.str_offsets).is_empty() {
-            return Ok(None);
-        }
         let start = header
             .offset()
             .as_debug_info_offset()
             .map(|o| o.0 as u64)
             .unwrap_or(0);
+        if let Some(b) = self.split_bases.get(&start) {
+            return Ok(*b);
+        }
+        if header.version() < 5 || self.sec(&self.str_offsets).is_empty() {
+            return Ok(None);
+        }
         let mut entries = header.entries(abbrevs);
         let root = entries
             .next_dfs()
@@ -495,7 +548,7 @@ impl DwarfFile {
         header: &UnitHeader<Slice<'_>>,
         abbrevs: &gimli::Abbreviations,
     ) -> Result<StrBase, DebugInfoError> {
-        if header.version() < 5 {
+        if header.version() < 5 && self.split_bases.is_empty() {
             return Ok(None);
         }
         let key = header

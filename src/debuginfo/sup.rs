@@ -27,30 +27,13 @@ impl SupLink {
         })
     }
 
-    /// `.debug_sup` (DWARF 5): version (2 bytes), is_supplementary (1), NUL-terminated file
-    /// name, ULEB128 checksum length, checksum. `None` for the supplementary file itself.
+    /// `.debug_sup` (DWARF 5) of a file using a supplementary file: where it is and its
+    /// checksum. `None` for the supplementary file itself (see [`sup_checksum`]).
     pub(crate) fn from_debug_sup(data: &[u8]) -> Option<SupLink> {
-        let version = u16::from_le_bytes(data.get(..2)?.try_into().ok()?);
-        if version != 5 || *data.get(2)? != 0 {
-            return None;
-        }
-        let rest = data.get(3..)?;
-        let nul = rest.iter().position(|b| *b == 0)?;
-        let name = rest.get(..nul).filter(|n| !n.is_empty())?;
-        let mut at = nul + 1;
-        let mut len = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *rest.get(at)?;
-            at += 1;
-            len |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let end = at.checked_add(usize::try_from(len).ok()?)?;
-        Some(SupLink {
+        let (is_sup, name, checksum) = parse_debug_sup(data)?;
+        (!is_sup && !name.is_empty()).then(|| SupLink {
             name: PathBuf::from(OsStr::from_bytes(name)),
-            build_id: rest.get(at..end)?.to_vec(),
+            build_id: checksum.to_vec(),
         })
     }
 
@@ -97,6 +80,37 @@ impl SupLink {
     }
 }
 
+/// The checksum a supplementary file's own `.debug_sup` gives it (dwz writes no build-id
+/// note there): what the files using it name it by.
+pub(crate) fn sup_checksum(data: &[u8]) -> Option<Vec<u8>> {
+    let (is_sup, _, checksum) = parse_debug_sup(data)?;
+    is_sup.then(|| checksum.to_vec())
+}
+
+/// `.debug_sup`: version (2 bytes, 5), is_supplementary (1), NUL-terminated file name,
+/// ULEB128 checksum length, checksum.
+fn parse_debug_sup(data: &[u8]) -> Option<(bool, &[u8], &[u8])> {
+    let version = u16::from_le_bytes(data.get(..2)?.try_into().ok()?);
+    if version != 5 {
+        return None;
+    }
+    let is_sup = *data.get(2)? != 0;
+    let rest = data.get(3..)?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    let mut at = nul + 1;
+    let mut len = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *rest.get(at)?;
+        at += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let end = at.checked_add(usize::try_from(len).ok()?)?;
+    Some((is_sup, rest.get(..nul)?, rest.get(at..end)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,8 +131,9 @@ mod tests {
             (s.name.to_str(), s.build_id_hex()),
             (Some("alt.debug"), "1234".into())
         );
-        // the supplementary file's own section points nowhere
-        assert_eq!(SupLink::from_debug_sup(b"\x05\x00\x01\0\0"), None);
+        // the supplementary file's own section points nowhere, but names its checksum
+        assert_eq!(SupLink::from_debug_sup(b"\x05\x00\x01\0\x01\x7f"), None);
+        assert_eq!(sup_checksum(b"\x05\x00\x01\0\x01\x7f"), Some(vec![0x7f]));
         assert_eq!(SupLink::from_debug_sup(b"\x05\x00\x00a\0\x05\x01"), None);
     }
 
