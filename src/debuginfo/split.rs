@@ -189,7 +189,7 @@ impl Merge<'_> {
 }
 
 /// The split unit with `id` in a `.dwp` package: its unit bytes and section contributions.
-fn from_dwp<'a>(dwp: &'a DwoFile, id: u64) -> Option<(&'a [u8], &'a [u8], &'a [u8])> {
+fn from_dwp(dwp: &DwoFile, id: u64) -> Option<(&[u8], &[u8], &[u8])> {
     let index = gimli::DebugCuIndex::new(&dwp.cu_index, LittleEndian)
         .index()
         .ok()?;

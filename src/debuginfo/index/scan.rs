@@ -181,18 +181,7 @@ fn scan_unit<'a>(
                 sb.members += 1;
             }
         } else if tag == dw::DW_TAG_imported_unit && parent_ok {
-            for spec in abbrev.attributes() {
-                let attr = raw
-                    .read_attribute(*spec)
-                    .map_err(|e| db.bad(die_off, e.to_string()))?;
-                match attr.value() {
-                    gimli::AttributeValue::DebugInfoRef(o) => unit_out.imports.push(o.0 as u64),
-                    gimli::AttributeValue::DebugInfoRefSup(o) => {
-                        unit_out.imports.push(o.0 as u64 | SUP_BIT)
-                    }
-                    _ => {}
-                }
-            }
+            read_import(db, &mut raw, abbrev, die_off, &mut unit_out.imports)?;
         } else if abbrev.has_children()
             && !container
             && abbrev
@@ -234,6 +223,28 @@ fn scan_unit<'a>(
         }
     }
     finish_shape(out, shape.take());
+    Ok(())
+}
+
+/// The unit a `DW_TAG_imported_unit` brings in (dwz): an offset in the same file, or a
+/// [`SUP_BIT`]-tagged one in the supplementary file.
+fn read_import(
+    db: &DwarfFile,
+    raw: &mut gimli::EntriesRaw<'_, '_, Slice<'_>>,
+    abbrev: &gimli::Abbreviation,
+    die_off: u64,
+    imports: &mut Vec<u64>,
+) -> Result<(), DebugInfoError> {
+    for spec in abbrev.attributes() {
+        let attr = raw
+            .read_attribute(*spec)
+            .map_err(|e| db.bad(die_off, e.to_string()))?;
+        match attr.value() {
+            gimli::AttributeValue::DebugInfoRef(o) => imports.push(o.0 as u64),
+            gimli::AttributeValue::DebugInfoRefSup(o) => imports.push(o.0 as u64 | SUP_BIT),
+            _ => {}
+        }
+    }
     Ok(())
 }
 
