@@ -29,6 +29,7 @@ fn open(obj: &Path) -> TypeDb {
         OpenOptions {
             cache_dir: None,
             progress: None,
+            ..OpenOptions::default()
         },
     )
     .expect("open")

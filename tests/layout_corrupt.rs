@@ -69,6 +69,7 @@ fn random_corruption_never_panics() {
                 OpenOptions {
                     cache_dir: None,
                     progress: None,
+                    ..OpenOptions::default()
                 },
             ) else {
                 continue;

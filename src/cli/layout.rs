@@ -96,6 +96,7 @@ fn running_types(a: &LayoutArgs, t: &TargetArgs) -> Result<(KernelTypes, TypeFil
     if a.no_cache {
         opts.dwarf.cache_dir = None;
     }
+    opts.dwarf.debug_roots = t.debug_roots();
     // BtfError and DebugInfoError already name the file.
     let types = file.load(opts)?;
     Ok((types, file))

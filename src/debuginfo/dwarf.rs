@@ -33,7 +33,7 @@ use crate::types::model::{
 
 use super::index::{self, IndexFile, IndexProgress};
 pub use super::sections::DebugInfoError;
-use super::sections::{DwarfFile, Slice};
+use super::sections::{DwarfFile, Slice, SUP_BIT};
 
 /// Options for [`TypeDb::open_with`].
 #[derive(Clone)]
@@ -42,6 +42,9 @@ pub struct OpenOptions {
     pub cache_dir: Option<PathBuf>,
     /// Told how a name-index build advances (the CLI draws a progress bar with it).
     pub progress: Option<IndexProgress>,
+    /// Debug roots searched for a dwz supplementary file (`usr/lib/debug/.dwz/`, `.build-id/`),
+    /// after the places next to the file.
+    pub debug_roots: Vec<PathBuf>,
 }
 
 impl Default for OpenOptions {
@@ -49,6 +52,7 @@ impl Default for OpenOptions {
         OpenOptions {
             cache_dir: index::default_cache_dir(),
             progress: None,
+            debug_roots: vec![PathBuf::from("/")],
         }
     }
 }
@@ -58,6 +62,7 @@ impl std::fmt::Debug for OpenOptions {
         f.debug_struct("OpenOptions")
             .field("cache_dir", &self.cache_dir)
             .field("progress", &self.progress.is_some())
+            .field("debug_roots", &self.debug_roots)
             .finish()
     }
 }
@@ -83,8 +88,11 @@ impl TypeDb {
     /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
     /// headers and the first unit header of `.debug_info`.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
+        let mut file = DwarfFile::open(path)?;
+        file.attach_sup(&options.debug_roots)?;
+        super::split::attach_split(&mut file)?;
         Ok(TypeDb {
-            file: DwarfFile::open(path)?,
+            file,
             arena: Arena::default(),
             index: OnceLock::new(),
             shaped: OnceLock::new(),
@@ -172,21 +180,30 @@ impl TypeDb {
             .arena
             .offset(id)
             .ok_or_else(|| self.file.bad(0, format!("unknown type id {id}")))?;
-        let span = self
-            .file
+        let (file, offset) = self.file.file_of(offset).ok_or_else(|| {
+            self.file
+                .bad(offset, "no supplementary file for this offset")
+        })?;
+        let cx = Cx {
+            file,
+            tag: if std::ptr::eq(file, &self.file) {
+                0
+            } else {
+                SUP_BIT
+            },
+        };
+        let span = file
             .unit_for(offset)
-            .ok_or_else(|| self.file.bad(offset, "offset outside every unit"))?;
-        let header = self.file.unit_header(span.start)?;
-        let abbrevs = self.file.abbreviations(&header)?;
+            .ok_or_else(|| file.bad(offset, "offset outside every unit"))?;
+        let header = file.unit_header(span.start)?;
+        let abbrevs = file.abbreviations(&header)?;
         let unit_off = gimli::UnitOffset((offset - span.start) as usize);
         let mut tree = header
             .entries_tree(&abbrevs, Some(unit_off))
-            .map_err(|e| self.file.bad(offset, e.to_string()))?;
-        let root = tree
-            .root()
-            .map_err(|e| self.file.bad(offset, e.to_string()))?;
+            .map_err(|e| file.bad(offset, e.to_string()))?;
+        let root = tree.root().map_err(|e| file.bad(offset, e.to_string()))?;
         let die = root.entry();
-        let attrs = self.die_attrs(&header, die, offset)?;
+        let attrs = self.die_attrs(cx, &header, die, offset)?;
         let tag = die.tag();
         let ty = match tag {
             dw::DW_TAG_base_type => Type::Base(BaseType {
@@ -212,11 +229,11 @@ impl TypeDb {
                     dw::DW_TAG_union_type,
                     dw::DW_TAG_class_type,
                 ];
-                for (t, a, moff) in self.children_of(&header, root, offset, &tags)? {
+                for (t, a, moff) in self.children_of(cx, &header, root, offset, &tags)? {
                     if t == dw::DW_TAG_member {
-                        members.push(self.member_from(a, is_union, moff)?);
+                        members.push(self.member_from(cx, a, moff)?);
                     } else {
-                        nested.push((members.len(), self.arena.id_for(moff)));
+                        nested.push((members.len(), self.arena.id_for(moff | cx.tag)));
                     }
                 }
                 let c = Composite {
@@ -235,7 +252,7 @@ impl TypeDb {
             }
             dw::DW_TAG_enumeration_type => {
                 let enumerators = self
-                    .children_of(&header, root, offset, &[dw::DW_TAG_enumerator])?
+                    .children_of(cx, &header, root, offset, &[dw::DW_TAG_enumerator])?
                     .into_iter()
                     .map(|(_, a, _)| Enumerator {
                         name: a.name.unwrap_or_default(),
@@ -279,7 +296,7 @@ impl TypeDb {
             }),
             dw::DW_TAG_array_type => {
                 let dims = self
-                    .children_of(&header, root, offset, &[dw::DW_TAG_subrange_type])?
+                    .children_of(cx, &header, root, offset, &[dw::DW_TAG_subrange_type])?
                     .into_iter()
                     .map(|(_, a, _)| match (a.count, a.upper_bound) {
                         (Some(c), _) => c,
@@ -300,7 +317,7 @@ impl TypeDb {
                     dw::DW_TAG_formal_parameter,
                     dw::DW_TAG_unspecified_parameters,
                 ];
-                for (tag, a, _) in self.children_of(&header, root, offset, &tags)? {
+                for (tag, a, _) in self.children_of(cx, &header, root, offset, &tags)? {
                     if tag == dw::DW_TAG_formal_parameter {
                         params.push(Param {
                             name: a.name,
@@ -326,6 +343,7 @@ impl TypeDb {
     /// The children of `node` with one of `tags`: tag, attributes and `.debug_info` offset.
     fn children_of(
         &self,
+        cx: Cx<'_>,
         header: &UnitHeader<Slice<'_>>,
         node: gimli::EntriesTreeNode<'_, '_, '_, Slice<'_>>,
         offset: u64,
@@ -335,7 +353,7 @@ impl TypeDb {
         let mut children = node.children();
         while let Some(child) = children
             .next()
-            .map_err(|e| self.file.bad(offset, e.to_string()))?
+            .map_err(|e| cx.file.bad(offset, e.to_string()))?
         {
             let e = child.entry();
             if !tags.contains(&e.tag()) {
@@ -346,17 +364,12 @@ impl TypeDb {
                 .to_debug_info_offset(header)
                 .map(|o| o.0 as u64)
                 .unwrap_or(offset);
-            out.push((e.tag(), self.die_attrs(header, e, at)?, at));
+            out.push((e.tag(), self.die_attrs(cx, header, e, at)?, at));
         }
         Ok(out)
     }
 
-    fn member_from(
-        &self,
-        a: DieAttrs,
-        in_union: bool,
-        offset: u64,
-    ) -> Result<Member, DebugInfoError> {
+    fn member_from(&self, cx: Cx<'_>, a: DieAttrs, offset: u64) -> Result<Member, DebugInfoError> {
         let byte_loc = a.member_location.unwrap_or(0);
         let bit_offset = match (a.data_bit_offset, a.bitfield_size, a.bit_offset_msb) {
             (Some(dbo), _, _) => dbo,
@@ -367,7 +380,7 @@ impl TypeDb {
                     Some(s) => s,
                     None => match a.ty {
                         Some(t) => crate::types::model::TypeSourceExt::size_of(self, t)
-                            .map_err(|e| self.file.bad(offset, e.to_string()))?
+                            .map_err(|e| cx.file.bad(offset, e.to_string()))?
                             .unwrap_or(0),
                         None => 0,
                     },
@@ -377,7 +390,6 @@ impl TypeDb {
             }
             _ => byte_loc.saturating_mul(8),
         };
-        let _ = in_union;
         Ok(Member {
             name: a.name,
             ty: a.ty,
@@ -394,6 +406,7 @@ impl TypeDb {
 
     fn die_attrs(
         &self,
+        cx: Cx<'_>,
         header: &UnitHeader<Slice<'_>>,
         die: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
         offset: u64,
@@ -402,36 +415,24 @@ impl TypeDb {
         let mut attrs = die.attrs();
         while let Some(attr) = attrs
             .next()
-            .map_err(|e| self.file.bad(offset, e.to_string()))?
+            .map_err(|e| cx.file.bad(offset, e.to_string()))?
         {
             let v = attr.value();
             match attr.name() {
                 dw::DW_AT_name => {
                     let base = match v {
                         AttributeValue::DebugStrOffsetsIndex(_) => {
-                            let abbrevs = self.file.abbreviations(header)?;
-                            self.file.str_base_cached(header, &abbrevs)?
+                            let abbrevs = cx.file.abbreviations(header)?;
+                            cx.file.str_base_cached(header, &abbrevs)?
                         }
                         _ => None,
                     };
-                    out.name = self
+                    out.name = cx
                         .file
                         .attr_str(&v, base)
                         .map(|b| String::from_utf8_lossy(b).into_owned());
                 }
-                dw::DW_AT_type => {
-                    if let AttributeValue::DebugInfoRefSup(o) = v {
-                        return Err(self.file.bad(
-                            offset,
-                            format!(
-                                "type at {:#x} of a dwz supplementary file \
-                                 (.gnu_debugaltlink / .debug_sup), not supported yet",
-                                o.0
-                            ),
-                        ));
-                    }
-                    out.ty = self.type_ref(header, &v)
-                }
+                dw::DW_AT_type => out.ty = self.type_ref(cx, header, &v, offset)?,
                 dw::DW_AT_byte_size => out.byte_size = udata(&v),
                 dw::DW_AT_bit_size => {
                     out.bitfield_size = udata(&v).and_then(|x| u32::try_from(x).ok())
@@ -456,18 +457,40 @@ impl TypeDb {
         Ok(out)
     }
 
+    /// The type a `DW_AT_type` names: in the same file, or (dwz) in the supplementary one.
     fn type_ref(
         &self,
+        cx: Cx<'_>,
         header: &UnitHeader<Slice<'_>>,
         v: &AttributeValue<Slice<'_>>,
-    ) -> Option<TypeId> {
+        offset: u64,
+    ) -> Result<Option<TypeId>, DebugInfoError> {
         let global = match v {
-            AttributeValue::UnitRef(u) => u.to_debug_info_offset(header)?.0 as u64,
-            AttributeValue::DebugInfoRef(d) => d.0 as u64,
-            _ => return None,
+            AttributeValue::UnitRef(u) => match u.to_debug_info_offset(header) {
+                Some(o) => o.0 as u64 | cx.tag,
+                None => return Ok(None),
+            },
+            AttributeValue::DebugInfoRef(d) => d.0 as u64 | cx.tag,
+            AttributeValue::DebugInfoRefSup(d) if cx.tag == 0 && self.file.sup().is_some() => {
+                d.0 as u64 | SUP_BIT
+            }
+            AttributeValue::DebugInfoRefSup(d) => {
+                return Err(cx.file.bad(
+                    offset,
+                    format!("type at {:#x} of a supplementary file it has none of", d.0),
+                ))
+            }
+            _ => return Ok(None),
         };
-        Some(self.arena.id_for(global))
+        Ok(Some(self.arena.id_for(global)))
     }
+}
+
+/// The file a DIE being parsed lies in, and the tag its offsets carry ([`SUP_BIT`] or 0).
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    file: &'a DwarfFile,
+    tag: u64,
 }
 
 /// Numeric attribute value as pahole reads it: fixed-size data zero-extended, sdata
@@ -588,6 +611,10 @@ impl TypeSource for TypeDb {
         let Ok(units) = self.file.units() else {
             return u64::MAX;
         };
+        if off & SUP_BIT != 0 {
+            // dwz: the supplementary file's units come after the file's own
+            return units.len() as u64;
+        }
         (units.partition_point(|u| u.start <= off) as u64).saturating_sub(1)
     }
 

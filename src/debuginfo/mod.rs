@@ -17,6 +17,8 @@ pub mod find;
 mod index;
 mod sections;
 pub mod select;
+mod split;
+mod sup;
 mod vars;
 
 /// The model's traits and ids, for the layers above that only consume types.

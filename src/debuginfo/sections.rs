@@ -12,7 +12,13 @@ use gimli::{
 use memmap2::Mmap;
 use object::{Object, ObjectSection};
 
+use super::sup::SupLink;
+
 pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Set in a DIE offset that lies in the supplementary (dwz) file rather than the file itself:
+/// one offset space for both, so that type ids and the index need no second key.
+pub(crate) const SUP_BIT: u64 = 1 << 63;
 
 /// Errors of the DWARF loader. Each names the file and, where it applies, the offset.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +48,16 @@ pub enum DebugInfoError {
     },
     #[error("{path}: big-endian or non-64-bit ELF is not supported")]
     Unsupported { path: PathBuf },
+    #[error(
+        "{path}: its dwz supplementary file {wanted} (build-id {build_id}) was not found; \
+         looked at {}", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoSupFile {
+        path: PathBuf,
+        wanted: String,
+        build_id: String,
+        tried: Vec<PathBuf>,
+    },
     #[error("{path}: bad DWARF at .debug_info offset {offset:#x}: {reason}")]
     BadDwarf {
         path: PathBuf,
@@ -67,10 +83,26 @@ pub(crate) struct DwarfFile {
     line_str: SectionData,
     str_offsets: SectionData,
     build_id: Option<Vec<u8>>,
+    /// what `.gnu_debugaltlink` / `.debug_sup` name (dwz)
+    sup_link: Option<SupLink>,
+    /// the supplementary file, once found ([`DwarfFile::attach_sup`])
+    sup: Option<Box<DwarfFile>>,
     units: OnceLock<Vec<UnitSpan>>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
     /// DW_AT_str_offsets_base of each unit read so far, by unit start
     str_bases: Mutex<HashMap<u64, StrBase>>,
+    /// split DWARF: the string-offsets base of each unit brought in from a `.dwo`/`.dwp`
+    /// (those units carry no DW_AT_str_offsets_base), by unit start
+    split_bases: HashMap<u64, StrBase>,
+}
+
+/// Sections assembled from a file's split-DWARF units (see `split.rs`), replacing its own.
+pub(crate) struct SplitSections {
+    pub info: Vec<u8>,
+    pub abbrev: Vec<u8>,
+    pub str_: Vec<u8>,
+    pub str_offsets: Vec<u8>,
+    pub bases: HashMap<u64, StrBase>,
 }
 
 /// Where a unit's `DW_FORM_strx*` indexes point into `.debug_str_offsets` (DWARF 5, clang).
@@ -218,7 +250,7 @@ impl DwarfFile {
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
-        let (info, abbrev, str_, line_str, str_offsets, build_id) = {
+        let (info, abbrev, str_, line_str, str_offsets, build_id, sup_link) = {
             let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -233,8 +265,26 @@ impl DwarfFile {
             let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
             let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
             let str_offsets = section_data(path, &obj, &mmap, ".debug_str_offsets", false)?;
-            let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
-            (info, abbrev, str_, line_str, str_offsets, build_id)
+            // a DWARF 5 supplementary file is known by its .debug_sup checksum instead
+            let build_id = obj
+                .build_id()
+                .ok()
+                .flatten()
+                .map(|b| b.to_vec())
+                .or_else(|| {
+                    let data = obj.section_by_name(".debug_sup")?.data().ok()?;
+                    super::sup::sup_checksum(data)
+                });
+            let sup_link = sup_link_of(&obj);
+            (
+                info,
+                abbrev,
+                str_,
+                line_str,
+                str_offsets,
+                build_id,
+                sup_link,
+            )
         };
         let db = DwarfFile {
             path: path.to_path_buf(),
@@ -245,9 +295,12 @@ impl DwarfFile {
             line_str,
             str_offsets,
             build_id,
+            sup_link,
+            sup: None,
             units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
             str_bases: Mutex::new(HashMap::new()),
+            split_bases: HashMap::new(),
         };
         // Check the first unit header now, so that garbage DWARF fails at open with a clear
         // error; the other headers are read only when needed (or come from the index cache).
@@ -257,6 +310,77 @@ impl DwarfFile {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Find and open the supplementary file a dwz-processed file links to (nothing to do
+    /// without a link). Candidates with another build-id are passed over; none found is an
+    /// error naming the file and build-id looked for.
+    pub(crate) fn attach_sup(&mut self, roots: &[PathBuf]) -> Result<(), DebugInfoError> {
+        let Some(link) = &self.sup_link else {
+            return Ok(());
+        };
+        let tried = link.candidates(&self.path, roots);
+        for c in &tried {
+            if !c.is_file() {
+                continue;
+            }
+            let Ok(sup) = DwarfFile::open(c) else {
+                continue;
+            };
+            let id_ok = link.build_id.is_empty() || sup.build_id() == Some(&link.build_id[..]);
+            if id_ok && sup.sup_link.is_none() {
+                self.sup = Some(Box::new(sup));
+                return Ok(());
+            }
+        }
+        Err(DebugInfoError::NoSupFile {
+            path: self.path.clone(),
+            wanted: link.name.display().to_string(),
+            build_id: link.build_id_hex(),
+            tried,
+        })
+    }
+
+    /// Read types from `s` (the file's units with their split-DWARF halves in place of the
+    /// skeletons) rather than from the file's own sections.
+    pub(crate) fn use_split(&mut self, s: SplitSections) {
+        let owned = |v| SectionData {
+            range: 0..0,
+            owned: Some(v),
+        };
+        self.info = owned(s.info);
+        self.abbrev = owned(s.abbrev);
+        self.str_ = owned(s.str_);
+        self.str_offsets = owned(s.str_offsets);
+        self.split_bases = s.bases;
+        self.units = OnceLock::new();
+        if let Ok(c) = self.abbrev_cache.get_mut() {
+            c.clear();
+        }
+    }
+
+    /// The raw bytes of the file's sections the split-DWARF merge starts from.
+    pub(crate) fn own_sections(&self) -> [&[u8]; 4] {
+        [
+            self.sec(&self.info),
+            self.sec(&self.abbrev),
+            self.sec(&self.str_),
+            self.sec(&self.str_offsets),
+        ]
+    }
+
+    /// The supplementary file, when the file has one.
+    pub(crate) fn sup(&self) -> Option<&DwarfFile> {
+        self.sup.as_deref()
+    }
+
+    /// The file a (possibly [`SUP_BIT`]-tagged) offset lies in, and the offset within it.
+    pub(crate) fn file_of(&self, offset: u64) -> Option<(&DwarfFile, u64)> {
+        if offset & SUP_BIT == 0 {
+            Some((self, offset))
+        } else {
+            Some((self.sup()?, offset & !SUP_BIT))
+        }
     }
 
     pub(crate) fn build_id(&self) -> Option<&[u8]> {
@@ -385,14 +509,17 @@ impl DwarfFile {
         header: &UnitHeader<Slice<'_>>,
         abbrevs: &gimli::Abbreviations,
     ) -> Result<StrBase, DebugInfoError> {
-        if header.version() < 5 || self.sec(&self.str_offsets).is_empty() {
-            return Ok(None);
-        }
         let start = header
             .offset()
             .as_debug_info_offset()
             .map(|o| o.0 as u64)
             .unwrap_or(0);
+        if let Some(b) = self.split_bases.get(&start) {
+            return Ok(*b);
+        }
+        if header.version() < 5 || self.sec(&self.str_offsets).is_empty() {
+            return Ok(None);
+        }
         let mut entries = header.entries(abbrevs);
         let root = entries
             .next_dfs()
@@ -421,7 +548,7 @@ impl DwarfFile {
         header: &UnitHeader<Slice<'_>>,
         abbrevs: &gimli::Abbreviations,
     ) -> Result<StrBase, DebugInfoError> {
-        if header.version() < 5 {
+        if header.version() < 5 && self.split_bases.is_empty() {
             return Ok(None);
         }
         let key = header
@@ -455,6 +582,13 @@ impl DwarfFile {
         match value {
             AttributeValue::String(s) => Some(s.slice()),
             AttributeValue::DebugStrRef(o) => debug_str().get_str(*o).ok().map(|s| s.slice()),
+            AttributeValue::DebugStrRefSup(o) => {
+                let sup = self.sup()?;
+                gimli::DebugStr::new(sup.sec(&sup.str_), LittleEndian)
+                    .get_str(*o)
+                    .ok()
+                    .map(|s| s.slice())
+            }
             AttributeValue::DebugLineStrRef(o) => {
                 gimli::DebugLineStr::new(self.sec(&self.line_str), LittleEndian)
                     .get_str(*o)
@@ -498,6 +632,14 @@ impl DwarfFile {
             })
         })
     }
+}
+
+/// The supplementary-file link of a dwz-processed file, if any.
+fn sup_link_of(obj: &object::File<'_>) -> Option<SupLink> {
+    let data = |name| obj.section_by_name(name).and_then(|s| s.data().ok());
+    data(".gnu_debugaltlink")
+        .and_then(SupLink::from_altlink)
+        .or_else(|| data(".debug_sup").and_then(SupLink::from_debug_sup))
 }
 
 /// The GNU build-id of an ELF file, as lowercase hex (None: unreadable, not ELF, or none).

@@ -6,7 +6,7 @@
 use gimli::constants as dw;
 use rayon::prelude::*;
 
-use super::sections::{DebugInfoError, DwarfFile};
+use super::sections::{DebugInfoError, DwarfFile, SUP_BIT};
 
 /// `.debug_info` offset of the type of the first unit-level variable named `name`
 /// (definition or declaration; both carry `DW_AT_type`).
@@ -54,6 +54,9 @@ fn scan_unit(db: &DwarfFile, start: u64, name: &[u8]) -> Result<Option<u64>, Deb
                 u.to_debug_info_offset(&header).map(|o| o.0 as u64)
             }
             Some(gimli::AttributeValue::DebugInfoRef(d)) => Some(d.0 as u64),
+            Some(gimli::AttributeValue::DebugInfoRefSup(d)) if db.sup().is_some() => {
+                Some(d.0 as u64 | SUP_BIT)
+            }
             _ => None,
         };
         if ty.is_some() {

@@ -10,11 +10,11 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::types::model::NameKind;
 
 use super::names::{Kind, NameIndex};
-use crate::debuginfo::sections::{DwarfFile, UnitSpan};
+use crate::debuginfo::sections::{DwarfFile, UnitSpan, SUP_BIT};
 
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
 /// 7: xxh3 checksums and shape hashes; 10: a body defining a type before a member never
-/// repeats.
+/// repeats. (dwz files, new in 10's time, have keys of their own: no version change.)
 const FORMAT_VERSION: u32 = 10;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
@@ -48,6 +48,11 @@ fn cache_key(db: &DwarfFile) -> Vec<u8> {
         }
     }
     key.extend_from_slice(&db.debug_info_len().to_le_bytes());
+    // dwz: the index holds offsets into the supplementary file too
+    if let Some(sup) = db.sup() {
+        key.extend_from_slice(b"sup:");
+        key.extend_from_slice(&cache_key(sup));
+    }
     key
 }
 
@@ -163,6 +168,8 @@ pub struct IndexFile {
     nrec: usize,
     ntop: usize,
     info_len: u64,
+    /// `.debug_info` size of the supplementary file (dwz), 0 without one
+    sup_len: u64,
     spans: Vec<UnitSpan>,
 }
 
@@ -202,6 +209,7 @@ impl IndexFile {
             nrec,
             ntop,
             info_len,
+            sup_len: 0,
             spans,
         })
     }
@@ -259,7 +267,18 @@ impl IndexFile {
     }
 
     fn valid(&self, off: u64) -> Option<u64> {
-        (off != NONE && off < self.info_len).then_some(off)
+        let ok = if off & SUP_BIT == 0 {
+            off < self.info_len
+        } else {
+            off != NONE && off & !SUP_BIT < self.sup_len
+        };
+        ok.then_some(off)
+    }
+
+    /// Offsets tagged [`SUP_BIT`] are valid below `len` (the supplementary `.debug_info`).
+    pub(crate) fn with_sup_len(mut self, len: u64) -> IndexFile {
+        self.sup_len = len;
+        self
     }
 
     pub(crate) fn lookup(&self, name: &str, kind: NameKind) -> Option<u64> {
@@ -341,7 +360,8 @@ pub fn decode(buf: &[u8], key: &[u8], info_len: u64) -> Option<IndexFile> {
 
 pub(crate) fn try_load_cache(db: &DwarfFile, dir: &Path) -> Option<IndexFile> {
     let buf = crate::input::read_regular(&cache_path(db, dir)).ok()?;
-    decode(&buf, &cache_key(db), db.debug_info_len())
+    let sup_len = db.sup().map_or(0, DwarfFile::debug_info_len);
+    decode(&buf, &cache_key(db), db.debug_info_len()).map(|ix| ix.with_sup_len(sup_len))
 }
 
 pub(crate) fn store_cache(db: &DwarfFile, dir: &Path, index: &IndexFile) {

@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::types::model::NameKind;
 
 use super::names::{Kind, NameIndex};
-use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, StrBase, UnitSpan};
+use crate::debuginfo::sections::{DebugInfoError, DwarfFile, Slice, StrBase, UnitSpan, SUP_BIT};
 
 /// Progress of an index build, `(units done, units in total)`: called from the scanning
 /// threads, first with 0 done when the build starts, last with `done == total`.
@@ -39,15 +39,32 @@ struct ShapeBuilder {
     nested_at: Option<u64>,
 }
 
+/// What a scan of one unit yields: its type definitions, and the units it imports
+/// (`DW_TAG_imported_unit`, dwz): offsets in the same file, or [`SUP_BIT`]-tagged ones in the
+/// supplementary file.
+#[derive(Default)]
+struct UnitOut<'a> {
+    raws: Vec<Raw<'a>>,
+    imports: Vec<u64>,
+}
+
+impl UnitOut<'_> {
+    fn clear(&mut self) {
+        self.raws.clear();
+        self.imports.clear();
+    }
+}
+
 /// Scan one unit: named, non-declaration type DIEs whose ancestors are the unit, functions or
 /// lexical blocks (where pahole's loader registers types), in DIE order. With `shapes`, the
 /// members of unit-level structs/unions are decoded too, to hash their shape.
 fn scan_unit<'a>(
     db: &'a DwarfFile,
     span: UnitSpan,
-    out: &mut Vec<Raw<'a>>,
+    unit_out: &mut UnitOut<'a>,
     shapes: bool,
 ) -> Result<(), DebugInfoError> {
+    let out = &mut unit_out.raws;
     let header = db.unit_header(span.start)?;
     let abbrevs = db.abbreviations_uncached(&header)?;
     let base = db.str_base(&header, &abbrevs)?;
@@ -163,6 +180,8 @@ fn scan_unit<'a>(
                 m.feed(&mut sb.hash);
                 sb.members += 1;
             }
+        } else if tag == dw::DW_TAG_imported_unit && parent_ok {
+            read_import(db, &mut raw, abbrev, die_off, &mut unit_out.imports)?;
         } else if abbrev.has_children()
             && !container
             && abbrev
@@ -207,6 +226,28 @@ fn scan_unit<'a>(
     Ok(())
 }
 
+/// The unit a `DW_TAG_imported_unit` brings in (dwz): an offset in the same file, or a
+/// [`SUP_BIT`]-tagged one in the supplementary file.
+fn read_import(
+    db: &DwarfFile,
+    raw: &mut gimli::EntriesRaw<'_, '_, Slice<'_>>,
+    abbrev: &gimli::Abbreviation,
+    die_off: u64,
+    imports: &mut Vec<u64>,
+) -> Result<(), DebugInfoError> {
+    for spec in abbrev.attributes() {
+        let attr = raw
+            .read_attribute(*spec)
+            .map_err(|e| db.bad(die_off, e.to_string()))?;
+        match attr.value() {
+            gimli::AttributeValue::DebugInfoRef(o) => imports.push(o.0 as u64),
+            gimli::AttributeValue::DebugInfoRefSup(o) => imports.push(o.0 as u64 | SUP_BIT),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A `DW_AT_name` string; a form that cannot be resolved is an error, never a silently
 /// nameless type.
 fn name_of<'a>(
@@ -218,8 +259,8 @@ fn name_of<'a>(
     db.attr_str(&attr.value(), base).ok_or_else(|| {
         let why = match attr.value() {
             gimli::AttributeValue::DebugStrRefSup(_) => {
-                "DW_AT_name is in a dwz supplementary file (.gnu_debugaltlink / .debug_sup), \
-                 which is not supported yet"
+                "DW_AT_name is in a dwz supplementary file, but the file has no \
+                 .gnu_debugaltlink / .debug_sup naming one"
                     .to_string()
             }
             v => format!("DW_AT_name value {v:?} could not be read"),
@@ -312,11 +353,12 @@ pub(crate) fn early_scan(
     // pahole reads DWARF at roughly 20 MB/s; past 16 MB the parallel index is the faster way.
     const BUDGET_BYTES: u64 = 16 << 20;
     let mut scanned = 0u64;
-    let mut buf = Vec::new();
+    let mut buf = UnitOut::default();
     for span in db.unit_spans_iter() {
         buf.clear();
         scan_unit(db, span, &mut buf, false)?;
         if let Some(hit) = buf
+            .raws
             .iter()
             .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
         {
@@ -344,9 +386,10 @@ pub(crate) fn scan_from(
         let hits: Vec<Result<Option<u64>, DebugInfoError>> = group
             .par_iter()
             .map(|span| {
-                let mut v = Vec::new();
+                let mut v = UnitOut::default();
                 scan_unit(db, *span, &mut v, false)?;
-                Ok(v.iter()
+                Ok(v.raws
+                    .iter()
                     .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
                     .map(|r| r.offset))
             })
@@ -380,30 +423,84 @@ pub(crate) fn build(
         }
     };
     tick(0);
+    let (mut index, imports) = index_units(db, units, shapes, 0, &tick)?;
+    index.has_shapes = shapes;
+    if let Some(sup) = db.sup() {
+        // dwz: the supplementary file's units this file imports (and those they import)
+        // hold types of this file too; they come after the file's own.
+        let spans = imported_sup_units(sup, &imports)?;
+        let (from_sup, _) = index_units(sup, &spans, shapes, SUP_BIT, &|_| {})?;
+        index.merge(from_sup);
+    }
+    Ok(index)
+}
+
+/// Index `units` of `db` in parallel groups merged in unit order, offsets tagged with `tag`;
+/// also the imports the units make.
+fn index_units(
+    db: &DwarfFile,
+    units: &[UnitSpan],
+    shapes: bool,
+    tag: u64,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<(NameIndex, Vec<u64>), DebugInfoError> {
     let group = (units.len() / 64).max(4);
-    let parts: Vec<Result<NameIndex, DebugInfoError>> = units
+    let parts: Vec<Result<(NameIndex, Vec<u64>), DebugInfoError>> = units
         .par_chunks(group)
         .map(|spans| {
             let mut ix = NameIndex::default();
-            let mut buf = Vec::new();
+            let mut imports = Vec::new();
+            let mut buf = UnitOut::default();
             for span in spans {
                 buf.clear();
                 scan_unit(db, *span, &mut buf, shapes)?;
-                for r in &buf {
+                for r in &buf.raws {
                     let name = String::from_utf8_lossy(r.name);
-                    ix.insert(&name, r.kind, r.offset, r.top);
+                    ix.insert(&name, r.kind, r.offset | tag, r.top);
                 }
+                imports.append(&mut buf.imports);
             }
             tick(spans.len() as u64);
-            Ok(ix)
+            Ok((ix, imports))
         })
         .collect();
-    let mut index = NameIndex {
-        has_shapes: shapes,
-        ..NameIndex::default()
-    };
+    let mut index = NameIndex::default();
+    let mut imports = Vec::new();
     for part in parts {
-        index.merge(part?);
+        let (ix, mut im) = part?;
+        index.merge(ix);
+        imports.append(&mut im);
     }
-    Ok(index)
+    Ok((index, imports))
+}
+
+/// The units of the supplementary file reached from `imports` (the [`SUP_BIT`]-tagged ones),
+/// following the imports of those units in turn; in unit order. Bounded by the unit count.
+fn imported_sup_units(sup: &DwarfFile, imports: &[u64]) -> Result<Vec<UnitSpan>, DebugInfoError> {
+    let all = sup.units()?;
+    let mut seen = vec![false; all.len()];
+    let mut todo: Vec<u64> = imports
+        .iter()
+        .filter(|o| **o & SUP_BIT != 0)
+        .map(|o| o & !SUP_BIT)
+        .collect();
+    let mut buf = UnitOut::default();
+    while let Some(off) = todo.pop() {
+        let i = all.partition_point(|u| u.start <= off);
+        let Some(i) = i.checked_sub(1).filter(|i| off < all[*i].end) else {
+            return Err(sup.bad(off, "imported unit outside every unit"));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        buf.clear();
+        scan_unit(sup, all[i], &mut buf, false)?;
+        // inside the supplementary file, imports are plain offsets into it
+        todo.extend(buf.imports.iter().filter(|o| **o & SUP_BIT == 0));
+    }
+    Ok(all
+        .iter()
+        .zip(seen)
+        .filter_map(|(u, s)| s.then_some(*u))
+        .collect())
 }
