@@ -26,9 +26,9 @@ use std::sync::{Mutex, OnceLock};
 use gimli::{constants as dw, AttributeValue, UnitHeader};
 
 use crate::types::model::{
-    ArrayType, BaseEncoding, BaseType, Composite, EnumType, Enumerator, FunctionType, Member,
-    NameKind, Param, PointerType, Qualified, Qualifier, Type, TypeError, TypeId, TypeSource,
-    Typedef,
+    Access, ArrayType, BaseClass, BaseEncoding, BaseType, Composite, EnumType, Enumerator,
+    FunctionType, Member, NameKind, Param, PointerType, Qualified, Qualifier, StaticMember, Type,
+    TypeError, TypeId, TypeSource, Typedef,
 };
 
 use super::index::{self, IndexFile, IndexProgress};
@@ -220,31 +220,8 @@ impl TypeDb {
                 },
             }),
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
-                let is_union = tag == dw::DW_TAG_union_type;
-                let mut members = Vec::new();
-                let mut nested = Vec::new();
-                let tags = [
-                    dw::DW_TAG_member,
-                    dw::DW_TAG_structure_type,
-                    dw::DW_TAG_union_type,
-                    dw::DW_TAG_class_type,
-                ];
-                for (t, a, moff) in self.children_of(cx, &header, root, offset, &tags)? {
-                    if t == dw::DW_TAG_member {
-                        members.push(self.member_from(cx, a, moff)?);
-                    } else {
-                        nested.push((members.len(), self.arena.id_for(moff | cx.tag)));
-                    }
-                }
-                let c = Composite {
-                    name: attrs.name,
-                    byte_size: attrs.byte_size.unwrap_or(0),
-                    members,
-                    declaration: attrs.declaration,
-                    alignment: attrs.alignment,
-                    nested,
-                };
-                if is_union {
+                let c = self.composite_from(cx, &header, root, offset, attrs, tag)?;
+                if tag == dw::DW_TAG_union_type {
                     Type::Union(c)
                 } else {
                     Type::Struct(c)
@@ -340,6 +317,74 @@ impl TypeDb {
         Ok(ty)
     }
 
+    /// A struct, class or union: data members, types defined in the body and, for C++, base
+    /// classes and static members (member functions are not part of the model).
+    fn composite_from(
+        &self,
+        cx: Cx<'_>,
+        header: &UnitHeader<Slice<'_>>,
+        root: gimli::EntriesTreeNode<'_, '_, '_, Slice<'_>>,
+        offset: u64,
+        attrs: DieAttrs,
+        tag: gimli::DwTag,
+    ) -> Result<Composite, DebugInfoError> {
+        let mut c = Composite {
+            name: attrs.name,
+            byte_size: attrs.byte_size.unwrap_or(0),
+            members: Vec::new(),
+            declaration: attrs.declaration,
+            alignment: attrs.alignment,
+            nested: Vec::new(),
+            class: tag == dw::DW_TAG_class_type,
+            bases: Vec::new(),
+            statics: Vec::new(),
+        };
+        let tags = [
+            dw::DW_TAG_member,
+            dw::DW_TAG_inheritance,
+            // DWARF 5: a static data member is a variable declared in the class
+            dw::DW_TAG_variable,
+            dw::DW_TAG_structure_type,
+            dw::DW_TAG_union_type,
+            dw::DW_TAG_class_type,
+        ];
+        for (t, a, moff) in self.children_of(cx, header, root, offset, &tags)? {
+            let at = c.members.len();
+            match t {
+                // DWARF 4: a static data member is a member declared, not placed
+                dw::DW_TAG_member | dw::DW_TAG_variable
+                    if t == dw::DW_TAG_variable || a.external || a.declaration =>
+                {
+                    c.statics.push((
+                        at,
+                        StaticMember {
+                            name: a.name,
+                            ty: a.ty,
+                            const_value: a.const_value,
+                            access: a.access,
+                        },
+                    ))
+                }
+                dw::DW_TAG_member => c.members.push(self.member_from(cx, a, moff)?),
+                dw::DW_TAG_inheritance => {
+                    c.bases.push(BaseClass {
+                        ty: a.ty,
+                        is_virtual: a.is_virtual,
+                        access: a.access,
+                    });
+                    // a virtual base's place is computed at run time: nothing to lay out
+                    if !a.is_virtual {
+                        let mut m = self.member_from(cx, a, moff)?;
+                        m.ancestor = true;
+                        c.members.push(m);
+                    }
+                }
+                _ => c.nested.push((at, self.arena.id_for(moff | cx.tag))),
+            }
+        }
+        Ok(c)
+    }
+
     /// The children of `node` with one of `tags`: tag, attributes and `.debug_info` offset.
     fn children_of(
         &self,
@@ -401,6 +446,8 @@ impl TypeDb {
                 None
             },
             alignment: a.alignment,
+            ancestor: false,
+            access: a.access,
         })
     }
 
@@ -451,6 +498,23 @@ impl TypeDb {
                 dw::DW_AT_count => out.count = udata(&v),
                 dw::DW_AT_upper_bound => out.upper_bound = udata(&v),
                 dw::DW_AT_GNU_vector => out.vector = matches!(v, AttributeValue::Flag(true)),
+                dw::DW_AT_accessibility => {
+                    out.access = match v {
+                        AttributeValue::Accessibility(dw::DW_ACCESS_public) => Some(Access::Public),
+                        AttributeValue::Accessibility(dw::DW_ACCESS_protected) => {
+                            Some(Access::Protected)
+                        }
+                        AttributeValue::Accessibility(dw::DW_ACCESS_private) => {
+                            Some(Access::Private)
+                        }
+                        _ => None,
+                    }
+                }
+                dw::DW_AT_virtuality => {
+                    out.is_virtual =
+                        !matches!(v, AttributeValue::Virtuality(dw::DW_VIRTUALITY_none))
+                }
+                dw::DW_AT_external => out.external = matches!(v, AttributeValue::Flag(true)),
                 _ => {}
             }
         }
@@ -536,6 +600,10 @@ struct DieAttrs {
     count: Option<u64>,
     upper_bound: Option<u64>,
     vector: bool,
+    /// C++: `DW_AT_accessibility`, `DW_AT_virtuality`, `DW_AT_external`.
+    access: Option<Access>,
+    is_virtual: bool,
+    external: bool,
 }
 
 impl TypeSource for TypeDb {

@@ -76,6 +76,50 @@ pub struct Composite {
     /// Types defined inside the body (clang nests anonymous structs/unions there), each with
     /// the index of the member it precedes; pahole prints them in place.
     pub nested: Vec<(usize, TypeId)>,
+    /// C++ `class` (rather than `struct`).
+    pub class: bool,
+    /// C++ base classes in declaration order (the non-virtual ones are also members, marked
+    /// [`Member::ancestor`]; virtual ones have no fixed offset and are not laid out).
+    pub bases: Vec<BaseClass>,
+    /// C++ static data members, each with the index of the member it precedes: declared in
+    /// the body, stored elsewhere, so never part of the layout.
+    pub statics: Vec<(usize, StaticMember)>,
+}
+
+/// C++ member access, as the source states it (DWARF omits the language default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Protected,
+    Private,
+}
+
+impl Access {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Protected => "protected",
+            Access::Private => "private",
+        }
+    }
+}
+
+/// One C++ base class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BaseClass {
+    pub ty: Option<TypeId>,
+    pub is_virtual: bool,
+    pub access: Option<Access>,
+}
+
+/// A C++ static data member.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StaticMember {
+    pub name: Option<String>,
+    pub ty: Option<TypeId>,
+    /// An in-class initialiser (`static const int k = 3;`).
+    pub const_value: Option<u64>,
+    pub access: Option<Access>,
 }
 
 /// One data member of a struct or union.
@@ -94,6 +138,10 @@ pub struct Member {
     pub storage_bytes: Option<u64>,
     /// Explicit alignment on the member, if the source records it.
     pub alignment: Option<u64>,
+    /// A C++ base class subobject rather than a named member.
+    pub ancestor: bool,
+    /// C++ access, when the source states it.
+    pub access: Option<Access>,
 }
 
 impl Member {

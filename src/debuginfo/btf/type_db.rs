@@ -199,6 +199,9 @@ impl BtfDb {
                     declaration: true,
                     alignment: None,
                     nested: Vec::new(),
+                    class: false,
+                    bases: Vec::new(),
+                    statics: Vec::new(),
                 };
                 if ty.kind_flag {
                     Type::Union(composite)
@@ -376,6 +379,8 @@ impl BtfDb {
                 bitfield_size: (m.bitfield_size != 0).then_some(u32::from(m.bitfield_size)),
                 storage_bytes: None,
                 alignment: (place.alignment != 0).then_some(u64::from(place.alignment)),
+                ancestor: false,
+                access: None,
             });
         }
         Ok(Composite {
@@ -385,6 +390,9 @@ impl BtfDb {
             declaration: false,
             alignment: (placement.alignment != 0).then_some(u64::from(placement.alignment)),
             nested: Vec::new(),
+            class: false,
+            bases: Vec::new(),
+            statics: Vec::new(),
         })
     }
 

@@ -15,7 +15,8 @@ use crate::debuginfo::sections::{DwarfFile, UnitSpan, SUP_BIT};
 const MAGIC: &[u8; 8] = b"VMSCIDX1";
 /// 7: xxh3 checksums and shape hashes; 10: a body defining a type before a member never
 /// repeats. (dwz files, new in 10's time, have keys of their own: no version change.)
-const FORMAT_VERSION: u32 = 10;
+/// 11: types inside C++ namespaces, by their bare and their `ns::` names.
+const FORMAT_VERSION: u32 = 11;
 
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/index`
 pub(crate) fn default_cache_dir() -> Option<PathBuf> {

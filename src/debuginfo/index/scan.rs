@@ -19,7 +19,8 @@ pub type IndexProgress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// One type definition seen by the scan.
 struct Raw<'a> {
-    name: &'a [u8],
+    /// the DIE's name, or (inside C++ namespaces) its `ns::name` spelling
+    name: std::borrow::Cow<'a, [u8]>,
     kind: Kind,
     offset: u64,
     /// shape hash of a unit-level struct/union (None: local to a function, or not a
@@ -75,6 +76,8 @@ fn scan_unit<'a>(
     let mut scope: Vec<bool> = Vec::with_capacity(32);
     let mut parent_ok = true; // the unit DIE itself sits at depth 0
     let mut shape: Option<ShapeBuilder> = None;
+    // enclosing C++ namespaces: (scope depth of their children, `a::b::` prefix so far)
+    let mut namespaces: Vec<(usize, Vec<u8>)> = Vec::new();
     while !raw.is_empty() {
         let die_off = span.start + raw.next_offset().0 as u64;
         let abbrev = match raw.read_abbreviation() {
@@ -83,6 +86,9 @@ fn scan_unit<'a>(
                 // end of a sibling list
                 scope.pop();
                 parent_ok = scope.last().copied().unwrap_or(true);
+                if namespaces.last().is_some_and(|n| n.0 > scope.len()) {
+                    namespaces.pop();
+                }
                 if let Some(sb) = &shape {
                     if scope.len() < sb.child_depth {
                         finish_shape(out, shape.take());
@@ -116,6 +122,7 @@ fn scan_unit<'a>(
                     | dw::DW_TAG_partial_unit
                     | dw::DW_TAG_subprogram
                     | dw::DW_TAG_lexical_block
+                    | dw::DW_TAG_namespace
             );
         let mut descend = container;
         let mut sibling: Option<usize> = None;
@@ -144,8 +151,20 @@ fn scan_unit<'a>(
             if let (Some(name), false) = (name, decl) {
                 let top = scope.len() == 1;
                 let composite = matches!(kind, Kind::Struct | Kind::Union);
+                if let Some((_, prefix)) = namespaces.last() {
+                    // `-C ns::Inner` as well as `-C Inner`; pahole's full listing leaves
+                    // namespaced types out, so neither spelling is `top`
+                    let mut q = prefix.clone();
+                    q.extend_from_slice(name);
+                    out.push(Raw {
+                        name: std::borrow::Cow::Owned(q),
+                        kind,
+                        offset: die_off,
+                        top: None,
+                    });
+                }
                 out.push(Raw {
-                    name,
+                    name: std::borrow::Cow::Borrowed(name),
                     kind,
                     offset: die_off,
                     top: if top { Some(0) } else { None },
@@ -179,6 +198,17 @@ fn scan_unit<'a>(
                 }
                 m.feed(&mut sb.hash);
                 sb.members += 1;
+            }
+        } else if tag == dw::DW_TAG_namespace && parent_ok {
+            let name = namespace_name(db, &mut raw, abbrev, die_off, base)?;
+            if abbrev.has_children() {
+                let mut prefix = namespaces.last().map(|n| n.1.clone()).unwrap_or_default();
+                // an anonymous namespace adds nothing to the spelling
+                if let Some(n) = name {
+                    prefix.extend_from_slice(n);
+                    prefix.extend_from_slice(b"::");
+                }
+                namespaces.push((scope.len() + 1, prefix));
             }
         } else if tag == dw::DW_TAG_imported_unit && parent_ok {
             read_import(db, &mut raw, abbrev, die_off, &mut unit_out.imports)?;
@@ -224,6 +254,26 @@ fn scan_unit<'a>(
     }
     finish_shape(out, shape.take());
     Ok(())
+}
+
+/// The name of a `DW_TAG_namespace` DIE, its attributes read.
+fn namespace_name<'a>(
+    db: &'a DwarfFile,
+    raw: &mut gimli::EntriesRaw<'_, '_, Slice<'a>>,
+    abbrev: &gimli::Abbreviation,
+    die_off: u64,
+    base: StrBase,
+) -> Result<Option<&'a [u8]>, DebugInfoError> {
+    let mut name = None;
+    for spec in abbrev.attributes() {
+        let attr = raw
+            .read_attribute(*spec)
+            .map_err(|e| db.bad(die_off, e.to_string()))?;
+        if attr.name() == dw::DW_AT_name {
+            name = Some(name_of(db, &attr, base, die_off)?);
+        }
+    }
+    Ok(name)
 }
 
 /// The unit a `DW_TAG_imported_unit` brings in (dwz): an offset in the same file, or a
@@ -360,7 +410,7 @@ pub(crate) fn early_scan(
         if let Some(hit) = buf
             .raws
             .iter()
-            .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+            .find(|r| *r.name == *name.as_bytes() && kind_wanted(r.kind, want))
         {
             return Ok(Some(hit.offset));
         }
@@ -390,7 +440,7 @@ pub(crate) fn scan_from(
                 scan_unit(db, *span, &mut v, false)?;
                 Ok(v.raws
                     .iter()
-                    .find(|r| r.name == name.as_bytes() && kind_wanted(r.kind, want))
+                    .find(|r| *r.name == *name.as_bytes() && kind_wanted(r.kind, want))
                     .map(|r| r.offset))
             })
             .collect();
@@ -455,7 +505,7 @@ fn index_units(
                 buf.clear();
                 scan_unit(db, *span, &mut buf, shapes)?;
                 for r in &buf.raws {
-                    let name = String::from_utf8_lossy(r.name);
+                    let name = String::from_utf8_lossy(&r.name);
                     ix.insert(&name, r.kind, r.offset | tag, r.top);
                 }
                 imports.append(&mut buf.imports);

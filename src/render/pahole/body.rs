@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::sink::{hash_x, plural, Sink, MAX_TABS};
 use super::{Conf, MemberLine, Printer};
 use crate::types::layout::{self, Layout, MemberLayout};
-use crate::types::model::{Type, TypeId, TypeSource};
+use crate::types::model::{Access, BaseClass, StaticMember, Type, TypeId, TypeSource};
 
 /// Running sums over a struct's members, for the statistics after its body.
 #[derive(Default)]
@@ -35,6 +35,21 @@ impl Sums {
             out.ch('\n');
             self.newline = true;
         }
+    }
+}
+
+/// `public:` before a member whose stated access differs from the last one printed.
+fn access_label(
+    out: &mut Sink<'_>,
+    current: &mut Option<Access>,
+    access: Option<Access>,
+    indent: u8,
+) {
+    if let Some(a) = access.filter(|a| *current != Some(*a)) {
+        *current = Some(a);
+        out.tabs(indent);
+        out.put(a.keyword());
+        out.put(":\n\n");
     }
 }
 
@@ -240,11 +255,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             out.put(p);
             out.ch(' ');
         }
-        out.put("struct");
+        out.put(if comp.class { "class" } else { "struct" });
         if let Some(n) = &comp.name {
             out.ch(' ');
             out.put(n);
         }
+        self.base_list(out, &comp.bases);
         let indent = cconf.indent.min(MAX_TABS as u8);
         if cconf.cacheline.is_none() {
             cconf.cacheline = Some(Rc::new(Cell::new(0)));
@@ -260,17 +276,25 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         let mut sums = Sums::default();
         self.leading_holes(out, &l, &mut sums, cconf.indent);
         let mut nested = comp.nested.iter().peekable();
+        let mut statics = comp.statics.iter().peekable();
+        let mut access = None;
         for i in 0..=l.members.len() {
             while let Some((_, tid)) = nested.next_if(|(at, _)| *at <= i) {
                 self.nested_type(out, *tid, &cconf);
             }
-            if i < l.members.len() {
-                self.class_member(out, &l, i, &mut sums, &mut cconf);
+            while let Some((_, st)) = statics.next_if(|(at, _)| *at <= i) {
+                access_label(out, &mut access, st.access, indent);
+                self.static_member(out, st, &mut sums, &cconf);
+            }
+            if let Some(m) = comp.members.get(i) {
+                access_label(out, &mut access, m.access, indent);
+                self.class_member(out, &l, (i, m.ancestor), &mut sums, &mut cconf);
             }
         }
         self.forced_padding(out, &l, &sums, &cconf);
         if cconf.emit_stats {
-            self.class_stats(out, id, &l, comp.members.len(), &sums, &cconf);
+            let counts = (comp.members.len(), comp.statics.len());
+            self.class_stats(out, id, &l, counts, &sums, &cconf);
         }
         out.tabs(indent);
         out.ch('}');
@@ -310,6 +334,71 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         out.put(";\n\n");
     }
 
+    /// ` : public B, virtual C` after a C++ class name; access only where DWARF states it.
+    fn base_list(&self, out: &mut Sink<'_>, bases: &[BaseClass]) {
+        for (n, b) in bases.iter().enumerate() {
+            out.put(if n == 0 { " :" } else { "," });
+            if b.is_virtual {
+                out.put(" virtual");
+            }
+            if let Some(a) = b.access {
+                out.ch(' ');
+                out.put(a.keyword());
+            }
+            out.ch(' ');
+            match self.get(b.ty).and_then(|t| t.name()) {
+                Some(n) => out.put(n),
+                None => out.put("<ERROR: type not found>"),
+            }
+        }
+    }
+
+    /// A base class subobject: `/* struct B <ancestor>; */` in the member columns, then its
+    /// offset and size.
+    fn ancestor_line(&self, out: &mut Sink<'_>, m: &MemberLayout, conf: &Conf) {
+        let offset = if conf.rel_offset {
+            m.byte_offset
+        } else {
+            m.byte_offset.wrapping_add(conf.base_offset)
+        };
+        self.cacheline_boundary(out, conf, offset);
+        let ty = self.get(m.ty).and_then(|t| t.name()).unwrap_or_default();
+        let keyword = match self.get(m.ty) {
+            Some(Type::Struct(c)) if c.class => "class",
+            Some(Type::Union(_)) => "union",
+            _ => "struct",
+        };
+        let decl = format!("{keyword} {ty}");
+        let width = conf.type_spacing.max(0) as usize;
+        let text = format!("/* {decl:<width$} <ancestor>; */");
+        out.put(&text);
+        let spacing = conf.type_spacing + conf.name_spacing - text.len() as i32;
+        out.spaces(spacing.max(0));
+        self.offset_comment(out, offset, m);
+    }
+
+    /// A C++ static data member: declared in the body, stored elsewhere, so no offset, no
+    /// size and no part in holes or sums.
+    fn static_member(
+        &mut self,
+        out: &mut Sink<'_>,
+        st: &StaticMember,
+        sums: &mut Sums,
+        conf: &Conf,
+    ) {
+        if sums.newline {
+            out.ch('\n');
+            sums.newline = false;
+        }
+        out.tabs(conf.indent);
+        out.put("static ");
+        self.type_decl(out, st.ty, Some(st.name.as_deref().unwrap_or("")), conf);
+        if let Some(v) = st.const_value {
+            out.fmt(format_args!(" = {}", v as i64));
+        }
+        out.put(";\n");
+    }
+
     /// Holes before the first member.
     fn leading_holes(&self, out: &mut Sink<'_>, l: &Layout, sums: &mut Sums, indent: u8) {
         for (n, unit) in [(l.pre_bit_hole as u32, "bit"), (l.pre_hole as u32, "byte")] {
@@ -331,7 +420,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         &mut self,
         out: &mut Sink<'_>,
         l: &Layout,
-        i: usize,
+        (i, ancestor): (usize, bool),
         sums: &mut Sums,
         cconf: &mut Conf,
     ) {
@@ -362,7 +451,11 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         cconf.last_member = i + 1 == l.members.len();
         cconf.first_member = last.is_none();
         out.tabs(cconf.indent);
-        self.member_line(out, pos, false, cconf);
+        if ancestor {
+            self.ancestor_line(out, pos, cconf);
+        } else {
+            self.member_line(out, pos, false, cconf);
+        }
         self.member_notes(out, pos, sums, cconf.indent);
         out.ch('\n');
 
@@ -517,7 +610,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         out: &mut Sink<'_>,
         id: TypeId,
         l: &Layout,
-        nr_members: usize,
+        (nr_members, nr_statics): (usize, usize),
         s: &Sums,
         cconf: &Conf,
     ) {
@@ -532,12 +625,16 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         line(
             out,
             format_args!(
-                "/* size: {}, cachelines: {}, members: {} */\n",
+                "/* size: {}, cachelines: {}, members: {}",
                 l.size as i32,
                 tsize.div_ceil(cls),
                 nr_members as u16
             ),
         );
+        if nr_statics > 0 {
+            out.fmt(format_args!(", static members: {nr_statics}"));
+        }
+        out.put(" */\n");
         if s.holes > 0 || s.bit_holes > 0 {
             if s.bytes > 0 {
                 line(out, format_args!("/* sum members: {}", s.bytes));

@@ -114,7 +114,8 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             Type::Array(_) => self.array_decl(out, tid, name, tconf),
             Type::Struct(c) if c.name.is_some() && !expand_types => {
-                tagged(out, "struct ", c.name.as_deref(), name, tconf.type_spacing)
+                let keyword = if c.class { "class " } else { "struct " };
+                tagged(out, keyword, c.name.as_deref(), name, tconf.type_spacing)
             }
             Type::Union(c) if c.name.is_some() && !expand_types => {
                 tagged(out, "union ", c.name.as_deref(), name, tconf.type_spacing)

@@ -94,7 +94,11 @@ pub fn tag_name<S: TypeSource + ?Sized>(
             Some(i) => out.capture(|o| function(src, o, i, &FnDecl::BARE)),
             None => String::new(),
         },
-        Type::Struct(c) => format!("struct {}", c.name.as_deref().unwrap_or("")),
+        Type::Struct(c) => format!(
+            "{} {}",
+            if c.class { "class" } else { "struct" },
+            c.name.as_deref().unwrap_or("")
+        ),
         Type::Union(c) => format!("union {}", c.name.as_deref().unwrap_or("")),
         Type::Enum(e) => format!("enum {}", e.name.as_deref().unwrap_or("")),
         Type::Typedef(t) => t.name.clone(),
