@@ -114,8 +114,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             Type::Array(_) => self.array_decl(out, tid, name, tconf),
             Type::Struct(c) if c.name.is_some() && !expand_types => {
-                let keyword = if c.class { "class " } else { "struct " };
-                tagged(out, keyword, c.name.as_deref(), name, tconf.type_spacing)
+                // pahole pads a class name as if its keyword were `struct `
+                let (keyword, spacing) = match c.class {
+                    true => ("class ", tconf.type_spacing - 1),
+                    false => ("struct ", tconf.type_spacing),
+                };
+                tagged(out, keyword, c.name.as_deref(), name, spacing)
             }
             Type::Union(c) if c.name.is_some() && !expand_types => {
                 tagged(out, "union ", c.name.as_deref(), name, tconf.type_spacing)

@@ -137,8 +137,11 @@ impl<'w> Sink<'w> {
 
     /// Render `f`'s output into a string instead of the writer.
     pub fn capture(&mut self, f: impl FnOnce(&mut Self)) -> String {
+        // captured text is not yet printed: the column arithmetic counts it when it is
+        let written = self.written;
         self.captures.push(Vec::new());
         f(self);
+        self.written = written;
         let bytes = self.captures.pop().unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }

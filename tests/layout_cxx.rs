@@ -1,0 +1,138 @@
+//! `vmscope layout` on a real C++ code base (tinyxml2 from its Debian source package) built by
+//! fixtures/userspace-cxx.sh with g++ and clang++ at DWARF 4 and 5, against `pahole -F dwarf`
+//! on the same build: the full listing, and `-C NAME` for every struct/class/union the file
+//! defines (most live in `namespace tinyxml2`, which pahole's full listing leaves out).
+//! A block is byte-identical unless pahole's own block shows one of the C++ differences
+//! docs/layout.md lists (member functions, static members, BRAIN FART ALERT on base classes);
+//! then its header line, every laid-out member line and its size line must still be identical.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn objects() -> Vec<PathBuf> {
+    let dir = common::fixtures_root().join("userspace-cxx");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}; {}", dir.display(), common::BUILD_HINT))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "so"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 4, "C++ fixtures missing in {}", dir.display());
+    v
+}
+
+fn layout(obj: &Path, cache: &Path, names: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmscope"));
+    cmd.args(["layout", "--vmlinux"]).arg(obj);
+    for n in names {
+        cmd.args(["-C", n]);
+    }
+    let out = cmd
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("run vmscope");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success(), text)
+}
+
+/// pahole's per-class oracle: (name, block) for every name pahole printed something for.
+fn classes(obj: &Path) -> Vec<(String, String)> {
+    let path = PathBuf::from(format!("{}.classes", obj.display()));
+    let text = common::read_text(&path);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("=== ") {
+            Some(name) => out.push((name.trim_end().to_string(), String::new())),
+            None => out.last_mut().expect("=== first").1.push_str(line),
+        }
+    }
+    out.retain(|(_, block)| !block.is_empty());
+    out
+}
+
+/// Does pahole's block show a documented C++ difference?
+fn has_cxx_difference(block: &str) -> bool {
+    block.lines().any(|l| {
+        let t = l.trim_start();
+        t.starts_with("static ")
+            || t.starts_with("extern ")
+            || t.starts_with("/* BRAIN FART ALERT!")
+            || (l.contains('(') && l.ends_with(");") && !l.contains("/*"))
+    })
+}
+
+/// The lines that must agree even where a block differs: the header, each member with an
+/// offset comment (not a static one) and the size line.
+fn layout_lines(block: &str) -> Vec<&str> {
+    let first = block.lines().next().into_iter();
+    let rest = block.lines().skip(1).filter(|l| {
+        let t = l.trim_start();
+        (l.ends_with(" */") && l.contains(";") && !t.starts_with("static "))
+            || t.starts_with("/* size: ")
+    });
+    first.chain(rest).collect()
+}
+
+#[test]
+fn cxx_listing_matches_pahole() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    for obj in objects() {
+        let want = common::read_text(&PathBuf::from(format!("{}.pahole", obj.display())));
+        let (ok, got) = layout(&obj, cache.path(), &[]);
+        assert!(ok, "{}: vmscope failed", obj.display());
+        assert_eq!(
+            got,
+            want,
+            "{}: full listing differs from pahole",
+            obj.display()
+        );
+    }
+}
+
+#[test]
+fn every_cxx_class_matches_pahole() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    let (mut exact, mut relaxed) = (0, 0);
+    for obj in objects() {
+        for (name, want) in classes(&obj) {
+            let (ok, got) = layout(&obj, cache.path(), &[&name]);
+            let same = if has_cxx_difference(&want) {
+                relaxed += 1;
+                layout_lines(&got) == layout_lines(&want)
+            } else {
+                exact += 1;
+                got == want
+            };
+            if !ok || !same {
+                failures.push(format!(
+                    "{} -C {name}:\n--- pahole\n{want}--- vmscope\n{got}",
+                    obj.display()
+                ));
+            }
+        }
+    }
+    eprintln!("{exact} blocks byte-identical, {relaxed} compared on their layout lines");
+    assert!(exact >= 10 && relaxed >= 40, "too few blocks compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `-C ns::Name` finds the same type as `-C Name`.
+#[test]
+fn namespaced_names_find_the_type() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    for obj in objects() {
+        for (name, _) in classes(&obj) {
+            if !name.starts_with("XML") {
+                continue;
+            }
+            let (ok_bare, bare) = layout(&obj, cache.path(), &[&name]);
+            let q = format!("tinyxml2::{name}");
+            let (ok_q, qualified) = layout(&obj, cache.path(), &[&q]);
+            assert!(ok_bare && ok_q, "{}: -C {q} failed", obj.display());
+            assert_eq!(bare, qualified, "{}: -C {q}", obj.display());
+        }
+    }
+}
