@@ -65,13 +65,25 @@ fn has_cxx_difference(block: &str) -> bool {
 
 /// The lines that must agree even where a block differs: the header, each member with an
 /// offset comment (not a static one) and the size line.
+/// The size line is compared up to its member count: pahole counts DWARF 5 static members
+/// nowhere, vmscope as it does for DWARF 4 (`, static members: N`).
 fn layout_lines(block: &str) -> Vec<&str> {
     let first = block.lines().next().into_iter();
-    let rest = block.lines().skip(1).filter(|l| {
-        let t = l.trim_start();
-        (l.ends_with(" */") && l.contains(";") && !t.starts_with("static "))
-            || t.starts_with("/* size: ")
-    });
+    let rest = block
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let t = l.trim_start();
+            (l.ends_with(" */") && l.contains(';') && !t.starts_with("static "))
+                || t.starts_with("/* size: ")
+        })
+        .map(|l| match l.find(", static members:") {
+            Some(at) if l.trim_start().starts_with("/* size: ") => &l[..at],
+            _ => l
+                .strip_suffix(" */")
+                .filter(|_| l.contains("/* size: "))
+                .unwrap_or(l),
+        });
     first.chain(rest).collect()
 }
 

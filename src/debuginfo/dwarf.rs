@@ -336,6 +336,7 @@ impl TypeDb {
             alignment: attrs.alignment,
             nested: Vec::new(),
             class: tag == dw::DW_TAG_class_type,
+            cxx98_unit: unit_language(cx, header) == Some(dw::DW_LANG_C_plus_plus),
             bases: Vec::new(),
             statics: Vec::new(),
         };
@@ -567,6 +568,17 @@ fn udata(v: &AttributeValue<Slice<'_>>) -> Option<u64> {
         AttributeValue::Data8(x) => Some(x),
         AttributeValue::Sdata(x) => Some(x as u64),
         AttributeValue::Udata(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// The `DW_AT_language` of the unit `header` starts; `None` if unreadable or absent.
+fn unit_language(cx: Cx<'_>, header: &UnitHeader<Slice<'_>>) -> Option<gimli::DwLang> {
+    let abbrevs = cx.file.abbreviations(header).ok()?;
+    let mut cursor = header.entries(&abbrevs);
+    let (_, root) = cursor.next_dfs().ok()??;
+    match root.attr_value(dw::DW_AT_language).ok()?? {
+        AttributeValue::Language(l) => Some(l),
         _ => None,
     }
 }

@@ -78,6 +78,9 @@ pub struct Composite {
     pub nested: Vec<(usize, TypeId)>,
     /// C++ `class` (rather than `struct`).
     pub class: bool,
+    /// Defined in a unit whose language is plain `DW_LANG_C_plus_plus` (g++ at DWARF 4), the
+    /// one pahole takes for C++: there it names any struct `class` when a pointer refers to it.
+    pub cxx98_unit: bool,
     /// C++ base classes in declaration order (the non-virtual ones are also members, marked
     /// [`Member::ancestor`]; virtual ones have no fixed offset and are not laid out).
     pub bases: Vec<BaseClass>,

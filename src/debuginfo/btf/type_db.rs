@@ -200,6 +200,7 @@ impl BtfDb {
                     alignment: None,
                     nested: Vec::new(),
                     class: false,
+                    cxx98_unit: false,
                     bases: Vec::new(),
                     statics: Vec::new(),
                 };
@@ -391,6 +392,7 @@ impl BtfDb {
             alignment: (placement.alignment != 0).then_some(u64::from(placement.alignment)),
             nested: Vec::new(),
             class: false,
+            cxx98_unit: false,
             bases: Vec::new(),
             statics: Vec::new(),
         })

@@ -368,9 +368,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             Some(Type::Union(_)) => "union",
             _ => "struct",
         };
-        let decl = format!("{keyword} {ty}");
-        let width = conf.type_spacing.max(0) as usize;
-        let text = format!("/* {decl:<width$} <ancestor>; */");
+        // the name padded as after `struct `, whatever the keyword (as pahole does)
+        let width = (conf.type_spacing - 7).max(0) as usize;
+        let text = format!("/* {keyword} {ty:<width$} <ancestor>; */");
         out.put(&text);
         let spacing = conf.type_spacing + conf.name_spacing - text.len() as i32;
         out.spaces(spacing.max(0));

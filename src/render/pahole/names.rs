@@ -96,7 +96,11 @@ pub fn tag_name<S: TypeSource + ?Sized>(
         },
         Type::Struct(c) => format!(
             "{} {}",
-            if c.class { "class" } else { "struct" },
+            if c.class || c.cxx98_unit {
+                "class"
+            } else {
+                "struct"
+            },
             c.name.as_deref().unwrap_or("")
         ),
         Type::Union(c) => format!("union {}", c.name.as_deref().unwrap_or("")),
