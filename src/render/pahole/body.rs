@@ -219,7 +219,12 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             Ok(l) => l,
             Err(e) => return out.fmt(format_args!("<ERROR: {e}>")),
         };
-        for m in &l.members {
+        let mut statics = c.statics.iter().peekable();
+        for i in 0..=l.members.len() {
+            while let Some((_, st)) = statics.next_if(|(at, _)| *at <= i) {
+                self.static_member(out, st, &mut Sums::default(), &uconf);
+            }
+            let Some(m) = l.members.get(i) else { break };
             out.tabs(uconf.indent);
             if self.get(m.ty).is_none() {
                 out.put("<ERROR: type not found>\n");
