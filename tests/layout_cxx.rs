@@ -5,6 +5,7 @@
 //! A block is byte-identical unless pahole's own block shows one of the C++ differences
 //! docs/layout.md lists (member functions, static members, BRAIN FART ALERT on base classes);
 //! then its header line, every laid-out member line and its size line must still be identical.
+//! Also: a small C++ file and a Rust crate compiled at test time.
 
 mod common;
 
@@ -235,5 +236,39 @@ fn namespaced_names_find_the_type() {
             assert!(ok_bare && ok_q, "{}: -C {q} failed", obj.display());
             assert_eq!(bare, qualified, "{}: -C {q}", obj.display());
         }
+    }
+}
+
+/// Rust modules are `DW_TAG_namespace`s too: `-C Point` and `-C crate::module::Point` give
+/// pahole's `-C Point` (members out of declaration order, `public:` labels).
+#[test]
+fn rust_module_paths_find_the_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("shapes.rs");
+    std::fs::write(
+        &src,
+        "pub mod geo { pub struct Point { pub x: i32, pub y: i64, pub tag: u8 } }\n\
+         #[no_mangle] pub static ORIGIN: geo::Point = geo::Point { x: 0, y: 0, tag: 1 };\n",
+    )
+    .expect("write");
+    let obj = dir.path().join("libshapes.so");
+    let st = Command::new("rustc")
+        .args(["--crate-type=cdylib", "-g", "-C", "opt-level=0", "-o"])
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .expect("run rustc");
+    assert!(st.success(), "rustc failed");
+    let want = Command::new("pahole")
+        .args(["-F", "dwarf", "-C", "Point"])
+        .arg(&obj)
+        .output()
+        .expect("run pahole");
+    let want = String::from_utf8_lossy(&want.stdout).into_owned();
+    assert!(want.starts_with("struct Point {"), "pahole: {want}");
+    for name in ["Point", "shapes::geo::Point"] {
+        let (ok, got) = layout(&obj, dir.path(), &[name]);
+        assert!(ok, "-C {name} failed");
+        assert_eq!(got, want, "-C {name}");
     }
 }
