@@ -151,24 +151,8 @@ fn scan_unit<'a>(
             if let (Some(name), false) = (name, decl) {
                 let top = scope.len() == 1;
                 let composite = matches!(kind, Kind::Struct | Kind::Union);
-                if let Some((_, prefix)) = namespaces.last() {
-                    // `-C ns::Inner` as well as `-C Inner`; pahole's full listing leaves
-                    // namespaced types out, so neither spelling is `top`
-                    let mut q = prefix.clone();
-                    q.extend_from_slice(name);
-                    out.push(Raw {
-                        name: std::borrow::Cow::Owned(q),
-                        kind,
-                        offset: die_off,
-                        top: None,
-                    });
-                }
-                out.push(Raw {
-                    name: std::borrow::Cow::Borrowed(name),
-                    kind,
-                    offset: die_off,
-                    top: if top { Some(0) } else { None },
-                });
+                let prefix = namespaces.last().map(|n| n.1.as_slice());
+                push_definition(out, prefix, name, kind, die_off, top);
                 if shapes && top && composite {
                     let sb = ShapeBuilder {
                         raw: out.len() - 1,
@@ -202,13 +186,7 @@ fn scan_unit<'a>(
         } else if tag == dw::DW_TAG_namespace && parent_ok {
             let name = namespace_name(db, &mut raw, abbrev, die_off, base)?;
             if abbrev.has_children() {
-                let mut prefix = namespaces.last().map(|n| n.1.clone()).unwrap_or_default();
-                // an anonymous namespace adds nothing to the spelling
-                if let Some(n) = name {
-                    prefix.extend_from_slice(n);
-                    prefix.extend_from_slice(b"::");
-                }
-                namespaces.push((scope.len() + 1, prefix));
+                namespaces.push((scope.len() + 1, qualified(namespaces.last(), name)));
             }
         } else if tag == dw::DW_TAG_imported_unit && parent_ok {
             read_import(db, &mut raw, abbrev, die_off, &mut unit_out.imports)?;
@@ -254,6 +232,44 @@ fn scan_unit<'a>(
     }
     finish_shape(out, shape.take());
     Ok(())
+}
+
+/// A named type definition; inside namespaces under its `ns::` spelling too, so that `-C
+/// ns::Inner` finds it as well as `-C Inner`. pahole's full listing leaves namespaced types
+/// out, so neither spelling is `top` then.
+fn push_definition<'a>(
+    out: &mut Vec<Raw<'a>>,
+    prefix: Option<&[u8]>,
+    name: &'a [u8],
+    kind: Kind,
+    offset: u64,
+    top: bool,
+) {
+    if let Some(prefix) = prefix {
+        let q = [prefix, name].concat();
+        out.push(Raw {
+            name: std::borrow::Cow::Owned(q),
+            kind,
+            offset,
+            top: None,
+        });
+    }
+    out.push(Raw {
+        name: std::borrow::Cow::Borrowed(name),
+        kind,
+        offset,
+        top: (top && prefix.is_none()).then_some(0),
+    });
+}
+
+/// The `a::b::` prefix inside namespace `name` (an anonymous one adds nothing).
+fn qualified(outer: Option<&(usize, Vec<u8>)>, name: Option<&[u8]>) -> Vec<u8> {
+    let mut prefix = outer.map(|n| n.1.clone()).unwrap_or_default();
+    if let Some(n) = name {
+        prefix.extend_from_slice(n);
+        prefix.extend_from_slice(b"::");
+    }
+    prefix
 }
 
 /// The name of a `DW_TAG_namespace` DIE, its attributes read.
