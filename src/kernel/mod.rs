@@ -422,6 +422,7 @@ pub(crate) fn kernel_space(
             .map(|n| n as u64)
             .unwrap_or(0),
         kernel_image_size,
+        vmalloc_base: None,
     };
     paging.kernel_pgd = paging
         .image_to_phys(pgd_va)
@@ -445,6 +446,12 @@ pub(crate) fn kernel_space(
             None => PAGE_OFFSET_L4,
         });
     }
+    // Randomized regions keep their order (direct map, vmalloc, vmemmap), so the
+    // vmalloc base ends the direct map.
+    paging.vmalloc_base = match syms.address("vmalloc_base") {
+        Some(a) => Some(mem.read_u64(a).ctx(|| "vmalloc_base".into())?),
+        None => None,
+    };
     Ok(KernelSpace::new(
         dump.phys.clone(),
         dump.virt.clone(),
