@@ -16,6 +16,7 @@ mod sym;
 mod target;
 mod tree;
 mod vmas;
+mod vtop;
 mod warn;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -61,6 +62,8 @@ pub enum Command {
     Log(log::LogArgs),
     /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
     Bt(bt::BtArgs),
+    /// How a virtual address translates: each page-table level, the physical address
+    Vtop(vtop::VtopArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -153,6 +156,7 @@ pub fn main() -> i32 {
         Command::Tree(a) => tree::run(a, t),
         Command::Log(a) => log::run(a, t),
         Command::Bt(a) => bt::run(a, t),
+        Command::Vtop(a) => vtop::run(a, t),
     };
     match result {
         Ok(code) => code,

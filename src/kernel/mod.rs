@@ -28,6 +28,7 @@ pub mod vma;
 pub mod vma_check;
 pub mod vma_layout;
 pub mod vma_reader;
+pub mod vtop;
 
 use crate::memory::dump::{Dump, Format, OpenError};
 use crate::memory::vmcoreinfo::VmcoreInfo;
