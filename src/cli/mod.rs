@@ -5,6 +5,7 @@ mod bt;
 mod check;
 mod info;
 mod layout;
+mod list;
 mod log;
 mod print;
 mod progress;
@@ -64,6 +65,8 @@ pub enum Command {
     Bt(bt::BtArgs),
     /// How a virtual address translates: each page-table level, the physical address
     Vtop(vtop::VtopArgs),
+    /// Walk a list_head, hlist_head, rb_root or maple tree, printing chosen fields (crash's `list -s`)
+    List(list::ListArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -157,6 +160,7 @@ pub fn main() -> i32 {
         Command::Log(a) => log::run(a, t),
         Command::Bt(a) => bt::run(a, t),
         Command::Vtop(a) => vtop::run(a, t),
+        Command::List(a) => list::run(a, t),
     };
     match result {
         Ok(code) => code,

@@ -25,14 +25,20 @@ impl Kernel {
         let kernel = || Vtop {
             pgd: self.mem.paging.kernel_pgd,
             tables: "kernel (init_top_pgt)".into(),
-            walk: walk_trace(&**self.mem.phys(), &self.mem.paging, self.mem.paging.kernel_pgd, va),
+            walk: walk_trace(
+                &**self.mem.phys(),
+                &self.mem.paging,
+                self.mem.paging.kernel_pgd,
+                va,
+            ),
         };
         let Some(pid) = pid else {
             if is_user(va) {
                 return Err(KernelError::Walk {
                     what: "user address".into(),
                     addr: va,
-                    why: "give --pid N: user addresses translate through a process's page tables".into(),
+                    why: "give --pid N: user addresses translate through a process's page tables"
+                        .into(),
                 });
             }
             return Ok(kernel());
@@ -49,10 +55,13 @@ impl Kernel {
             return Ok(kernel());
         };
         let pgd_va = self.read_mm(mm)?.pgd;
-        let pgd = self.mem.pgd_phys(pgd_va).map_err(|source| KernelError::Read {
-            what: format!("pid {pid}: mm->pgd {pgd_va:#x}"),
-            source,
-        })?;
+        let pgd = self
+            .mem
+            .pgd_phys(pgd_va)
+            .map_err(|source| KernelError::Read {
+                what: format!("pid {pid}: mm->pgd {pgd_va:#x}"),
+                source,
+            })?;
         Ok(Vtop {
             pgd,
             tables: format!("pid {pid} ({})", task.comm),

@@ -496,7 +496,10 @@ mod tests {
         // its addresses are not direct-map addresses.
         p.vmalloc_base = Some(0xffff_9b00_0000_0000 + (33 << 40));
         assert_eq!(p.direct_to_phys(0xffff_9b00_1234_5000), Some(0x1234_5000));
-        assert_eq!(p.direct_to_phys(0xffff_9b00_0000_0000 + (33 << 40) + 0x5000), None);
+        assert_eq!(
+            p.direct_to_phys(0xffff_9b00_0000_0000 + (33 << 40) + 0x5000),
+            None
+        );
     }
 
     // Entry formats from the Intel SDM (vol. 3, 4.5) and the kernel's swap layout

@@ -98,7 +98,7 @@ pub enum Val {
 }
 
 /// What a type is, typedefs and qualifiers stripped.
-enum Shape {
+pub(super) enum Shape {
     Pointer(Ty),
     Array { elem: Option<TypeId> },
     Composite(TypeId),
@@ -221,7 +221,7 @@ impl<'k> Evaluator<'k> {
         }
     }
 
-    fn shape(&self, ty: Ty) -> Result<Shape, EvalError> {
+    pub(super) fn shape(&self, ty: Ty) -> Result<Shape, EvalError> {
         if ty.ptrs > 0 {
             return Ok(Shape::Pointer(Ty {
                 id: ty.id,
@@ -309,7 +309,7 @@ impl<'k> Evaluator<'k> {
         }
     }
 
-    fn read(&self, addr: u64, buf: &mut [u8], what: &str) -> Result<(), EvalError> {
+    pub(super) fn read(&self, addr: u64, buf: &mut [u8], what: &str) -> Result<(), EvalError> {
         self.kernel
             .mem
             .read(addr, buf)
@@ -654,7 +654,7 @@ impl<'k> Evaluator<'k> {
         })
     }
 
-    fn offset_of(&self, ty: Ty, path: &str) -> Result<u64, EvalError> {
+    pub(super) fn offset_of(&self, ty: Ty, path: &str) -> Result<u64, EvalError> {
         let Shape::Composite(mut id) = self.shape(ty)? else {
             return Err(EvalError::Invalid {
                 what: path.into(),
