@@ -5,8 +5,6 @@
 mod common;
 
 use serde_json::Value as J;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -190,26 +188,7 @@ const CASES: &[(&str, &str)] = &[
 ];
 
 fn drgn(d: &common::DumpFixture, exprs: &[&str]) -> Vec<J> {
-    let python = common::fixtures_root().join("venv/bin/python");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drgn_print.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(d.dir.join("elf.core"))
-        .arg(&d.vmlinux)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run drgn");
-    let input = serde_json::to_vec(exprs).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "drgn: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::drgn_eval(d, exprs)
 }
 
 fn target(d: &common::DumpFixture) -> Vec<String> {

@@ -640,7 +640,13 @@ impl<'k> Evaluator<'k> {
         let id = if name == "void" {
             None
         } else {
-            let found = self.types.find(&name, kind)?;
+            let found = match kind {
+                NameKind::Any => match self.types.find(&name, kind)? {
+                    None => self.types.find_base(&name)?,
+                    f => f,
+                },
+                _ => self.types.find(&name, kind)?,
+            };
             // `struct X` also matches a union of that name in pahole's shared namespace.
             let found = match (found, kind) {
                 (None, NameKind::Struct) => self.types.find(&name, NameKind::Composite)?,

@@ -9,11 +9,25 @@ const MAX_LEN: usize = 4096;
 const MAX_NEST: usize = 64;
 
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("1:{col}: {msg}")]
+#[error("1:{col}: {msg}{}", caret(.source_text, *.col))]
 pub struct SyntaxError {
     /// 1-based column of the offending character.
     pub col: usize,
     pub msg: String,
+    /// The expression, to show the column in (set by [`parse`]).
+    pub source_text: String,
+}
+
+/// `: EXPR` with a `^` inserted before column `col`: the error stays one line.
+fn caret(src: &str, col: usize) -> String {
+    if src.is_empty() {
+        return String::new();
+    }
+    let at = src
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(src.len(), |(i, _)| i);
+    format!(": {}^{}", &src[..at], &src[at..])
 }
 
 /// A C type name as written: `struct task_struct *`, `unsigned long`.
@@ -98,6 +112,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
         return Err(SyntaxError {
             col: MAX_LEN,
             msg: format!("expression longer than {MAX_LEN} characters"),
+            source_text: String::new(),
         });
     }
     let b = src.as_bytes();
@@ -122,6 +137,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
             let v = v.map_err(|_| SyntaxError {
                 col,
                 msg: format!("bad number '{text}'"),
+                source_text: String::new(),
             })?;
             out.push((Tok::Num(v), col));
         } else if c.is_ascii_alphabetic() || c == b'_' {
@@ -138,6 +154,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
             return Err(SyntaxError {
                 col,
                 msg: format!("unexpected character '{ch}'"),
+                source_text: String::new(),
             });
         }
     }
@@ -172,6 +189,16 @@ const LEVELS: &[&[(&str, BinOp)]] = &[
 
 /// Parse a whole expression.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
+    parse_expr(src).map_err(|e| SyntaxError {
+        source_text: src.chars().take(MAX_SHOWN).collect(),
+        ..e
+    })
+}
+
+/// Longest expression quoted back in a syntax error.
+const MAX_SHOWN: usize = 200;
+
+fn parse_expr(src: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
@@ -207,6 +234,7 @@ impl Parser {
         SyntaxError {
             col: self.col(),
             msg: format!("{what} {near} (column {})", self.col()),
+            source_text: String::new(),
         }
     }
 
