@@ -23,10 +23,11 @@ fn caret(src: &str, col: usize) -> String {
     if src.is_empty() {
         return String::new();
     }
-    let at = src
-        .char_indices()
-        .nth(col.saturating_sub(1))
-        .map_or(src.len(), |(i, _)| i);
+    // Columns count bytes (the lexer's); a column inside a character moves back to it.
+    let mut at = col.saturating_sub(1).min(src.len());
+    while !src.is_char_boundary(at) {
+        at -= 1;
+    }
     format!(": {}^{}", &src[..at], &src[at..])
 }
 
@@ -525,8 +526,14 @@ mod tests {
         let e = parse("init_mm.").unwrap_err();
         assert_eq!(e.col, 9, "{e}");
         assert!(e.to_string().contains("column 9"), "{e}");
+        assert!(e.to_string().ends_with(": init_mm.^"), "{e}");
         let e = parse("a $ b").unwrap_err();
         assert_eq!(e.col, 3);
+        assert!(e.to_string().ends_with(": a ^$ b"), "{e}");
+        // Columns count bytes; the caret goes before a multi-byte character.
+        let e = parse("aé").unwrap_err();
+        assert_eq!(e.col, 2);
+        assert!(e.to_string().ends_with(": a^é"), "{e}");
         assert!(parse(&"(".repeat(500)).is_err());
         assert!(parse(&"-".repeat(500)).is_err());
     }
