@@ -5,6 +5,7 @@ mod bt;
 mod check;
 mod info;
 mod layout;
+mod list;
 mod log;
 mod print;
 mod progress;
@@ -16,6 +17,7 @@ mod sym;
 mod target;
 mod tree;
 mod vmas;
+mod vtop;
 mod warn;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -61,6 +63,10 @@ pub enum Command {
     Log(log::LogArgs),
     /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
     Bt(bt::BtArgs),
+    /// How a virtual address translates: each page-table level, the physical address
+    Vtop(vtop::VtopArgs),
+    /// Walk a list_head, hlist_head, rb_root or maple tree, printing chosen fields (crash's `list -s`)
+    List(list::ListArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -153,6 +159,8 @@ pub fn main() -> i32 {
         Command::Tree(a) => tree::run(a, t),
         Command::Log(a) => log::run(a, t),
         Command::Bt(a) => bt::run(a, t),
+        Command::Vtop(a) => vtop::run(a, t),
+        Command::List(a) => list::run(a, t),
     };
     match result {
         Ok(code) => code,

@@ -185,6 +185,9 @@ impl TypeSource for KernelTypes {
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
         self.inner().find(name, kind)
     }
+    fn find_base(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        self.inner().find_base(name)
+    }
     fn pointer_size(&self) -> u64 {
         self.inner().pointer_size()
     }

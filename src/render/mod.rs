@@ -8,6 +8,7 @@ pub mod ps;
 pub mod table;
 pub mod tree;
 pub mod value;
+pub mod vtop;
 
 /// Hex serializers for JSON output (u64 addresses as "0x..." strings).
 pub use crate::trees::{ser_hex, ser_hex_vec};

@@ -158,7 +158,10 @@ impl BtfDb {
                     bit_offset: 0,
                     bits: 0,
                 });
-                let encoding = match (int.bool, int.char, int.signed) {
+                let name = btf.name(ty.name_off)?;
+                // pahole leaves BTF_INT_CHAR off: `char` is a plain 8-bit int by name.
+                let char_name = matches!(name, "char" | "signed char" | "unsigned char");
+                let encoding = match (int.bool, int.char || char_name, int.signed) {
                     (true, _, _) => BaseEncoding::Bool,
                     (_, true, true) => BaseEncoding::SignedChar,
                     (_, true, false) => BaseEncoding::UnsignedChar,
@@ -167,7 +170,7 @@ impl BtfDb {
                 };
                 // pahole sizes a BTF int by its bit count.
                 Type::Base(BaseType {
-                    name: btf.name(ty.name_off)?.to_string(),
+                    name: name.to_string(),
                     byte_size: u64::from(int.bits) / 8,
                     encoding,
                 })
@@ -560,6 +563,16 @@ impl TypeSource for BtfDb {
                 Ok(Some(TypeId(id)))
             }
             None => Ok(None),
+        }
+    }
+
+    fn find_base(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        match self
+            .btf
+            .find_first_by_name(name, &[BtfKind::Int, BtfKind::Float])
+        {
+            Some(id) => Ok(Some(TypeId(id))),
+            None => self.find(name, NameKind::Any),
         }
     }
 

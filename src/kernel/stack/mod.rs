@@ -10,44 +10,12 @@ use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::dump::Format;
 use crate::memory::space::KernelSpace;
-use crate::memory::{MemError, Memory};
+use crate::memory::Memory;
 use regs::Regs;
 use unwind::{RawTrace, Start};
 
 /// x86-64 THREAD_SIZE without KASAN (16 KiB): the task stack's extent.
 pub const THREAD_SIZE: u64 = 16 << 10;
-
-/// Kernel reads for stacks: vmalloc'ed (CONFIG_VMAP_STACK) task and IRQ stacks lie
-/// beyond the direct map, but with randomized regions they can fall within the
-/// direct map's maximum size, where `KernelSpace` would apply the direct-map formula.
-/// So outside the image every page goes through the kernel's page tables. Live,
-/// /proc/kcore maps vmalloc itself.
-struct StackMemory<'a> {
-    kernel: &'a KernelSpace,
-    live: bool,
-}
-
-impl Memory for StackMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        if self.live {
-            return self.kernel.read(addr, buf);
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let va = addr.wrapping_add(done as u64);
-            let n = ((PAGE - va % PAGE) as usize).min(buf.len() - done);
-            let pa = self.kernel.to_phys_image_or_walk(va)?;
-            self.kernel
-                .phys()
-                .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| e.at_virtual(va))?;
-            done += n;
-        }
-        Ok(())
-    }
-}
-
-const PAGE: u64 = 4096;
 
 /// Member offsets the stack starts need.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +53,9 @@ pub struct TaskTrace {
 /// What `bt` needs besides the kernel: the layout, the ORC table and each CPU's state.
 pub struct Stacks<'k> {
     k: &'k Kernel,
-    mem: StackMemory<'k>,
+    /// Kernel memory: vmalloc'ed (CONFIG_VMAP_STACK) task and IRQ stacks translate
+    /// through the page tables, the direct map ending at `vmalloc_base`.
+    mem: &'k KernelSpace,
     layout: StackLayout,
     orc: OrcTable,
     /// (task running there, its registers from the dump's note) per CPU.
@@ -106,10 +76,7 @@ impl<'k> Stacks<'k> {
                 cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
             }
         }
-        let mem = StackMemory {
-            kernel: &k.mem,
-            live: k.format == Format::Kcore,
-        };
+        let mem = &k.mem;
         Ok(Stacks {
             k,
             mem,
@@ -149,14 +116,14 @@ impl<'k> Stacks<'k> {
                 exact: true,
                 regs: Some(r),
             };
-            let raw = unwind::unwind(&self.mem, &self.orc, start);
+            let raw = unwind::unwind(self.mem, &self.orc, start);
             return TaskTrace {
                 cpu: Some(cpu as u32),
                 raw,
             };
         }
         let raw = match self.sleeping_start(task) {
-            Ok(start) => unwind::unwind(&self.mem, &self.orc, start),
+            Ok(start) => unwind::unwind(self.mem, &self.orc, start),
             Err(why) => RawTrace {
                 problem: Some(why),
                 ..RawTrace::default()
@@ -168,7 +135,7 @@ impl<'k> Stacks<'k> {
     /// A task off CPU: `thread.sp` points at the frame `__switch_to_asm` pushed.
     fn sleeping_start(&self, task: &Task) -> Result<Start, String> {
         let l = &self.layout;
-        let mem = &self.mem;
+        let mem = self.mem;
         let rd = |a: u64, what: &str| {
             mem.read_u64(a)
                 .map_err(|e| format!("{what} of task {:#x}: {e}", task.addr))
