@@ -3,10 +3,12 @@
 //! task running on a CPU, from that CPU's registers in the dump.
 
 use super::target::TargetArgs;
-use crate::kernel::stack::{StackLayout, Stacks, TaskTrace};
+use crate::debuginfo::lines::Sources;
+use crate::debuginfo::KernelTypes;
+use crate::kernel::stack::{Frame, StackLayout, Stacks, TaskTrace};
 use crate::kernel::tasks::Task;
 use crate::kernel::Kernel;
-use crate::render::bt::{self as render, TaskBt};
+use crate::render::bt::{self as render, FrameSource, TaskBt};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write as _;
@@ -30,6 +32,9 @@ pub struct BtArgs {
     /// Add the raw stack words between frames, symbolized
     #[arg(long)]
     pub full: bool,
+    /// Leave out source file:line and inlined calls (read from the vmlinux's DWARF)
+    #[arg(long)]
+    pub no_source: bool,
 }
 
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
@@ -63,7 +68,19 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
         let v: Result<Vec<_>> = cpus.map(|c| on_cpu(&stacks, &tasks, c)).collect();
         v?
     };
-    let traces: Vec<TaskBt> = chosen.iter().map(|t| task_bt(&stacks, t, a.full)).collect();
+    let mut traces: Vec<TaskBt> = chosen.iter().map(|t| task_bt(&stacks, t, a.full)).collect();
+    if let (KernelTypes::Dwarf(db), false) = (&types, a.no_source) {
+        let lines = FrameLines {
+            sources: db.sources(),
+            kaslr_offset: k.syms.kaslr_offset,
+        };
+        for t in &mut traces {
+            t.sources = t.frames.iter().map(|f| lines.at(f)).collect();
+        }
+        if let Some(e) = lines.sources.first_error() {
+            eprintln!("vmscope: warning: source lines: {e}");
+        }
+    }
     for t in &traces {
         if let Some(p) = &t.problem {
             eprintln!("vmscope: warning: pid {} (task {:#x}): {p}", t.pid, t.task);
@@ -138,5 +155,25 @@ fn task_bt(stacks: &Stacks, t: &Task, full: bool) -> TaskBt {
         user_regs: raw.user_regs,
         problem: raw.problem,
         words,
+        sources: Vec::new(),
+    }
+}
+
+/// Source positions of frames: runtime pcs made link-time ones for the DWARF.
+struct FrameLines<'a> {
+    sources: Sources<'a>,
+    kaslr_offset: u64,
+}
+
+impl FrameLines<'_> {
+    fn at(&self, f: &Frame) -> Option<FrameSource> {
+        // A return address belongs to the call before it.
+        let pc = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
+        let s = self.sources.source_at(pc.wrapping_sub(self.kaslr_offset))?;
+        let line = |l: Option<crate::debuginfo::lines::SourceLoc>| l.map(|l| (l.file, l.line));
+        Some(FrameSource {
+            inlined: s.inlined.into_iter().map(|(n, l)| (n, line(l))).collect(),
+            line: line(s.loc),
+        })
     }
 }

@@ -15,6 +15,7 @@ pub mod btf;
 pub mod dwarf;
 pub mod find;
 mod index;
+pub mod lines;
 mod sections;
 pub mod select;
 mod vars;

@@ -66,6 +66,8 @@ pub(crate) struct DwarfFile {
     str_: SectionData,
     line_str: SectionData,
     str_offsets: SectionData,
+    /// What the line tables and address lookups read besides the above (`lines`).
+    code: CodeSections,
     build_id: Option<Vec<u8>>,
     units: OnceLock<Vec<UnitSpan>>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
@@ -75,6 +77,28 @@ pub(crate) struct DwarfFile {
 
 /// Where a unit's `DW_FORM_strx*` indexes point into `.debug_str_offsets` (DWARF 5, clang).
 pub(crate) type StrBase = Option<(gimli::Format, gimli::DebugStrOffsetsBase<usize>)>;
+
+/// The sections that map addresses to units, lines and inlined calls.
+struct CodeSections {
+    line: SectionData,
+    aranges: SectionData,
+    ranges: SectionData,
+    rnglists: SectionData,
+    addr: SectionData,
+}
+
+impl CodeSections {
+    fn open(path: &Path, obj: &object::File<'_>, map: &[u8]) -> Result<Self, DebugInfoError> {
+        let s = |name| section_data(path, obj, map, name, false);
+        Ok(CodeSections {
+            line: s(".debug_line")?,
+            aranges: s(".debug_aranges")?,
+            ranges: s(".debug_ranges")?,
+            rnglists: s(".debug_rnglists")?,
+            addr: s(".debug_addr")?,
+        })
+    }
+}
 
 /// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
 struct SectionData {
@@ -218,7 +242,7 @@ impl DwarfFile {
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
-        let (info, abbrev, str_, line_str, str_offsets, build_id) = {
+        let (info, abbrev, str_, line_str, str_offsets, code, build_id) = {
             let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -233,8 +257,9 @@ impl DwarfFile {
             let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
             let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
             let str_offsets = section_data(path, &obj, &mmap, ".debug_str_offsets", false)?;
+            let code = CodeSections::open(path, &obj, &mmap)?;
             let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
-            (info, abbrev, str_, line_str, str_offsets, build_id)
+            (info, abbrev, str_, line_str, str_offsets, code, build_id)
         };
         let db = DwarfFile {
             path: path.to_path_buf(),
@@ -244,6 +269,7 @@ impl DwarfFile {
             str_,
             line_str,
             str_offsets,
+            code,
             build_id,
             units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
@@ -300,6 +326,32 @@ impl DwarfFile {
 
     pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
         gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
+    }
+
+    /// Every section as gimli's `Dwarf`, for line programs and address ranges.
+    pub(crate) fn gimli_dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
+        use gimli::SectionId as S;
+        let c = &self.code;
+        let load = |id: S| -> Result<Slice<'_>, ()> {
+            let s = match id {
+                S::DebugInfo => &self.info,
+                S::DebugAbbrev => &self.abbrev,
+                S::DebugStr => &self.str_,
+                S::DebugLineStr => &self.line_str,
+                S::DebugStrOffsets => &self.str_offsets,
+                S::DebugLine => &c.line,
+                S::DebugAranges => &c.aranges,
+                S::DebugRanges => &c.ranges,
+                S::DebugRngLists => &c.rnglists,
+                S::DebugAddr => &c.addr,
+                _ => return Ok(Slice::new(&[], LittleEndian)),
+            };
+            Ok(Slice::new(self.sec(s), LittleEndian))
+        };
+        match gimli::Dwarf::load(load) {
+            Ok(d) => d,
+            Err(()) => gimli::Dwarf::default(),
+        }
     }
 
     /// Size of `.debug_info`, part of the cache key.
