@@ -3,8 +3,11 @@
 //! task running on a CPU, from that CPU's registers in the dump.
 
 use super::target::TargetArgs;
+use crate::debuginfo::cfi::{CallFrames, CfaBase};
 use crate::debuginfo::lines::Sources;
 use crate::debuginfo::KernelTypes;
+use crate::kernel::orc::{OrcEntry, OrcReg, OrcType};
+use crate::kernel::stack::unwind::UnwindRules;
 use crate::kernel::stack::{Frame, StackLayout, Stacks, TaskTrace};
 use crate::kernel::tasks::Task;
 use crate::kernel::Kernel;
@@ -40,8 +43,7 @@ pub struct BtArgs {
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let (types, k) = t.open_typed()?;
     let layout = StackLayout::probe(&types)?;
-    let orc = k.orc_table(Some(&types))?;
-    let stacks = Stacks::new(&k, layout, orc)?;
+    let stacks = Stacks::new(&k, layout, unwind_rules(&k, &types)?)?;
     let tasks = all_tasks(&k, &stacks)?;
     let panic_cpu = k.panic_cpu()?;
     let mut out = std::io::stdout().lock();
@@ -175,5 +177,55 @@ impl FrameLines<'_> {
             inlined: s.inlined.into_iter().map(|(n, l)| (n, line(l))).collect(),
             line: line(s.loc),
         })
+    }
+}
+
+/// The ORC table; for a kernel built without ORC, the vmlinux's DWARF call frames.
+fn unwind_rules<'a>(k: &'a Kernel, types: &'a KernelTypes) -> Result<Box<dyn UnwindRules + 'a>> {
+    let no_orc = k.syms.address("__start_orc_unwind_ip").is_none();
+    if let (true, KernelTypes::Dwarf(db)) = (no_orc, types) {
+        if let Some(frames) = db.call_frames()? {
+            return Ok(Box::new(CfiRules {
+                frames,
+                kaslr_offset: k.syms.kaslr_offset,
+            }));
+        }
+    }
+    Ok(Box::new(k.orc_table(Some(types))?))
+}
+
+/// DWARF call frame rows as ORC call entries: the caller's sp is the CFA, the return
+/// address just below it, bp saved at an offset from it or left as it was.
+struct CfiRules<'a> {
+    frames: CallFrames<'a>,
+    kaslr_offset: u64,
+}
+
+impl UnwindRules for CfiRules<'_> {
+    fn rule(&self, ip: u64) -> Option<OrcEntry> {
+        let r = self.frames.rule(ip.wrapping_sub(self.kaslr_offset))?;
+        if r.ra_offset != -8 {
+            return None;
+        }
+        Some(OrcEntry {
+            sp_offset: i16::try_from(r.cfa.1).ok()?,
+            bp_offset: i16::try_from(r.bp_offset.unwrap_or(0)).ok()?,
+            sp_reg: match r.cfa.0 {
+                CfaBase::Sp => OrcReg::Sp,
+                CfaBase::Bp => OrcReg::Bp,
+            },
+            bp_reg: if r.bp_offset.is_some() {
+                OrcReg::PrevSp
+            } else {
+                OrcReg::Undefined
+            },
+            kind: OrcType::Call,
+        })
+    }
+    fn frame_pointers(&self) -> bool {
+        false
+    }
+    fn what(&self) -> &'static str {
+        "DWARF call frame row"
     }
 }

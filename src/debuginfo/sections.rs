@@ -85,6 +85,7 @@ struct CodeSections {
     ranges: SectionData,
     rnglists: SectionData,
     addr: SectionData,
+    frame: SectionData,
 }
 
 impl CodeSections {
@@ -96,6 +97,7 @@ impl CodeSections {
             ranges: s(".debug_ranges")?,
             rnglists: s(".debug_rnglists")?,
             addr: s(".debug_addr")?,
+            frame: s(".debug_frame")?,
         })
     }
 }
@@ -348,10 +350,12 @@ impl DwarfFile {
             };
             Ok(Slice::new(self.sec(s), LittleEndian))
         };
-        match gimli::Dwarf::load(load) {
-            Ok(d) => d,
-            Err(()) => gimli::Dwarf::default(),
-        }
+        gimli::Dwarf::load(load).unwrap_or_default()
+    }
+
+    /// `.debug_frame` (empty when absent): call frame information for unwinding.
+    pub(crate) fn debug_frame(&self) -> &[u8] {
+        self.sec(&self.code.frame)
     }
 
     /// Size of `.debug_info`, part of the cache key.

@@ -5,14 +5,13 @@ pub mod regs;
 pub mod unwind;
 
 use super::offsets::{field, need_size, Field, TypeLookup};
-use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::dump::Format;
 use crate::memory::x86_64::{walk, KernelSpace};
 use crate::memory::{MemError, Memory};
 use regs::Regs;
-use unwind::{RawTrace, Start};
+use unwind::{RawTrace, Start, UnwindRules};
 
 /// x86-64 THREAD_SIZE without KASAN (16 KiB): the task stack's extent.
 pub const THREAD_SIZE: u64 = 16 << 10;
@@ -91,13 +90,17 @@ pub struct Stacks<'k> {
     k: &'k Kernel,
     mem: StackMemory<'k>,
     layout: StackLayout,
-    orc: OrcTable,
+    orc: Box<dyn UnwindRules + 'k>,
     /// (task running there, its registers from the dump's note) per CPU.
     cpus: Vec<(u64, Option<Regs>)>,
 }
 
 impl<'k> Stacks<'k> {
-    pub fn new(k: &'k Kernel, layout: StackLayout, orc: OrcTable) -> Result<Self, KernelError> {
+    pub fn new(
+        k: &'k Kernel,
+        layout: StackLayout,
+        orc: Box<dyn UnwindRules + 'k>,
+    ) -> Result<Self, KernelError> {
         let mut cpus = Vec::new();
         if k.format == Format::Kcore {
             // /proc/kcore's NT_PRSTATUS note is a placeholder: live, a running task's
@@ -106,7 +109,15 @@ impl<'k> Stacks<'k> {
                 cpus.push((k.cpu_curr(&layout, cpu)?, None));
             }
         } else {
-            for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
+            // QEMU writes a note per vCPU, also for those the kernel never brought up
+            // (their per-CPU offsets are unset): only CPUs below nr_cpu_ids have a runqueue.
+            let nr = k
+                .syms
+                .address("nr_cpu_ids")
+                .and_then(|a| k.mem.read_u32(a).ok())
+                .map_or(usize::MAX, |n| n as usize);
+            let notes = regs::cpu_registers(&k.notes);
+            for (cpu, (_, r)) in notes.into_iter().enumerate().take(nr) {
                 cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
             }
         }
@@ -152,15 +163,19 @@ impl<'k> Stacks<'k> {
                 ip_at: r.sp(),
                 exact: true,
                 regs: Some(r),
+                stack: self
+                    .mem
+                    .read_u64(task.addr + self.layout.task_stack.offset)
+                    .ok(),
             };
-            let raw = unwind::unwind(&self.mem, &self.orc, start);
+            let raw = unwind::unwind(&self.mem, &*self.orc, start);
             return TaskTrace {
                 cpu: Some(cpu as u32),
                 raw,
             };
         }
         let raw = match self.sleeping_start(task) {
-            Ok(start) => unwind::unwind(&self.mem, &self.orc, start),
+            Ok(start) => unwind::unwind(&self.mem, &*self.orc, start),
             Err(why) => RawTrace {
                 problem: Some(why),
                 ..RawTrace::default()
@@ -190,6 +205,7 @@ impl<'k> Stacks<'k> {
             ip_at,
             exact: fresh,
             regs: None,
+            stack: Some(stack),
         })
     }
 }
