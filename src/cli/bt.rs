@@ -43,7 +43,11 @@ pub struct BtArgs {
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let (types, k) = t.open_typed()?;
     let layout = StackLayout::probe(&types)?;
-    let stacks = Stacks::new(&k, layout, unwind_rules(&k, &types)?)?;
+    let (modules, warnings) = k.module_symbols(&types)?;
+    for w in warnings {
+        eprintln!("vmscope: warning: module symbols: {w}");
+    }
+    let stacks = Stacks::new(&k, layout, unwind_rules(&k, &types)?)?.with_modules(modules);
     let tasks = all_tasks(&k, &stacks)?;
     let panic_cpu = k.panic_cpu()?;
     let mut out = std::io::stdout().lock();

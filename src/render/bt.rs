@@ -53,9 +53,13 @@ pub fn panic_line(p: &PanicInfo) -> String {
 }
 
 pub fn function(f: &Frame) -> String {
+    let module = f
+        .module
+        .as_ref()
+        .map_or_else(String::new, |m| format!(" [{m}]"));
     match &f.symbol {
-        Some((name, off, size)) if *size > 0 => format!("{name}+{off:#x}/{size:#x}"),
-        Some((name, off, _)) => format!("{name}+{off:#x}"),
+        Some((name, off, size)) if *size > 0 => format!("{name}+{off:#x}/{size:#x}{module}"),
+        Some((name, off, _)) => format!("{name}+{off:#x}{module}"),
         None => format!("{:#x}", f.pc),
     }
 }
@@ -146,6 +150,9 @@ struct JsonFrame {
     /// pc saved by an entry frame or a stopped CPU (not a return address).
     exact: bool,
     regs: Option<serde_json::Value>,
+    /// The module holding the function (absent: the kernel image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<String>,
     /// With DWARF only.
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<Option<JsonLine>>,
@@ -229,6 +236,7 @@ pub fn json(traces: &[TaskBt]) -> Result<String, serde_json::Error> {
                         size: f.symbol.as_ref().map(|s| s.2),
                         exact: f.exact,
                         regs: f.regs.as_ref().map(regs_json),
+                        module: f.module.clone(),
                         source: src.map(|s| s.and_then(|s| json_line(&s.line))),
                         inlined: src.map(|s| s.map(json_inlined).unwrap_or_default()),
                     }

@@ -4,6 +4,7 @@
 pub mod regs;
 pub mod unwind;
 
+use super::modules::ModuleSymbols;
 use super::offsets::{field, need_size, Field, TypeLookup};
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
@@ -93,6 +94,8 @@ pub struct Stacks<'k> {
     orc: Box<dyn UnwindRules + 'k>,
     /// (task running there, its registers from the dump's note) per CPU.
     cpus: Vec<(u64, Option<Regs>)>,
+    /// Symbols of loaded modules, for frames in module text.
+    modules: ModuleSymbols,
 }
 
 impl<'k> Stacks<'k> {
@@ -131,7 +134,14 @@ impl<'k> Stacks<'k> {
             layout,
             orc,
             cpus,
+            modules: ModuleSymbols::default(),
         })
+    }
+
+    /// Symbolize frames in module text with these symbols.
+    pub fn with_modules(mut self, modules: ModuleSymbols) -> Self {
+        self.modules = modules;
+        self
     }
 
     /// CPUs known: with registers in the dump, or online (live).
@@ -238,6 +248,8 @@ pub struct Frame {
     pub pc: u64,
     /// (function, offset of pc, function size; 0 when unknown).
     pub symbol: Option<(String, u64, u64)>,
+    /// The module whose symbol that is (None: the kernel image).
+    pub module: Option<String>,
     /// pc was saved by an entry frame (or is a stopped CPU's ip), not a return address.
     pub exact: bool,
     pub regs: Option<Regs>,
@@ -256,23 +268,30 @@ impl Stacks<'_> {
         raw.frames
             .iter()
             .map(|f| {
-                let symbol = if f.exact {
-                    self.k.syms.symbolize(f.pc)
-                } else {
-                    self.k
-                        .syms
-                        .symbolize(f.pc.wrapping_sub(1))
-                        .map(|(n, off, size)| (n, off + 1, size))
+                let back = u64::from(!f.exact);
+                let (symbol, module) = match self.symbolize(f.pc.wrapping_sub(back)) {
+                    Some(((n, off, size), m)) => (Some((n, off + back, size)), m),
+                    None => (None, None),
                 };
                 Frame {
                     stack: f.stack,
                     pc: f.pc,
                     symbol,
+                    module,
                     exact: f.exact,
                     regs: f.regs,
                 }
             })
             .collect()
+    }
+
+    /// A module's symbol covering `addr`, else the kernel's.
+    #[allow(clippy::type_complexity)]
+    fn symbolize(&self, addr: u64) -> Option<((String, u64, u64), Option<String>)> {
+        if let Some((n, off, size, m)) = self.modules.symbolize(addr) {
+            return Some(((n.to_string(), off, size), Some(m.to_string())));
+        }
+        self.k.syms.symbolize(addr).map(|s| (s, None))
     }
 
     /// The stack words in `lo..hi` (at most [`MAX_WORDS_BETWEEN`]), values symbolized.
