@@ -416,4 +416,46 @@ mod tests {
         let t = unwind(&Words(HashMap::new()), &orc, start(0x10, 0x9000));
         assert!(t.problem.unwrap().contains("no ORC entry for ip 0x10"));
     }
+
+    /// Rules that end where described code ends (as DWARF CFI does at entry code).
+    struct NoFallback(OrcTable);
+    impl UnwindRules for NoFallback {
+        fn rule(&self, ip: u64) -> Option<OrcEntry> {
+            self.0.lookup(ip)
+        }
+        fn frame_pointers(&self) -> bool {
+            false
+        }
+        fn what(&self) -> &'static str {
+            "row"
+        }
+    }
+
+    #[test]
+    fn without_a_rule_the_stack_ends_with_the_user_registers_at_its_top() {
+        // f at 0xffffffff81000000 calls from code with no rule (the entry stub); the
+        // task's stack is 0x10000..0x14000, pt_regs at its top hold a user-mode ip.
+        let k = 0xffff_ffff_8100_0000u64;
+        let rules = NoFallback(table(&[(k, 16, SP, CALL, 0)]).with_end(k + 0x1000));
+        let (base, top) = (0x10000u64, 0x14000u64);
+        let mut m = HashMap::new();
+        m.insert(0x13e08, k + 0x2000); // f's caller: beyond the rules
+        let regs = top - PT_REGS_SIZE;
+        for i in 0..21u64 {
+            m.insert(regs + i * 8, 0);
+        }
+        m.insert(regs + 16 * 8, 0x40_1000); // ip
+        m.insert(regs + 17 * 8, 0x33); // cs: user
+        let mut st = start(k + 4, 0x13e00);
+        st.stack = Some(base);
+        let t = unwind(&Words(m.clone()), &rules, st);
+        let pcs: Vec<u64> = t.frames.iter().map(|f| f.pc).collect();
+        assert_eq!(pcs, [k + 4, k + 0x2000]);
+        assert_eq!(t.user_regs.map(|r| r.ip()), Some(0x40_1000));
+        assert!(t.problem.is_none(), "{:?}", t.problem);
+        // A kernel thread's top holds no user registers: the stack just ends.
+        m.insert(regs + 17 * 8, 0);
+        let t = unwind(&Words(m), &rules, st);
+        assert_eq!((t.frames.len(), t.user_regs, t.problem), (2, None, None));
+    }
 }
