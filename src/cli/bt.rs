@@ -43,7 +43,10 @@ pub struct BtArgs {
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let (types, k) = t.open_typed()?;
     let layout = StackLayout::probe(&types)?;
-    let (modules, warnings) = k.module_symbols(&types)?;
+    // Without module symbols the kernel's frames are still worth printing.
+    let (modules, warnings) = k
+        .module_symbols(&types)
+        .unwrap_or_else(|e| (Default::default(), vec![e.to_string()]));
     for w in warnings {
         eprintln!("vmscope: warning: module symbols: {w}");
     }
