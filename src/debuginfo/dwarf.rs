@@ -85,6 +85,12 @@ pub struct TypeDb {
 }
 
 impl TypeDb {
+    pub(crate) fn dwarf_file(&self) -> &DwarfFile {
+        &self.file
+    }
+}
+
+impl TypeDb {
     /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
     /// headers and the first unit header of `.debug_info`.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {

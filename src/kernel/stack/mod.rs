@@ -4,15 +4,15 @@
 pub mod regs;
 pub mod unwind;
 
+use super::modules::ModuleSymbols;
 use super::offsets::{field, need_size, Field, TypeLookup};
-use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::dump::Format;
 use crate::memory::space::KernelSpace;
 use crate::memory::Memory;
 use regs::Regs;
-use unwind::{RawTrace, Start};
+use unwind::{RawTrace, Start, UnwindRules};
 
 /// x86-64 THREAD_SIZE without KASAN (16 KiB): the task stack's extent.
 pub const THREAD_SIZE: u64 = 16 << 10;
@@ -57,13 +57,19 @@ pub struct Stacks<'k> {
     /// through the page tables, the direct map ending at `vmalloc_base`.
     mem: &'k KernelSpace,
     layout: StackLayout,
-    orc: OrcTable,
+    orc: Box<dyn UnwindRules + 'k>,
     /// (task running there, its registers from the dump's note) per CPU.
     cpus: Vec<(u64, Option<Regs>)>,
+    /// Symbols of loaded modules, for frames in module text.
+    modules: ModuleSymbols,
 }
 
 impl<'k> Stacks<'k> {
-    pub fn new(k: &'k Kernel, layout: StackLayout, orc: OrcTable) -> Result<Self, KernelError> {
+    pub fn new(
+        k: &'k Kernel,
+        layout: StackLayout,
+        orc: Box<dyn UnwindRules + 'k>,
+    ) -> Result<Self, KernelError> {
         let mut cpus = Vec::new();
         if k.format == Format::Kcore {
             // /proc/kcore's NT_PRSTATUS note is a placeholder: live, a running task's
@@ -72,7 +78,15 @@ impl<'k> Stacks<'k> {
                 cpus.push((k.cpu_curr(&layout, cpu)?, None));
             }
         } else {
-            for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
+            // QEMU writes a note per vCPU, also for those the kernel never brought up
+            // (their per-CPU offsets are unset): only CPUs below nr_cpu_ids have a runqueue.
+            let nr = k
+                .syms
+                .address("nr_cpu_ids")
+                .and_then(|a| k.mem.read_u32(a).ok())
+                .map_or(usize::MAX, |n| n as usize);
+            let notes = regs::cpu_registers(&k.notes);
+            for (cpu, (_, r)) in notes.into_iter().enumerate().take(nr) {
                 cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
             }
         }
@@ -83,7 +97,14 @@ impl<'k> Stacks<'k> {
             layout,
             orc,
             cpus,
+            modules: ModuleSymbols::default(),
         })
+    }
+
+    /// Symbolize frames in module text with these symbols.
+    pub fn with_modules(mut self, modules: ModuleSymbols) -> Self {
+        self.modules = modules;
+        self
     }
 
     /// CPUs known: with registers in the dump, or online (live).
@@ -115,15 +136,19 @@ impl<'k> Stacks<'k> {
                 ip_at: r.sp(),
                 exact: true,
                 regs: Some(r),
+                stack: self
+                    .mem
+                    .read_u64(task.addr + self.layout.task_stack.offset)
+                    .ok(),
             };
-            let raw = unwind::unwind(self.mem, &self.orc, start);
+            let raw = unwind::unwind(self.mem, &*self.orc, start);
             return TaskTrace {
                 cpu: Some(cpu as u32),
                 raw,
             };
         }
         let raw = match self.sleeping_start(task) {
-            Ok(start) => unwind::unwind(self.mem, &self.orc, start),
+            Ok(start) => unwind::unwind(self.mem, &*self.orc, start),
             Err(why) => RawTrace {
                 problem: Some(why),
                 ..RawTrace::default()
@@ -153,6 +178,7 @@ impl<'k> Stacks<'k> {
             ip_at,
             exact: fresh,
             regs: None,
+            stack: Some(stack),
         })
     }
 }
@@ -185,6 +211,8 @@ pub struct Frame {
     pub pc: u64,
     /// (function, offset of pc, function size; 0 when unknown).
     pub symbol: Option<(String, u64, u64)>,
+    /// The module whose symbol that is (None: the kernel image).
+    pub module: Option<String>,
     /// pc was saved by an entry frame (or is a stopped CPU's ip), not a return address.
     pub exact: bool,
     pub regs: Option<Regs>,
@@ -203,23 +231,30 @@ impl Stacks<'_> {
         raw.frames
             .iter()
             .map(|f| {
-                let symbol = if f.exact {
-                    self.k.syms.symbolize(f.pc)
-                } else {
-                    self.k
-                        .syms
-                        .symbolize(f.pc.wrapping_sub(1))
-                        .map(|(n, off, size)| (n, off + 1, size))
+                let back = u64::from(!f.exact);
+                let (symbol, module) = match self.symbolize(f.pc.wrapping_sub(back)) {
+                    Some(((n, off, size), m)) => (Some((n, off + back, size)), m),
+                    None => (None, None),
                 };
                 Frame {
                     stack: f.stack,
                     pc: f.pc,
                     symbol,
+                    module,
                     exact: f.exact,
                     regs: f.regs,
                 }
             })
             .collect()
+    }
+
+    /// A module's symbol covering `addr`, else the kernel's.
+    #[allow(clippy::type_complexity)]
+    fn symbolize(&self, addr: u64) -> Option<((String, u64, u64), Option<String>)> {
+        if let Some((n, off, size, m)) = self.modules.symbolize(addr) {
+            return Some(((n.to_string(), off, size), Some(m.to_string())));
+        }
+        self.k.syms.symbolize(addr).map(|s| (s, None))
     }
 
     /// The stack words in `lo..hi` (at most [`MAX_WORDS_BETWEEN`]), values symbolized.
