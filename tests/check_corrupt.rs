@@ -442,16 +442,18 @@ fn impossible_vma_is_marked_and_warned_5_10() {
 /// The third user VMA of the copy's workload, from whichever tree the kernel has.
 fn third_vma(tree: &VmaTree) -> u64 {
     match tree {
-        VmaTree::Maple(s) => s
-            .user_entries()
-            .nth(2)
-            .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
-            .entry,
-        VmaTree::Rb { list, .. } => list
-            .entries
-            .get(2)
-            .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
-            .addr,
+        VmaTree::Maple(s) => {
+            s.user_entries()
+                .nth(2)
+                .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
+                .entry
+        }
+        VmaTree::Rb { list, .. } => {
+            list.entries
+                .get(2)
+                .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
+                .addr
+        }
     }
 }
 

@@ -63,10 +63,9 @@ fn kept_fuzz_inputs_run_clean_through_their_targets() {
 /// The test and the fuzz crate name the same targets: a target added to one is replayed here.
 #[test]
 fn every_fuzz_target_has_an_entry_point_here() {
-    let manifest = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml"),
-    )
-    .unwrap_or_else(|e| panic!("fuzz/Cargo.toml: {e}"));
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml"))
+            .unwrap_or_else(|e| panic!("fuzz/Cargo.toml: {e}"));
     let mut bins: Vec<&str> = manifest
         .lines()
         .filter_map(|l| l.strip_prefix("name = \""))

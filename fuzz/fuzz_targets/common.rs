@@ -5,15 +5,17 @@
 #![allow(dead_code)]
 
 use vmscope::debuginfo::btf::Btf;
-use vmscope::memory::PhysMemory;
 use vmscope::trees::sparse::SparseMemory;
 use vmscope::trees::{maple, rbtree, WalkLimits};
 
 /// Where the synthetic image sits in kernel virtual memory.
 pub const BASE: u64 = 0xffff_8880_0000_0000;
 
+/// A target's body: one input, any result but a panic, a hang or a huge allocation.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `scripts/fuzz.sh` and the fuzz crate's Cargo.toml name them.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("btf", btf),
     ("elf_core", elf_core),
     ("index_cache", index_cache),
@@ -100,8 +102,15 @@ pub fn vmcoreinfo(data: &[u8]) {
     use vmscope::memory::vmcoreinfo::{parse_sys_vmcoreinfo, VmcoreInfo};
     if let Ok(info) = VmcoreInfo::parse(data) {
         let _ = (info.osrelease(), info.build_id(), info.page_size());
-        let _ = (info.kernel_offset(), info.phys_base(), info.pgtable_l5_enabled());
-        let _ = (info.symbol("init_task"), info.number("NUMBER(pgtable_l5_enabled)"));
+        let _ = (
+            info.kernel_offset(),
+            info.phys_base(),
+            info.pgtable_l5_enabled(),
+        );
+        let _ = (
+            info.symbol("init_task"),
+            info.number("NUMBER(pgtable_l5_enabled)"),
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = parse_sys_vmcoreinfo(text);
