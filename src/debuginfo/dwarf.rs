@@ -229,11 +229,14 @@ impl TypeDb {
                 let is_union = tag == dw::DW_TAG_union_type;
                 let mut members = Vec::new();
                 let mut nested = Vec::new();
+                // Types defined inside the body (clang puts an anonymous member type there)
+                // are printed where they are defined, as pahole does.
                 let tags = [
                     dw::DW_TAG_member,
                     dw::DW_TAG_structure_type,
                     dw::DW_TAG_union_type,
                     dw::DW_TAG_class_type,
+                    dw::DW_TAG_enumeration_type,
                 ];
                 for (t, a, moff) in self.children_of(cx, &header, root, offset, &tags)? {
                     if t == dw::DW_TAG_member {
