@@ -66,7 +66,12 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let traces: Vec<TaskBt> = chosen.iter().map(|t| task_bt(&stacks, t, a.full)).collect();
     for t in &traces {
         if let Some(p) = &t.problem {
-            eprintln!("vmscope: warning: pid {} (task {:#x}): {p}", t.pid, t.task);
+            eprintln!(
+                "{} pid {} (task {:#x}): {p}",
+                super::color::warning_prefix(),
+                t.pid,
+                t.task
+            );
         }
     }
     if a.json {

@@ -1,5 +1,6 @@
-//! The progress bar of a DWARF name-index build, drawn on stderr only when stderr is a
-//! terminal and the build has already taken more than a second (indicatif lives here only).
+//! Progress bars: the DWARF name-index build, and the processes of `check --all` and
+//! `vmas --all`. Drawn on stderr only when stderr is a terminal and the work has already
+//! taken more than a second (indicatif lives here only).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,17 +44,72 @@ fn index_bar() -> Option<IndexProgress> {
             return;
         }
         s.bar
-            .get_or_insert_with(|| new_bar(total))
+            .get_or_insert_with(|| new_bar(total, "indexing DWARF", "units"))
             .set_position(done);
     }))
 }
 
-fn new_bar(total: u64) -> indicatif::ProgressBar {
+/// `vmscope: WHAT [=====>   ] DONE/TOTAL UNIT`.
+fn new_bar(total: u64, what: &str, unit: &'static str) -> indicatif::ProgressBar {
     let b = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units")
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {prefix}")
     {
         b.set_style(style.progress_chars("=> "));
     }
-    b.set_message("vmscope: indexing DWARF");
+    b.set_message(format!("vmscope: {what}"));
+    b.set_prefix(unit);
     b
+}
+
+/// Items done out of a known total (`check --all`, `vmas --all`), shown as a bar once the
+/// work has taken a second. Output written while it runs goes through [`Counter::suspend`],
+/// so a line and the bar never share a terminal row. Cleared when dropped, errors included.
+pub struct Counter {
+    label: &'static str,
+    total: u64,
+    started: Instant,
+    /// None until the bar is due; never on a stderr that is not a terminal.
+    bar: Option<indicatif::ProgressBar>,
+    tty: bool,
+}
+
+impl Counter {
+    pub fn new(label: &'static str, total: usize) -> Self {
+        use std::io::IsTerminal;
+        Counter {
+            label,
+            total: total as u64,
+            started: Instant::now(),
+            bar: None,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// `done` items finished.
+    pub fn set(&mut self, done: usize) {
+        if !self.tty || self.started.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let (label, total) = (self.label, self.total);
+        self.bar
+            .get_or_insert_with(|| new_bar(total, label, "processes"))
+            .set_position(done as u64);
+    }
+
+    /// Run `f` (which prints) with the bar hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
 }
