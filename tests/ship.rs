@@ -461,3 +461,63 @@ fn colour_error_label() {
     assert!(always.contains("\x1b["), "{always:?}");
     assert_eq!(strip_sgr(&always), plain);
 }
+
+/// With stderr a terminal, `check --all` and `vmas --all` may draw a progress bar there
+/// (5.10's largest process takes over a second); stdout, a file, gets exactly the bytes a
+/// run without a terminal prints, and the terminal gets nothing but the bar.
+#[test]
+fn progress_stays_off_stdout() {
+    let base = dump_args("5.10");
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [["check", "--all"], ["vmas", "--all"]] {
+        let plain = output(vmscope().args(&base).args(cmd), "vmscope");
+        assert_eq!(plain.status.code(), Some(0), "{cmd:?}: {plain:?}");
+        assert!(plain.stderr.is_empty(), "{cmd:?}: {}", text(&plain.stderr));
+        let file = dir.path().join("out");
+        let line = format!(
+            "{} {} {} >{}",
+            env!("CARGO_BIN_EXE_vmscope"),
+            base.join(" "),
+            cmd.join(" "),
+            file.display()
+        );
+        let tty = output(
+            Command::new("script")
+                .args(["-q", "-e", "-c", &line, "/dev/null"])
+                .env("TERM", "xterm")
+                .env("NO_COLOR", "1"),
+            "script",
+        );
+        assert!(tty.status.success(), "{cmd:?} on a terminal: {tty:?}");
+        assert_eq!(std::fs::read(&file).unwrap(), plain.stdout, "{cmd:?}");
+        let shown = strip_sgr_and_cursor(&text(&tty.stdout));
+        for l in shown.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            assert!(l.starts_with("vmscope: "), "{cmd:?}: terminal showed {l:?}");
+        }
+    }
+}
+
+/// Text with the terminal's control sequences (colour, cursor moves, line clears) and
+/// carriage returns removed.
+fn strip_sgr_and_cursor(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // Parameters, then one final letter.
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -197,7 +197,7 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     let mut stdout = std::io::stdout().lock();
     let mut totals = Totals::default();
     let paint = super::color::stdout();
-    let mut progress = Counter::new("checking", todo.len());
+    let progress = Counter::new("checking", todo.len());
     for (i, (pid, comm, leader, mm)) in todo.into_iter().enumerate() {
         progress.set(i);
         if live && pid == me {

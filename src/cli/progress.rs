@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::debuginfo::{IndexProgress, OpenOptions};
+use indicatif::ProgressDrawTarget;
 
 /// Default DWARF open options with the index progress bar attached.
 pub fn dwarf_options() -> OpenOptions {
@@ -44,14 +45,26 @@ fn index_bar() -> Option<IndexProgress> {
             return;
         }
         s.bar
-            .get_or_insert_with(|| new_bar(total, "indexing DWARF", "units"))
+            .get_or_insert_with(|| {
+                new_bar(
+                    total,
+                    "indexing DWARF",
+                    "units",
+                    ProgressDrawTarget::stderr(),
+                )
+            })
             .set_position(done);
     }))
 }
 
 /// `vmscope: WHAT [=====>   ] DONE/TOTAL UNIT`.
-fn new_bar(total: u64, what: &str, unit: &'static str) -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::new(total);
+fn new_bar(
+    total: u64,
+    what: &str,
+    unit: &'static str,
+    target: ProgressDrawTarget,
+) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) =
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {prefix}")
     {
@@ -63,38 +76,50 @@ fn new_bar(total: u64, what: &str, unit: &'static str) -> indicatif::ProgressBar
 }
 
 /// Items done out of a known total (`check --all`, `vmas --all`), shown as a bar once the
-/// work has taken a second. Output written while it runs goes through [`Counter::suspend`],
-/// so a line and the bar never share a terminal row. Cleared when dropped, errors included.
+/// work has taken a second, even when one item takes longer than that (a thread reveals it).
+/// Output written while it runs goes through [`Counter::suspend`], so a line and the bar
+/// never share a terminal row. Cleared when dropped, errors included.
 pub struct Counter {
-    label: &'static str,
-    total: u64,
-    started: Instant,
-    /// None until the bar is due; never on a stderr that is not a terminal.
+    /// None when stderr is not a terminal.
     bar: Option<indicatif::ProgressBar>,
-    tty: bool,
+    /// Set when the run is over, so a late reveal cannot redraw a cleared bar.
+    over: Arc<Mutex<bool>>,
 }
 
 impl Counter {
-    pub fn new(label: &'static str, total: usize) -> Self {
+    pub fn new(what: &str, total: usize) -> Self {
         use std::io::IsTerminal;
+        let over = Arc::new(Mutex::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Counter { bar: None, over };
+        }
+        let bar = new_bar(
+            total as u64,
+            what,
+            "processes",
+            ProgressDrawTarget::hidden(),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        let (b, o) = (bar.clone(), Arc::clone(&over));
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Ok(over) = o.lock() {
+                if !*over {
+                    b.set_draw_target(ProgressDrawTarget::stderr());
+                }
+            }
+        });
         Counter {
-            label,
-            total: total as u64,
-            started: Instant::now(),
-            bar: None,
-            tty: std::io::stderr().is_terminal(),
+            bar: Some(bar),
+            over,
         }
     }
 
     /// `done` items finished.
-    pub fn set(&mut self, done: usize) {
-        if !self.tty || self.started.elapsed() < Duration::from_secs(1) {
-            return;
+    pub fn set(&self, done: usize) {
+        if let Some(b) = &self.bar {
+            b.set_position(done as u64);
         }
-        let (label, total) = (self.label, self.total);
-        self.bar
-            .get_or_insert_with(|| new_bar(total, label, "processes"))
-            .set_position(done as u64);
     }
 
     /// Run `f` (which prints) with the bar hidden.
@@ -108,6 +133,10 @@ impl Counter {
 
 impl Drop for Counter {
     fn drop(&mut self) {
+        let over = self.over.lock();
+        if let Ok(mut o) = over {
+            *o = true;
+        }
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }

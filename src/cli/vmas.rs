@@ -111,7 +111,7 @@ fn run_all(
         .filter(|(mm, t)| t.idle_cpu.is_none() && seen.insert(*mm))
         .map(|(mm, t)| (t, mm))
         .collect();
-    let mut progress = Counter::new("reading VMAs", tasks.len());
+    let progress = Counter::new("reading VMAs", tasks.len());
     let mut all = Vec::new();
     let mut status = 0;
     for (i, (t, mm)) in tasks.into_iter().enumerate() {
