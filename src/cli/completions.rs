@@ -21,6 +21,15 @@ pub struct CompletionsArgs {
     pub shell: CompletionShell,
 }
 
+/// The command tree without its hidden commands: clap_complete would offer `man` too.
+fn visible_command() -> clap::Command {
+    let full = Cli::command();
+    clap::Command::new("vmscope")
+        .version(super::VERSION)
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+}
+
 pub fn run(a: &CompletionsArgs) -> Result<i32> {
     let shell = match a.shell {
         CompletionShell::Bash => Shell::Bash,
@@ -30,7 +39,7 @@ pub fn run(a: &CompletionsArgs) -> Result<i32> {
     // Generated in memory: clap_complete panics on a failed write, and a reader that
     // closes the pipe early (`| head`) must end the run quietly instead.
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "vmscope", &mut script);
+    clap_complete::generate(shell, &mut visible_command(), "vmscope", &mut script);
     std::io::stdout().lock().write_all(&script)?;
     Ok(0)
 }
