@@ -10,6 +10,7 @@ echo "== [1/2] packages and real-kernel fixtures (kernels, QEMU dumps, oracles)"
 ./fixtures/build-arm64.sh
 ./fixtures/build-source.sh
 ./fixtures/pahole-oracle.sh
+./fixtures/host-tools.sh
 
 echo "== [2/2] tests"
 cargo nextest run --release --no-fail-fast --status-level pass "$@"

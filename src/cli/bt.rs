@@ -99,7 +99,12 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     }
     for t in &traces {
         if let Some(p) = &t.problem {
-            eprintln!("vmscope: warning: pid {} (task {:#x}): {p}", t.pid, t.task);
+            eprintln!(
+                "{} pid {} (task {:#x}): {p}",
+                super::color::warning_prefix(),
+                t.pid,
+                t.task
+            );
         }
     }
     if a.json {

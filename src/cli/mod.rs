@@ -3,10 +3,13 @@
 
 mod bt;
 mod check;
+mod color;
+mod completions;
 mod info;
 mod layout;
 mod list;
 mod log;
+mod man;
 mod print;
 mod progress;
 mod ps;
@@ -22,15 +25,26 @@ mod warn;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// `vmscope --version`: the crate's version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("VMSCOPE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "vmscope",
-    version,
+    version = VERSION,
     about = "Look inside Linux memory management"
 )]
 pub struct Cli {
     #[command(flatten)]
     pub target: target::TargetArgs,
+    /// Colour the output: auto colours a terminal unless NO_COLOR is set
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t, global = true)]
+    pub color: color::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -67,6 +81,11 @@ pub enum Command {
     Vtop(vtop::VtopArgs),
     /// Walk a list_head, hlist_head, rb_root or maple tree, printing chosen fields (crash's `list -s`)
     List(list::ListArgs),
+    /// A shell completion script (bash, zsh or fish) on stdout
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages, one per command, into a directory (scripts/man.sh)
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -144,6 +163,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    color::init(cli.color);
     let t = &cli.target;
     let result = match &cli.command {
         Command::Layout(a) => layout::run(a, t),
@@ -161,13 +181,15 @@ pub fn main() -> i32 {
         Command::Bt(a) => bt::run(a, t),
         Command::Vtop(a) => vtop::run(a, t),
         Command::List(a) => list::run(a, t),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code,
         // `vmscope ... | head` closes the pipe early: that is the reader's choice, not an error.
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("vmscope: error: {}", error_line(&e));
+            eprintln!("{} {}", color::error_prefix(), error_line(&e));
             2
         }
     }

@@ -95,16 +95,17 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         serde_json::to_writer(&mut out, &j)?;
         writeln!(out)?;
     } else {
+        let paint = super::color::stdout();
         let mut s = String::new();
         r::header(task.pid, &task.comm, mm, map_count, &mut s);
         match &tree {
             VmaTree::Maple(m) => {
-                r::maple_dump(m, &mut s);
+                r::maple_dump(m, paint, &mut s);
                 r::maple_summary(m, &mut s);
                 r::maple_diagram(m, a.diagram_lines, &mut s);
             }
             VmaTree::Rb { tree, list } => {
-                r::rb_dump(tree, list, &mut s);
+                r::rb_dump(tree, list, paint, &mut s);
                 r::rb_summary(tree, list, layout.vma_size, &mut s);
                 let rows: Vec<VmacacheRow<'_>> = vmacache
                     .iter()

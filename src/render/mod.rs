@@ -5,6 +5,7 @@ pub mod layout_json;
 pub mod log;
 pub mod pahole;
 pub mod ps;
+pub mod style;
 pub mod table;
 pub mod tree;
 pub mod value;

@@ -567,33 +567,22 @@ pub fn run_in_guest_with(
     }
 }
 
-/// A statically linked release build of vmscope for running inside the guest, built once per
-/// test process into $CARGO_TARGET_DIR (or target/) under x86_64-unknown-linux-gnu/release.
+/// The statically linked release build of vmscope that ships, built once per test binary by
+/// scripts/build-static.sh (the same recipe, and its `file`/`ldd` checks), for running
+/// inside the guest, whose initramfs has no shared libraries.
 pub fn static_vmscope() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| manifest.join("target"));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(manifest)
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .args([
-                    "build",
-                    "--release",
-                    "--bin",
-                    "vmscope",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .status()
-                .unwrap_or_else(|e| panic!("cargo build (static vmscope): {e}"));
-            assert!(status.success(), "static build of vmscope failed");
-            let bin = target_dir.join("x86_64-unknown-linux-gnu/release/vmscope");
-            assert!(bin.is_file(), "no static vmscope at {}", bin.display());
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-static.sh");
+            let out = Command::new(&script)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            assert!(out.status.success(), "{} failed", script.display());
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let bin = PathBuf::from(stdout.lines().last().unwrap_or_default());
+            assert!(bin.is_file(), "no static vmscope at {:?}", bin);
             bin
         })
         .clone()
