@@ -143,7 +143,7 @@ fn closed_pipe_ends_quietly() {
         vec!["completions", "bash"],
         vec!["completions", "zsh"],
         vec!["completions", "fish"],
-        vec!["vtop", "init_task"],
+        vec!["vtop", &start, "--pid", &pid],
         vec![
             "list",
             "init_task.tasks",
