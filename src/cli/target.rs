@@ -154,6 +154,7 @@ impl TargetArgs {
         let opts = LoadOptions {
             cacheline_size,
             dwarf: super::progress::dwarf_options(),
+            btf_base: None,
         };
         Ok(file.load(opts)?)
     }

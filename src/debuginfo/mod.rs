@@ -12,6 +12,7 @@
 //!   `member_offset`, `enumerator_value`) so code works for DWARF and BTF alike.
 
 pub mod btf;
+mod decompress;
 pub mod dwarf;
 pub mod find;
 mod index;

@@ -137,6 +137,9 @@ pub struct LoadOptions {
     /// Cacheline size the BTF model reports (0: the model's default).
     pub cacheline_size: u32,
     pub dwarf: OpenOptions,
+    /// The base of a split `--btf` file (a module's); without it a split file is opened on
+    /// the running kernel's BTF.
+    pub btf_base: Option<PathBuf>,
 }
 
 /// Types of the kernel looked at: DWARF from a vmlinux or BTF.
@@ -150,8 +153,9 @@ impl TypeFile {
     pub fn load(&self, o: LoadOptions) -> Result<KernelTypes, SelectError> {
         match self {
             TypeFile::Dwarf(p) => Ok(KernelTypes::Dwarf(Box::new(TypeDb::open_with(p, o.dwarf)?))),
-            TypeFile::Btf(p) => Ok(KernelTypes::Btf(Box::new(BtfDb::open(
+            TypeFile::Btf(p) => Ok(KernelTypes::Btf(Box::new(open_btf(
                 p,
+                o.btf_base.as_deref(),
                 o.cacheline_size,
             )?))),
             TypeFile::RunningBtf { missing } => {
@@ -164,6 +168,20 @@ impl TypeFile {
             }
             TypeFile::DumpMemory { .. } => Err(SelectError::InDump),
         }
+    }
+}
+
+/// BTF of `path`, split on `base` when given; a split file given alone is opened on the
+/// running kernel's BTF when there is one (as `/sys/kernel/btf/MOD` always is).
+fn open_btf(path: &Path, base: Option<&Path>, cacheline: u32) -> Result<BtfDb, BtfError> {
+    if let Some(base) = base {
+        return BtfDb::open_split(path, base, cacheline);
+    }
+    match BtfDb::open(path, cacheline) {
+        Err(e) if e.needs_base() && path != Path::new(SYS_BTF) && Path::new(SYS_BTF).exists() => {
+            BtfDb::open_split(path, Path::new(SYS_BTF), cacheline)
+        }
+        other => other,
     }
 }
 
