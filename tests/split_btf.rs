@@ -32,7 +32,12 @@ fn kernels_with_modules() -> Vec<(String, PathBuf, Vec<PathBuf>)> {
             let mut mods = Vec::new();
             collect_modules(&mdir, &mut mods);
             mods.sort();
-            assert!(mods.len() > 100, "{}: only {} modules", mdir.display(), mods.len());
+            assert!(
+                mods.len() > 100,
+                "{}: only {} modules",
+                mdir.display(),
+                mods.len()
+            );
             (release, vmlinux, mods)
         })
         .collect()
@@ -43,7 +48,11 @@ fn collect_modules(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.expect("dir entry").path();
         if p.is_dir() {
             collect_modules(&p, out);
-        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".ko")) {
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains(".ko"))
+        {
             out.push(p);
         }
     }
@@ -139,7 +148,11 @@ fn every_module_prints_as_pahole_with_btf_base() {
                 ));
             }
             (!got.status.success() || w != g).then(|| {
-                format!("{} ({release}): {} {err}", m.display(), first_difference(&w, &g))
+                format!(
+                    "{} ({release}): {} {err}",
+                    m.display(),
+                    first_difference(&w, &g)
+                )
             })
         }));
         // A module without .BTF (5.10 has no CONFIG_DEBUG_INFO_BTF_MODULES) is refused in
@@ -158,7 +171,12 @@ fn every_module_prints_as_pahole_with_btf_base() {
         started.elapsed().as_secs_f64()
     );
     assert!(with_btf > 500, "only {with_btf} modules with .BTF");
-    assert!(failures.is_empty(), "{} modules differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} modules differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The modules tested compressed: a spread of the 6.1 package (sizes small to large).
@@ -215,7 +233,10 @@ fn split_btf_without_its_base_says_so() {
     let e = vmscope::debuginfo::btf::Btf::open(&sample[0]).expect_err("split BTF alone");
     assert!(e.needs_base(), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("split BTF") && msg.contains("--btf-base"), "{msg}");
+    assert!(
+        msg.contains("split BTF") && msg.contains("--btf-base"),
+        "{msg}"
+    );
     assert!(msg.contains(&sample[0].display().to_string()), "{msg}");
 }
 
@@ -231,7 +252,13 @@ fn split_btf_on_the_wrong_base_is_one_line_exit_2() {
         for m in &sample {
             let got = vmscope_split(m, wrong, &[]);
             let err = String::from_utf8_lossy(&got.stderr);
-            assert_eq!(got.status.code(), Some(2), "{} on {}: {err}", m.display(), wrong.display());
+            assert_eq!(
+                got.status.code(),
+                Some(2),
+                "{} on {}: {err}",
+                m.display(),
+                wrong.display()
+            );
             assert_eq!(err.lines().count(), 1, "{err}");
             assert!(err.contains(&m.display().to_string()), "{err}");
             assert!(err.contains(&wrong.display().to_string()), "{err}");
@@ -257,7 +284,12 @@ fn module_types_by_name_match_pahole() {
             .stdout
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty() && !base.contains(l))
-            .filter_map(|l| String::from_utf8_lossy(l).split('\t').next().map(String::from))
+            .filter_map(|l| {
+                String::from_utf8_lossy(l)
+                    .split('\t')
+                    .next()
+                    .map(String::from)
+            })
             .collect();
         if own.is_empty() {
             return None;

@@ -90,6 +90,7 @@ fn running_types(a: &LayoutArgs, t: &TargetArgs) -> Result<(KernelTypes, TypeFil
         btf: t.btf.as_deref(),
         dump: false,
         running_release: release.as_deref(),
+        running_build_id: None,
         dump_kernel: None,
         debug_roots: &[],
     })?;

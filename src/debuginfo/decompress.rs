@@ -44,11 +44,12 @@ impl Compression {
             limit,
         };
         match self {
-            Compression::Xz => lzma_rs::xz_decompress(&mut &input[..], &mut out)
-                .map_err(|e| match e {
+            Compression::Xz => {
+                lzma_rs::xz_decompress(&mut &input[..], &mut out).map_err(|e| match e {
                     lzma_rs::error::Error::IoError(e) => e,
                     other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
-                })?,
+                })?
+            }
             Compression::Zstd => {
                 let mut dec = ruzstd::StreamingDecoder::new(input)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
@@ -109,8 +110,12 @@ mod tests {
         assert!(Compression::Xz.decompress(&xz, 100).is_err());
         assert!(Compression::Gzip.decompress(&gz, 100).is_err());
         // Truncated input is an error, not a panic.
-        assert!(Compression::Xz.decompress(&xz[..xz.len() / 2], 1 << 20).is_err());
-        assert!(Compression::Gzip.decompress(&gz[..gz.len() / 2], 1 << 20).is_err());
+        assert!(Compression::Xz
+            .decompress(&xz[..xz.len() / 2], 1 << 20)
+            .is_err());
+        assert!(Compression::Gzip
+            .decompress(&gz[..gz.len() / 2], 1 << 20)
+            .is_err());
         assert_eq!(Compression::sniff(b"\x7fELF"), None);
     }
 }

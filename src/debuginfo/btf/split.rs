@@ -57,7 +57,10 @@ pub fn merge(base: &[u8], split: &[u8]) -> Result<(Vec<u8>, SplitLayout), BtfErr
     }
     let part = |data: &[u8], r: Range<u64>| data[r.start as usize..r.end as usize].to_vec();
     let (bt, st) = (part(base, bh.types_range()), part(split, sh.types_range()));
-    let (bs, ss) = (part(base, bh.strings_range()), part(split, sh.strings_range()));
+    let (bs, ss) = (
+        part(base, bh.strings_range()),
+        part(split, sh.strings_range()),
+    );
     const HDR: usize = super::header::BTF_HEADER_MIN_LEN;
     let types_len = bt.len() + st.len();
     let strs_len = bs.len() + ss.len();
