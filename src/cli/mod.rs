@@ -6,6 +6,7 @@ mod check;
 mod info;
 mod layout;
 mod log;
+mod modules;
 mod print;
 mod progress;
 mod ps;
@@ -61,6 +62,8 @@ pub enum Command {
     Log(log::LogArgs),
     /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
     Bt(bt::BtArgs),
+    /// Loaded modules: name, address, size, BTF, taints (like lsmod)
+    Modules(modules::ModulesArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -149,6 +152,7 @@ pub fn main() -> i32 {
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
         Command::Sym(a) => sym::run(a, t),
+        Command::Modules(a) => modules::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
         Command::Log(a) => log::run(a, t),
