@@ -20,6 +20,7 @@ struct DrgnModule {
 #[derive(Deserialize, Debug)]
 struct Row {
     name: String,
+    module: String,
     address: String,
     size: u64,
     btf_size: Option<u64>,
@@ -137,5 +138,64 @@ fn modules_match_drgn_and_the_loaded_ko_files() {
             let saved_btf = std::fs::read(saved.join(format!("{}.btf", r.name))).ok();
             assert_eq!(saved_btf, section, "{}: {} BTF bytes", d.name, r.name);
         }
+    }
+}
+
+/// `show --module`: a module's own struct from its BTF in the dump (6.1, dump only), laid out
+/// as pahole lays it out from the .ko on the vmlinux's BTF; base types through the module's
+/// BTF show as they do without it.
+#[test]
+fn show_reads_module_types_from_the_dump() {
+    let d = common::dump("6.1");
+    let home = tempfile::tempdir().unwrap();
+    let core = d.dir.join("kdump-zstd");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
+            .args(args)
+            .arg("--core")
+            .arg(&core)
+            .env("HOME", home.path())
+            .env_remove("VMSCOPE_DEBUG_DIRS")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let rows: Vec<Row> = serde_json::from_str(&run(&["modules", "--json"])).unwrap();
+    let m = rows
+        .iter()
+        .find(|r| r.name == "qemu_fw_cfg")
+        .expect("qemu_fw_cfg loaded");
+    let module_addr = m.module.clone();
+    let with = run(&["show", "--module", "qemu_fw_cfg", "module", &module_addr]);
+    let without = run(&["show", "module", &module_addr]);
+    assert_eq!(with, without);
+
+    let ko = d.vmlinux.parent().unwrap().join("modules/qemu_fw_cfg.ko");
+    let pahole = Command::new("pahole")
+        .args(["-F", "btf", "--btf_base"])
+        .arg(&d.vmlinux)
+        .args(["-C", "fw_cfg_sysfs_entry"])
+        .arg(&ko)
+        .output()
+        .expect("pahole");
+    let want = String::from_utf8(pahole.stdout).unwrap();
+    assert!(want.contains("struct fw_cfg_sysfs_entry {"), "{want}");
+    let shown = run(&[
+        "show",
+        "--module",
+        "qemu_fw_cfg",
+        "fw_cfg_sysfs_entry",
+        &module_addr,
+    ]);
+    // Each of pahole's lines starts the matching line of `show` (which adds the value).
+    let got: Vec<&str> = shown.lines().skip(1).collect();
+    assert_eq!(got.len(), want.lines().count(), "{shown}");
+    for (w, g) in want.lines().zip(&got) {
+        assert!(g.starts_with(w), "pahole {w:?}\nshow   {g:?}");
     }
 }

@@ -2,9 +2,11 @@
 //! name, address, size, whether their BTF is registered, taints.
 
 use super::target::TargetArgs;
+use crate::debuginfo::btf::{Btf, BtfDb};
+use crate::debuginfo::KernelTypes;
 use crate::kernel::modules::ModuleOffsets;
 use crate::render::modules::{table, ModuleRow};
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use std::io::Write as _;
 
@@ -42,4 +44,34 @@ pub fn run(a: &ModulesArgs, t: &TargetArgs) -> Result<i32> {
             .write_all(table(&rows).as_bytes())?;
     }
     Ok(0)
+}
+
+/// The types of loaded module `name`: its registered BTF, split on the kernel's BTF (the
+/// dump's own, or the `.BTF` of the vmlinux whose DWARF `types` came from).
+pub fn module_types(
+    k: &crate::kernel::Kernel,
+    types: &KernelTypes,
+    t: &TargetArgs,
+    name: &str,
+) -> Result<BtfDb> {
+    let offsets = ModuleOffsets::probe(types)?;
+    let modules = k.modules(&offsets)?;
+    let m = modules
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| anyhow!("no loaded module named '{name}'"))?;
+    let split = k
+        .module_btf_bytes(m)?
+        .ok_or_else(|| anyhow!("module {name} has no registered BTF"))?;
+    let from_file;
+    let base = match types {
+        KernelTypes::Btf(db) => db.btf().bytes(),
+        KernelTypes::Dwarf(_) => {
+            from_file = Btf::open(std::path::Path::new(&t.types_path()))?;
+            from_file.bytes()
+        }
+    };
+    let btf = Btf::from_split_bytes(base, &split, "the kernel's BTF")
+        .with_context(|| format!("module {name}'s BTF at {:#x}", m.btf.map_or(0, |b| b.0)))?;
+    Ok(BtfDb::new(btf, crate::debuginfo::btf::DEFAULT_CACHELINE))
 }

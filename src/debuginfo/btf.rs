@@ -106,6 +106,22 @@ impl Btf {
         Ok(btf)
     }
 
+    /// Split BTF held in memory (a loaded module's, read from a dump or /proc/kcore) on
+    /// the base BTF `base` (the kernel's), checked as [`Btf::open_split`] checks a file.
+    pub fn from_split_bytes(base: &[u8], split: &[u8], what: &str) -> Result<Btf, BtfError> {
+        let (merged, layout) = split::merge(base, split)?;
+        let mut btf = Btf::from_blob(Blob::Owned(merged), None).map_err(|e| layout.to_split(e))?;
+        btf.check_base(&layout, what)
+            .map_err(|e| layout.to_split(e))?;
+        btf.split = Some(layout);
+        Ok(btf)
+    }
+
+    /// The raw BTF bytes (for split BTF: base and split merged).
+    pub fn bytes(&self) -> &[u8] {
+        self.blob.bytes()
+    }
+
     /// A split BTF names base strings by their offsets in the base's string section; on the
     /// base it was built on each lands at the start of a string. On another base nearly every
     /// such offset lands inside one, which no libbpf- or pahole-written BTF does.
