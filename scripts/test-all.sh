@@ -11,6 +11,7 @@ echo "== [1/2] packages and real-kernel fixtures (kernels, QEMU dumps, oracles)"
 ./fixtures/build-source.sh
 ./fixtures/pahole-oracle.sh
 ./fixtures/host-tools.sh
+./fixtures/modules.sh
 
 echo "== [2/2] tests"
 cargo nextest run --release --no-fail-fast --status-level pass "$@"

@@ -140,6 +140,7 @@ fn closed_pipe_ends_quietly() {
         vec!["log"],
         vec!["log", "--json"],
         vec!["bt", "--all", "--full"],
+        vec!["modules"],
         vec!["completions", "bash"],
         vec!["completions", "zsh"],
         vec!["completions", "fish"],

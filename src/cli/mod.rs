@@ -10,6 +10,7 @@ mod layout;
 mod list;
 mod log;
 mod man;
+mod modules;
 mod print;
 mod progress;
 mod ps;
@@ -86,6 +87,8 @@ pub enum Command {
     /// Write the man pages, one per command, into a directory (scripts/man.sh)
     #[command(hide = true)]
     Man(man::ManArgs),
+    /// Loaded modules: name, address, size, BTF, taints (like lsmod)
+    Modules(modules::ModulesArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -175,6 +178,7 @@ pub fn main() -> i32 {
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
         Command::Sym(a) => sym::run(a, t),
+        Command::Modules(a) => modules::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
         Command::Log(a) => log::run(a, t),

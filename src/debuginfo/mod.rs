@@ -13,6 +13,7 @@
 
 pub mod btf;
 pub mod cfi;
+mod decompress;
 pub mod dwarf;
 pub mod find;
 mod index;

@@ -12,6 +12,7 @@ pub mod in_dump;
 pub mod kallsyms;
 pub mod live;
 pub mod mm;
+pub mod module_syms;
 pub mod modules;
 pub mod offsets;
 pub mod orc;

@@ -1,232 +1,253 @@
-//! Symbols of loaded modules, from the ELF symbol table each module keeps in memory for
-//! kallsyms: `struct module` on the `modules` list, its `kallsyms` (`struct
-//! mod_kallsyms`: `symtab`, `num_symtab`, `strtab`). Before 4.5 (commit 8244062ef1e5,
-//! "modules: fix longstanding /proc/kallsyms vs module insertion race.") the three
-//! members sat in `struct module` itself; both layouts are probed from the types.
+//! Loaded modules, as `lsmod` and /proc/modules show them: the `modules` list of
+//! `struct module`, each with its name, where its core is mapped and how big it is,
+//! its taint flags, and whether its BTF is registered (the `btf_modules` list of
+//! kernel/bpf/btf.c: `module.btf_data` itself is cleared once the module is initialised).
+//! Layouts are probed: `core_layout` (before 6.4) or the `mem[]` regions (6.4+).
+//! Both walks are bounded and detect cycles.
 
-use super::offsets::{field, probe, Field, TypeLookup};
+use super::offsets::{field, need, probe, Field, TypeLookup};
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::Memory;
 
-/// `Elf64_Sym`: st_name (u32), st_info, st_other, st_shndx (u16), st_value, st_size.
-const ELF64_SYM_SIZE: usize = 24;
-/// Bounds: modules on the list, symbols per module, bytes of one name.
-const MAX_MODULES: usize = 4096;
-const MAX_SYMS: u64 = 1 << 20;
-const MAX_NAME: usize = 512;
+/// A module's BTF is a few hundred KB at most; a larger size is a corrupt `struct btf`.
+const MAX_MODULE_BTF: u64 = 64 << 20;
 
-/// One symbol of a module.
+/// One loaded module.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleSymbol {
+pub struct Module {
     pub name: String,
+    /// Address of `struct module`.
     pub addr: u64,
+    /// Start of the core (text) mapping, as /proc/modules shows it.
+    pub base: u64,
+    /// Bytes mapped for the module, as /proc/modules counts them.
     pub size: u64,
-    /// Index into [`ModuleSymbols::modules`].
-    pub module: usize,
+    /// Taint letters (`module.taints`), in bit order.
+    pub taints: String,
+    /// The module's registered BTF: address and size of its data, if any.
+    pub btf: Option<(u64, u64)>,
 }
 
-/// Every loaded module's symbols, sorted by address.
-#[derive(Debug, Clone, Default)]
-pub struct ModuleSymbols {
-    pub modules: Vec<String>,
-    /// In each module's symbol table order, modules in list order.
-    pub symbols: Vec<ModuleSymbol>,
-    by_addr: Vec<usize>,
+/// Where a module's memory is described.
+#[derive(Debug, Clone, Copy)]
+enum Regions {
+    /// `core_layout.{base,size}` plus `init_layout.size` (before 6.4).
+    Layouts {
+        base: u64,
+        size: Field,
+        init_size: Option<Field>,
+    },
+    /// `mem[]` of `struct module_memory {base, size, ...}` (6.4+): the text region's base,
+    /// and the sizes summed.
+    Mem {
+        at: u64,
+        count: u64,
+        stride: u64,
+        base: u64,
+        size: Field,
+    },
 }
 
-impl ModuleSymbols {
-    /// The symbol covering `addr`: (name, offset, size, module).
-    pub fn symbolize(&self, addr: u64) -> Option<(&str, u64, u64, &str)> {
-        let i = self
-            .by_addr
-            .partition_point(|&i| self.symbols[i].addr <= addr);
-        // Nested or zero-sized symbols: the nearest start whose extent covers addr.
-        let s = self.by_addr[..i]
-            .iter()
-            .rev()
-            .take(16)
-            .map(|&i| &self.symbols[i])
-            .find(|s| addr < s.addr.saturating_add(s.size))?;
-        let module = self.modules.get(s.module)?;
-        Some((&s.name, addr - s.addr, s.size, module))
-    }
+/// Offsets of the `btf_modules` walk.
+#[derive(Debug, Clone, Copy)]
+struct BtfModules {
+    list: u64,
+    module: u64,
+    btf: u64,
+    data: u64,
+    data_size: Field,
 }
 
-/// Member offsets of the module list and the symbol tables.
-struct ModuleLayout {
-    list: Field,
+/// Member offsets the module walk needs, probed from the types.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleOffsets {
+    list: u64,
     name: Field,
-    /// `module.kallsyms` (a pointer) when present; else the members are in the module.
-    kallsyms: Option<Field>,
-    symtab: Field,
-    num_symtab: Field,
-    strtab: Field,
+    taints: Option<Field>,
+    regions: Regions,
+    btf: Option<BtfModules>,
 }
 
-impl ModuleLayout {
-    fn probe(t: &dyn TypeLookup) -> Result<ModuleLayout, KernelError> {
-        let kallsyms = probe(t, "module", "kallsyms");
-        let holder = if kallsyms.is_some() {
-            "mod_kallsyms"
-        } else {
-            "module"
+impl ModuleOffsets {
+    pub fn probe(t: &dyn TypeLookup) -> Result<ModuleOffsets, KernelError> {
+        let regions = match probe(t, "module", "core_layout.base") {
+            Some(base) => Regions::Layouts {
+                base: base.offset,
+                size: field(t, "module", "core_layout.size")?,
+                init_size: probe(t, "module", "init_layout.size"),
+            },
+            None => {
+                let mem = field(t, "module", "mem")?;
+                let stride = super::offsets::need_size(t, "module_memory")?.max(1);
+                Regions::Mem {
+                    at: mem.offset,
+                    count: mem.size / stride,
+                    stride,
+                    base: need(t, "module_memory", "base")?,
+                    size: field(t, "module_memory", "size")?,
+                }
+            }
         };
-        Ok(ModuleLayout {
-            list: field(t, "module", "list")?,
+        let btf = (|| {
+            Some(BtfModules {
+                list: probe(t, "btf_module", "list")?.offset,
+                module: probe(t, "btf_module", "module")?.offset,
+                btf: probe(t, "btf_module", "btf")?.offset,
+                data: probe(t, "btf", "data")?.offset,
+                data_size: probe(t, "btf", "data_size")?,
+            })
+        })();
+        Ok(ModuleOffsets {
+            list: need(t, "module", "list")?,
             name: field(t, "module", "name")?,
-            kallsyms,
-            symtab: field(t, holder, "symtab")?,
-            num_symtab: field(t, holder, "num_symtab")?,
-            strtab: field(t, holder, "strtab")?,
+            taints: probe(t, "module", "taints"),
+            regions,
+            btf,
         })
     }
 }
 
+/// Taint letters by bit, as the kernel's `taint_flags` table names them.
+const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTN";
+
+fn taint_letters(bits: u64) -> String {
+    TAINT_LETTERS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, &c)| c as char)
+        .collect()
+}
+
 impl Kernel {
-    /// The symbols of every module on the `modules` list. A module whose table cannot be
-    /// read is skipped and named in the returned warnings.
-    pub fn module_symbols(
-        &self,
-        t: &dyn TypeLookup,
-    ) -> Result<(ModuleSymbols, Vec<String>), KernelError> {
-        let l = ModuleLayout::probe(t)?;
+    /// Every module on the `modules` list, in list order (newest first, as lsmod).
+    pub fn modules(&self, o: &ModuleOffsets) -> Result<Vec<Module>, KernelError> {
         let head = self.syms.require("modules")?;
-        let mut out = ModuleSymbols::default();
-        let mut warnings = Vec::new();
-        let mut node = self.mem.read_u64(head).ctx(|| "modules.next".into())?;
-        while node != head {
-            if out.modules.len() >= MAX_MODULES {
-                warnings.push(format!(
-                    "more than {MAX_MODULES} modules, the rest left out"
-                ));
-                break;
-            }
-            let module = node.wrapping_sub(l.list.offset);
-            let name = self.module_name(&l, module)?;
-            let index = out.modules.len();
-            match self.read_module_symbols(&l, module, index) {
-                Ok(syms) => out.symbols.extend(syms),
-                Err(e) => warnings.push(format!("module {name} ({module:#x}): {e}")),
-            }
-            out.modules.push(name);
-            node = self
-                .mem
-                .read_u64(node)
-                .ctx(|| format!("module {module:#x} list.next"))?;
-        }
-        let mut by_addr: Vec<usize> = (0..out.symbols.len()).collect();
-        by_addr.sort_by_key(|&i| out.symbols[i].addr);
-        out.by_addr = by_addr;
-        Ok((out, warnings))
-    }
-
-    fn module_name(&self, l: &ModuleLayout, module: u64) -> Result<String, KernelError> {
-        let at = module + l.name.offset;
-        let b = self
-            .mem
-            .read_vec(at, l.name.size as usize)
-            .ctx(|| format!("module {module:#x} name"))?;
-        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        Ok(String::from_utf8_lossy(&b[..end]).into_owned())
-    }
-
-    fn read_module_symbols(
-        &self,
-        l: &ModuleLayout,
-        module: u64,
-        index: usize,
-    ) -> Result<Vec<ModuleSymbol>, KernelError> {
-        let holder = match l.kallsyms {
-            Some(f) => self
-                .mem
-                .read_u64(module + f.offset)
-                .ctx(|| "module.kallsyms".into())?,
-            None => module,
-        };
-        let symtab = self
-            .mem
-            .read_u64(holder + l.symtab.offset)
-            .ctx(|| "symtab".into())?;
-        let strtab = self
-            .mem
-            .read_u64(holder + l.strtab.offset)
-            .ctx(|| "strtab".into())?;
-        let num = self.read_uint(holder + l.num_symtab.offset, l.num_symtab.size)?;
-        if num > MAX_SYMS {
-            return Err(KernelError::Walk {
-                what: "module symbol table".into(),
-                addr: symtab,
-                why: format!("num_symtab {num}"),
-            });
-        }
-        let table = self
-            .mem
-            .read_vec(symtab, num as usize * ELF64_SYM_SIZE)
-            .ctx(|| format!("symtab at {symtab:#x}"))?;
+        let btf = self.module_btfs(o)?;
         let mut out = Vec::new();
-        for e in table.chunks_exact(ELF64_SYM_SIZE) {
-            let u32_at = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
-            let u64_at = |o: usize| u64::from(u32_at(o)) | u64::from(u32_at(o + 4)) << 32;
-            let st_name = u32_at(0);
-            if st_name == 0 {
-                continue;
-            }
-            let at = strtab.wrapping_add(u64::from(st_name));
-            let name = super::vma::read_cstr(&self.mem, at, MAX_NAME, "module symbol name")
-                .map_err(|e| KernelError::Walk {
-                    what: "module symbol name".into(),
-                    addr: at,
-                    why: e.to_string(),
-                })?;
-            out.push(ModuleSymbol {
-                name: String::from_utf8_lossy(&name).into_owned(),
-                addr: u64_at(8),
-                size: u64_at(16),
-                module: index,
-            });
+        for node in self.list_nodes(head, "modules")? {
+            out.push(self.module_at(node.wrapping_sub(o.list), o, &btf)?);
         }
         Ok(out)
     }
 
-    /// An unsigned integer member of 4 or 8 bytes.
-    fn read_uint(&self, addr: u64, size: u64) -> Result<u64, KernelError> {
-        let v = if size == 8 {
-            self.mem.read_u64(addr)
-        } else {
-            self.mem.read_u32(addr).map(u64::from)
+    /// `struct module` address -> (BTF data address, size), from `btf_modules`.
+    fn module_btfs(&self, o: &ModuleOffsets) -> Result<Vec<(u64, u64, u64)>, KernelError> {
+        let (Some(b), Some(head)) = (o.btf, self.syms.address("btf_modules")) else {
+            return Ok(Vec::new());
         };
-        v.ctx(|| format!("num_symtab at {addr:#x}"))
+        let mut out = Vec::new();
+        for node in self.list_nodes(head, "btf_modules")? {
+            let entry = node.wrapping_sub(b.list);
+            let read = |at: u64, what: &str| {
+                self.mem
+                    .read_u64(at)
+                    .ctx(|| format!("btf_module {entry:#x} {what}"))
+            };
+            let module = read(entry.wrapping_add(b.module), "module")?;
+            let btf = read(entry.wrapping_add(b.btf), "btf")?;
+            let data = read(btf.wrapping_add(b.data), "btf data")?;
+            let size = self.read_uint(btf.wrapping_add(b.data_size.offset), b.data_size.size)?;
+            if size > MAX_MODULE_BTF {
+                return Err(KernelError::Walk {
+                    what: "struct btf".into(),
+                    addr: btf,
+                    why: format!("data_size {size} is larger than any module's BTF"),
+                });
+            }
+            out.push((module, data, size));
+        }
+        Ok(out)
+    }
+
+    /// An unsigned little-endian integer member of up to 8 bytes.
+    pub(super) fn read_uint(&self, addr: u64, size: u64) -> Result<u64, KernelError> {
+        let bytes = self
+            .mem
+            .read_vec(addr, size.min(8) as usize)
+            .ctx(|| format!("integer at {addr:#x}"))?;
+        let mut b = [0u8; 8];
+        b[..bytes.len()].copy_from_slice(&bytes);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn module_at(
+        &self,
+        m: u64,
+        o: &ModuleOffsets,
+        btfs: &[(u64, u64, u64)],
+    ) -> Result<Module, KernelError> {
+        let raw = self
+            .mem
+            .read_vec(m.wrapping_add(o.name.offset), o.name.size as usize)
+            .ctx(|| format!("module {m:#x} name"))?;
+        let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or(&[])).into();
+        let (base, size) = match o.regions {
+            Regions::Layouts {
+                base,
+                size,
+                init_size,
+            } => {
+                let b = self.read_uint(m.wrapping_add(base), 8)?;
+                let mut s = self.read_uint(m.wrapping_add(size.offset), size.size)?;
+                if let Some(i) = init_size {
+                    s += self.read_uint(m.wrapping_add(i.offset), i.size)?;
+                }
+                (b, s)
+            }
+            Regions::Mem {
+                at,
+                count,
+                stride,
+                base,
+                size,
+            } => {
+                let region = |i: u64| m.wrapping_add(at + i * stride);
+                let b = self.read_uint(region(0).wrapping_add(base), 8)?;
+                let mut s = 0u64;
+                for i in 0..count {
+                    s += self.read_uint(region(i).wrapping_add(size.offset), size.size)?;
+                }
+                (b, s)
+            }
+        };
+        let taints = match o.taints {
+            Some(t) => taint_letters(self.read_uint(m.wrapping_add(t.offset), t.size)?),
+            None => String::new(),
+        };
+        let btf = btfs
+            .iter()
+            .find(|(module, _, _)| *module == m)
+            .map(|&(_, data, size)| (data, size));
+        Ok(Module {
+            name,
+            addr: m,
+            base,
+            size,
+            taints,
+            btf,
+        })
+    }
+
+    /// The bytes of a module's registered BTF (split on the kernel's).
+    pub fn module_btf_bytes(&self, m: &Module) -> Result<Option<Vec<u8>>, KernelError> {
+        let Some((data, size)) = m.btf else {
+            return Ok(None);
+        };
+        self.mem
+            .read_vec(data, size as usize)
+            .ctx(|| format!("module {} BTF [{data:#x}, +{size:#x})", m.name))
+            .map(Some)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn sym(name: &str, addr: u64, size: u64) -> ModuleSymbol {
-        ModuleSymbol {
-            name: name.into(),
-            addr,
-            size,
-            module: 0,
-        }
-    }
-
     #[test]
-    fn symbolizes_within_a_symbols_extent_only() {
-        let symbols = vec![
-            sym("b", 0x2000, 0x10),
-            sym("a", 0x1000, 0x20),
-            sym("note", 0x1010, 0),
-        ];
-        let m = ModuleSymbols {
-            modules: vec!["m".into()],
-            by_addr: vec![1, 2, 0],
-            symbols,
-        };
-        assert_eq!(m.symbolize(0x1018), Some(("a", 0x18, 0x20, "m")));
-        assert_eq!(m.symbolize(0x2000), Some(("b", 0, 0x10, "m")));
-        assert_eq!(m.symbolize(0x1020), None);
-        assert_eq!(m.symbolize(0x0fff), None);
+    fn taint_letters_follow_the_kernel_table() {
+        assert_eq!(super::taint_letters(0), "");
+        // TAINT_OOT_MODULE (12) and TAINT_UNSIGNED_MODULE (13): lsmod's "(OE)".
+        assert_eq!(super::taint_letters((1 << 12) | (1 << 13)), "OE");
+        assert_eq!(super::taint_letters(1), "P");
     }
 }

@@ -3,6 +3,7 @@ pub mod bt;
 pub mod check;
 pub mod layout_json;
 pub mod log;
+pub mod modules;
 pub mod pahole;
 pub mod ps;
 pub mod style;

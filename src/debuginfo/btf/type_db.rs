@@ -93,6 +93,11 @@ impl BtfDb {
         Ok(BtfDb::new(Btf::open(path)?, cacheline_size))
     }
 
+    /// Open split BTF (a module's) on its base; see [`Btf::open_split`].
+    pub fn open_split(path: &Path, base: &Path, cacheline_size: u32) -> Result<BtfDb, BtfError> {
+        Ok(BtfDb::new(Btf::open_split(path, base)?, cacheline_size))
+    }
+
     pub fn new(btf: Btf, cacheline_size: u32) -> BtfDb {
         let types = (0..btf.type_count()).map(|_| OnceLock::new()).collect();
         let cacheline_size = if cacheline_size == 0 {

@@ -4,7 +4,7 @@
 pub mod regs;
 pub mod unwind;
 
-use super::modules::ModuleSymbols;
+use super::module_syms::ModuleSymbols;
 use super::offsets::{field, need_size, Field, TypeLookup};
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
