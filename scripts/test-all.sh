@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 echo "== [1/2] packages and real-kernel fixtures (kernels, QEMU dumps, oracles)"
 ./fixtures/build.sh
 ./fixtures/build-crash.sh
+./fixtures/test-packages.sh
 
 echo "== [2/2] tests"
 cargo nextest run --release --no-fail-fast --status-level pass "$@"

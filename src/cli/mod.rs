@@ -6,6 +6,7 @@ mod check;
 mod info;
 mod layout;
 mod log;
+mod picture;
 mod print;
 mod progress;
 mod ps;

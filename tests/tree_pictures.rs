@@ -1,0 +1,228 @@
+//! `tree --svg` / `tree --dot` on the fixture dumps (5.10 rb-tree, 6.1 maple tree),
+//! against the guest's own /proc/PID/maps (every VMA once, with its range and
+//! permissions), `tree --json` (every node once), Graphviz's `dot` (accepts the DOT
+//! and keeps its ids) and an in-process render (the picture is not blank).
+
+mod common;
+
+use common::{parse_maps, run_vmscope, DumpFixture, MapsLine};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// One picture element with an id: its id and the text of its `<text>` children.
+struct Element {
+    id: String,
+    texts: Vec<String>,
+}
+
+fn elements(svg: &str) -> Vec<Element> {
+    // Graphviz's SVG starts with a DOCTYPE; ours has none.
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc =
+        roxmltree::Document::parse_with_options(svg, opt).expect("the SVG is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter_map(|n| {
+            let id = n.attribute("id")?.to_string();
+            let texts = n
+                .children()
+                .filter(|c| c.has_tag_name("text"))
+                .map(|c| c.text().unwrap_or("").to_string())
+                .collect();
+            Some(Element { id, texts })
+        })
+        .collect()
+}
+
+/// Ids starting with `prefix`, each asserted unique.
+fn ids<'a>(els: &'a [Element], prefix: &str) -> BTreeMap<&'a str, &'a Element> {
+    let mut m = BTreeMap::new();
+    for e in els.iter().filter(|e| e.id.starts_with(prefix)) {
+        assert!(m.insert(e.id.as_str(), e).is_none(), "id {} twice", e.id);
+    }
+    m
+}
+
+/// The guest's maps minus the gate VMA ([vsyscall] is no tree entry).
+fn maps_of(d: &DumpFixture, pid: i32) -> Vec<MapsLine> {
+    let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
+    parse_maps(&text)
+        .into_iter()
+        .filter(|l| l.path != "[vsyscall]")
+        .collect()
+}
+
+fn core_args(d: &DumpFixture) -> Vec<String> {
+    vec![
+        "--core".into(),
+        d.dir.join("elf.core").display().to_string(),
+        "--vmlinux".into(),
+        d.vmlinux.display().to_string(),
+    ]
+}
+
+/// Runs `tree PID` with `extra` args; returns (svg, dot) text and the wall time.
+fn pictures(d: &DumpFixture, pid: i32, extra: &[&str], dir: &Path) -> (String, String, Duration) {
+    let svg = dir.join(format!("{}-{pid}.svg", d.name));
+    let dot = dir.join(format!("{}-{pid}.dot", d.name));
+    let mut args = core_args(d);
+    args.extend(["tree".into(), pid.to_string(), "--svg".into()]);
+    args.push(svg.display().to_string());
+    args.push("--dot".into());
+    args.push(dot.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = Instant::now();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    let took = t.elapsed();
+    assert_eq!(code, 0, "tree {pid} on {}: {err}", d.name);
+    assert!(out.is_empty(), "a picture run prints no text: {out}");
+    (common::read_text(&svg), common::read_text(&dot), took)
+}
+
+/// Node addresses of the tree as `tree --json` reports them.
+fn json_nodes(d: &DumpFixture, pid: i32) -> Vec<String> {
+    let mut args = core_args(d);
+    args.extend(["tree".into(), pid.to_string(), "--json".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("tree --json");
+    let (list, key) = match v["kind"].as_str() {
+        Some("maple") => (&v["maple"]["nodes"], "addr"),
+        _ => (&v["rb"]["nodes"], "node"),
+    };
+    list.as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n[key].as_str().expect("address").to_string())
+        .collect()
+}
+
+/// The range a VMA box shows: the last word of its first line.
+fn range_of(e: &Element) -> &str {
+    let first = e.texts.first().map(String::as_str).unwrap_or("");
+    first.split_whitespace().last().unwrap_or("")
+}
+
+/// Every VMA of maps exactly once with its range and permissions, every node once.
+fn check_whole(svg: &str, maps: &[MapsLine], nodes: &[String], what: &str) {
+    let els = elements(svg);
+    let vmas = ids(&els, "vma-0x");
+    let mut want: Vec<String> = maps
+        .iter()
+        .map(|l| format!("{:08x}-{:08x} {}", l.start, l.end, l.perms))
+        .collect();
+    let mut got: Vec<String> = vmas
+        .values()
+        .map(|e| {
+            let perms = e
+                .texts
+                .get(1)
+                .and_then(|t| t.split_whitespace().next())
+                .unwrap_or("");
+            format!("{} {perms}", range_of(e))
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{what}: VMA boxes vs /proc/PID/maps");
+    let drawn: BTreeSet<String> = ids(&els, "node-0x")
+        .keys()
+        .map(|k| k[5..].to_string())
+        .collect();
+    let walked: BTreeSet<String> = nodes.iter().cloned().collect();
+    assert_eq!(
+        walked.len(),
+        nodes.len(),
+        "{what}: tree --json repeats a node"
+    );
+    assert_eq!(drawn, walked, "{what}: node boxes vs tree --json");
+    assert!(
+        ids(&els, "fold-").is_empty(),
+        "{what}: a whole picture folds nothing"
+    );
+}
+
+/// Graphviz accepts the DOT, and its SVG carries the same node and VMA ids.
+fn check_dot(dot: &str, svg: &str, dir: &Path, what: &str) {
+    let input = dir.join("graph.dot");
+    std::fs::write(&input, dot).unwrap();
+    let out = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg(&input)
+        .output()
+        .expect("Graphviz's dot: install it with ./fixtures/test-packages.sh");
+    assert!(
+        out.status.success(),
+        "{what}: dot rejected the graph: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gv = String::from_utf8(out.stdout).unwrap();
+    let (gv_els, our_els) = (elements(&gv), elements(svg));
+    for prefix in ["node-0x", "vma-0x", "fold-0x"] {
+        let a: BTreeSet<&str> = ids(&gv_els, prefix).into_keys().collect();
+        let b: BTreeSet<&str> = ids(&our_els, prefix).into_keys().collect();
+        assert_eq!(a, b, "{what}: {prefix} ids of dot's rendering vs our SVG");
+    }
+}
+
+/// Renders the SVG in-process; the picture must not be blank (mostly background).
+fn check_renders(svg: &str, what: &str) {
+    use resvg::{tiny_skia, usvg};
+    let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).expect("usvg parses it");
+    let size = tree.size().to_int_size();
+    let mut px = tiny_skia::Pixmap::new(size.width(), size.height()).expect("pixmap");
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut px.as_mut());
+    let total = px.pixels().len();
+    let inked = px
+        .pixels()
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255))
+        .count();
+    assert!(
+        inked * 50 > total,
+        "{what}: only {inked} of {total} pixels drawn"
+    );
+}
+
+/// The workload processes of a dump with fewer VMAs than a picture folds at.
+fn small_pids(d: &DumpFixture) -> Vec<i32> {
+    let w = d.workloads();
+    let pids: Vec<i32> = w
+        .processes
+        .iter()
+        .map(|p| p.pid)
+        .filter(|&pid| maps_of(d, pid).len() < 400)
+        .collect();
+    assert!(pids.len() >= 5, "{}: workloads {pids:?}", d.name);
+    pids
+}
+
+fn whole_pictures(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d) {
+        let what = format!("{name} pid {pid}");
+        let (svg, dot, _) = pictures(&d, pid, &[], dir.path());
+        check_whole(&svg, &maps_of(&d, pid), &json_nodes(&d, pid), &what);
+        check_dot(&dot, &svg, dir.path(), &what);
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn whole_pictures_5_10_rbtree() {
+    whole_pictures("5.10");
+}
+
+#[test]
+fn whole_pictures_6_1_maple() {
+    whole_pictures("6.1");
+}
