@@ -190,6 +190,10 @@ fn check_renders(svg: &str, what: &str) {
         inked * 50 > total,
         "{what}: only {inked} of {total} pixels drawn"
     );
+    // Kept for a look: target/tree-pictures/WHAT.png.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tree-pictures");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = px.save_png(dir.join(format!("{}.png", what.replace(' ', "-"))));
 }
 
 /// The workload processes of a dump with fewer VMAs than a picture folds at.
@@ -225,4 +229,125 @@ fn whole_pictures_5_10_rbtree() {
 #[test]
 fn whole_pictures_6_1_maple() {
     whole_pictures("6.1");
+}
+
+/// The number before `word` in `s` ("3 nodes, 40 VMAs").
+fn count_before(s: &str, word: &str) -> usize {
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let i = w
+        .iter()
+        .position(|x| x.trim_end_matches(',') == word)
+        .expect(word);
+    w[i - 1].trim_start_matches('…').parse().expect("a count")
+}
+
+/// (nodes, VMAs) a folded picture accounts for: drawn boxes plus the counts of folds.
+fn folded_counts(els: &[Element]) -> (usize, usize) {
+    let folds = ids(els, "fold-0x");
+    let runs = ids(els, "run-");
+    let nodes = ids(els, "node-0x").len()
+        + folds
+            .values()
+            .map(|e| count_before(&e.texts[1], "nodes"))
+            .sum::<usize>();
+    let mut vmas = ids(els, "vma-0x").len()
+        + runs
+            .values()
+            .map(|e| count_before(&e.texts[0], "VMAs"))
+            .sum::<usize>();
+    // A maple fold holds its VMAs; an rb fold's VMAs are in the list's runs instead.
+    if runs.is_empty() {
+        vmas += folds
+            .values()
+            .map(|e| count_before(&e.texts[1], "VMAs"))
+            .sum::<usize>();
+    }
+    (nodes, vmas)
+}
+
+/// The 60,000-VMA workload: the default picture is small and quick, shows the heap (or
+/// `--focus`) and accounts for every node and VMA; `--full` draws each once.
+fn big_picture(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    let pid = d
+        .workloads()
+        .processes
+        .iter()
+        .find(|p| p.role == "many")
+        .expect("the many-VMA workload")
+        .pid;
+    let maps = maps_of(&d, pid);
+    assert!(maps.len() > 50_000, "{name}: {} VMAs", maps.len());
+    let nodes = json_nodes(&d, pid);
+    let what = format!("{name} pid {pid}");
+
+    let best = (0..3)
+        .map(|_| pictures(&d, pid, &[], dir.path()))
+        .min_by_key(|p| p.2)
+        .unwrap();
+    let (svg, dot, took) = best;
+    assert!(
+        svg.len() < 5 << 20,
+        "{what}: default SVG is {} bytes",
+        svg.len()
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "{what}: tree --svg --dot took {took:?}"
+    );
+    let els = elements(&svg);
+    assert!(!ids(&els, "fold-0x").is_empty(), "{what}: nothing folded");
+    assert_eq!(
+        folded_counts(&els),
+        (nodes.len(), maps.len()),
+        "{what}: drawn + folded vs the tree"
+    );
+    let heap = maps
+        .iter()
+        .find(|l| l.path == "[heap]")
+        .expect("the workload has a heap");
+    let shown = |els: &[Element], l: &MapsLine| {
+        let r = format!("{:08x}-{:08x}", l.start, l.end);
+        ids(els, "vma-0x").values().any(|e| range_of(e) == r)
+    };
+    assert!(
+        shown(&els, heap),
+        "{what}: the heap is not drawn by default"
+    );
+    check_dot(&dot, &svg, dir.path(), &what);
+    check_renders(&svg, &what);
+
+    // --focus: a VMA in the middle of the address space comes into view.
+    let mid = &maps[maps.len() / 2];
+    let (svg, _, _) = pictures(
+        &d,
+        pid,
+        &["--focus", &format!("{:#x}", mid.start)],
+        dir.path(),
+    );
+    let els = elements(&svg);
+    assert!(
+        shown(&els, mid),
+        "{what}: --focus {:#x} not drawn",
+        mid.start
+    );
+    assert_eq!(
+        folded_counts(&els),
+        (nodes.len(), maps.len()),
+        "{what} --focus"
+    );
+
+    let (svg, _, _) = pictures(&d, pid, &["--full"], dir.path());
+    check_whole(&svg, &maps, &nodes, &format!("{what} --full"));
+}
+
+#[test]
+fn big_picture_5_10_rbtree() {
+    big_picture("5.10");
+}
+
+#[test]
+fn big_picture_6_1_maple() {
+    big_picture("6.1");
 }

@@ -156,6 +156,7 @@ pub fn picture(
                 );
             }
             ListItem::Run(n) => {
+                svg.group(&format!("run-{c}"), "folded-list");
                 svg.rect(x, list_y, cw - 12.0, 2.0 * LINE + 6.0, "#f0f0f0", "#888");
                 svg.text(
                     x + 6.0,
@@ -164,6 +165,7 @@ pub fn picture(
                     "#444",
                     "start",
                 );
+                svg.end_group();
             }
         }
     }
