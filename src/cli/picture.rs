@@ -46,6 +46,7 @@ pub fn labels(vmas: &[VmaInfo]) -> Labels {
                 end: v.end,
                 perms: v.perms(),
                 path: path.unwrap_or_default(),
+                file: v.file != 0,
             };
             (v.vma, l)
         })
@@ -120,6 +121,30 @@ pub fn write(
         if let (Some(path), Some(text)) = (path, text) {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
+    }
+    Ok(())
+}
+
+/// `vmas PID --svg/--dot`: the address-space strip of `vmas` (in address order).
+pub fn write_strip(
+    svg_path: Option<&std::path::Path>,
+    dot_path: Option<&std::path::Path>,
+    vmas: &[VmaInfo],
+    title: &str,
+) -> Result<()> {
+    let l = labels(vmas);
+    let mut rows: Vec<(u64, VmaLabel)> = vmas
+        .iter()
+        .filter_map(|v| Some((v.vma, l.get(&v.vma)?.clone())))
+        .collect();
+    rows.sort_by_key(|(_, v)| v.start);
+    if let Some(p) = svg_path {
+        std::fs::write(p, svg::strip::picture(&rows, title))
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = dot_path {
+        std::fs::write(p, dot::strip(&rows, title))
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
 }

@@ -224,3 +224,41 @@ fn rb_list(
     }
     out.push_str("  }\n");
 }
+
+/// The address-space strip as a top-to-bottom chain: VMAs coloured by kind, gaps as
+/// small notes with their size.
+pub fn strip(vmas: &[(u64, VmaLabel)], title: &str) -> String {
+    use super::svg::strip::{colour, human, segments, user_top, Segment};
+    let mut out = String::new();
+    header(&mut out, title);
+    out.push_str("  node [shape=box, style=filled, width=3];\n");
+    let mut prev: Option<String> = None;
+    for (i, s) in segments(vmas, user_top(vmas)).iter().enumerate() {
+        let id = match s {
+            Segment::Gap(a, b) => {
+                let _ = writeln!(
+                    out,
+                    "  \"g{i}\" [shape=note, fillcolor=\"#fafafa\", label=\"gap {}\"];",
+                    human(b - a)
+                );
+                format!("g{i}")
+            }
+            Segment::Vma(addr, v) => {
+                let _ = writeln!(
+                    out,
+                    "  \"v{addr:#x}\" [id=\"vma-{addr:#x}\", fillcolor=\"{}\", label=\"{} {}\\n{}\"];",
+                    colour(v.kind()),
+                    maps_range(v.start, v.end),
+                    v.perms,
+                    esc(&v.path).replace('\\', "\\\\")
+                );
+                format!("v{addr:#x}")
+            }
+        };
+        if let Some(p) = prev.replace(id.clone()) {
+            let _ = writeln!(out, "  \"{p}\" -> \"{id}\" [arrowhead=none];");
+        }
+    }
+    out.push_str("}\n");
+    out
+}

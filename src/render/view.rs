@@ -241,6 +241,43 @@ pub struct VmaLabel {
     pub end: u64,
     pub perms: String,
     pub path: String,
+    /// Backed by a file (`vm_file` set).
+    pub file: bool,
+}
+
+/// What a VMA is, for the colours of the address-space strip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Data,
+    Heap,
+    Stack,
+    Anon,
+    File,
+    Special,
+}
+
+impl VmaLabel {
+    pub fn kind(&self) -> Kind {
+        let p = &self.path;
+        if self.file {
+            if self.perms.contains('x') {
+                Kind::Text
+            } else if self.perms.contains('w') {
+                Kind::Data
+            } else {
+                Kind::File
+            }
+        } else if p == "[heap]" {
+            Kind::Heap
+        } else if p.starts_with("[stack") {
+            Kind::Stack
+        } else if p.is_empty() || p.starts_with("[anon") {
+            Kind::Anon
+        } else {
+            Kind::Special
+        }
+    }
 }
 
 /// Labels by `vm_area_struct` address.

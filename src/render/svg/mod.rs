@@ -3,6 +3,7 @@
 
 pub mod maple;
 pub mod rb;
+pub mod strip;
 
 use super::view::{Fold, VmaLabel};
 use std::fmt::Write as _;

@@ -1,7 +1,7 @@
-//! `tree --svg` / `tree --dot` on the fixture dumps (5.10 rb-tree, 6.1 maple tree),
-//! against the guest's own /proc/PID/maps (every VMA once, with its range and
-//! permissions), `tree --json` (every node once), Graphviz's `dot` (accepts the DOT
-//! and keeps its ids) and an in-process render (the picture is not blank).
+//! `tree --svg/--dot` and `vmas --svg/--dot` on the fixture dumps (5.10 rb-tree, 6.1 maple
+//! tree), against the guest's own /proc/PID/maps (every VMA once, with its range and
+//! permissions; the gaps between them), `tree --json` (every node once), Graphviz's `dot`
+//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank).
 
 mod common;
 
@@ -9,6 +9,7 @@ use common::{parse_maps, run_vmscope, DumpFixture, MapsLine};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use vmscope::render::svg::strip::human;
 
 const LONG: Duration = Duration::from_secs(120);
 
@@ -350,4 +351,94 @@ fn big_picture_5_10_rbtree() {
 #[test]
 fn big_picture_6_1_maple() {
     big_picture("6.1");
+}
+
+/// Runs `vmas PID --svg --dot`; returns (svg, dot).
+fn strip(d: &DumpFixture, pid: i32, dir: &Path) -> (String, String) {
+    let svg = dir.join(format!("{}-{pid}-strip.svg", d.name));
+    let dot = dir.join(format!("{}-{pid}-strip.dot", d.name));
+    let mut args = core_args(d);
+    args.extend(["vmas".into(), pid.to_string(), "--svg".into()]);
+    args.push(svg.display().to_string());
+    args.push("--dot".into());
+    args.push(dot.display().to_string());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "vmas {pid} on {}: {err}", d.name);
+    assert!(out.is_empty(), "a picture run prints no text: {out}");
+    (common::read_text(&svg), common::read_text(&dot))
+}
+
+/// Every line of maps once (range, permissions, path; heap and stack by kind), and a
+/// band for every hole between them with its size.
+fn check_strip(svg: &str, maps: &[MapsLine], what: &str) {
+    let els = elements(svg);
+    let vmas = ids(&els, "vma-0x");
+    let mut got: Vec<&str> = vmas.values().map(|e| e.texts[1].as_str()).collect();
+    let mut want: Vec<String> = maps
+        .iter()
+        .map(|l| format!("{:08x}-{:08x} {} {}", l.start, l.end, l.perms, l.path))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{what}: strip labels vs /proc/PID/maps");
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let class_of = |path: &str| {
+        let l = maps.iter().find(|l| l.path == path)?;
+        let r = format!("{:08x}-{:08x}", l.start, l.end);
+        let g = doc.descendants().find(|n| {
+            n.attribute("class").is_some_and(|c| c.starts_with("vma"))
+                && n.children()
+                    .any(|c| c.text().is_some_and(|t| t.starts_with(&r)))
+        })?;
+        g.attribute("class").map(str::to_string)
+    };
+    for (path, class) in [("[heap]", "vma heap"), ("[stack]", "vma stack")] {
+        if maps.iter().any(|l| l.path == path) {
+            assert_eq!(class_of(path).as_deref(), Some(class), "{what}: {path}");
+        }
+    }
+    // The holes of maps, from 0 to the top of user space (47-bit on these dumps).
+    let mut want_gaps = Vec::new();
+    let mut at = 0u64;
+    for l in maps {
+        if l.start > at {
+            want_gaps.push(format!("gap {}", human(l.start - at)));
+        }
+        at = at.max(l.end);
+    }
+    if at < 0x7fff_ffff_f000 {
+        want_gaps.push(format!("gap {}", human(0x7fff_ffff_f000 - at)));
+    }
+    let gaps: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| {
+            n.text()
+                .filter(|t| n.has_tag_name("text") && t.starts_with("gap "))
+        })
+        .collect();
+    assert_eq!(gaps, want_gaps, "{what}: gap bands vs the holes of maps");
+}
+
+fn strips(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d) {
+        let what = format!("{name} pid {pid} strip");
+        let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
+        let (svg, dot) = strip(&d, pid, dir.path());
+        check_strip(&svg, &parse_maps(&text), &what);
+        check_dot(&dot, &svg, dir.path(), &what);
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn strips_5_10() {
+    strips("5.10");
+}
+
+#[test]
+fn strips_6_1() {
+    strips("6.1");
 }
