@@ -177,7 +177,10 @@ fn check_dot(dot: &str, svg: &str, dir: &Path, what: &str) {
 /// Renders the SVG in-process; the picture must not be blank (mostly background).
 fn check_renders(svg: &str, what: &str) {
     use resvg::{tiny_skia, usvg};
-    let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).expect("usvg parses it");
+    let mut opt = usvg::Options::default();
+    opt.fontdb_mut().load_system_fonts();
+    opt.fontdb_mut().set_monospace_family("DejaVu Sans Mono");
+    let tree = usvg::Tree::from_str(svg, &opt).expect("usvg parses it");
     let size = tree.size().to_int_size();
     let mut px = tiny_skia::Pixmap::new(size.width(), size.height()).expect("pixmap");
     resvg::render(&tree, tiny_skia::Transform::default(), &mut px.as_mut());
