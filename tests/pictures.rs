@@ -445,3 +445,119 @@ fn strips_5_10() {
 fn strips_6_1() {
     strips("6.1");
 }
+
+/// pahole's top-level named members of one struct: name -> (offset, size, bit offset).
+fn pahole_members(text: &str) -> BTreeMap<String, (u64, u64, Option<u64>)> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix('\t') else {
+            continue;
+        };
+        if rest.starts_with(['\t', ' ', '/', '}']) {
+            continue;
+        }
+        let (Some(c), Some(e)) = (line.rfind("/*"), line.rfind("*/")) else {
+            continue;
+        };
+        let Some(decl) = line[..c].trim_end().strip_suffix(';') else {
+            continue;
+        };
+        // A forced alignment follows the name: `se __attribute__((__aligned__(64)))`.
+        let decl = decl.split(" __attribute__").next().unwrap_or(decl);
+        let name = decl.rsplit([' ', '\t', '*']).next().unwrap_or("");
+        let name = name.split([':', '[']).next().unwrap_or("").to_string();
+        // "offset size" or, for a bitfield, "offset:bit size" (":" may touch the bit).
+        let comment = line[c + 2..e].replace(':', ": ");
+        let nums: Vec<&str> = comment.split_whitespace().collect();
+        let (off, bit) = match nums.first().and_then(|n| n.strip_suffix(':')) {
+            Some(o) => (o, nums.get(1).map(|b| b.parse().unwrap())),
+            None => (nums[0], None),
+        };
+        let size = nums.last().unwrap().parse().unwrap();
+        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            m.insert(name, (off.parse().unwrap(), size, bit));
+        }
+    }
+    m
+}
+
+/// `layout NAME --svg`: each member box where pahole puts the member, holes as pahole counts them.
+#[test]
+fn layout_grids_match_pahole() {
+    let d = common::dump("6.1");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["task_struct", "vm_area_struct", "file", "inode"] {
+        let want_text = common::pahole::pahole_btf(&d.vmlinux, &["-C", name]);
+        let want = pahole_members(&want_text);
+        assert!(want.len() > 5, "{name}: pahole printed {want_text}");
+        let out = dir.path().join(format!("{name}.svg"));
+        let btf = d.vmlinux.display().to_string();
+        let (code, _, err) = run_vmscope(
+            &[
+                "layout",
+                "--btf",
+                &btf,
+                name,
+                "--svg",
+                out.to_str().unwrap(),
+            ],
+            LONG,
+        );
+        assert_eq!(code, 0, "{err}");
+        let svg = common::read_text(&out);
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let num = |n: roxmltree::Node, a: &str| n.attribute(a).map(|v| v.parse::<u64>().unwrap());
+        let got: BTreeMap<String, (u64, u64, Option<u64>)> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("member"))
+            .filter_map(|n| {
+                let name = n.attribute("data-name")?;
+                (!name.starts_with('(')).then(|| {
+                    (
+                        name.to_string(),
+                        (
+                            num(n, "data-offset").unwrap(),
+                            num(n, "data-size").unwrap(),
+                            num(n, "data-bit-offset"),
+                        ),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(got, want, "{name}: member boxes vs pahole");
+        // pahole's "holes: N, sum holes: M" against the hatched holes.
+        let holes: Vec<u64> = doc
+            .descendants()
+            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with("hole-")))
+            .map(|n| {
+                n.children()
+                    .find(|c| c.has_tag_name("text"))
+                    .and_then(|t| t.text())
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let field = |key: &str| {
+            want_text.split(key).nth(1).map(|r| {
+                r.trim_start()
+                    .split([',', ' '])
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+        };
+        assert_eq!(
+            holes.len() as u64,
+            field("holes:").unwrap_or(0),
+            "{name}: hole count"
+        );
+        assert_eq!(
+            holes.iter().sum::<u64>(),
+            field("sum holes:").unwrap_or(0),
+            "{name}: hole bytes"
+        );
+        check_renders(&svg, &format!("layout {name}"));
+    }
+}
