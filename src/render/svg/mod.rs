@@ -44,7 +44,7 @@ impl Svg {
         let mut out = String::with_capacity(1 << 16);
         let _ = writeln!(
             out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="monospace" font-size="{FONT}">"#
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xml:space="preserve" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="monospace" font-size="{FONT}">"#
         );
         let _ = writeln!(out, "<title>{}</title>", esc(title));
         out.push_str(concat!(
