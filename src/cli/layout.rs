@@ -58,6 +58,9 @@ pub struct LayoutArgs {
     /// /sys/kernel/btf/MOD): raw BTF or an ELF with .BTF; default /sys/kernel/btf/vmlinux
     #[arg(long = "btf-base", value_name = "FILE", requires = "btf")]
     pub btf_base: Option<PathBuf>,
+    /// Write the one type named as a cache-line grid SVG to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
@@ -176,7 +179,19 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
             }
         }
     }
-    if a.json {
+    if let (Some(file), &[id]) = (&a.svg, &found[..]) {
+        let j = layout_json(&mut Inference::new(src), src, id, a.cacheline_size as u64)?;
+        let title = format!(
+            "{} {} ({} bytes)",
+            j.kind,
+            j.name.as_deref().unwrap_or("(anonymous)"),
+            j.size
+        );
+        let text = crate::render::svg::layout::picture(&j, a.cacheline_size as u64, &title);
+        std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    } else if a.svg.is_some() && missing.is_empty() {
+        bail!("--svg draws one type; {} were named", found.len());
+    } else if a.json {
         let mut infer = Inference::new(src);
         let mut v = Vec::new();
         for id in &found {

@@ -11,6 +11,7 @@ mod list;
 mod log;
 mod man;
 mod modules;
+mod picture;
 mod print;
 mod progress;
 mod ps;

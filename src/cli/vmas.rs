@@ -31,6 +31,12 @@ pub struct VmasArgs {
     /// Live: walks a stable read may take before giving up (exit 2)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
     pub retries: u32,
+    /// Write the address space as an SVG strip to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub svg: Option<std::path::PathBuf>,
+    /// Write the address space as a Graphviz DOT graph to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub dot: Option<std::path::PathBuf>,
 }
 
 /// One VMA; these key names are a stable interface for scripts.
@@ -194,7 +200,10 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let mut r = Report::default();
     let ok = k.check_vma_records(&tree, &vmas, &mut r);
     warn::print(&format!("pid {pid}"), &r);
-    if a.json {
+    if a.svg.is_some() || a.dot.is_some() {
+        let title = format!("pid {} ({}) mm {mm:#x}: address space", task.pid, task.comm);
+        super::picture::write_strip(a.svg.as_deref(), a.dot.as_deref(), &vmas, &title)?;
+    } else if a.json {
         let reads = live.then_some(s.reads);
         let rows: Vec<VmaRow> = vmas
             .iter()
