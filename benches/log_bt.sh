@@ -38,7 +38,9 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for n in "${names[@]}"; do
     d=$FIX/dumps/$n
     [ -r "$d/elf.core" ] || { echo "missing $d: run ./fixtures/build.sh and ./fixtures/build-crash.sh" >&2; exit 2; }
-    for c in log "bt --all"; do
+    # bt with source file:line and inlined calls (the default with a DWARF vmlinux, as drgn
+    # prints them) and without (--no-source); drgn prints them either way.
+    for c in log "bt --all" "bt --all --no-source"; do
         read -r vt vc vm < <(measure "$VMSCOPE" $c --core "$d/elf.core" --vmlinux "$d/vmlinux")
         read -r dt dc dm < <(measure "$PY" benches/drgn_log_bt.py "${c%% *}" "$d/elf.core" "$d/vmlinux")
         ratio=$(awk -v a="$dc" -v b="$vc" 'BEGIN { if (b > 0) printf "%.0fx", a / b; else print "-" }')

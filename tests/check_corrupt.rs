@@ -430,16 +430,39 @@ impl Copy {
 /// `check` reports too.
 #[test]
 fn impossible_vma_is_marked_and_warned_6_1() {
-    let c = Copy::new("6.1");
+    impossible_vma_is_marked_and_warned("6.1");
+}
+
+/// The same on the rb-tree kernel (VMAs found through the rb-tree and the vm_next list).
+#[test]
+fn impossible_vma_is_marked_and_warned_5_10() {
+    impossible_vma_is_marked_and_warned("5.10");
+}
+
+/// The third user VMA of the copy's workload, from whichever tree the kernel has.
+fn third_vma(tree: &VmaTree) -> u64 {
+    match tree {
+        VmaTree::Maple(s) => {
+            s.user_entries()
+                .nth(2)
+                .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
+                .entry
+        }
+        VmaTree::Rb { list, .. } => {
+            list.entries
+                .get(2)
+                .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
+                .addr
+        }
+    }
+}
+
+fn impossible_vma_is_marked_and_warned(name: &str) {
+    let c = Copy::new(name);
     let pid = c.pid.to_string();
     let (code, clean, err) = c.run(&["vmas", &pid]);
     assert_eq!((code, err.as_str()), (0, ""), "clean copy");
-    let tree = c.tree();
-    let victim = maple(&tree)
-        .user_entries()
-        .nth(2)
-        .unwrap_or_else(|| panic!("fewer than 3 VMAs"))
-        .entry;
+    let victim = third_vma(&c.tree());
     let start = c
         .kernel
         .mem
@@ -553,7 +576,17 @@ fn task_comm_with_newline_6_1() {
 /// no longer leads back: both are warnings, exit 1.
 #[test]
 fn task_hidden_from_the_list_is_found_in_the_pid_idr_6_1() {
-    let c = Copy::new("6.1");
+    task_hidden_from_the_list_is_found_in_the_pid_idr("6.1");
+}
+
+/// The same on 5.10, the rb-tree kernel (its task list and pid IDR read through its own layout).
+#[test]
+fn task_hidden_from_the_list_is_found_in_the_pid_idr_5_10() {
+    task_hidden_from_the_list_is_found_in_the_pid_idr("5.10");
+}
+
+fn task_hidden_from_the_list_is_found_in_the_pid_idr(name: &str) {
+    let c = Copy::new(name);
     let (code, _, err) = c.run(&["ps"]);
     assert_eq!((code, err.as_str()), (0, ""), "clean copy");
     let toff = c

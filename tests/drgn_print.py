@@ -7,9 +7,12 @@ import json
 import sys
 
 import drgn
-from drgn import Object, TypeKind, container_of, offsetof, sizeof
+from drgn import FaultError, Object, TypeKind, container_of, offsetof, sizeof
+from drgn.helpers.linux.list import hlist_for_each_entry, list_for_each_entry
+from drgn.helpers.linux.mm import follow_phys
 from drgn.helpers.linux.percpu import per_cpu, per_cpu_ptr
-from drgn.helpers.linux.pid import find_task
+from drgn.helpers.linux.pid import find_task, for_each_task
+from drgn.helpers.linux.rbtree import rbtree_inorder_for_each_entry
 
 prog = drgn.Program()
 prog.set_core_dump(sys.argv[1])
@@ -23,11 +26,29 @@ ns = {
     "per_cpu": per_cpu,
     "per_cpu_ptr": per_cpu_ptr,
     "find_task": find_task,
+    "list_for_each_entry": list_for_each_entry,
+    "hlist_for_each_entry": hlist_for_each_entry,
+    "rbtree_inorder_for_each_entry": rbtree_inorder_for_each_entry,
+    "for_each_task": for_each_task,
+    "mt_entries": lambda mt: [e.value_() for _, _, e in __import__("drgn.helpers.linux.mapletree", fromlist=["mt_for_each"]).mt_for_each(mt)],
+    "phys": lambda mm, a: phys(mm, a),
     "sym_at": lambda a: (lambda s: s.name if a == s.address else f"{s.name}+{a - s.address:#x}")(prog.symbol(a)),
 }
 
 
+def phys(mm, addr):
+    """follow_phys, or None where drgn finds no mapping."""
+    try:
+        return follow_phys(mm, addr).value_()
+    except FaultError:
+        return None
+
+
 def describe(o):
+    if o is None:
+        return {"kind": "none", "value": None, "address": None}
+    if isinstance(o, list):
+        return {"kind": "list", "value": [describe(x)["value"] for x in o], "address": None}
     if isinstance(o, str):
         return {"kind": "name", "value": o, "address": None}
     if isinstance(o, int):

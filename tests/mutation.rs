@@ -1,5 +1,6 @@
 //! Seeded mutation test over the real fixtures (issue 15): a few thousand corrupted copies
-//! of the kernel's BTF and of kdump-compressed dumps (headers, sub-header, VMCOREINFO and
+//! of the kernel's BTF, of small real DWARF files (userspace libraries built by gcc and clang,
+//! the clang kernel's module) and of kdump-compressed dumps (headers, sub-header, VMCOREINFO and
 //! bitmaps; page descriptors and payloads), each given to the release binary in a child
 //! process under an address-space and a time limit. The contract, for every case:
 //! exit 0, 1 or 2; exactly one stderr line on 2; no signal, no timeout; and under exit 0
@@ -28,6 +29,22 @@ struct Counts {
     exit: [u64; 3],
     warnings: u64,
     violations: Vec<String>,
+    /// Cases per kind of input (`btf`, `dwarf ...`, `kdump-...`).
+    per_kind: std::collections::BTreeMap<String, u64>,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.cases += other.cases;
+        for i in 0..3 {
+            self.exit[i] += other.exit[i];
+        }
+        self.warnings += other.warnings;
+        self.violations.extend(other.violations);
+        for (k, n) in other.per_kind {
+            *self.per_kind.entry(k).or_default() += n;
+        }
+    }
 }
 
 struct Outcome {
@@ -141,6 +158,7 @@ fn impossible_task(json: &str) -> Option<String> {
 /// Judge one outcome against the contract.
 fn judge(what: &str, args: &[String], o: &Outcome, c: &mut Counts) {
     c.cases += 1;
+    *c.per_kind.entry(what.to_string()).or_default() += 1;
     c.warnings += o
         .err
         .lines()
@@ -221,11 +239,99 @@ fn kernel_btf(vmlinux: &Path) -> Vec<u8> {
     sec.data().expect(".BTF data").to_vec()
 }
 
+/// Small real DWARF files: libyaml built by gcc (DWARF 4) and by clang (DWARF 5) and lua by gcc
+/// (DWARF 5), from ROOT/userspace, and each built kernel's guest module (relocatable: clang's
+/// DWARF 5 in sections with relocations, plus .BTF).
+fn dwarf_inputs() -> Vec<PathBuf> {
+    let u = common::fixtures_root().join("userspace");
+    let mut v: Vec<PathBuf> = [
+        "yaml.gcc.dwarf4.so",
+        "yaml.clang.dwarf5.so",
+        "lua.gcc.dwarf5.so",
+    ]
+    .iter()
+    .map(|n| u.join(n))
+    .collect();
+    for name in common::source_kernel_names() {
+        let mods = common::source_kernel_dir(&name).join("modules");
+        let order = std::fs::read_to_string(mods.join("load-order")).expect("load-order");
+        v.extend(
+            order
+                .split_whitespace()
+                .map(|m| mods.join(format!("{m}.ko"))),
+        );
+    }
+    for p in &v {
+        assert!(p.is_file(), "{}: {}", p.display(), common::BUILD_HINT);
+    }
+    v
+}
+
+/// Where to corrupt a file with DWARF: its ELF header, its section header table and each
+/// debug section (with its relocations) and .BTF, each region equally likely, so most
+/// mutations land in what the DWARF reader walks rather than in code.
+fn dwarf_regions(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    use object::{Object, ObjectSection};
+    let obj = object::File::parse(bytes).unwrap_or_else(|e| panic!("not ELF: {e}"));
+    let le = |at: usize, n: usize| {
+        bytes[at..at + n]
+            .iter()
+            .rev()
+            .fold(0usize, |acc, &b| acc << 8 | usize::from(b))
+    };
+    let (shoff, shentsize, shnum) = (le(0x28, 8), le(0x3a, 2), le(0x3c, 2));
+    let mut regions = vec![0..64, shoff..shoff + shentsize * shnum];
+    for sec in obj.sections() {
+        let name = sec.name().unwrap_or("");
+        let wanted =
+            name.starts_with(".debug_") || name.starts_with(".rela.debug_") || name == ".BTF";
+        if let (true, Some((off, size))) = (wanted, sec.file_range()) {
+            regions.push(off as usize..(off + size) as usize);
+        }
+    }
+    regions
+}
+
+/// `layout` of mutated copies of `file`: the whole listing, or one struct with every member
+/// type expanded (`-E`), without the index cache (a mutated copy keeps the build-id).
+fn mutate_dwarf(dir: &Path, file: &Path, cases: u64, rng: &mut XorShift, c: &mut Counts) {
+    let orig = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let regions = dwarf_regions(&orig);
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("dwarf");
+    let path = dir.join(name).display().to_string();
+    let base = ["layout", "--no-cache", "--vmlinux", &path].map(String::from);
+    write_file(Path::new(&path), &orig);
+    let clean = run(&base);
+    assert_eq!(clean.code, Some(0), "layout of {name}: {}", clean.err);
+    let first = clean
+        .out
+        .lines()
+        .find_map(|l| l.strip_prefix("struct ")?.strip_suffix(" {"))
+        .unwrap_or_else(|| panic!("no struct in the layout of {name}"))
+        .to_string();
+    let mut b = orig;
+    for i in 0..cases {
+        let region = regions[rng.below(regions.len() as u64) as usize].clone();
+        let undo = mutate(&mut b, region, rng);
+        write_file(Path::new(&path), &b);
+        let mut args = base.to_vec();
+        if i % 2 == 1 {
+            args.extend(["-E", "-C", &first].map(String::from));
+        }
+        judge(&format!("dwarf {name}"), &args, &run(&args), c);
+        for (at, v) in undo.into_iter().rev() {
+            b[at] = v;
+        }
+    }
+}
+
 /// One worker: its own copies in `dir`, `cases` of each kind, seeded by `seed`.
+#[allow(clippy::too_many_arguments)]
 fn worker(
     dir: &Path,
     dump: &Path,
     btf: &[u8],
+    dwarf: &[PathBuf],
     pid: i32,
     seed: u64,
     scale: u64,
@@ -252,6 +358,11 @@ fn worker(
         for (at, v) in undo.into_iter().rev() {
             b[at] = v;
         }
+    }
+
+    // DWARF: small real files, whole and in part.
+    for file in dwarf {
+        mutate_dwarf(dir, file, 150 * scale, &mut rng, &mut local);
     }
 
     // kdump: one writable copy, mutated in place and restored after each case.
@@ -286,13 +397,7 @@ fn worker(
             patch(&core, &image, &undo);
         }
     }
-    let mut c = counts.lock().expect("counts");
-    c.cases += local.cases;
-    for i in 0..3 {
-        c.exit[i] += local.exit[i];
-    }
-    c.warnings += local.warnings;
-    c.violations.extend(local.violations);
+    counts.lock().expect("counts").add(local);
 }
 
 /// Write the bytes of `image` at each offset in `undo` into the file.
@@ -336,8 +441,20 @@ fn mutated_fixtures_keep_the_contract() {
             (dump, kernel_btf(&d.join("vmlinux")), pid)
         })
         .collect();
+    // The DWARF files dealt out to the workers in turn.
+    let dwarf = dwarf_inputs();
+    let shares: Vec<Vec<PathBuf>> = (0..inputs.len())
+        .map(|i| {
+            dwarf
+                .iter()
+                .skip(i)
+                .step_by(inputs.len())
+                .cloned()
+                .collect()
+        })
+        .collect();
     std::thread::scope(|s| {
-        for (i, (dump, btf, pid)) in inputs.iter().enumerate() {
+        for (i, ((dump, btf, pid), share)) in inputs.iter().zip(&shares).enumerate() {
             let counts = &counts;
             s.spawn(move || {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -345,6 +462,7 @@ fn mutated_fixtures_keep_the_contract() {
                     dir.path(),
                     dump,
                     btf,
+                    share,
                     *pid,
                     seed.wrapping_add(i as u64),
                     scale,
@@ -364,6 +482,9 @@ fn mutated_fixtures_keep_the_contract() {
         c.warnings,
         c.violations.len()
     );
+    for (kind, n) in &c.per_kind {
+        println!("mutation:   {kind}: {n} cases");
+    }
     assert!(c.cases >= 1000, "too few cases: {}", c.cases);
     assert!(
         c.violations.is_empty(),

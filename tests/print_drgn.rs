@@ -5,8 +5,6 @@
 mod common;
 
 use serde_json::Value as J;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -190,26 +188,7 @@ const CASES: &[(&str, &str)] = &[
 ];
 
 fn drgn(d: &common::DumpFixture, exprs: &[&str]) -> Vec<J> {
-    let python = common::fixtures_root().join("venv/bin/python");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drgn_print.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(d.dir.join("elf.core"))
-        .arg(&d.vmlinux)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run drgn");
-    let input = serde_json::to_vec(exprs).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "drgn: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::drgn_eval(d, exprs)
 }
 
 fn target(d: &common::DumpFixture) -> Vec<String> {
@@ -222,11 +201,13 @@ fn target(d: &common::DumpFixture) -> Vec<String> {
 }
 
 fn print_json(d: &common::DumpFixture, expr: &str) -> J {
-    let mut args = target(d);
-    args.extend(["print".into(), "--json".into(), expr.into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
-    assert_eq!(code, 0, "{}: print {expr}: {err}", d.name);
+    print_json_in(d, false, expr)
+}
+
+/// `print --json EXPR`, with the DWARF vmlinux or (`btf`) with BTF and kallsyms only.
+fn print_json_in(d: &common::DumpFixture, btf: bool, expr: &str) -> J {
+    let (code, out, err) = common::vmscope_on(d, btf, &["print", "--json", expr]);
+    assert_eq!(code, 0, "{} (btf {btf}): print {expr}: {err}", d.name);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{expr}: {e}: {out}"))
 }
 
@@ -245,12 +226,23 @@ fn int(v: &J) -> Option<i128> {
 }
 
 fn check_dump(name: &str) -> usize {
+    check_dump_in(name, false)
+}
+
+/// Every case against drgn; with `btf`, globals BTF leaves untyped are cast first
+/// (`init_mm` becomes `(*(struct mm_struct *)&init_mm)`), the values expected unchanged.
+fn check_dump_in(name: &str, btf: bool) -> usize {
     let d = common::dump(name);
     let drgn_exprs: Vec<&str> = CASES.iter().map(|c| c.1).collect();
     let expected = drgn(&d, &drgn_exprs);
     let mut checked = 0;
     for ((expr, _), want) in CASES.iter().zip(&expected) {
-        let got = print_json(&d, expr);
+        let expr = &if btf {
+            common::btf_expr(expr)
+        } else {
+            expr.to_string()
+        };
+        let got = print_json_in(&d, btf, expr);
         let ctx = format!("{name}: print {expr}: vmscope {got} drgn {want}");
         let v = &got["value"];
         match want["kind"].as_str().unwrap() {
@@ -282,6 +274,13 @@ fn print_matches_drgn_on_5_10() {
 #[test]
 fn print_matches_drgn_on_6_1() {
     assert!(check_dump("6.1") >= 40);
+}
+
+#[test]
+fn print_with_btf_matches_drgn() {
+    for name in ["5.10", "6.1"] {
+        assert!(check_dump_in(name, true) >= 40);
+    }
 }
 
 /// Exit 2 with exactly one stderr line containing every `want`.
@@ -395,18 +394,25 @@ fn show_paths_cross_pointers() {
     }
 }
 
-fn sym_json(d: &common::DumpFixture, what: &str) -> J {
-    let mut args = target(d);
-    args.extend(["sym".into(), what.into(), "--json".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
-    assert_eq!(code, 0, "sym {what}: {err}");
+fn sym_json(d: &common::DumpFixture, btf: bool, what: &str) -> J {
+    let (code, out, err) = common::vmscope_on(d, btf, &["sym", what, "--json"]);
+    assert_eq!(code, 0, "sym {what} (btf {btf}): {err}");
     serde_json::from_str(&out).unwrap()
 }
 
 /// `sym NAME` and `sym ADDR` agree with drgn's symbol lookups.
 #[test]
 fn sym_matches_drgn() {
+    sym_against_drgn(false);
+}
+
+/// The same from the dump's kallsyms (6.1) or a System.map (5.10).
+#[test]
+fn sym_with_btf_matches_drgn() {
+    sym_against_drgn(true);
+}
+
+fn sym_against_drgn(btf: bool) {
     const NAMES: &[&str] = &[
         "init_task",
         "init_mm",
@@ -434,11 +440,11 @@ fn sym_matches_drgn() {
         let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
         let names = drgn(&d, &exprs);
         for (n, a) in NAMES.iter().zip(&addrs) {
-            let got = sym_json(&d, n);
+            let got = sym_json(&d, btf, n);
             assert_eq!(hex(&got["address"]), a["value"].as_u64(), "{name}: sym {n}");
         }
         for (p, w) in probes.iter().zip(&names) {
-            let got = sym_json(&d, &format!("{p:#x}"));
+            let got = sym_json(&d, btf, &format!("{p:#x}"));
             assert_eq!(
                 got["symbol"].as_str(),
                 w["value"].as_str(),

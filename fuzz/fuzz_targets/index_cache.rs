@@ -1,13 +1,7 @@
-//! The on-disk DWARF name index cache: header, key, checksum, payload tables.
+//! The on-disk DWARF name index cache: header, key, checksum, payload tables. The body is common::index_cache,
+//! which tests/fuzz_regressions.rs replays on the kept crash inputs.
 #![no_main]
+#[path = "common.rs"]
+mod common;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let (len, rest) = data.split_at(data.len().min(8));
-    let mut b = [0u8; 8];
-    b[..len.len()].copy_from_slice(len);
-    let info_len = u64::from_le_bytes(b);
-    if let Some(ix) = vmscope::debuginfo::decode_cache(rest, b"fuzz", info_len) {
-        let _ = ix.composites_in_order();
-        let _ = ix.all_names().count();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::index_cache(data));

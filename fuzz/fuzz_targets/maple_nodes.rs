@@ -1,15 +1,7 @@
-//! Maple tree node decoding: a `struct maple_tree` at the image's start, nodes anywhere in it.
+//! Maple tree node decoding over a synthetic memory image. The body is common::maple_nodes,
+//! which tests/fuzz_regressions.rs replays on the kept crash inputs.
 #![no_main]
 #[path = "common.rs"]
 mod common;
 
-use vmscope::trees::{maple, WalkLimits};
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mem = common::image(data);
-    let o = maple::MapleOffsets::x86_64_6_1();
-    if let Ok(snap) = maple::walk(&mem, common::BASE, &o, WalkLimits::default()) {
-        let _ = snap.summary();
-        let _ = snap.user_entries().count();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::maple_nodes(data));

@@ -1,13 +1,7 @@
-//! VMCOREINFO text, and every accessor over it.
+//! VMCOREINFO text, and every accessor over it. The body is common::vmcoreinfo,
+//! which tests/fuzz_regressions.rs replays on the kept crash inputs.
 #![no_main]
+#[path = "common.rs"]
+mod common;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Ok(info) = vmscope::memory::vmcoreinfo::VmcoreInfo::parse(data) {
-        let _ = (info.osrelease(), info.build_id(), info.page_size());
-        let _ = (info.kernel_offset(), info.phys_base(), info.pgtable_l5_enabled());
-        let _ = (info.symbol("init_task"), info.number("NUMBER(pgtable_l5_enabled)"));
-    }
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = vmscope::memory::vmcoreinfo::parse_sys_vmcoreinfo(text);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::vmcoreinfo(data));

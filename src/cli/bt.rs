@@ -3,10 +3,15 @@
 //! task running on a CPU, from that CPU's registers in the dump.
 
 use super::target::TargetArgs;
-use crate::kernel::stack::{StackLayout, Stacks, TaskTrace};
+use crate::debuginfo::cfi::{CallFrames, CfaBase};
+use crate::debuginfo::lines::Sources;
+use crate::debuginfo::KernelTypes;
+use crate::kernel::orc::{OrcEntry, OrcReg, OrcType};
+use crate::kernel::stack::unwind::UnwindRules;
+use crate::kernel::stack::{Frame, StackLayout, Stacks, TaskTrace};
 use crate::kernel::tasks::Task;
 use crate::kernel::Kernel;
-use crate::render::bt::{self as render, TaskBt};
+use crate::render::bt::{self as render, FrameSource, TaskBt};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write as _;
@@ -30,6 +35,9 @@ pub struct BtArgs {
     /// Add the raw stack words between frames, symbolized
     #[arg(long)]
     pub full: bool,
+    /// Leave out source file:line and inlined calls (read from the vmlinux's DWARF)
+    #[arg(long)]
+    pub no_source: bool,
 }
 
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
@@ -42,8 +50,14 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
         );
     }
     let layout = StackLayout::probe(&types)?;
-    let orc = k.orc_table(Some(&types))?;
-    let stacks = Stacks::new(&k, layout, orc)?;
+    // Without module symbols the kernel's frames are still worth printing.
+    let (modules, warnings) = k
+        .module_symbols(&types)
+        .unwrap_or_else(|e| (Default::default(), vec![e.to_string()]));
+    for w in warnings {
+        eprintln!("vmscope: warning: module symbols: {w}");
+    }
+    let stacks = Stacks::new(&k, layout, unwind_rules(&k, &types)?)?.with_modules(modules);
     let tasks = all_tasks(&k, &stacks)?;
     let panic_cpu = k.panic_cpu()?;
     let mut out = std::io::stdout().lock();
@@ -70,10 +84,27 @@ pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
         let v: Result<Vec<_>> = cpus.map(|c| on_cpu(&stacks, &tasks, c)).collect();
         v?
     };
-    let traces: Vec<TaskBt> = chosen.iter().map(|t| task_bt(&stacks, t, a.full)).collect();
+    let mut traces: Vec<TaskBt> = chosen.iter().map(|t| task_bt(&stacks, t, a.full)).collect();
+    if let (KernelTypes::Dwarf(db), false) = (&types, a.no_source) {
+        let lines = FrameLines {
+            sources: db.sources(),
+            kaslr_offset: k.syms.kaslr_offset,
+        };
+        for t in &mut traces {
+            t.sources = t.frames.iter().map(|f| lines.at(f)).collect();
+        }
+        if let Some(e) = lines.sources.first_error() {
+            eprintln!("vmscope: warning: source lines: {e}");
+        }
+    }
     for t in &traces {
         if let Some(p) = &t.problem {
-            eprintln!("vmscope: warning: pid {} (task {:#x}): {p}", t.pid, t.task);
+            eprintln!(
+                "{} pid {} (task {:#x}): {p}",
+                super::color::warning_prefix(),
+                t.pid,
+                t.task
+            );
         }
     }
     if a.json {
@@ -145,5 +176,75 @@ fn task_bt(stacks: &Stacks, t: &Task, full: bool) -> TaskBt {
         user_regs: raw.user_regs,
         problem: raw.problem,
         words,
+        sources: Vec::new(),
+    }
+}
+
+/// Source positions of frames: runtime pcs made link-time ones for the DWARF.
+struct FrameLines<'a> {
+    sources: Sources<'a>,
+    kaslr_offset: u64,
+}
+
+impl FrameLines<'_> {
+    fn at(&self, f: &Frame) -> Option<FrameSource> {
+        // A return address belongs to the call before it.
+        let pc = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
+        let s = self.sources.source_at(pc.wrapping_sub(self.kaslr_offset))?;
+        let line = |l: Option<crate::debuginfo::lines::SourceLoc>| l.map(|l| (l.file, l.line));
+        Some(FrameSource {
+            inlined: s.inlined.into_iter().map(|(n, l)| (n, line(l))).collect(),
+            line: line(s.loc),
+        })
+    }
+}
+
+/// The ORC table; for a kernel built without ORC, the vmlinux's DWARF call frames.
+fn unwind_rules<'a>(k: &'a Kernel, types: &'a KernelTypes) -> Result<Box<dyn UnwindRules + 'a>> {
+    let no_orc = k.syms.address("__start_orc_unwind_ip").is_none();
+    if let (true, KernelTypes::Dwarf(db)) = (no_orc, types) {
+        if let Some(frames) = db.call_frames()? {
+            return Ok(Box::new(CfiRules {
+                frames,
+                kaslr_offset: k.syms.kaslr_offset,
+            }));
+        }
+    }
+    Ok(Box::new(k.orc_table(Some(types))?))
+}
+
+/// DWARF call frame rows as ORC call entries: the caller's sp is the CFA, the return
+/// address just below it, bp saved at an offset from it or left as it was.
+struct CfiRules<'a> {
+    frames: CallFrames<'a>,
+    kaslr_offset: u64,
+}
+
+impl UnwindRules for CfiRules<'_> {
+    fn rule(&self, ip: u64) -> Option<OrcEntry> {
+        let r = self.frames.rule(ip.wrapping_sub(self.kaslr_offset))?;
+        if r.ra_offset != -8 {
+            return None;
+        }
+        Some(OrcEntry {
+            sp_offset: i16::try_from(r.cfa.1).ok()?,
+            bp_offset: i16::try_from(r.bp_offset.unwrap_or(0)).ok()?,
+            sp_reg: match r.cfa.0 {
+                CfaBase::Sp => OrcReg::Sp,
+                CfaBase::Bp => OrcReg::Bp,
+            },
+            bp_reg: if r.bp_offset.is_some() {
+                OrcReg::PrevSp
+            } else {
+                OrcReg::Undefined
+            },
+            kind: OrcType::Call,
+        })
+    }
+    fn frame_pointers(&self) -> bool {
+        false
+    }
+    fn what(&self) -> &'static str {
+        "DWARF call frame row"
     }
 }

@@ -2,6 +2,7 @@
 //! process's VMA tree, cross-check it with the reimplementation and with
 //! /proc/PID/maps. Exit 0 all agree, 1 a violation or mismatch, 2 an error.
 
+use super::progress::Counter;
 use super::target::TargetArgs;
 use crate::check::{maps, Report};
 use crate::kernel::live;
@@ -195,9 +196,12 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     // Written with `?`: a reader that closes the pipe early ends the run quietly.
     let mut stdout = std::io::stdout().lock();
     let mut totals = Totals::default();
-    for (pid, comm, leader, mm) in todo {
+    let paint = super::color::stdout();
+    let progress = Counter::new("checking", todo.len());
+    for (i, (pid, comm, leader, mm)) in todo.into_iter().enumerate() {
+        progress.set(i);
         if live && pid == me {
-            eprintln!("vmscope: skipping pid {pid} (vmscope itself: its address space changes while it reads it)");
+            progress.suspend(|| eprintln!("vmscope: skipping pid {pid} (vmscope itself: its address space changes while it reads it)"));
             continue;
         }
         let (r, res) = match check_process(&ctx, pid, leader, mm) {
@@ -205,10 +209,12 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             Err(e) => (Report::default(), Err(e)),
         };
         if live && res.is_err() && !live::process_exists(pid) {
-            eprintln!(
-                "vmscope: pid {pid} ({}) exited while being checked",
-                escape(&comm)
-            );
+            progress.suspend(|| {
+                eprintln!(
+                    "vmscope: pid {pid} ({}) exited while being checked",
+                    escape(&comm)
+                )
+            });
             continue;
         }
         totals.processes += 1;
@@ -231,10 +237,12 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
             error,
         };
         if !a.json {
-            write!(stdout, "{}", out::process_text(&p, a.verbose))?;
+            let text = out::process_text(&p, a.verbose, paint);
+            progress.suspend(|| write!(stdout, "{text}"))?;
         }
         done.push(p);
     }
+    drop(progress);
     totals.findings += sources.findings.len() as u64;
     if a.json {
         writeln!(stdout, "{}", out::json(&done, &totals, &sources.findings)?)?;
@@ -247,7 +255,8 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     {
         // Exit 2 says so on stderr, in one line; the report above has each error.
         eprintln!(
-            "vmscope: error: {} of {} processes could not be checked (first: pid {}: {})",
+            "{} {} of {} processes could not be checked (first: pid {}: {})",
+            super::color::error_prefix(),
             totals.errors,
             totals.processes,
             first.0,

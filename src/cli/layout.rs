@@ -2,7 +2,7 @@
 //! `pahole -F btf` (BTF).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::target::TargetArgs;
 use crate::debuginfo::select::{select, LoadOptions, Purpose, Request, TypeFile};
@@ -54,6 +54,13 @@ pub struct LayoutArgs {
     /// Do not read or write the on-disk DWARF name index
     #[arg(long)]
     pub no_cache: bool,
+    /// The base of a split `--btf` file (a module's .ko, .ko.xz/.zst/.gz, or
+    /// /sys/kernel/btf/MOD): raw BTF or an ELF with .BTF; default /sys/kernel/btf/vmlinux
+    #[arg(long = "btf-base", value_name = "FILE", requires = "btf")]
+    pub btf_base: Option<PathBuf>,
+    /// Write the one type named as a cache-line grid SVG to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: &LayoutArgs, t: &TargetArgs) -> Result<i32> {
@@ -86,12 +93,14 @@ fn running_types(a: &LayoutArgs, t: &TargetArgs) -> Result<(KernelTypes, TypeFil
         btf: t.btf.as_deref(),
         dump: false,
         running_release: release.as_deref(),
+        running_build_id: None,
         dump_kernel: None,
         debug_roots: &[],
     })?;
     let mut opts = LoadOptions {
         cacheline_size: a.cacheline_size,
         dwarf: super::progress::dwarf_options(),
+        btf_base: a.btf_base.clone(),
     };
     if a.no_cache {
         opts.dwarf.cache_dir = None;
@@ -170,7 +179,19 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
             }
         }
     }
-    if a.json {
+    if let (Some(file), &[id]) = (&a.svg, &found[..]) {
+        let j = layout_json(&mut Inference::new(src), src, id, a.cacheline_size as u64)?;
+        let title = format!(
+            "{} {} ({} bytes)",
+            j.kind,
+            j.name.as_deref().unwrap_or("(anonymous)"),
+            j.size
+        );
+        let text = crate::render::svg::layout::picture(&j, a.cacheline_size as u64, &title);
+        std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    } else if a.svg.is_some() && missing.is_empty() {
+        bail!("--svg draws one type; {} were named", found.len());
+    } else if a.json {
         let mut infer = Inference::new(src);
         let mut v = Vec::new();
         for id in &found {

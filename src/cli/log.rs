@@ -30,7 +30,7 @@ pub fn run(a: &LogArgs, t: &TargetArgs) -> Result<i32> {
         .context("this kernel has no lockless printk ring buffer (5.10 or later)")?;
     let log = k.printk_log(&layout)?;
     for w in &log.warnings {
-        eprintln!("vmscope: warning: {w}");
+        eprintln!("{} {w}", super::color::warning_prefix());
     }
     let records: Vec<_> = log
         .records

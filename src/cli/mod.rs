@@ -3,9 +3,15 @@
 
 mod bt;
 mod check;
+mod color;
+mod completions;
 mod info;
 mod layout;
+mod list;
 mod log;
+mod man;
+mod modules;
+mod picture;
 mod print;
 mod progress;
 mod ps;
@@ -16,19 +22,31 @@ mod sym;
 mod target;
 mod tree;
 mod vmas;
+mod vtop;
 mod warn;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// `vmscope --version`: the crate's version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("VMSCOPE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "vmscope",
-    version,
+    version = VERSION,
     about = "Look inside Linux memory management"
 )]
 pub struct Cli {
     #[command(flatten)]
     pub target: target::TargetArgs,
+    /// Colour the output: auto colours a terminal unless NO_COLOR is set
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t, global = true)]
+    pub color: color::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +79,17 @@ pub enum Command {
     Log(log::LogArgs),
     /// Kernel stacks (ORC unwinding): sleeping tasks, running CPUs, the panic
     Bt(bt::BtArgs),
+    /// How a virtual address translates: each page-table level, the physical address
+    Vtop(vtop::VtopArgs),
+    /// Walk a list_head, hlist_head, rb_root or maple tree, printing chosen fields (crash's `list -s`)
+    List(list::ListArgs),
+    /// A shell completion script (bash, zsh or fish) on stdout
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages, one per command, into a directory (scripts/man.sh)
+    #[command(hide = true)]
+    Man(man::ManArgs),
+    /// Loaded modules: name, address, size, BTF, taints (like lsmod)
+    Modules(modules::ModulesArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -138,6 +167,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    color::init(cli.color);
     let t = &cli.target;
     let result = match &cli.command {
         Command::Layout(a) => layout::run(a, t),
@@ -149,17 +179,22 @@ pub fn main() -> i32 {
         Command::Read(a) => read::run(a, t),
         Command::Show(a) => show::run(a, t),
         Command::Sym(a) => sym::run(a, t),
+        Command::Modules(a) => modules::run(a, t),
         Command::Vmas(a) => vmas::run(a, t),
         Command::Tree(a) => tree::run(a, t),
         Command::Log(a) => log::run(a, t),
         Command::Bt(a) => bt::run(a, t),
+        Command::Vtop(a) => vtop::run(a, t),
+        Command::List(a) => list::run(a, t),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code,
         // `vmscope ... | head` closes the pipe early: that is the reader's choice, not an error.
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("vmscope: error: {}", error_line(&e));
+            eprintln!("{} {}", color::error_prefix(), error_line(&e));
             2
         }
     }

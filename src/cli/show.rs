@@ -36,6 +36,9 @@ pub struct ShowArgs {
     /// instead of pahole's layout with one line per member
     #[arg(short = 'E', long)]
     pub expand: bool,
+    /// Types from this loaded module's BTF (split on the kernel's), e.g. qemu_fw_cfg
+    #[arg(long, value_name = "NAME")]
+    pub module: Option<String>,
 }
 
 pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
@@ -60,7 +63,14 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
         (None, Some(s)) => parse_u64(&s).map_err(|e| anyhow!(e))?,
         (None, None) => bail!("give an address or --pid N"),
     };
-    let src: &dyn TypeSource = &types;
+    let module_types = match &a.module {
+        Some(m) => Some(super::modules::module_types(&k, &types, t, m)?),
+        None => None,
+    };
+    let src: &dyn TypeSource = match &module_types {
+        Some(db) => db,
+        None => &types,
+    };
     let top = src.find_struct(&a.type_name)?.ok_or_else(|| {
         anyhow!(
             "{}: no struct or union named '{}'",

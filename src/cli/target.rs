@@ -6,7 +6,7 @@ use crate::debuginfo::find::Wanted;
 use crate::debuginfo::select::{select, LoadOptions, Purpose, Request, TypeFile};
 use crate::debuginfo::KernelTypes;
 use crate::kernel::in_dump;
-use crate::kernel::live::os_release;
+use crate::kernel::live::{os_release, running_build_id};
 use crate::kernel::offsets::TypeLookup;
 use crate::kernel::symbols::{Origin, Symbols};
 use crate::kernel::target::{open_target, SymbolFile};
@@ -67,12 +67,20 @@ impl TargetArgs {
                 eprintln!("vmscope: note: {searched}; using the dump's own BTF and kallsyms");
             }
         }
+        if let TypeFile::RunningBtf { searched, .. } = &file {
+            if searched.contains("; skipped ") {
+                eprintln!(
+                    "vmscope: note: {searched}; using the running kernel's BTF and /proc/kallsyms"
+                );
+            }
+        }
         Ok(file)
     }
 
     /// As [`Self::type_file_for`], silently.
     fn select_for(&self, purpose: Purpose, info: Option<&VmcoreInfo>) -> Result<TypeFile> {
         let release = os_release();
+        let build_id = self.core.is_none().then(running_build_id).flatten();
         let roots = self.debug_roots();
         Ok(select(&Request {
             purpose,
@@ -80,6 +88,7 @@ impl TargetArgs {
             btf: self.btf.as_deref(),
             dump: self.core.is_some(),
             running_release: release.as_deref(),
+            running_build_id: build_id.as_deref(),
             dump_kernel: info.and_then(|i| {
                 Some(Wanted {
                     release: i.osrelease()?,
@@ -154,6 +163,7 @@ impl TargetArgs {
         let opts = LoadOptions {
             cacheline_size,
             dwarf: super::progress::dwarf_options(),
+            btf_base: None,
         };
         Ok(file.load(opts)?)
     }

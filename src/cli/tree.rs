@@ -27,6 +27,8 @@ pub struct TreeArgs {
     /// Live: walks a stable read may take before giving up (exit 2)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
     pub retries: u32,
+    #[command(flatten)]
+    pub picture: super::picture::PictureArgs,
 }
 
 pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
@@ -53,6 +55,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         bad,
         bad_vmas,
         issues,
+        vmas,
     }) = read_checked(&k, &mut reader, mm, a)?
     else {
         return Ok(2);
@@ -61,7 +64,17 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
     let cost = lookup_costs(&tree, layout, map_count.max(0) as u64);
 
     let mut out = std::io::stdout().lock();
-    if a.json {
+    if a.picture.wanted() {
+        let kind = match &tree {
+            VmaTree::Maple(_) => "maple tree",
+            VmaTree::Rb { .. } => "rb-tree and vm_next list",
+        };
+        let title = format!(
+            "pid {} ({}) mm {mm:#x}: {kind}, map_count {map_count}",
+            task.pid, task.comm
+        );
+        super::picture::write(&a.picture, &tree, &vmas, &vmacache, &title)?;
+    } else if a.json {
         let j = match &tree {
             VmaTree::Maple(s) => TreeJson {
                 pid: a.pid,
@@ -95,16 +108,17 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         serde_json::to_writer(&mut out, &j)?;
         writeln!(out)?;
     } else {
+        let paint = super::color::stdout();
         let mut s = String::new();
         r::header(task.pid, &task.comm, mm, map_count, &mut s);
         match &tree {
             VmaTree::Maple(m) => {
-                r::maple_dump(m, &mut s);
+                r::maple_dump(m, paint, &mut s);
                 r::maple_summary(m, &mut s);
                 r::maple_diagram(m, a.diagram_lines, &mut s);
             }
             VmaTree::Rb { tree, list } => {
-                r::rb_dump(tree, list, &mut s);
+                r::rb_dump(tree, list, paint, &mut s);
                 r::rb_summary(tree, list, layout.vma_size, &mut s);
                 let rows: Vec<VmacacheRow<'_>> = vmacache
                     .iter()
@@ -157,6 +171,8 @@ struct Checked {
     bad: Report,
     bad_vmas: Vec<(VmaInfo, bool)>,
     issues: usize,
+    /// Every VMA read (empty when the walk met bad nodes).
+    vmas: Vec<VmaInfo>,
 }
 
 /// The tree of `mm` between stable reads, its VMAs checked; `None` when a live mm never
@@ -207,6 +223,7 @@ fn read_checked(
         // Each VMA checked as read (a walk that met bad nodes has no VMA list).
         let mut bad = Report::default();
         let mut bad_vmas = Vec::new();
+        let mut all = Vec::new();
         if issues == 0 {
             let read = reader.vma_addresses(mm, &tree).and_then(|addrs| {
                 addrs
@@ -223,7 +240,8 @@ fn read_checked(
                 }
             };
             let ok = k.check_vma_records(&tree, &vmas, &mut bad);
-            bad_vmas = vmas.into_iter().zip(ok).filter(|(_, ok)| !ok).collect();
+            bad_vmas = vmas.iter().cloned().zip(ok).filter(|(_, ok)| !ok).collect();
+            all = vmas;
         }
 
         // Live: a record that looks impossible right after a stable walk was most likely
@@ -246,6 +264,7 @@ fn read_checked(
             bad,
             bad_vmas,
             issues,
+            vmas: all,
         }));
     }
 }

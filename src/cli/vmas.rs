@@ -1,12 +1,15 @@
 //! `vmscope vmas PID [--json]`: the process's VMAs rebuilt from the kernel's own
 //! tree, printed byte for byte as /proc/PID/maps.
 
+use super::progress::Counter;
 use super::target::TargetArgs;
 use super::warn;
 use crate::check::{Finding, Report};
 use crate::kernel::live;
 use crate::kernel::snapshot::{HeldPages, SnapshotError, DEFAULT_READS};
-use crate::kernel::vma::VmaInfo;
+use crate::kernel::tasks::Task;
+use crate::kernel::vma::{VmaInfo, VmaReader};
+use crate::kernel::Kernel;
 use crate::render::table::escape;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -28,6 +31,12 @@ pub struct VmasArgs {
     /// Live: walks a stable read may take before giving up (exit 2)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_READS)]
     pub retries: u32,
+    /// Write the address space as an SVG strip to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub svg: Option<std::path::PathBuf>,
+    /// Write the address space as a Graphviz DOT graph to FILE (no text on stdout)
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub dot: Option<std::path::PathBuf>,
 }
 
 /// One VMA; these key names are a stable interface for scripts.
@@ -93,6 +102,63 @@ struct ProcessVmas {
     reads: Option<u32>,
 }
 
+/// `vmas --all`: one walk per mm, threads share their leader's.
+fn run_all(
+    a: &VmasArgs,
+    k: &Kernel,
+    reader: &mut VmaReader<'_>,
+    out: &mut impl Write,
+) -> Result<i32> {
+    let mut seen = std::collections::HashSet::new();
+    let tasks: Vec<(Task, u64)> = k
+        .tasks()?
+        .into_iter()
+        .filter_map(|t| Some((t.mm?, t)))
+        .filter(|(mm, t)| t.idle_cpu.is_none() && seen.insert(*mm))
+        .map(|(mm, t)| (t, mm))
+        .collect();
+    let progress = Counter::new("reading VMAs", tasks.len());
+    let mut all = Vec::new();
+    let mut status = 0;
+    for (i, (t, mm)) in tasks.into_iter().enumerate() {
+        progress.set(i);
+        let s = match reader.read_mm_stable(mm) {
+            Err(SnapshotError::Unstable { reads }) => {
+                anyhow::bail!("pid {} changed on every one of {reads} reads", t.pid)
+            }
+            r => r
+                .map_err(anyhow::Error::new)
+                .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?,
+        };
+        let (tree, vmas) = (s.walk, s.value);
+        let mut r = Report::default();
+        let ok = k.check_vma_records(&tree, &vmas, &mut r);
+        progress.suspend(|| warn::print(&format!("pid {}", t.pid), &r));
+        status = status.max(warn::status(&r));
+        if a.json {
+            all.push(ProcessVmas {
+                pid: t.pid,
+                comm: t.comm,
+                mm: format!("{mm:#x}"),
+                vmas: rows(&vmas, &r),
+                reads: k.is_live().then_some(s.reads),
+            });
+        } else {
+            let text = warn::maps_text(&vmas, &ok, &r);
+            progress.suspend(|| -> std::io::Result<()> {
+                writeln!(out, "==> {} {} <==", t.pid, escape(&t.comm))?;
+                out.write_all(&text)
+            })?;
+        }
+    }
+    drop(progress);
+    if a.json {
+        serde_json::to_writer(&mut *out, &all)?;
+        writeln!(out)?;
+    }
+    Ok(status)
+}
+
 pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
@@ -105,46 +171,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     }
     let mut out = std::io::stdout().lock();
     let Some(pid) = a.pid else {
-        // --all: one walk per mm, threads share their leader's.
-        let mut seen = std::collections::HashSet::new();
-        let mut all = Vec::new();
-        let mut status = 0;
-        for t in k.tasks()? {
-            let Some(mm) = t.mm else { continue };
-            if t.idle_cpu.is_some() || !seen.insert(mm) {
-                continue;
-            }
-            let s = match reader.read_mm_stable(mm) {
-                Err(SnapshotError::Unstable { reads }) => {
-                    anyhow::bail!("pid {} changed on every one of {reads} reads", t.pid)
-                }
-                r => r
-                    .map_err(anyhow::Error::new)
-                    .with_context(|| format!("pid {}: reading VMAs of mm {mm:#x}", t.pid))?,
-            };
-            let (tree, vmas) = (s.walk, s.value);
-            let mut r = Report::default();
-            let ok = k.check_vma_records(&tree, &vmas, &mut r);
-            warn::print(&format!("pid {}", t.pid), &r);
-            status = status.max(warn::status(&r));
-            if a.json {
-                all.push(ProcessVmas {
-                    pid: t.pid,
-                    comm: t.comm.clone(),
-                    mm: format!("{mm:#x}"),
-                    vmas: rows(&vmas, &r),
-                    reads: live.then_some(s.reads),
-                });
-            } else {
-                writeln!(out, "==> {} {} <==", t.pid, escape(&t.comm))?;
-                out.write_all(&warn::maps_text(&vmas, &ok, &r))?;
-            }
-        }
-        if a.json {
-            serde_json::to_writer(&mut out, &all)?;
-            writeln!(out)?;
-        }
-        return Ok(status);
+        return run_all(a, &k, &mut reader, &mut out);
     };
     let (task, mm) = k.mm_of_pid(pid)?;
     let Some(mm) = mm else {
@@ -173,7 +200,10 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let mut r = Report::default();
     let ok = k.check_vma_records(&tree, &vmas, &mut r);
     warn::print(&format!("pid {pid}"), &r);
-    if a.json {
+    if a.svg.is_some() || a.dot.is_some() {
+        let title = format!("pid {} ({}) mm {mm:#x}: address space", task.pid, task.comm);
+        super::picture::write_strip(a.svg.as_deref(), a.dot.as_deref(), &vmas, &title)?;
+    } else if a.json {
         let reads = live.then_some(s.reads);
         let rows: Vec<VmaRow> = vmas
             .iter()

@@ -6,8 +6,9 @@ use crate::kernel::vma::VmaInfo;
 
 /// One `vmscope: warning:` line per finding, about `subject` (e.g. `pid 42`).
 pub fn print(subject: &str, r: &Report) {
+    let prefix = super::color::warning_prefix();
     for f in &r.findings {
-        eprintln!("vmscope: warning: {subject}: {f}");
+        eprintln!("{prefix} {subject}: {f}");
     }
 }
 

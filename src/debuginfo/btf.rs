@@ -16,6 +16,7 @@ mod error;
 mod header;
 mod kinds;
 mod source;
+mod split;
 mod type_db;
 
 pub use type_db::{BtfDb, DEFAULT_CACHELINE};
@@ -43,6 +44,8 @@ pub struct Btf {
     strings: std::ops::Range<usize>,
     /// The file and, for an ELF, the section's file offset: for errors found after open.
     origin: Option<(String, Option<u64>)>,
+    /// For split BTF opened on its base: where its own part lies in the merged blob.
+    split: Option<split::SplitLayout>,
 }
 
 impl std::fmt::Debug for Btf {
@@ -67,8 +70,93 @@ impl Btf {
         Ok(btf)
     }
 
+    /// Open split BTF (raw, or a module's `.BTF`, compressed or not) on its base (raw BTF
+    /// or an ELF's `.BTF`). Errors in the split's part name the split file and its own
+    /// offsets; a split built on another base is refused (see [`Btf::check_base`]).
+    pub fn open_split(path: &std::path::Path, base: &std::path::Path) -> Result<Btf, BtfError> {
+        let (base_blob, _) = source::load(base)?;
+        let base_shown = base.display().to_string();
+        let base_in_file = |e: BtfError| e.in_file(&base_shown, base_blob.file_offset());
+        BtfHeader::parse(base_blob.bytes()).map_err(base_in_file)?;
+        let (blob, elf_pointer_size) = source::load(path)?;
+        let section_offset = blob.file_offset();
+        let shown = path.display().to_string();
+        let (merged, layout) = split::merge(base_blob.bytes(), blob.bytes())
+            .map_err(|e| e.in_file(&shown, section_offset))?;
+        let in_file = |e: BtfError| -> BtfError {
+            match e.offset() {
+                Some(off) if layout.in_split(off) => {
+                    let inner = Box::new(layout.to_split(e));
+                    let on_base = match *inner {
+                        BtfError::WrongBase { .. } => *inner,
+                        _ => BtfError::OnBase {
+                            base: base_shown.clone(),
+                            inner,
+                        },
+                    };
+                    on_base.in_file(&shown, section_offset)
+                }
+                _ => base_in_file(e),
+            }
+        };
+        let mut btf = Btf::from_blob(Blob::Owned(merged), elf_pointer_size).map_err(in_file)?;
+        btf.check_base(&layout, &base_shown).map_err(in_file)?;
+        btf.origin = Some((shown, section_offset));
+        btf.split = Some(layout);
+        Ok(btf)
+    }
+
+    /// Split BTF held in memory (a loaded module's, read from a dump or /proc/kcore) on
+    /// the base BTF `base` (the kernel's), checked as [`Btf::open_split`] checks a file.
+    pub fn from_split_bytes(base: &[u8], split: &[u8], what: &str) -> Result<Btf, BtfError> {
+        let (merged, layout) = split::merge(base, split)?;
+        let mut btf = Btf::from_blob(Blob::Owned(merged), None).map_err(|e| layout.to_split(e))?;
+        btf.check_base(&layout, what)
+            .map_err(|e| layout.to_split(e))?;
+        btf.split = Some(layout);
+        Ok(btf)
+    }
+
+    /// The raw BTF bytes (for split BTF: base and split merged).
+    pub fn bytes(&self) -> &[u8] {
+        self.blob.bytes()
+    }
+
+    /// A split BTF names base strings by their offsets in the base's string section; on the
+    /// base it was built on each lands at the start of a string. On another base nearly every
+    /// such offset lands inside one, which no libbpf- or pahole-written BTF does.
+    fn check_base(&self, layout: &split::SplitLayout, base: &str) -> Result<(), BtfError> {
+        let strs = self.blob.bytes().get(self.strings.clone()).unwrap_or(&[]);
+        let first_split = self
+            .record_offsets
+            .iter()
+            .position(|&o| o as usize >= layout.split_types_start)
+            .unwrap_or(self.record_offsets.len());
+        for id in first_split.max(1)..self.record_offsets.len() {
+            let ty = self.type_by_id(id as TypeId)?;
+            ty.for_each_name(|name_off, what| {
+                let at = name_off as usize;
+                if at == 0 || at >= layout.base_str_len || strs.get(at - 1) == Some(&0) {
+                    return Ok(());
+                }
+                Err(BtfError::WrongBase {
+                    id: ty.id,
+                    what,
+                    name_off,
+                    offset: ty.offset,
+                    base: base.to_string(),
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     /// Name the file in an error found while following types after open.
     pub fn with_origin(&self, e: BtfError) -> BtfError {
+        let e = match (&self.split, e.offset()) {
+            (Some(layout), Some(off)) if layout.in_split(off) => layout.to_split(e),
+            _ => e,
+        };
         match &self.origin {
             Some((path, section_offset)) => e.in_file(path, *section_offset),
             None => e,
@@ -93,6 +181,7 @@ impl Btf {
             pointer_size: 8,
             strings,
             origin: None,
+            split: None,
         };
         btf.validate_references()?;
         btf.pointer_size = elf_pointer_size.unwrap_or_else(|| btf.guess_pointer_size());
@@ -302,9 +391,8 @@ fn check_string_section(data: &[u8], strings: &std::ops::Range<usize>) -> Result
             offset: strings.start,
             reason: "string section is empty",
         }),
-        (Some(&first), _) if first != 0 => Err(BtfError::BadStrings {
+        (Some(&first), _) if first != 0 => Err(BtfError::NeedsBase {
             offset: strings.start,
-            reason: "does not start with the empty string",
         }),
         (_, Some(&last)) if last != 0 => Err(BtfError::BadStrings {
             offset: strings.end.saturating_sub(1),

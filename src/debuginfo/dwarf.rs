@@ -85,6 +85,12 @@ pub struct TypeDb {
 }
 
 impl TypeDb {
+    pub(crate) fn dwarf_file(&self) -> &DwarfFile {
+        &self.file
+    }
+}
+
+impl TypeDb {
     /// Memory-map `path` read-only and locate its DWARF sections. Cheap: reads only the ELF
     /// headers and the first unit header of `.debug_info`.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<TypeDb, DebugInfoError> {
@@ -348,6 +354,9 @@ impl TypeDb {
             dw::DW_TAG_structure_type,
             dw::DW_TAG_union_type,
             dw::DW_TAG_class_type,
+            // types defined inside the body (clang puts an anonymous member type there)
+            // are printed where they are defined, as pahole does
+            dw::DW_TAG_enumeration_type,
         ];
         for (t, a, moff) in self.children_of(cx, header, root, offset, &tags)? {
             let at = c.members.len();

@@ -12,9 +12,12 @@
 //!   `member_offset`, `enumerator_value`) so code works for DWARF and BTF alike.
 
 pub mod btf;
+pub mod cfi;
+mod decompress;
 pub mod dwarf;
 pub mod find;
 mod index;
+pub mod lines;
 mod sections;
 pub mod select;
 mod split;

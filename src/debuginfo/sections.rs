@@ -82,6 +82,8 @@ pub(crate) struct DwarfFile {
     str_: SectionData,
     line_str: SectionData,
     str_offsets: SectionData,
+    /// What the line tables and address lookups read besides the above (`lines`).
+    code: CodeSections,
     build_id: Option<Vec<u8>>,
     /// what `.gnu_debugaltlink` / `.debug_sup` name (dwz)
     sup_link: Option<SupLink>,
@@ -107,6 +109,30 @@ pub(crate) struct SplitSections {
 
 /// Where a unit's `DW_FORM_strx*` indexes point into `.debug_str_offsets` (DWARF 5, clang).
 pub(crate) type StrBase = Option<(gimli::Format, gimli::DebugStrOffsetsBase<usize>)>;
+
+/// The sections that map addresses to units, lines and inlined calls.
+struct CodeSections {
+    line: SectionData,
+    aranges: SectionData,
+    ranges: SectionData,
+    rnglists: SectionData,
+    addr: SectionData,
+    frame: SectionData,
+}
+
+impl CodeSections {
+    fn open(path: &Path, obj: &object::File<'_>, map: &[u8]) -> Result<Self, DebugInfoError> {
+        let s = |name| section_data(path, obj, map, name, false);
+        Ok(CodeSections {
+            line: s(".debug_line")?,
+            aranges: s(".debug_aranges")?,
+            ranges: s(".debug_ranges")?,
+            rnglists: s(".debug_rnglists")?,
+            addr: s(".debug_addr")?,
+            frame: s(".debug_frame")?,
+        })
+    }
+}
 
 /// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
 struct SectionData {
@@ -250,7 +276,7 @@ impl DwarfFile {
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
-        let (info, abbrev, str_, line_str, str_offsets, build_id, sup_link) = {
+        let (info, abbrev, str_, line_str, str_offsets, code, build_id, sup_link) = {
             let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -276,12 +302,14 @@ impl DwarfFile {
                     super::sup::sup_checksum(data)
                 });
             let sup_link = sup_link_of(&obj);
+            let code = CodeSections::open(path, &obj, &mmap)?;
             (
                 info,
                 abbrev,
                 str_,
                 line_str,
                 str_offsets,
+                code,
                 build_id,
                 sup_link,
             )
@@ -294,6 +322,7 @@ impl DwarfFile {
             str_,
             line_str,
             str_offsets,
+            code,
             build_id,
             sup_link,
             sup: None,
@@ -424,6 +453,34 @@ impl DwarfFile {
 
     pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
         gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
+    }
+
+    /// Every section as gimli's `Dwarf`, for line programs and address ranges.
+    pub(crate) fn gimli_dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
+        use gimli::SectionId as S;
+        let c = &self.code;
+        let load = |id: S| -> Result<Slice<'_>, ()> {
+            let s = match id {
+                S::DebugInfo => &self.info,
+                S::DebugAbbrev => &self.abbrev,
+                S::DebugStr => &self.str_,
+                S::DebugLineStr => &self.line_str,
+                S::DebugStrOffsets => &self.str_offsets,
+                S::DebugLine => &c.line,
+                S::DebugAranges => &c.aranges,
+                S::DebugRanges => &c.ranges,
+                S::DebugRngLists => &c.rnglists,
+                S::DebugAddr => &c.addr,
+                _ => return Ok(Slice::new(&[], LittleEndian)),
+            };
+            Ok(Slice::new(self.sec(s), LittleEndian))
+        };
+        gimli::Dwarf::load(load).unwrap_or_default()
+    }
+
+    /// `.debug_frame` (empty when absent): call frame information for unwinding.
+    pub(crate) fn debug_frame(&self) -> &[u8] {
+        self.sec(&self.code.frame)
     }
 
     /// Size of `.debug_info`, part of the cache key.

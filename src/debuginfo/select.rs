@@ -40,6 +40,8 @@ pub struct Request<'a> {
     pub dump: bool,
     /// The running kernel's release (`uname -r`), if known.
     pub running_release: Option<&'a str>,
+    /// The running kernel's build-id (/sys/kernel/notes), if readable.
+    pub running_build_id: Option<&'a str>,
     /// The dumped kernel's release and build-id (from VMCOREINFO), if known.
     pub dump_kernel: Option<Wanted<'a>>,
     /// Debug roots searched for the dump's vmlinux (`/`, `--debug-dir`, VMSCOPE_DEBUG_DIRS).
@@ -51,10 +53,12 @@ pub struct Request<'a> {
 pub enum TypeFile {
     Dwarf(PathBuf),
     Btf(PathBuf),
-    /// The running kernel's BTF, for lack of its debug vmlinux (`missing`); memory
-    /// commands then take symbols from /proc/kallsyms.
+    /// The running kernel's BTF, for lack of its debug vmlinux (`missing`; `searched`:
+    /// what the search by build-id looked at); memory commands then take symbols from
+    /// /proc/kallsyms.
     RunningBtf {
         missing: PathBuf,
+        searched: String,
     },
     /// A dump's own BTF, read from its memory (with its own kallsyms), for lack of
     /// its vmlinux (`searched`: what the search looked at, for messages).
@@ -126,8 +130,35 @@ pub fn select(r: &Request<'_>) -> Result<TypeFile, SelectError> {
                 Err(SelectError::NoLayoutTypes)
             }
         }
-        Purpose::Memory if installed.exists() => Ok(TypeFile::Dwarf(installed)),
-        Purpose::Memory => Ok(TypeFile::RunningBtf { missing: installed }),
+        Purpose::Memory => Ok(
+            running_vmlinux(r).unwrap_or_else(|searched| TypeFile::RunningBtf {
+                missing: installed,
+                searched,
+            }),
+        ),
+    }
+}
+
+/// Live: the running kernel's vmlinux under the debug roots (`/` when none are given),
+/// by its build-id as for a dump; else what was searched, for messages.
+fn running_vmlinux(r: &Request<'_>) -> Result<TypeFile, String> {
+    let Some(release) = r.running_release else {
+        return Err("the running kernel's release is unknown".into());
+    };
+    let slash = [PathBuf::from("/")];
+    let roots = if r.debug_roots.is_empty() {
+        &slash[..]
+    } else {
+        r.debug_roots
+    };
+    let w = Wanted {
+        release,
+        build_id: r.running_build_id,
+    };
+    let s = find_vmlinux(roots, &w);
+    match s.found {
+        Some(p) => Ok(TypeFile::Dwarf(p)),
+        None => Err(s.summary()),
     }
 }
 
@@ -137,6 +168,9 @@ pub struct LoadOptions {
     /// Cacheline size the BTF model reports (0: the model's default).
     pub cacheline_size: u32,
     pub dwarf: OpenOptions,
+    /// The base of a split `--btf` file (a module's); without it a split file is opened on
+    /// the running kernel's BTF.
+    pub btf_base: Option<PathBuf>,
 }
 
 /// Types of the kernel looked at: DWARF from a vmlinux or BTF.
@@ -150,11 +184,12 @@ impl TypeFile {
     pub fn load(&self, o: LoadOptions) -> Result<KernelTypes, SelectError> {
         match self {
             TypeFile::Dwarf(p) => Ok(KernelTypes::Dwarf(Box::new(TypeDb::open_with(p, o.dwarf)?))),
-            TypeFile::Btf(p) => Ok(KernelTypes::Btf(Box::new(BtfDb::open(
+            TypeFile::Btf(p) => Ok(KernelTypes::Btf(Box::new(open_btf(
                 p,
+                o.btf_base.as_deref(),
                 o.cacheline_size,
             )?))),
-            TypeFile::RunningBtf { missing } => {
+            TypeFile::RunningBtf { missing, .. } => {
                 if !Path::new(SYS_BTF).exists() {
                     return Err(SelectError::NoRunningTypes {
                         vmlinux: missing.clone(),
@@ -164,6 +199,20 @@ impl TypeFile {
             }
             TypeFile::DumpMemory { .. } => Err(SelectError::InDump),
         }
+    }
+}
+
+/// BTF of `path`, split on `base` when given; a split file given alone is opened on the
+/// running kernel's BTF when there is one (as `/sys/kernel/btf/MOD` always is).
+fn open_btf(path: &Path, base: Option<&Path>, cacheline: u32) -> Result<BtfDb, BtfError> {
+    if let Some(base) = base {
+        return BtfDb::open_split(path, base, cacheline);
+    }
+    match BtfDb::open(path, cacheline) {
+        Err(e) if e.needs_base() && path != Path::new(SYS_BTF) && Path::new(SYS_BTF).exists() => {
+            BtfDb::open_split(path, Path::new(SYS_BTF), cacheline)
+        }
+        other => other,
     }
 }
 
@@ -184,6 +233,9 @@ impl TypeSource for KernelTypes {
     }
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError> {
         self.inner().find(name, kind)
+    }
+    fn find_base(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        self.inner().find_base(name)
     }
     fn pointer_size(&self) -> u64 {
         self.inner().pointer_size()
@@ -227,6 +279,7 @@ mod tests {
             btf: None,
             dump: false,
             running_release: Some("0.0.0-no-such-release"),
+            running_build_id: None,
             dump_kernel: None,
             debug_roots: &[],
         }
@@ -249,12 +302,19 @@ mod tests {
     fn memory_prefers_the_debug_vmlinux_and_falls_back_to_running_btf_only_live() {
         let missing = debug_vmlinux("0.0.0-no-such-release");
         let mut r = req(Purpose::Memory);
-        assert_eq!(
-            select(&r).unwrap(),
+        match select(&r).unwrap() {
             TypeFile::RunningBtf {
-                missing: missing.clone()
+                missing: m,
+                searched,
+            } => {
+                assert_eq!(m, missing);
+                assert!(
+                    searched.starts_with("no matching vmlinux in 4 places"),
+                    "{searched}"
+                );
             }
-        );
+            other => panic!("{other:?}"),
+        }
         r.dump = true;
         assert!(matches!(select(&r).unwrap(), TypeFile::DumpMemory { .. }));
         r.purpose = Purpose::Layouts;

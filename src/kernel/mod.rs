@@ -12,6 +12,8 @@ pub mod in_dump;
 pub mod kallsyms;
 pub mod live;
 pub mod mm;
+pub mod module_syms;
+pub mod modules;
 pub mod offsets;
 pub mod orc;
 pub mod panic;
@@ -28,6 +30,7 @@ pub mod vma;
 pub mod vma_check;
 pub mod vma_layout;
 pub mod vma_reader;
+pub mod vtop;
 
 use crate::memory::arch::Arch;
 use crate::memory::dump::{Dump, Format, OpenError};
@@ -460,6 +463,7 @@ fn x86_64_space(
             .map(|n| n as u64)
             .unwrap_or(0),
         kernel_image_size,
+        vmalloc_base: None,
     };
     paging.kernel_pgd = paging
         .image_to_phys(pgd_va)
@@ -483,6 +487,12 @@ fn x86_64_space(
             None => PAGE_OFFSET_L4,
         });
     }
+    // Randomized regions keep their order (direct map, vmalloc, vmemmap), so the
+    // vmalloc base ends the direct map.
+    paging.vmalloc_base = match syms.address("vmalloc_base") {
+        Some(a) => Some(mem.read_u64(a).ctx(|| "vmalloc_base".into())?),
+        None => None,
+    };
     Ok(KernelSpace::new(
         dump.phys.clone(),
         dump.virt.clone(),

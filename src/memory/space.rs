@@ -108,18 +108,6 @@ impl KernelSpace {
         }
     }
 
-    /// As [`KernelSpace::to_phys`] without the direct-map formula: stacks may be vmalloc'ed
-    /// inside the direct map's maximum extent (x86-64 with randomized regions).
-    pub fn to_phys_image_or_walk(&self, va: u64) -> Result<u64, MemError> {
-        match &self.paging {
-            Paging::X86_64(p) => match p.image_to_phys(va) {
-                Some(pa) => Ok(pa),
-                None => self.walk_kernel(va),
-            },
-            Paging::Arm64(_) => self.to_phys(va),
-        }
-    }
-
     fn walk_kernel(&self, va: u64) -> Result<u64, MemError> {
         Ok(self
             .paging

@@ -34,6 +34,9 @@ pub struct Paging {
     /// AMD SME encryption bit to clear from entries (`NUMBER(sme_mask)`).
     pub sme_mask: u64,
     pub kernel_image_size: u64,
+    /// Start of the vmalloc area (`vmalloc_base`). With CONFIG_RANDOMIZE_MEMORY it
+    /// can lie within the direct map's maximum size, so it bounds the direct map.
+    pub vmalloc_base: Option<u64>,
 }
 
 impl Paging {
@@ -54,7 +57,8 @@ impl Paging {
 
     pub fn direct_to_phys(&self, va: u64) -> Option<u64> {
         let pob = self.page_offset_base?;
-        (va >= pob && va - pob < self.direct_map_size()).then(|| va - pob)
+        let below_vmalloc = self.vmalloc_base.is_none_or(|v| va < v || v < pob);
+        (va >= pob && va - pob < self.direct_map_size() && below_vmalloc).then(|| va - pob)
     }
 
     /// Canonical address check: bits above the top level must copy bit 47 (or 56).
@@ -65,6 +69,100 @@ impl Paging {
     }
 }
 
+/// A page-table level, by the kernel's names (`pgd` is the top with 4 or 5 levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Pgd,
+    P4d,
+    Pud,
+    Pmd,
+    Pte,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Pgd => "pgd",
+            Level::P4d => "p4d",
+            Level::Pud => "pud",
+            Level::Pmd => "pmd",
+            Level::Pte => "pte",
+        }
+    }
+}
+
+/// One level of a walk: the table read, the index into it and the entry found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkStep {
+    pub level: Level,
+    /// Physical address of the table.
+    pub table: u64,
+    pub index: u64,
+    pub entry: u64,
+}
+
+/// Why a walk did not reach a frame.
+#[derive(Debug, Clone)]
+pub enum WalkStop {
+    /// Outside the 48- (or 57-) bit canonical address space.
+    NotCanonical,
+    /// The entry at this level is empty or not present.
+    NotPresent { level: Level },
+    /// A non-present leaf holding a swap entry (`pte_to_swp_entry()`).
+    Swapped { swap_type: u64, offset: u64 },
+    /// The table itself could not be read.
+    Unreadable { level: Level, error: MemError },
+}
+
+/// Every step of a walk and where it ended.
+#[derive(Debug, Clone)]
+pub struct PageWalk {
+    pub va: u64,
+    pub steps: Vec<WalkStep>,
+    pub result: Result<Translation, WalkStop>,
+}
+
+/// Bits of an entry, by the names of arch/x86/include/asm/pgtable_types.h.
+const FLAG_NAMES: &[(u32, &str)] = &[
+    (0, "present"),
+    (1, "rw"),
+    (2, "user"),
+    (3, "pwt"),
+    (4, "pcd"),
+    (5, "accessed"),
+    (6, "dirty"),
+    (7, "huge"),
+    (8, "global"),
+    (63, "nx"),
+];
+
+/// The flag names set in `entry`; `huge` is PSE above the last level, PAT at it,
+/// and a non-present leaf with bit 8 is `protnone` rather than global.
+pub fn entry_flags(entry: u64, level: Level) -> Vec<&'static str> {
+    let present = entry & _PAGE_PRESENT != 0;
+    FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| entry >> bit & 1 == 1)
+        .map(|&(bit, name)| match (bit, name) {
+            (7, _) if level == Level::Pte => "pat",
+            (8, _) if !present => "protnone",
+            _ => name,
+        })
+        .collect()
+}
+
+/// x86_64 swap entries in a PTE (pgtable_64.h, with the L1TF inversion): the type
+/// in the top 5 bits, the offset inverted from bit 14 up.
+const SWP_TYPE_BITS: u32 = 5;
+const SWP_OFFSET_SHIFT: u32 = 9 + SWP_TYPE_BITS;
+
+fn swap_entry(pte: u64) -> WalkStop {
+    WalkStop::Swapped {
+        swap_type: pte >> (64 - SWP_TYPE_BITS),
+        offset: (!pte) << SWP_TYPE_BITS >> SWP_OFFSET_SHIFT,
+    }
+}
+
 /// Walk the page tables rooted at physical `pgd` for virtual address `va`.
 pub fn walk(
     phys: &dyn PhysMemory,
@@ -72,57 +170,101 @@ pub fn walk(
     pgd: u64,
     va: u64,
 ) -> Result<Translation, MemError> {
+    let w = walk_trace(phys, paging, pgd, va);
+    w.result.map_err(|stop| match stop {
+        WalkStop::Unreadable { error, .. } => error.at_virtual(va),
+        _ => MemError::NotMapped { addr: va },
+    })
+}
+
+/// [`walk`] step by step: each level's table, index and entry, and where it ended.
+pub fn walk_trace(phys: &dyn PhysMemory, paging: &Paging, pgd: u64, va: u64) -> PageWalk {
+    let mut w = PageWalk {
+        va,
+        steps: Vec::new(),
+        result: Err(WalkStop::NotCanonical),
+    };
     if !paging.canonical(va) {
-        return Err(MemError::NotMapped { addr: va });
+        return w;
     }
-    let levels: &[u32] = if paging.l5 {
-        &[48, 39, 30, 21, 12]
+    let levels: &[(Level, u32)] = if paging.l5 {
+        &[
+            (Level::Pgd, 48),
+            (Level::P4d, 39),
+            (Level::Pud, 30),
+            (Level::Pmd, 21),
+            (Level::Pte, 12),
+        ]
     } else {
-        &[39, 30, 21, 12]
+        &[
+            (Level::Pgd, 39),
+            (Level::Pud, 30),
+            (Level::Pmd, 21),
+            (Level::Pte, 12),
+        ]
     };
     let frame_mask = PTE_PFN_MASK & !paging.sme_mask;
     let mut table = pgd & frame_mask;
-    for (depth, &shift) in levels.iter().enumerate() {
-        let idx = (va >> shift) & 0x1ff;
-        let entry = phys
-            .read_phys_u64(table + idx * 8)
-            .map_err(|e| e.at_virtual(va))?;
-        let remaining = levels.len() - depth;
-        let leaf = remaining == 1 || (entry & _PAGE_PSE != 0 && (remaining == 2 || remaining == 3));
-        if entry & _PAGE_PRESENT == 0 && !(leaf && entry & _PAGE_PROTNONE != 0) {
-            return Err(MemError::NotMapped { addr: va });
-        }
-        // L1TF mitigation (4.19, arch/x86/include/asm/pgtable-invert.h): a
-        // non-present entry stores its frame number inverted.
-        let entry = if entry & _PAGE_PRESENT == 0 {
-            (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK)
-        } else {
-            entry
+    for &(level, shift) in levels {
+        let index = (va >> shift) & 0x1ff;
+        let entry = match phys.read_phys_u64(table + index * 8) {
+            Ok(e) => e,
+            Err(error) => {
+                w.result = Err(WalkStop::Unreadable { level, error });
+                return w;
+            }
         };
-        // PSE in a PUD maps 1 GiB, in a PMD 2 MiB (remaining levels 3 and 2).
-        if entry & _PAGE_PSE != 0 && remaining == 3 {
-            let pa = (entry & PUD_HUGE_MASK & !paging.sme_mask) | (va & 0x3fff_ffff);
-            return Ok(Translation {
-                paddr: pa,
-                page_size: 1 << 30,
-            });
+        w.steps.push(WalkStep {
+            level,
+            table,
+            index,
+            entry,
+        });
+        match step(entry, level, va, paging, frame_mask) {
+            Next::Table(t) => table = t,
+            Next::Done(r) => {
+                w.result = r;
+                return w;
+            }
         }
-        if entry & _PAGE_PSE != 0 && remaining == 2 {
-            let pa = (entry & PMD_HUGE_MASK & !paging.sme_mask) | (va & 0x1f_ffff);
-            return Ok(Translation {
-                paddr: pa,
-                page_size: 1 << 21,
-            });
-        }
-        if remaining == 1 {
-            return Ok(Translation {
-                paddr: (entry & frame_mask) | (va & 0xfff),
-                page_size: PAGE_SIZE,
-            });
-        }
-        table = entry & frame_mask;
     }
-    Err(MemError::NotMapped { addr: va })
+    w
+}
+
+enum Next {
+    Table(u64),
+    Done(Result<Translation, WalkStop>),
+}
+
+/// What one entry says: the next table, the frame, or why the walk stops.
+fn step(entry: u64, level: Level, va: u64, paging: &Paging, frame_mask: u64) -> Next {
+    // PSE in a PUD maps 1 GiB, in a PMD 2 MiB.
+    let huge = entry & _PAGE_PSE != 0 && matches!(level, Level::Pud | Level::Pmd);
+    let leaf = level == Level::Pte || huge;
+    if entry & _PAGE_PRESENT == 0 && !(leaf && entry & _PAGE_PROTNONE != 0) {
+        return Next::Done(Err(if level == Level::Pte && entry != 0 {
+            swap_entry(entry)
+        } else {
+            WalkStop::NotPresent { level }
+        }));
+    }
+    // L1TF mitigation (4.19, arch/x86/include/asm/pgtable-invert.h): a
+    // non-present entry stores its frame number inverted.
+    let entry = if entry & _PAGE_PRESENT == 0 {
+        (!entry & PTE_PFN_MASK) | (entry & !PTE_PFN_MASK)
+    } else {
+        entry
+    };
+    let (mask, size) = match (huge, level) {
+        (true, Level::Pud) => (PUD_HUGE_MASK, 1 << 30),
+        (true, _) => (PMD_HUGE_MASK, 1 << 21),
+        (false, Level::Pte) => (PTE_PFN_MASK, PAGE_SIZE),
+        _ => return Next::Table(entry & frame_mask),
+    };
+    Next::Done(Ok(Translation {
+        paddr: (entry & mask & !paging.sme_mask) | (va & (size - 1)),
+        page_size: size,
+    }))
 }
 
 #[cfg(test)]
@@ -156,6 +298,7 @@ mod tests {
             kernel_pgd: 0x1000,
             sme_mask: 0,
             kernel_image_size: 1 << 30,
+            vmalloc_base: None,
         }
     }
 
@@ -243,5 +386,57 @@ mod tests {
         );
         assert_eq!(p.direct_to_phys(0xffff_9b00_1234_5000), Some(0x1234_5000));
         assert_eq!(p.image_to_phys(0xffff_ffff_c000_0000), None);
+        // A randomized vmalloc area 33 TiB above the direct map (the 5.10 fixture):
+        // its addresses are not direct-map addresses.
+        p.vmalloc_base = Some(0xffff_9b00_0000_0000 + (33 << 40));
+        assert_eq!(p.direct_to_phys(0xffff_9b00_1234_5000), Some(0x1234_5000));
+        assert_eq!(
+            p.direct_to_phys(0xffff_9b00_0000_0000 + (33 << 40) + 0x5000),
+            None
+        );
+    }
+
+    // Entry formats from the Intel SDM (vol. 3, 4.5) and the kernel's swap layout
+    // (arch/x86/include/asm/pgtable_64.h), independent of the walker.
+    #[test]
+    fn trace_names_each_level_and_the_stop() {
+        let va: u64 = 0x7f12_3456_7abc;
+        let idx = |s: u32| (va >> s) & 511;
+        let mut m = HashMap::new();
+        m.insert(0x1000 + idx(39) * 8, 0x2000 | 0x67);
+        m.insert(0x2000 + idx(30) * 8, 0x3000 | 0x67);
+        m.insert(0x3000 + idx(21) * 8, 0x4000 | 0x67);
+        m.insert(0x4000 + idx(12) * 8, 0x8000_0000_0abc_d000 | 0x67);
+        let w = walk_trace(&Words(m.clone()), &paging(false), 0x1000, va);
+        let levels: Vec<_> = w.steps.iter().map(|s| s.level.name()).collect();
+        assert_eq!(levels, ["pgd", "pud", "pmd", "pte"]);
+        assert_eq!((w.steps[2].table, w.steps[2].index), (0x3000, idx(21)));
+        assert_eq!(
+            entry_flags(w.steps[3].entry, Level::Pte),
+            ["present", "rw", "user", "accessed", "dirty", "nx"]
+        );
+        assert_eq!(w.result.unwrap().paddr, 0xabc_d000 | 0xabc);
+        // Swap type 3, offset 0x1234, as __swp_entry() stores it (offset inverted).
+        let swp = (3u64 << 59) | ((!0x1234u64 << 14) >> 5);
+        m.insert(0x4000 + idx(12) * 8, swp);
+        let w = walk_trace(&Words(m.clone()), &paging(false), 0x1000, va);
+        assert!(
+            matches!(
+                w.result,
+                Err(WalkStop::Swapped {
+                    swap_type: 3,
+                    offset: 0x1234
+                })
+            ),
+            "{:?}",
+            w.result
+        );
+        m.insert(0x3000 + idx(21) * 8, 0);
+        let w = walk_trace(&Words(m), &paging(false), 0x1000, va);
+        assert_eq!(w.steps.len(), 3);
+        assert!(matches!(
+            w.result,
+            Err(WalkStop::NotPresent { level: Level::Pmd })
+        ));
     }
 }

@@ -19,6 +19,25 @@ pub struct TaskBt {
     pub problem: Option<String>,
     /// For `--full`: the stack words after each frame, up to the next one.
     pub words: Vec<Vec<Word>>,
+    /// With DWARF: each frame's source position and inlined calls (empty without).
+    pub sources: Vec<Option<FrameSource>>,
+}
+
+/// A source file and line.
+pub type Line = (String, u64);
+
+/// What the line tables say about a frame's pc.
+#[derive(Debug, Clone, Default)]
+pub struct FrameSource {
+    /// The functions inlined at the pc, innermost first, each with its position.
+    pub inlined: Vec<(String, Option<Line>)>,
+    /// The position in the frame's own function.
+    pub line: Option<Line>,
+}
+
+fn at(line: &Option<Line>) -> String {
+    line.as_ref()
+        .map_or_else(String::new, |(f, l)| format!(" at {f}:{l}"))
 }
 
 /// `PANIC on CPU 0, task busybox (pid 101): sysrq triggered crash`
@@ -34,9 +53,13 @@ pub fn panic_line(p: &PanicInfo) -> String {
 }
 
 pub fn function(f: &Frame) -> String {
+    let module = f
+        .module
+        .as_ref()
+        .map_or_else(String::new, |m| format!(" [{m}]"));
     match &f.symbol {
-        Some((name, off, size)) if *size > 0 => format!("{name}+{off:#x}/{size:#x}"),
-        Some((name, off, _)) => format!("{name}+{off:#x}"),
+        Some((name, off, size)) if *size > 0 => format!("{name}+{off:#x}/{size:#x}{module}"),
+        Some((name, off, _)) => format!("{name}+{off:#x}{module}"),
         None => format!("{:#x}", f.pc),
     }
 }
@@ -79,13 +102,19 @@ pub fn text(traces: &[TaskBt], full: bool) -> String {
                 let _ = writeln!(out, "    --- entry frame at {:x} ---", f.stack);
                 regs_lines(&mut out, r);
             }
+            let src = t.sources.get(n).and_then(Option::as_ref);
             let _ = writeln!(
                 out,
-                "{:>3} [{:x}] {}",
+                "{:>3} [{:x}] {}{}",
                 format!("#{n}"),
                 f.stack,
-                function(f)
+                function(f),
+                src.map_or_else(String::new, |s| at(&s.line))
             );
+            // Outermost first, reading down into the innermost call.
+            for (name, line) in src.iter().flat_map(|s| s.inlined.iter().rev()) {
+                let _ = writeln!(out, "        inlined {name}{}", at(line));
+            }
             if full {
                 for (a, v, sym) in t.words.get(n).into_iter().flatten() {
                     match sym {
@@ -121,6 +150,46 @@ struct JsonFrame {
     /// pc saved by an entry frame or a stopped CPU (not a return address).
     exact: bool,
     regs: Option<serde_json::Value>,
+    /// The module holding the function (absent: the kernel image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<String>,
+    /// With DWARF only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Option<JsonLine>>,
+    /// With DWARF only: innermost first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inlined: Option<Vec<JsonInline>>,
+}
+
+#[derive(Serialize)]
+struct JsonLine {
+    file: String,
+    line: u64,
+}
+
+#[derive(Serialize)]
+struct JsonInline {
+    function: String,
+    file: Option<String>,
+    line: Option<u64>,
+}
+
+fn json_line(l: &Option<Line>) -> Option<JsonLine> {
+    l.as_ref().map(|(file, line)| JsonLine {
+        file: file.clone(),
+        line: *line,
+    })
+}
+
+fn json_inlined(s: &FrameSource) -> Vec<JsonInline> {
+    s.inlined
+        .iter()
+        .map(|(function, l)| JsonInline {
+            function: function.clone(),
+            file: l.as_ref().map(|l| l.0.clone()),
+            line: l.as_ref().map(|l| l.1),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -156,15 +225,21 @@ pub fn json(traces: &[TaskBt]) -> Result<String, serde_json::Error> {
                 .frames
                 .iter()
                 .enumerate()
-                .map(|(level, f)| JsonFrame {
-                    level,
-                    stack: format!("{:#x}", f.stack),
-                    pc: format!("{:#x}", f.pc),
-                    function: f.symbol.as_ref().map(|s| s.0.clone()),
-                    offset: f.symbol.as_ref().map(|s| s.1),
-                    size: f.symbol.as_ref().map(|s| s.2),
-                    exact: f.exact,
-                    regs: f.regs.as_ref().map(regs_json),
+                .map(|(level, f)| {
+                    let src = t.sources.get(level).map(Option::as_ref);
+                    JsonFrame {
+                        level,
+                        stack: format!("{:#x}", f.stack),
+                        pc: format!("{:#x}", f.pc),
+                        function: f.symbol.as_ref().map(|s| s.0.clone()),
+                        offset: f.symbol.as_ref().map(|s| s.1),
+                        size: f.symbol.as_ref().map(|s| s.2),
+                        exact: f.exact,
+                        regs: f.regs.as_ref().map(regs_json),
+                        module: f.module.clone(),
+                        source: src.map(|s| s.and_then(|s| json_line(&s.line))),
+                        inlined: src.map(|s| s.map(json_inlined).unwrap_or_default()),
+                    }
                 })
                 .collect(),
             user_regs: t.user_regs.as_ref().map(regs_json),

@@ -1,6 +1,7 @@
 //! `vmscope check` output: per process one line (verdict and counts) and the
 //! findings, the per-check table with `--verbose`; the JSON document.
 
+use super::style::{Paint, Role};
 use super::table::{self, escape, Align};
 use crate::check::Report;
 use serde::Serialize;
@@ -52,20 +53,24 @@ pub fn json(
 }
 
 /// The per-process table: check, result, items checked, failures.
-fn check_table(r: &Report) -> String {
+fn check_table(r: &Report, paint: Paint) -> String {
     let mut t = table::new(&[
         ("check", Align::Left),
         ("result", Align::Left),
         ("checked", Align::Right),
         ("failed", Align::Right),
     ]);
+    table::styled(&mut t, paint);
     for (name, tally) in r.checks.iter() {
-        let result = if tally.failed == 0 { "pass" } else { "FAIL" };
+        let result = match tally.failed {
+            0 => table::cell(paint, Role::Good, "pass".into()),
+            _ => table::cell(paint, Role::Bad, "FAIL".into()),
+        };
         t.add_row(vec![
-            name.to_string(),
-            result.to_string(),
-            tally.checked.to_string(),
-            tally.failed.to_string(),
+            name.into(),
+            result,
+            tally.checked.to_string().into(),
+            tally.failed.to_string().into(),
         ]);
     }
     t.to_string()
@@ -73,11 +78,11 @@ fn check_table(r: &Report) -> String {
 
 /// One process: a line with its verdict and counts, then its findings and
 /// error; `verbose` adds the per-check table and where its maps came from.
-pub fn process_text(p: &ProcessOut, verbose: bool) -> String {
+pub fn process_text(p: &ProcessOut, verbose: bool, paint: Paint) -> String {
     let verdict = match (&p.error, p.report.ok()) {
-        (Some(_), _) => "ERROR",
-        (None, true) => "ok",
-        (None, false) => "VIOLATIONS",
+        (Some(_), _) => paint.paint(Role::Error, "ERROR"),
+        (None, true) => paint.paint(Role::Good, "ok"),
+        (None, false) => paint.paint(Role::Bad, "VIOLATIONS"),
     };
     let r = &p.report;
     let mut s = String::new();
@@ -91,7 +96,7 @@ pub fn process_text(p: &ProcessOut, verbose: bool) -> String {
     if verbose {
         s.push('\n');
         if !r.checks.is_empty() {
-            let _ = writeln!(s, "{}", check_table(r));
+            let _ = writeln!(s, "{}", check_table(r, paint));
         }
         let maps = if p.maps.is_empty() { "-" } else { &p.maps };
         let _ = writeln!(s, "maps: {}", escape(maps));
@@ -110,7 +115,7 @@ pub fn process_text(p: &ProcessOut, verbose: bool) -> String {
         let _ = writeln!(
             s,
             "  {} at {:#x} {}: expected {}, found {}",
-            f.check,
+            paint.paint(Role::Bad, f.check),
             f.node,
             escape(&f.field),
             escape(&f.expected),
@@ -118,7 +123,7 @@ pub fn process_text(p: &ProcessOut, verbose: bool) -> String {
         );
     }
     if let Some(e) = &p.error {
-        let _ = writeln!(s, "  error: {}", escape(e));
+        let _ = writeln!(s, "  {} {}", paint.paint(Role::Error, "error:"), escape(e));
     }
     if verbose {
         s.push('\n');

@@ -1,13 +1,19 @@
 //! See ../lib.rs for where this layer sits.
 pub mod bt;
 pub mod check;
+pub mod dot;
 pub mod layout_json;
 pub mod log;
+pub mod modules;
 pub mod pahole;
 pub mod ps;
+pub mod style;
+pub mod svg;
 pub mod table;
 pub mod tree;
 pub mod value;
+pub mod view;
+pub mod vtop;
 
 /// Hex serializers for JSON output (u64 addresses as "0x..." strings).
 pub use crate::trees::{ser_hex, ser_hex_vec};

@@ -2,7 +2,8 @@
 //! it puts text read from a dump into a cell: control bytes escaped, so a task
 //! name or path cannot break a row or move the terminal's cursor.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use super::style::{Paint, Role};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Attribute, Cell, CellAlignment, Color, Table};
 use std::borrow::Cow;
 
 /// How a column's cells line up: text left, numbers and addresses right.
@@ -23,6 +24,33 @@ pub fn new(columns: &[(&str, Align)]) -> Table {
         }
     }
     t
+}
+
+/// A cell coloured for `role` when `paint` is on (the table must be [`styled`] too);
+/// comfy-table measures the text, not its escapes, so the columns stay aligned.
+pub fn cell(paint: Paint, role: Role, text: String) -> Cell {
+    let c = Cell::new(text);
+    if !paint.is_on() {
+        return c;
+    }
+    let (colour, bold) = role.ansi();
+    let c = c.fg(Color::AnsiValue(colour as u8));
+    if bold {
+        c.add_attribute(Attribute::Bold)
+    } else {
+        c
+    }
+}
+
+/// Let `t` draw its coloured cells when `paint` is on, a terminal or not; comfy-table
+/// would otherwise colour only on a terminal, whatever `--color` said.
+pub fn styled(t: &mut Table, paint: Paint) {
+    if paint.is_on() {
+        t.enforce_styling();
+        t.style_text_only();
+    } else {
+        t.force_no_tty();
+    }
 }
 
 /// `s` with `\n`, `\t`, other control bytes as `\xNN` and a backslash as `\\`;

@@ -1,11 +1,13 @@
 //! Text rendering of VMA tree snapshots for `vmscope tree`: node-by-node dumps,
 //! a summary, an ASCII diagram and the lookup cost table (costs computed in check/costs.rs).
 
+use super::style::{Paint, Role};
 use super::table::{self, Align};
 use crate::check::costs::CostRow;
 use crate::trees::list::ListSnapshot;
 use crate::trees::maple::{MapleNodeSnap, MapleSnapshot, MapleType, SlotKind};
-use crate::trees::rbtree::{color_name, RbSnapshot};
+use crate::trees::rbtree::{color_name, RbSnapshot, RB_RED};
+use comfy_table::Cell;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -37,7 +39,7 @@ fn short_type(t: MapleType) -> &'static str {
 }
 
 /// Node-by-node dump of a maple tree.
-pub fn maple_dump(s: &MapleSnapshot, out: &mut String) {
+pub fn maple_dump(s: &MapleSnapshot, paint: Paint, out: &mut String) {
     let _ = writeln!(
         out,
         "maple tree at {:#x}: ma_root {:#x}, ma_flags {:#x} ({}), height {}",
@@ -48,14 +50,19 @@ pub fn maple_dump(s: &MapleSnapshot, out: &mut String) {
         s.height
     );
     for n in &s.nodes {
-        maple_node(n, out);
+        maple_node(n, paint, out);
     }
-    for i in &s.issues {
-        let _ = writeln!(out, "ISSUE: {i}");
+    issues(s.issues.iter(), paint, out);
+}
+
+/// One `ISSUE:` line per problem a walk met.
+fn issues<T: std::fmt::Display>(list: impl Iterator<Item = T>, paint: Paint, out: &mut String) {
+    for i in list {
+        let _ = writeln!(out, "{} {i}", paint.paint(Role::Bad, "ISSUE:"));
     }
 }
 
-fn maple_node(n: &MapleNodeSnap, out: &mut String) {
+fn maple_node(n: &MapleNodeSnap, paint: Paint, out: &mut String) {
     let parent = match n.parent {
         crate::trees::maple::MapleParent::Root { tree } => format!("root of tree {tree:#x}"),
         crate::trees::maple::MapleParent::Node { node, slot, .. } => {
@@ -72,7 +79,11 @@ fn maple_node(n: &MapleNodeSnap, out: &mut String) {
         n.max,
         parent,
         n.parent_raw,
-        if n.dead { " DEAD" } else { "" }
+        if n.dead {
+            paint.paint(Role::Bad, " DEAD")
+        } else {
+            "".into()
+        }
     );
     let end_src = if n.end_from_meta {
         "metadata"
@@ -247,7 +258,8 @@ fn diagram_node(
 }
 
 /// Node-by-node dump of an rb-tree with the vm_next list order beside it.
-pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, out: &mut String) {
+/// `paint` colours the color column.
+pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, paint: Paint, out: &mut String) {
     let _ = writeln!(
         out,
         "rb-tree at {:#x}: root {:#x}; list from {:#x}",
@@ -268,9 +280,10 @@ pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, out: &mut String) {
         ("prev", Right),
         ("next", Right),
     ]);
+    table::styled(&mut table, paint);
     let n = t.nodes.len().max(l.entries.len());
     for i in 0..n {
-        let mut row = vec![i.to_string()];
+        let mut row: Vec<Cell> = vec![i.into()];
         match t.nodes.get(i) {
             Some(x) => {
                 let (range, gap) = match x.vma {
@@ -282,36 +295,45 @@ pub fn rb_dump(t: &RbSnapshot, l: &ListSnapshot, out: &mut String) {
                     ),
                     None => (String::new(), String::new()),
                 };
-                row.extend([
-                    format!("{:#x}", x.node),
-                    color_name(x.color).to_string(),
-                    x.depth.to_string(),
-                    format!("{:#x}", x.parent),
-                    format!("{:#x}", x.left),
-                    format!("{:#x}", x.right),
-                    range,
-                    gap,
-                ]);
+                let role = if x.color == RB_RED {
+                    Role::Red
+                } else {
+                    Role::Black
+                };
+                row.push(format!("{:#x}", x.node).into());
+                row.push(table::cell(paint, role, color_name(x.color).to_string()));
+                row.extend(
+                    [
+                        x.depth.to_string(),
+                        format!("{:#x}", x.parent),
+                        format!("{:#x}", x.left),
+                        format!("{:#x}", x.right),
+                        range,
+                        gap,
+                    ]
+                    .map(Cell::from),
+                );
             }
             None => {
                 row.push("(tree ended)".into());
-                row.extend(std::iter::repeat_n(String::new(), 7));
+                row.extend(std::iter::repeat_n(Cell::from(""), 7));
             }
         }
         match l.entries.get(i) {
-            Some(e) => row.extend([
-                format!("{:#x}", e.addr),
-                format!("{:#x}", e.prev),
-                format!("{:#x}", e.next),
-            ]),
+            Some(e) => row.extend(
+                [
+                    format!("{:#x}", e.addr),
+                    format!("{:#x}", e.prev),
+                    format!("{:#x}", e.next),
+                ]
+                .map(Cell::from),
+            ),
             None => row.push("(list ended)".into()),
         }
         table.add_row(row);
     }
     let _ = writeln!(out, "{table}");
-    for i in t.issues.iter().chain(l.issues.iter()) {
-        let _ = writeln!(out, "ISSUE: {i}");
-    }
+    issues(t.issues.iter().chain(l.issues.iter()), paint, out);
 }
 
 /// Summary for an rb-tree.

@@ -295,6 +295,12 @@ pub trait TypeSource: Sync {
     /// order (compilation-unit order for DWARF, type-id order for BTF).
     fn find(&self, name: &str, kind: NameKind) -> Result<Option<TypeId>, TypeError>;
 
+    /// A base type (`int`, `long unsigned int`, `char`) by name, for expressions' casts.
+    /// `find(name, Any)` finds them in DWARF; BTF's `Any` keeps to pahole's `-C` kinds.
+    fn find_base(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        self.find(name, NameKind::Any)
+    }
+
     /// Size of a pointer in bytes (8 on x86_64).
     fn pointer_size(&self) -> u64 {
         8

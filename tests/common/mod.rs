@@ -567,33 +567,22 @@ pub fn run_in_guest_with(
     }
 }
 
-/// A statically linked release build of vmscope for running inside the guest, built once per
-/// test process into $CARGO_TARGET_DIR (or target/) under x86_64-unknown-linux-gnu/release.
+/// The statically linked release build of vmscope that ships, built once per test binary by
+/// scripts/build-static.sh (the same recipe, and its `file`/`ldd` checks), for running
+/// inside the guest, whose initramfs has no shared libraries.
 pub fn static_vmscope() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| manifest.join("target"));
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(manifest)
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .args([
-                    "build",
-                    "--release",
-                    "--bin",
-                    "vmscope",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .status()
-                .unwrap_or_else(|e| panic!("cargo build (static vmscope): {e}"));
-            assert!(status.success(), "static build of vmscope failed");
-            let bin = target_dir.join("x86_64-unknown-linux-gnu/release/vmscope");
-            assert!(bin.is_file(), "no static vmscope at {}", bin.display());
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-static.sh");
+            let out = Command::new(&script)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            assert!(out.status.success(), "{} failed", script.display());
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let bin = PathBuf::from(stdout.lines().last().unwrap_or_default());
+            assert!(bin.is_file(), "no static vmscope at {:?}", bin);
             bin
         })
         .clone()
@@ -672,4 +661,135 @@ pub fn unpack_tar_b64(b64: &str, dest: &Path) {
         "could not unpack the guest's results ({} bytes of base64)",
         b64.len()
     );
+}
+
+/// drgn (0.3, in the fixture venv) evaluating Python expressions on a dump through
+/// tests/drgn_print.py: one `{"kind","value","address"}` per expression, in order.
+pub fn drgn_eval(d: &DumpFixture, exprs: &[&str]) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let python = fixtures_root().join("venv/bin/python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drgn_print.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(d.dir.join("elf.core"))
+        .arg(&d.vmlinux)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run drgn");
+    let input = serde_json::to_vec(exprs).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "drgn: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// vmscope with no vmlinux to find (empty HOME, no VMSCOPE_DEBUG_DIRS): types from BTF,
+/// symbols from the dump's kallsyms or `--kallsyms`. (status, stdout, stderr)
+pub fn run_vmscope_btf(args: &[&str]) -> (i32, String, String) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(args)
+        .env("HOME", home.path())
+        .env_remove("VMSCOPE_DEBUG_DIRS")
+        .output()
+        .expect("run vmscope");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A System.map (`nm -n` of the vmlinux) for dumps whose VMCOREINFO has no kallsyms
+/// tables (5.10), written once per test process.
+pub fn system_map(d: &DumpFixture) -> PathBuf {
+    use std::sync::{Mutex, OnceLock};
+    static MAPS: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let mut maps = MAPS.get_or_init(Default::default).lock().unwrap();
+    maps.entry(d.name.clone())
+        .or_insert_with(|| {
+            let out = Command::new("nm")
+                .arg("-n")
+                .arg(&d.vmlinux)
+                .output()
+                .expect("nm (binutils)");
+            assert!(out.status.success(), "nm {}", d.vmlinux.display());
+            let p = std::env::temp_dir().join(format!(
+                "vmscope-test-{}-{}.map",
+                std::process::id(),
+                d.name
+            ));
+            std::fs::write(&p, out.stdout).unwrap();
+            p
+        })
+        .clone()
+}
+
+/// vmscope on a dump's elf.core: with its DWARF vmlinux, or (`btf`) with types from
+/// the dump's BTF and symbols from its kallsyms (a System.map before 6.0).
+pub fn vmscope_on(d: &DumpFixture, btf: bool, args: &[&str]) -> (i32, String, String) {
+    let core = d.dir.join("elf.core").display().to_string();
+    let mut all: Vec<String> = vec!["--core".into(), core];
+    if !btf {
+        all.extend(["--vmlinux".into(), d.vmlinux.display().to_string()]);
+    } else if d.name.starts_with("5.") {
+        all.extend(["--kallsyms".into(), system_map(d).display().to_string()]);
+    }
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    if btf {
+        run_vmscope_btf(&all)
+    } else {
+        run_vmscope(&all, std::time::Duration::from_secs(120))
+    }
+}
+
+/// Globals kernel BTF gives no type (it types per-CPU variables only) and their C types.
+const BTF_UNTYPED: &[(&str, &str)] = &[
+    ("init_task", "struct task_struct"),
+    ("init_mm", "struct mm_struct"),
+    ("init_uts_ns", "struct uts_namespace"),
+    ("vmap_area_root", "struct rb_root"),
+    // Per-CPU, but 5.10's BTF has no variables at all.
+    ("runqueues", "struct rq"),
+    ("jiffies", "unsigned long"),
+    ("nr_cpu_ids", "unsigned int"),
+    ("system_state", "enum system_states"),
+    ("_totalram_pages", "atomic_long_t"),
+];
+
+/// An expression rewritten for BTF: each untyped global `g` of type T used as a whole
+/// becomes `(*(T *)&g)`, and `__per_cpu_offset[i]` indexes an `unsigned long *`.
+pub fn btf_expr(e: &str) -> String {
+    let b = e.as_bytes();
+    let (mut out, mut i) = (String::new(), 0);
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphabetic() || c == b'_') {
+            out.push(c as char);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        let word = &e[start..i];
+        let before = e[..start].trim_end();
+        let member = before.ends_with('.') || before.ends_with("->");
+        match BTF_UNTYPED.iter().find(|(g, _)| *g == word) {
+            Some((g, t)) if !member => out.push_str(&format!("(*({t} *)&{g})")),
+            _ if word == "__per_cpu_offset" && !member => {
+                out.push_str("((unsigned long *)&__per_cpu_offset)")
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
 }

@@ -22,12 +22,42 @@ pub fn vmscope_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vmscope")
 }
 
-/// `pahole -F btf ARGS FILE`
+/// The second oracle for `file`, when Debian 12's pahole 1.24 (on PATH) cannot read all of
+/// it: the kernels built from source with clang carry BTF type tags (1.24 prints `<ERROR ...>`
+/// members) and DWARF btf_type_tag annotations (1.24 prints `rcu *` for a
+/// `struct task_struct __rcu *`). For them, the pahole `fixtures/pahole-oracle.sh` unpacks
+/// (Debian trixie's 1.30) says what those members are; see `agrees`.
+pub fn newer_oracle_for(file: &Path) -> Option<PathBuf> {
+    file.starts_with(super::fixtures_root().join("source-kernels"))
+        .then(newer_pahole)
+}
+
+/// ROOT/oracle/pahole-1.30/pahole (Debian trixie's pahole, run with trixie's own libraries).
+pub fn newer_pahole() -> PathBuf {
+    let p = super::fixtures_root().join("oracle/pahole-1.30/pahole");
+    assert!(
+        p.is_file(),
+        "{} missing: run ./fixtures/pahole-oracle.sh (scripts/test-all.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// `pahole -F btf ARGS FILE` (pahole 1.24)
 pub fn pahole_btf(file: &Path, args: &[&str]) -> String {
     run(Command::new("pahole")
         .args(["-F", "btf"])
         .args(args)
         .arg(file))
+}
+
+/// `pahole -F btf ARGS FILE` with `newer_oracle_for(FILE)`, when it has one.
+pub fn newer_pahole_btf(file: &Path, args: &[&str]) -> Option<String> {
+    let pahole = newer_oracle_for(file)?;
+    Some(run(Command::new(pahole)
+        .args(["-F", "btf"])
+        .args(args)
+        .arg(file)))
 }
 
 /// `vmscope layout --btf FILE ARGS`
@@ -103,6 +133,7 @@ pub fn differing_names(file: &Path, names: &[String], extra: &[&str]) -> Vec<Str
         let mut args = extra.to_vec();
         args.extend(["-C", &list]);
         let want = blocks(&pahole_btf(file, &args));
+        let newer = newer_pahole_btf(file, &args).map(|t| blocks(&t));
         let got = blocks(&vmscope_btf(file, &args));
         assert_eq!(
             want.len(),
@@ -115,8 +146,9 @@ pub fn differing_names(file: &Path, names: &[String], extra: &[&str]) -> Vec<Str
             differ.extend(chunk.iter().cloned());
             continue;
         }
-        for ((name, w), g) in chunk.iter().zip(&want).zip(&got) {
-            if !same_layout(w, g) {
+        for (i, ((name, w), g)) in chunk.iter().zip(&want).zip(&got).enumerate() {
+            let n = newer.as_ref().map(|b| b.get(i).map_or("", String::as_str));
+            if !agrees(w, n, g) {
                 differ.push(name.clone());
             }
         }
@@ -124,33 +156,70 @@ pub fn differing_names(file: &Path, names: &[String], extra: &[&str]) -> Vec<Str
     differ
 }
 
-/// Whether vmscope's block `got` prints what pahole's `want` says. Byte for byte, except on
-/// the lines where pahole 1.24 itself failed: it cannot read BTF type tags (clang kernels tag
-/// `__rcu`/`__user` pointers) and prints `<ERROR ...>` as the member's type. Such a line must
-/// still agree on everything pahole did read: indentation, member name, offset and size.
-pub fn same_layout(want: &str, got: &str) -> bool {
+/// Whether vmscope's block `got` prints what the oracles say. `want` is pahole 1.24's block:
+/// where 1.24 read every member (no `<ERROR`, and the same members as the newer pahole when
+/// there is one), `got` must be it byte for byte. Where 1.24 could not (type tags), the newer
+/// pahole's block `newer` is the oracle for the members: every member line's indentation,
+/// declaration (spacing aside: the two versions align columns differently), offset and size
+/// must be its, in order. Its other lines are not compared: pahole 1.25+ changed the comments
+/// it adds (`XXX last struct has 1 hole`, `member types with holes`, `flexible array members`),
+/// and vmscope keeps 1.24's, as every readable block shows.
+pub fn agrees(want: &str, newer: Option<&str>, got: &str) -> bool {
     if want == got {
         return true;
     }
-    // pahole 1.24 lost a tagged type inside a function pointer's parameters: its block
-    // has no readable answer there (`<ERROR(ftype__fprintf_parms...)> not found!`).
-    if want.contains("<ERROR(ftype__fprintf_parms") {
-        return true;
-    }
-    if !want.contains("<ERROR") || want.lines().count() != got.lines().count() {
-        return false;
-    }
-    want.lines().zip(got.lines()).all(|(w, g)| {
-        w == g
-            || (w.contains("<ERROR") && !g.contains("<ERROR") && beyond_type(w) == beyond_type(g))
-    })
+    let Some(newer) = newer else { return false };
+    let read_by_1_24 = !want.contains("<ERROR") && member_facts(want) == member_facts(newer);
+    !read_by_1_24 && same_members(&member_facts(newer), &member_facts(got))
 }
 
-/// A member line without its type: (indentation, name with array suffix, `/* offset size */`).
-fn beyond_type(line: &str) -> Option<(&str, &str, &str)> {
-    let indent = &line[..line.len() - line.trim_start().len()];
-    let comment_at = line.rfind("/*")?;
-    let decl = line[..comment_at].trim_end().strip_suffix(';')?;
-    let name = decl.rsplit([' ', '\t', '>', '*']).next()?;
-    Some((indent, name, &line[comment_at..]))
+/// One member line (or forced padding line) of a block: tabs, declaration with its spacing
+/// collapsed, and the `/* offset size */` comment's numbers (empty for padding).
+pub type MemberFact = (usize, String, String);
+
+pub fn member_facts(block: &str) -> Vec<MemberFact> {
+    let mut out = Vec::new();
+    for line in block.lines() {
+        let body = line.trim_start_matches('\t');
+        let tabs = line.len() - body.len();
+        if tabs == 0 || body.starts_with("/*") {
+            continue;
+        }
+        let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some((decl, comment)) = body.rsplit_once("/*") {
+            if let Some(decl) = decl.trim_end().strip_suffix(';') {
+                let nums = collapse(comment.trim_end().trim_end_matches("*/"));
+                out.push((tabs, collapse(decl), nums));
+            }
+        } else if body.ends_with(';') && body.contains(':') {
+            out.push((tabs, collapse(body), String::new()));
+        }
+    }
+    out
+}
+
+/// Member facts equal, with two allowances. Where pahole 1.30 prints a qualifier twice
+/// (`const const char  *  * native` for `const char __user *const __user *native`: it loses
+/// the place of a `const` next to a type tag), declarations are compared without their
+/// `const`s. The line closing a body expanded by `-E` is compared on its member name: 1.30
+/// writes `} name` where 1.24 wrote `}name`, and expands enums (`enum maple_type {...} type`)
+/// where 1.24 printed `enum maple_type type`.
+fn same_members(newer: &[MemberFact], got: &[MemberFact]) -> bool {
+    let unconst = |d: &str| {
+        d.split(' ')
+            .filter(|w| *w != "const")
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let name = |d: &str| {
+        let word = |c: char| c.is_ascii_alphanumeric() || "_[]".contains(c);
+        d[d.trim_end_matches(word).len()..].to_string()
+    };
+    newer.len() == got.len()
+        && newer.iter().zip(got).all(|(n, g)| {
+            n == g
+                || ((n.0, &n.2) == (g.0, &g.2)
+                    && ((n.1.contains("const const") && unconst(&n.1) == unconst(&g.1))
+                        || (n.1.starts_with('}') && name(&n.1) == name(&g.1))))
+        })
 }

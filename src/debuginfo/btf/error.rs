@@ -73,6 +73,19 @@ pub enum BtfError {
         limit: usize,
         offset: usize,
     },
+    #[error("BTF+{offset:#x}: the string section does not start with the empty string: this is split BTF (a module's); it needs the BTF it was built on as its base (--btf-base)")]
+    NeedsBase { offset: usize },
+    #[error("BTF+{offset:#x}: type id {id}: {what} name offset {name_off:#x} falls inside a string of the base, not at one's start: built on another base than {base}")]
+    WrongBase {
+        id: u32,
+        what: &'static str,
+        name_off: u32,
+        offset: usize,
+        base: String,
+    },
+    /// An error in a split BTF's own part, which may come from reading it on the wrong base.
+    #[error("{inner} (read as split BTF on {base}: is that the BTF it was built on?)")]
+    OnBase { base: String, inner: Box<BtfError> },
     #[error("BTF+{offset:#x}: type id {id}: {reason}")]
     BadType {
         id: u32,
@@ -81,7 +94,45 @@ pub enum BtfError {
     },
 }
 
+/// `Some(f(offset))` for the variants that carry a blob offset, else None.
+macro_rules! with_offset {
+    ($e:expr, $o:ident => $f:expr) => {
+        match $e {
+            BtfError::Truncated { offset: $o, .. }
+            | BtfError::BadHeader { offset: $o, .. }
+            | BtfError::BadStrings { offset: $o, .. }
+            | BtfError::UnknownKind { offset: $o, .. }
+            | BtfError::StringOffset { offset: $o, .. }
+            | BtfError::StringUtf8 { offset: $o, .. }
+            | BtfError::TypeIdOutOfRange { offset: $o, .. }
+            | BtfError::Cycle { offset: $o, .. }
+            | BtfError::NeedsBase { offset: $o }
+            | BtfError::WrongBase { offset: $o, .. }
+            | BtfError::BadType { offset: $o, .. } => Some($f),
+            _ => None,
+        }
+    };
+}
+
 impl BtfError {
+    /// Whether the BTF was split BTF opened without its base.
+    pub fn needs_base(&self) -> bool {
+        match self {
+            BtfError::File { inner, .. } => inner.needs_base(),
+            e => matches!(e, BtfError::NeedsBase { .. }),
+        }
+    }
+
+    /// The blob offset a decoding error names.
+    pub(crate) fn offset(&self) -> Option<usize> {
+        with_offset!(self, o => *o)
+    }
+
+    /// The blob offset a decoding error names, for rewriting (split BTF).
+    pub(crate) fn offset_mut(&mut self) -> Option<&mut usize> {
+        with_offset!(self, o => o)
+    }
+
     /// Attach the file (and, for an ELF, the section's file offset) to a decoding error.
     pub(crate) fn in_file(self, path: &str, section_offset: Option<u64>) -> BtfError {
         match self {

@@ -2,9 +2,11 @@
 //! a few MB and sysfs files are not always mappable) or the `.BTF` section of an ELF.
 //! The ELF is memory-mapped to find its sections, so a 600 MB vmlinux is never read
 //! whole; the few-MB section itself is then read with pread, which costs a third of
-//! the time of faulting it in page by page through the mapping.
+//! the time of faulting it in page by page through the mapping. A compressed module
+//! (`.ko.xz`, `.ko.zst`, `.ko.gz`) is decompressed whole first.
 
 use super::error::BtfError;
+use crate::debuginfo::decompress::{Compression, MAX_DECOMPRESSED};
 use object::{Object, ObjectSection};
 use std::path::Path;
 
@@ -41,11 +43,14 @@ pub fn load(path: &Path) -> Result<(Blob, Option<u32>), BtfError> {
         source,
     };
     let file = crate::input::open_regular(path).map_err(io)?;
-    let mut magic = [0u8; 4];
+    let mut magic = [0u8; 6];
     let got = read_prefix(&file, &mut magic).map_err(io)?;
     let magic = magic.get(..got).unwrap_or(&[]);
     if magic.starts_with(b"\x7fELF") {
         return load_elf(path, &file);
+    }
+    if let Some(c) = Compression::sniff(magic) {
+        return load_compressed(path, c);
     }
     if magic.starts_with(&[0x9f, 0xeb]) || magic.starts_with(&[0xeb, 0x9f]) {
         return Ok((
@@ -76,28 +81,7 @@ fn load_elf(path: &Path, file: &std::fs::File) -> Result<(Blob, Option<u32>), Bt
         path: shown(),
         source,
     })?;
-    let (start, len, pointer_size) = {
-        let elf = object::File::parse(&*map).map_err(|e| BtfError::Elf {
-            path: shown(),
-            reason: e.to_string(),
-        })?;
-        let section = elf
-            .section_by_name(".BTF")
-            .ok_or_else(|| BtfError::NoBtfSection { path: shown() })?;
-        let (start, len) = section.file_range().ok_or_else(|| BtfError::Elf {
-            path: shown(),
-            reason: ".BTF section has no file data".into(),
-        })?;
-        let pointer_size = if elf.is_64() { 8 } else { 4 };
-        (start, len, pointer_size)
-    };
-    let end = start.checked_add(len).filter(|&e| e <= map.len() as u64);
-    let Some(_) = end else {
-        return Err(BtfError::Elf {
-            path: shown(),
-            reason: format!(".BTF section [{start:#x}, +{len:#x}) runs past the end of the file"),
-        });
-    };
+    let (start, len, pointer_size) = btf_section(&map, &shown())?;
     drop(map);
     let mut bytes = vec![0u8; len as usize];
     std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, start).map_err(|source| {
@@ -106,5 +90,51 @@ fn load_elf(path: &Path, file: &std::fs::File) -> Result<(Blob, Option<u32>), Bt
             source,
         }
     })?;
+    Ok((Blob::Section { bytes, start }, Some(pointer_size)))
+}
+
+/// File range of the `.BTF` section of the ELF image `data`, and the pointer size.
+fn btf_section(data: &[u8], shown: &str) -> Result<(u64, u64, u32), BtfError> {
+    let elf_error = |reason: String| BtfError::Elf {
+        path: shown.to_string(),
+        reason,
+    };
+    let elf = object::File::parse(data).map_err(|e| elf_error(e.to_string()))?;
+    let section = elf
+        .section_by_name(".BTF")
+        .ok_or_else(|| BtfError::NoBtfSection {
+            path: shown.to_string(),
+        })?;
+    let (start, len) = section
+        .file_range()
+        .ok_or_else(|| elf_error(".BTF section has no file data".into()))?;
+    if start.checked_add(len).is_none_or(|e| e > data.len() as u64) {
+        return Err(elf_error(format!(
+            ".BTF section [{start:#x}, +{len:#x}) runs past the end of the file"
+        )));
+    }
+    Ok((start, len, if elf.is_64() { 8 } else { 4 }))
+}
+
+/// A compressed ELF (a distribution's `.ko.xz` and friends): decompressed in memory, then
+/// its `.BTF` section copied out. Offsets in errors are offsets in the decompressed file.
+fn load_compressed(path: &Path, c: Compression) -> Result<(Blob, Option<u32>), BtfError> {
+    let shown = format!("{} ({}-decompressed)", path.display(), c.name());
+    let raw = crate::input::read_regular(path).map_err(|source| BtfError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let data = c
+        .decompress(&raw, MAX_DECOMPRESSED)
+        .map_err(|e| BtfError::Elf {
+            path: path.display().to_string(),
+            reason: format!("cannot {}-decompress: {e}", c.name()),
+        })?;
+    drop(raw);
+    if !data.starts_with(b"\x7fELF") {
+        return Err(BtfError::NotBtf { path: shown });
+    }
+    let (start, len, pointer_size) = btf_section(&data, &shown)?;
+    let bytes = data[start as usize..(start + len) as usize].to_vec();
     Ok((Blob::Section { bytes, start }, Some(pointer_size)))
 }

@@ -93,6 +93,11 @@ impl BtfDb {
         Ok(BtfDb::new(Btf::open(path)?, cacheline_size))
     }
 
+    /// Open split BTF (a module's) on its base; see [`Btf::open_split`].
+    pub fn open_split(path: &Path, base: &Path, cacheline_size: u32) -> Result<BtfDb, BtfError> {
+        Ok(BtfDb::new(Btf::open_split(path, base)?, cacheline_size))
+    }
+
     pub fn new(btf: Btf, cacheline_size: u32) -> BtfDb {
         let types = (0..btf.type_count()).map(|_| OnceLock::new()).collect();
         let cacheline_size = if cacheline_size == 0 {
@@ -158,7 +163,10 @@ impl BtfDb {
                     bit_offset: 0,
                     bits: 0,
                 });
-                let encoding = match (int.bool, int.char, int.signed) {
+                let name = btf.name(ty.name_off)?;
+                // pahole leaves BTF_INT_CHAR off: `char` is a plain 8-bit int by name.
+                let char_name = matches!(name, "char" | "signed char" | "unsigned char");
+                let encoding = match (int.bool, int.char || char_name, int.signed) {
                     (true, _, _) => BaseEncoding::Bool,
                     (_, true, true) => BaseEncoding::SignedChar,
                     (_, true, false) => BaseEncoding::UnsignedChar,
@@ -167,7 +175,7 @@ impl BtfDb {
                 };
                 // pahole sizes a BTF int by its bit count.
                 Type::Base(BaseType {
-                    name: btf.name(ty.name_off)?.to_string(),
+                    name: name.to_string(),
                     byte_size: u64::from(int.bits) / 8,
                     encoding,
                 })
@@ -570,6 +578,16 @@ impl TypeSource for BtfDb {
                 Ok(Some(TypeId(id)))
             }
             None => Ok(None),
+        }
+    }
+
+    fn find_base(&self, name: &str) -> Result<Option<TypeId>, TypeError> {
+        match self
+            .btf
+            .find_first_by_name(name, &[BtfKind::Int, BtfKind::Float])
+        {
+            Some(id) => Ok(Some(TypeId(id))),
+            None => self.find(name, NameKind::Any),
         }
     }
 

@@ -98,7 +98,7 @@ pub enum Val {
 }
 
 /// What a type is, typedefs and qualifiers stripped.
-enum Shape {
+pub(super) enum Shape {
     Pointer(Ty),
     Array { elem: Option<TypeId> },
     Composite(TypeId),
@@ -221,7 +221,7 @@ impl<'k> Evaluator<'k> {
         }
     }
 
-    fn shape(&self, ty: Ty) -> Result<Shape, EvalError> {
+    pub(super) fn shape(&self, ty: Ty) -> Result<Shape, EvalError> {
         if ty.ptrs > 0 {
             return Ok(Shape::Pointer(Ty {
                 id: ty.id,
@@ -309,7 +309,7 @@ impl<'k> Evaluator<'k> {
         }
     }
 
-    fn read(&self, addr: u64, buf: &mut [u8], what: &str) -> Result<(), EvalError> {
+    pub(super) fn read(&self, addr: u64, buf: &mut [u8], what: &str) -> Result<(), EvalError> {
         self.kernel
             .mem
             .read(addr, buf)
@@ -640,7 +640,13 @@ impl<'k> Evaluator<'k> {
         let id = if name == "void" {
             None
         } else {
-            let found = self.types.find(&name, kind)?;
+            let found = match kind {
+                NameKind::Any => match self.types.find(&name, kind)? {
+                    None => self.types.find_base(&name)?,
+                    f => f,
+                },
+                _ => self.types.find(&name, kind)?,
+            };
             // `struct X` also matches a union of that name in pahole's shared namespace.
             let found = match (found, kind) {
                 (None, NameKind::Struct) => self.types.find(&name, NameKind::Composite)?,
@@ -654,7 +660,7 @@ impl<'k> Evaluator<'k> {
         })
     }
 
-    fn offset_of(&self, ty: Ty, path: &str) -> Result<u64, EvalError> {
+    pub(super) fn offset_of(&self, ty: Ty, path: &str) -> Result<u64, EvalError> {
         let Shape::Composite(mut id) = self.shape(ty)? else {
             return Err(EvalError::Invalid {
                 what: path.into(),

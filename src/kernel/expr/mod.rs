@@ -3,6 +3,7 @@
 //! the symbols and the kernel's memory.
 
 pub mod eval;
+pub mod list;
 pub mod object;
 pub mod parse;
 

@@ -9,11 +9,26 @@ const MAX_LEN: usize = 4096;
 const MAX_NEST: usize = 64;
 
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("1:{col}: {msg}")]
+#[error("1:{col}: {msg}{}", caret(.source_text, *.col))]
 pub struct SyntaxError {
     /// 1-based column of the offending character.
     pub col: usize,
     pub msg: String,
+    /// The expression, to show the column in (set by [`parse`]).
+    pub source_text: String,
+}
+
+/// `: EXPR` with a `^` inserted before column `col`: the error stays one line.
+fn caret(src: &str, col: usize) -> String {
+    if src.is_empty() {
+        return String::new();
+    }
+    // Columns count bytes (the lexer's); a column inside a character moves back to it.
+    let mut at = col.saturating_sub(1).min(src.len());
+    while !src.is_char_boundary(at) {
+        at -= 1;
+    }
+    format!(": {}^{}", &src[..at], &src[at..])
 }
 
 /// A C type name as written: `struct task_struct *`, `unsigned long`.
@@ -98,6 +113,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
         return Err(SyntaxError {
             col: MAX_LEN,
             msg: format!("expression longer than {MAX_LEN} characters"),
+            source_text: String::new(),
         });
     }
     let b = src.as_bytes();
@@ -122,6 +138,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
             let v = v.map_err(|_| SyntaxError {
                 col,
                 msg: format!("bad number '{text}'"),
+                source_text: String::new(),
             })?;
             out.push((Tok::Num(v), col));
         } else if c.is_ascii_alphabetic() || c == b'_' {
@@ -138,6 +155,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
             return Err(SyntaxError {
                 col,
                 msg: format!("unexpected character '{ch}'"),
+                source_text: String::new(),
             });
         }
     }
@@ -172,6 +190,16 @@ const LEVELS: &[&[(&str, BinOp)]] = &[
 
 /// Parse a whole expression.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
+    parse_expr(src).map_err(|e| SyntaxError {
+        source_text: src.chars().take(MAX_SHOWN).collect(),
+        ..e
+    })
+}
+
+/// Longest expression quoted back in a syntax error.
+const MAX_SHOWN: usize = 200;
+
+fn parse_expr(src: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
@@ -207,6 +235,7 @@ impl Parser {
         SyntaxError {
             col: self.col(),
             msg: format!("{what} {near} (column {})", self.col()),
+            source_text: String::new(),
         }
     }
 
@@ -497,8 +526,14 @@ mod tests {
         let e = parse("init_mm.").unwrap_err();
         assert_eq!(e.col, 9, "{e}");
         assert!(e.to_string().contains("column 9"), "{e}");
+        assert!(e.to_string().ends_with(": init_mm.^"), "{e}");
         let e = parse("a $ b").unwrap_err();
         assert_eq!(e.col, 3);
+        assert!(e.to_string().ends_with(": a ^$ b"), "{e}");
+        // Columns count bytes; the caret goes before a multi-byte character.
+        let e = parse("aé").unwrap_err();
+        assert_eq!(e.col, 2);
+        assert!(e.to_string().ends_with(": a^é"), "{e}");
         assert!(parse(&"(".repeat(500)).is_err());
         assert!(parse(&"-".repeat(500)).is_err());
     }

@@ -4,50 +4,18 @@
 pub mod regs;
 pub mod unwind;
 
+use super::module_syms::ModuleSymbols;
 use super::offsets::{field, need_size, Field, TypeLookup};
-use super::orc::OrcTable;
 use super::tasks::Task;
 use super::{Kernel, KernelError, ReadContext};
 use crate::memory::dump::Format;
 use crate::memory::space::KernelSpace;
-use crate::memory::{MemError, Memory};
+use crate::memory::Memory;
 use regs::Regs;
-use unwind::{RawTrace, Start};
+use unwind::{RawTrace, Start, UnwindRules};
 
 /// x86-64 THREAD_SIZE without KASAN (16 KiB): the task stack's extent.
 pub const THREAD_SIZE: u64 = 16 << 10;
-
-/// Kernel reads for stacks: vmalloc'ed (CONFIG_VMAP_STACK) task and IRQ stacks lie
-/// beyond the direct map, but with randomized regions they can fall within the
-/// direct map's maximum size, where `KernelSpace` would apply the direct-map formula.
-/// So outside the image every page goes through the kernel's page tables. Live,
-/// /proc/kcore maps vmalloc itself.
-struct StackMemory<'a> {
-    kernel: &'a KernelSpace,
-    live: bool,
-}
-
-impl Memory for StackMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        if self.live {
-            return self.kernel.read(addr, buf);
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let va = addr.wrapping_add(done as u64);
-            let n = ((PAGE - va % PAGE) as usize).min(buf.len() - done);
-            let pa = self.kernel.to_phys_image_or_walk(va)?;
-            self.kernel
-                .phys()
-                .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| e.at_virtual(va))?;
-            done += n;
-        }
-        Ok(())
-    }
-}
-
-const PAGE: u64 = 4096;
 
 /// Member offsets the stack starts need.
 #[derive(Debug, Clone, Copy)]
@@ -85,15 +53,23 @@ pub struct TaskTrace {
 /// What `bt` needs besides the kernel: the layout, the ORC table and each CPU's state.
 pub struct Stacks<'k> {
     k: &'k Kernel,
-    mem: StackMemory<'k>,
+    /// Kernel memory: vmalloc'ed (CONFIG_VMAP_STACK) task and IRQ stacks translate
+    /// through the page tables, the direct map ending at `vmalloc_base`.
+    mem: &'k KernelSpace,
     layout: StackLayout,
-    orc: OrcTable,
+    orc: Box<dyn UnwindRules + 'k>,
     /// (task running there, its registers from the dump's note) per CPU.
     cpus: Vec<(u64, Option<Regs>)>,
+    /// Symbols of loaded modules, for frames in module text.
+    modules: ModuleSymbols,
 }
 
 impl<'k> Stacks<'k> {
-    pub fn new(k: &'k Kernel, layout: StackLayout, orc: OrcTable) -> Result<Self, KernelError> {
+    pub fn new(
+        k: &'k Kernel,
+        layout: StackLayout,
+        orc: Box<dyn UnwindRules + 'k>,
+    ) -> Result<Self, KernelError> {
         let mut cpus = Vec::new();
         if k.format == Format::Kcore {
             // /proc/kcore's NT_PRSTATUS note is a placeholder: live, a running task's
@@ -102,21 +78,33 @@ impl<'k> Stacks<'k> {
                 cpus.push((k.cpu_curr(&layout, cpu)?, None));
             }
         } else {
-            for (cpu, (_, r)) in regs::cpu_registers(&k.notes).into_iter().enumerate() {
+            // QEMU writes a note per vCPU, also for those the kernel never brought up
+            // (their per-CPU offsets are unset): only CPUs below nr_cpu_ids have a runqueue.
+            let nr = k
+                .syms
+                .address("nr_cpu_ids")
+                .and_then(|a| k.mem.read_u32(a).ok())
+                .map_or(usize::MAX, |n| n as usize);
+            let notes = regs::cpu_registers(&k.notes);
+            for (cpu, (_, r)) in notes.into_iter().enumerate().take(nr) {
                 cpus.push((k.cpu_curr(&layout, cpu as u32)?, Some(r)));
             }
         }
-        let mem = StackMemory {
-            kernel: &k.mem,
-            live: k.format == Format::Kcore,
-        };
+        let mem = &k.mem;
         Ok(Stacks {
             k,
             mem,
             layout,
             orc,
             cpus,
+            modules: ModuleSymbols::default(),
         })
+    }
+
+    /// Symbolize frames in module text with these symbols.
+    pub fn with_modules(mut self, modules: ModuleSymbols) -> Self {
+        self.modules = modules;
+        self
     }
 
     /// CPUs known: with registers in the dump, or online (live).
@@ -148,15 +136,19 @@ impl<'k> Stacks<'k> {
                 ip_at: r.sp(),
                 exact: true,
                 regs: Some(r),
+                stack: self
+                    .mem
+                    .read_u64(task.addr + self.layout.task_stack.offset)
+                    .ok(),
             };
-            let raw = unwind::unwind(&self.mem, &self.orc, start);
+            let raw = unwind::unwind(self.mem, &*self.orc, start);
             return TaskTrace {
                 cpu: Some(cpu as u32),
                 raw,
             };
         }
         let raw = match self.sleeping_start(task) {
-            Ok(start) => unwind::unwind(&self.mem, &self.orc, start),
+            Ok(start) => unwind::unwind(self.mem, &*self.orc, start),
             Err(why) => RawTrace {
                 problem: Some(why),
                 ..RawTrace::default()
@@ -168,7 +160,7 @@ impl<'k> Stacks<'k> {
     /// A task off CPU: `thread.sp` points at the frame `__switch_to_asm` pushed.
     fn sleeping_start(&self, task: &Task) -> Result<Start, String> {
         let l = &self.layout;
-        let mem = &self.mem;
+        let mem = self.mem;
         let rd = |a: u64, what: &str| {
             mem.read_u64(a)
                 .map_err(|e| format!("{what} of task {:#x}: {e}", task.addr))
@@ -186,6 +178,7 @@ impl<'k> Stacks<'k> {
             ip_at,
             exact: fresh,
             regs: None,
+            stack: Some(stack),
         })
     }
 }
@@ -218,6 +211,8 @@ pub struct Frame {
     pub pc: u64,
     /// (function, offset of pc, function size; 0 when unknown).
     pub symbol: Option<(String, u64, u64)>,
+    /// The module whose symbol that is (None: the kernel image).
+    pub module: Option<String>,
     /// pc was saved by an entry frame (or is a stopped CPU's ip), not a return address.
     pub exact: bool,
     pub regs: Option<Regs>,
@@ -236,23 +231,30 @@ impl Stacks<'_> {
         raw.frames
             .iter()
             .map(|f| {
-                let symbol = if f.exact {
-                    self.k.syms.symbolize(f.pc)
-                } else {
-                    self.k
-                        .syms
-                        .symbolize(f.pc.wrapping_sub(1))
-                        .map(|(n, off, size)| (n, off + 1, size))
+                let back = u64::from(!f.exact);
+                let (symbol, module) = match self.symbolize(f.pc.wrapping_sub(back)) {
+                    Some(((n, off, size), m)) => (Some((n, off + back, size)), m),
+                    None => (None, None),
                 };
                 Frame {
                     stack: f.stack,
                     pc: f.pc,
                     symbol,
+                    module,
                     exact: f.exact,
                     regs: f.regs,
                 }
             })
             .collect()
+    }
+
+    /// A module's symbol covering `addr`, else the kernel's.
+    #[allow(clippy::type_complexity)]
+    fn symbolize(&self, addr: u64) -> Option<((String, u64, u64), Option<String>)> {
+        if let Some((n, off, size, m)) = self.modules.symbolize(addr) {
+            return Some(((n.to_string(), off, size), Some(m.to_string())));
+        }
+        self.k.syms.symbolize(addr).map(|s| (s, None))
     }
 
     /// The stack words in `lo..hi` (at most [`MAX_WORDS_BETWEEN`]), values symbolized.

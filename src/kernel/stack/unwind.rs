@@ -10,6 +10,31 @@ use std::collections::HashSet;
 
 pub const MAX_FRAMES: usize = 128;
 
+/// Where the walk's per-address rules come from: the ORC table, or (a kernel built
+/// without ORC) the vmlinux's DWARF call frame information put in ORC's terms.
+pub trait UnwindRules {
+    /// The rule for code at runtime address `ip`.
+    fn rule(&self, ip: u64) -> Option<OrcEntry>;
+    /// Kernel code without a rule: true to follow frame pointers (ORC leaves module
+    /// text out); false when the rules stop where described code stops (CFI: the
+    /// entry code has none), so the stack ends there.
+    fn frame_pointers(&self) -> bool;
+    /// What one rule is called in messages.
+    fn what(&self) -> &'static str;
+}
+
+impl UnwindRules for OrcTable {
+    fn rule(&self, ip: u64) -> Option<OrcEntry> {
+        self.lookup(ip)
+    }
+    fn frame_pointers(&self) -> bool {
+        true
+    }
+    fn what(&self) -> &'static str {
+        "ORC entry"
+    }
+}
+
 /// Kernel addresses start here on x86-64 (4- and 5-level paging).
 const KERNEL_HALF: u64 = 0xff00_0000_0000_0000;
 
@@ -35,6 +60,8 @@ pub struct Start {
     pub exact: bool,
     /// Every register, when the start came from a register note.
     pub regs: Option<Regs>,
+    /// The task's stack (lowest address), when known: its top holds the user registers.
+    pub stack: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +90,7 @@ struct State {
     bp: u64,
     exact: bool,
     regs: Option<Regs>,
+    stack: Option<u64>,
 }
 
 enum Step {
@@ -71,7 +99,7 @@ enum Step {
     User(Regs),
 }
 
-pub fn unwind(mem: &dyn Memory, orc: &OrcTable, start: Start) -> RawTrace {
+pub fn unwind(mem: &dyn Memory, orc: &dyn UnwindRules, start: Start) -> RawTrace {
     let mut t = RawTrace::default();
     if let Some(r) = start.regs.filter(Regs::user_mode) {
         t.user_regs = Some(r);
@@ -89,6 +117,7 @@ pub fn unwind(mem: &dyn Memory, orc: &OrcTable, start: Start) -> RawTrace {
         bp: start.bp,
         exact: start.exact,
         regs: start.regs,
+        stack: start.stack,
     };
     let mut seen = HashSet::new();
     while t.frames.len() < MAX_FRAMES {
@@ -152,15 +181,39 @@ fn prev_sp(mem: &dyn Memory, s: &State, o: &OrcEntry, ip: u64) -> Result<(u64, b
     })
 }
 
-fn step(mem: &dyn Memory, orc: &OrcTable, s: &mut State) -> Result<Step, String> {
+/// The end of described code: the stack's top holds the user registers of a task
+/// that entered the kernel from user space (`task_pt_regs`), else the stack ends here.
+fn stack_end(mem: &dyn Memory, s: &State) -> Step {
+    let Some(base) = s.stack else {
+        return Step::Done;
+    };
+    let top = base.wrapping_add(super::THREAD_SIZE);
+    if s.sp < base || s.sp > top {
+        return Step::Done;
+    }
+    match mem.read_vec(top - PT_REGS_SIZE, PT_REGS_SIZE as usize) {
+        Ok(b) => {
+            let r = Regs::from_words(&b, true);
+            if r.user_mode() {
+                Step::User(r)
+            } else {
+                Step::Done
+            }
+        }
+        Err(_) => Step::Done,
+    }
+}
+
+fn step(mem: &dyn Memory, orc: &dyn UnwindRules, s: &mut State) -> Result<Step, String> {
     // A return address points past the call, which may be a function's last instruction.
     let ip = if s.exact { s.ip } else { s.ip.wrapping_sub(1) };
-    let o = match orc.lookup(ip) {
+    let o = match orc.rule(ip) {
         Some(o) => o,
         // Kernel code without ORC (module text): frame pointers, as the kernel's own
         // unwinder falls back to (`orc_fp_entry`).
-        None if ip >= KERNEL_HALF => FP_ENTRY,
-        None => return Err(format!("no ORC entry for ip {:#x}", s.ip)),
+        None if ip >= KERNEL_HALF && orc.frame_pointers() => FP_ENTRY,
+        None if ip >= KERNEL_HALF => return Ok(stack_end(mem, s)),
+        None => return Err(format!("no {} for ip {:#x}", orc.what(), s.ip)),
     };
     match o.kind {
         OrcType::End => return Ok(Step::Done),
@@ -179,6 +232,7 @@ fn step(mem: &dyn Memory, orc: &OrcTable, s: &mut State) -> Result<Step, String>
                 bp: s.bp,
                 exact: false,
                 regs: None,
+                stack: s.stack,
             };
             RawFrame {
                 pc: ip,
@@ -210,6 +264,7 @@ fn step(mem: &dyn Memory, orc: &OrcTable, s: &mut State) -> Result<Step, String>
                 bp: s.bp,
                 exact: true,
                 regs: Some(r),
+                stack: s.stack,
             };
             RawFrame {
                 pc: r.ip(),
@@ -283,6 +338,7 @@ mod tests {
             ip_at: sp,
             exact: true,
             regs: None,
+            stack: None,
         }
     }
 
@@ -359,5 +415,47 @@ mod tests {
         assert!(t.problem.unwrap().contains("stack read at 0xdead0008"));
         let t = unwind(&Words(HashMap::new()), &orc, start(0x10, 0x9000));
         assert!(t.problem.unwrap().contains("no ORC entry for ip 0x10"));
+    }
+
+    /// Rules that end where described code ends (as DWARF CFI does at entry code).
+    struct NoFallback(OrcTable);
+    impl UnwindRules for NoFallback {
+        fn rule(&self, ip: u64) -> Option<OrcEntry> {
+            self.0.lookup(ip)
+        }
+        fn frame_pointers(&self) -> bool {
+            false
+        }
+        fn what(&self) -> &'static str {
+            "row"
+        }
+    }
+
+    #[test]
+    fn without_a_rule_the_stack_ends_with_the_user_registers_at_its_top() {
+        // f at 0xffffffff81000000 calls from code with no rule (the entry stub); the
+        // task's stack is 0x10000..0x14000, pt_regs at its top hold a user-mode ip.
+        let k = 0xffff_ffff_8100_0000u64;
+        let rules = NoFallback(table(&[(k, 16, SP, CALL, 0)]).with_end(k + 0x1000));
+        let (base, top) = (0x10000u64, 0x14000u64);
+        let mut m = HashMap::new();
+        m.insert(0x13e08, k + 0x2000); // f's caller: beyond the rules
+        let regs = top - PT_REGS_SIZE;
+        for i in 0..21u64 {
+            m.insert(regs + i * 8, 0);
+        }
+        m.insert(regs + 16 * 8, 0x40_1000); // ip
+        m.insert(regs + 17 * 8, 0x33); // cs: user
+        let mut st = start(k + 4, 0x13e00);
+        st.stack = Some(base);
+        let t = unwind(&Words(m.clone()), &rules, st);
+        let pcs: Vec<u64> = t.frames.iter().map(|f| f.pc).collect();
+        assert_eq!(pcs, [k + 4, k + 0x2000]);
+        assert_eq!(t.user_regs.map(|r| r.ip()), Some(0x40_1000));
+        assert!(t.problem.is_none(), "{:?}", t.problem);
+        // A kernel thread's top holds no user registers: the stack just ends.
+        m.insert(regs + 17 * 8, 0);
+        let t = unwind(&Words(m), &rules, st);
+        assert_eq!((t.frames.len(), t.user_regs, t.problem), (2, None, None));
     }
 }

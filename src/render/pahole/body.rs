@@ -26,6 +26,9 @@ struct Sums {
     /// Index of the previous member printed, and the size pahole remembers for it.
     last: Option<usize>,
     last_size: u64,
+    /// A type is defined in the body after the last member (clang): pahole's list of the
+    /// body's tags then ends with that type, so no member is the last one.
+    nested_tail: bool,
 }
 
 impl Sums {
@@ -278,7 +281,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         };
         out.begin_body();
         out.put(" {\n");
-        let mut sums = Sums::default();
+        let mut sums = Sums {
+            nested_tail: comp.nested.iter().any(|(at, _)| *at >= l.members.len()),
+            ..Sums::default()
+        };
         self.leading_holes(out, &l, &mut sums, cconf.indent);
         let mut nested = comp.nested.iter().peekable();
         let mut statics = comp.statics.iter().peekable();
@@ -320,21 +326,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     }
 
     /// A type defined inside a struct's body, printed where it is defined as a body of its
-    /// own (its own cachelines and stats, the parent's column widths), as pahole does.
+    /// own (its own stats, the parent's column widths), as pahole does. Its cacheline
+    /// markers continue the parent's count: only lines past the last one printed get one.
     fn nested_type(&mut self, out: &mut Sink<'_>, id: TypeId, parent: &Conf) {
         let mut conf = parent.clone();
         conf.prefix = None;
         conf.suffix = None;
         conf.union_member = false;
-        if conf.emit_stats {
-            // a body of its own: cachelines counted from its start
-            conf.cacheline = None;
-        }
         out.tabs(conf.indent);
-        if matches!(self.get(Some(id)), Some(Type::Union(_))) {
-            self.union_body(out, id, &conf);
-        } else {
-            self.class_body(out, id, &conf);
+        match self.get(Some(id)) {
+            Some(Type::Union(_)) => self.union_body(out, id, &conf),
+            Some(Type::Enum(_)) => self.enum_body(out, id, &conf),
+            _ => self.class_body(out, id, &conf),
         }
         out.put(";\n\n");
     }
@@ -453,7 +456,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             out.put("<ERROR: type not found>");
             return;
         }
-        cconf.last_member = i + 1 == l.members.len();
+        cconf.last_member = i + 1 == l.members.len() && !sums.nested_tail;
         cconf.first_member = last.is_none();
         out.tabs(cconf.indent);
         if ancestor {

@@ -1,0 +1,563 @@
+//! `tree --svg/--dot` and `vmas --svg/--dot` on the fixture dumps (5.10 rb-tree, 6.1 maple
+//! tree), against the guest's own /proc/PID/maps (every VMA once, with its range and
+//! permissions; the gaps between them), `tree --json` (every node once), Graphviz's `dot`
+//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank).
+
+mod common;
+
+use common::{parse_maps, run_vmscope, DumpFixture, MapsLine};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use vmscope::render::svg::strip::human;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// One picture element with an id: its id and the text of its `<text>` children.
+struct Element {
+    id: String,
+    texts: Vec<String>,
+}
+
+fn elements(svg: &str) -> Vec<Element> {
+    // Graphviz's SVG starts with a DOCTYPE; ours has none.
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc =
+        roxmltree::Document::parse_with_options(svg, opt).expect("the SVG is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter_map(|n| {
+            let id = n.attribute("id")?.to_string();
+            let texts = n
+                .children()
+                .filter(|c| c.has_tag_name("text"))
+                .map(|c| c.text().unwrap_or("").to_string())
+                .collect();
+            Some(Element { id, texts })
+        })
+        .collect()
+}
+
+/// Ids starting with `prefix`, each asserted unique.
+fn ids<'a>(els: &'a [Element], prefix: &str) -> BTreeMap<&'a str, &'a Element> {
+    let mut m = BTreeMap::new();
+    for e in els.iter().filter(|e| e.id.starts_with(prefix)) {
+        assert!(m.insert(e.id.as_str(), e).is_none(), "id {} twice", e.id);
+    }
+    m
+}
+
+/// The guest's maps minus the gate VMA ([vsyscall] is no tree entry).
+fn maps_of(d: &DumpFixture, pid: i32) -> Vec<MapsLine> {
+    let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
+    parse_maps(&text)
+        .into_iter()
+        .filter(|l| l.path != "[vsyscall]")
+        .collect()
+}
+
+fn core_args(d: &DumpFixture) -> Vec<String> {
+    vec![
+        "--core".into(),
+        d.dir.join("elf.core").display().to_string(),
+        "--vmlinux".into(),
+        d.vmlinux.display().to_string(),
+    ]
+}
+
+/// Runs `tree PID` with `extra` args; returns (svg, dot) text and the wall time.
+fn pictures(d: &DumpFixture, pid: i32, extra: &[&str], dir: &Path) -> (String, String, Duration) {
+    let svg = dir.join(format!("{}-{pid}.svg", d.name));
+    let dot = dir.join(format!("{}-{pid}.dot", d.name));
+    let mut args = core_args(d);
+    args.extend(["tree".into(), pid.to_string(), "--svg".into()]);
+    args.push(svg.display().to_string());
+    args.push("--dot".into());
+    args.push(dot.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = Instant::now();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    let took = t.elapsed();
+    assert_eq!(code, 0, "tree {pid} on {}: {err}", d.name);
+    assert!(out.is_empty(), "a picture run prints no text: {out}");
+    (common::read_text(&svg), common::read_text(&dot), took)
+}
+
+/// Node addresses of the tree as `tree --json` reports them.
+fn json_nodes(d: &DumpFixture, pid: i32) -> Vec<String> {
+    let mut args = core_args(d);
+    args.extend(["tree".into(), pid.to_string(), "--json".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("tree --json");
+    let (list, key) = match v["kind"].as_str() {
+        Some("maple") => (&v["maple"]["nodes"], "addr"),
+        _ => (&v["rb"]["nodes"], "node"),
+    };
+    list.as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n[key].as_str().expect("address").to_string())
+        .collect()
+}
+
+/// The range a VMA box shows: the last word of its first line.
+fn range_of(e: &Element) -> &str {
+    let first = e.texts.first().map(String::as_str).unwrap_or("");
+    first.split_whitespace().last().unwrap_or("")
+}
+
+/// Every VMA of maps exactly once with its range and permissions, every node once.
+fn check_whole(svg: &str, maps: &[MapsLine], nodes: &[String], what: &str) {
+    let els = elements(svg);
+    let vmas = ids(&els, "vma-0x");
+    let mut want: Vec<String> = maps
+        .iter()
+        .map(|l| format!("{:08x}-{:08x} {}", l.start, l.end, l.perms))
+        .collect();
+    let mut got: Vec<String> = vmas
+        .values()
+        .map(|e| {
+            let perms = e
+                .texts
+                .get(1)
+                .and_then(|t| t.split_whitespace().next())
+                .unwrap_or("");
+            format!("{} {perms}", range_of(e))
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{what}: VMA boxes vs /proc/PID/maps");
+    let drawn: BTreeSet<String> = ids(&els, "node-0x")
+        .keys()
+        .map(|k| k[5..].to_string())
+        .collect();
+    let walked: BTreeSet<String> = nodes.iter().cloned().collect();
+    assert_eq!(
+        walked.len(),
+        nodes.len(),
+        "{what}: tree --json repeats a node"
+    );
+    assert_eq!(drawn, walked, "{what}: node boxes vs tree --json");
+    assert!(
+        ids(&els, "fold-").is_empty(),
+        "{what}: a whole picture folds nothing"
+    );
+}
+
+/// Graphviz accepts the DOT, and its SVG carries the same node and VMA ids.
+fn check_dot(dot: &str, svg: &str, dir: &Path, what: &str) {
+    let input = dir.join("graph.dot");
+    std::fs::write(&input, dot).unwrap();
+    let out = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg(&input)
+        .output()
+        .expect("Graphviz's dot: install it with ./fixtures/host-tools.sh");
+    assert!(
+        out.status.success(),
+        "{what}: dot rejected the graph: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gv = String::from_utf8(out.stdout).unwrap();
+    let (gv_els, our_els) = (elements(&gv), elements(svg));
+    for prefix in ["node-0x", "vma-0x", "fold-0x"] {
+        let a: BTreeSet<&str> = ids(&gv_els, prefix).into_keys().collect();
+        let b: BTreeSet<&str> = ids(&our_els, prefix).into_keys().collect();
+        assert_eq!(a, b, "{what}: {prefix} ids of dot's rendering vs our SVG");
+    }
+}
+
+/// Renders the SVG in-process; the picture must not be blank (mostly background).
+fn check_renders(svg: &str, what: &str) {
+    use resvg::{tiny_skia, usvg};
+    let mut opt = usvg::Options::default();
+    opt.fontdb_mut().load_system_fonts();
+    opt.fontdb_mut().set_monospace_family("DejaVu Sans Mono");
+    let tree = usvg::Tree::from_str(svg, &opt).expect("usvg parses it");
+    let size = tree.size().to_int_size();
+    let mut px = tiny_skia::Pixmap::new(size.width(), size.height()).expect("pixmap");
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut px.as_mut());
+    let total = px.pixels().len();
+    let inked = px
+        .pixels()
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255))
+        .count();
+    assert!(
+        inked * 50 > total,
+        "{what}: only {inked} of {total} pixels drawn"
+    );
+    // Kept for a look: target/tree-pictures/WHAT.png.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tree-pictures");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = px.save_png(dir.join(format!("{}.png", what.replace(' ', "-"))));
+}
+
+/// The workload processes of a dump with fewer VMAs than a picture folds at.
+fn small_pids(d: &DumpFixture) -> Vec<i32> {
+    let w = d.workloads();
+    let pids: Vec<i32> = w
+        .processes
+        .iter()
+        .map(|p| p.pid)
+        .filter(|&pid| maps_of(d, pid).len() < 400)
+        .collect();
+    assert!(pids.len() >= 5, "{}: workloads {pids:?}", d.name);
+    pids
+}
+
+fn whole_pictures(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d) {
+        let what = format!("{name} pid {pid}");
+        let (svg, dot, _) = pictures(&d, pid, &[], dir.path());
+        check_whole(&svg, &maps_of(&d, pid), &json_nodes(&d, pid), &what);
+        check_dot(&dot, &svg, dir.path(), &what);
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn whole_pictures_5_10_rbtree() {
+    whole_pictures("5.10");
+}
+
+#[test]
+fn whole_pictures_6_1_maple() {
+    whole_pictures("6.1");
+}
+
+/// The number before `word` in `s` ("3 nodes, 40 VMAs").
+fn count_before(s: &str, word: &str) -> usize {
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let i = w
+        .iter()
+        .position(|x| x.trim_end_matches(',') == word)
+        .expect(word);
+    w[i - 1].trim_start_matches('…').parse().expect("a count")
+}
+
+/// (nodes, VMAs) a folded picture accounts for: drawn boxes plus the counts of folds.
+fn folded_counts(els: &[Element]) -> (usize, usize) {
+    let folds = ids(els, "fold-0x");
+    let runs = ids(els, "run-");
+    let nodes = ids(els, "node-0x").len()
+        + folds
+            .values()
+            .map(|e| count_before(&e.texts[1], "nodes"))
+            .sum::<usize>();
+    let mut vmas = ids(els, "vma-0x").len()
+        + runs
+            .values()
+            .map(|e| count_before(&e.texts[0], "VMAs"))
+            .sum::<usize>();
+    // A maple fold holds its VMAs; an rb fold's VMAs are in the list's runs instead.
+    if runs.is_empty() {
+        vmas += folds
+            .values()
+            .map(|e| count_before(&e.texts[1], "VMAs"))
+            .sum::<usize>();
+    }
+    (nodes, vmas)
+}
+
+/// The 60,000-VMA workload: the default picture is small and quick, shows the heap (or
+/// `--focus`) and accounts for every node and VMA; `--full` draws each once.
+fn big_picture(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    let pid = d
+        .workloads()
+        .processes
+        .iter()
+        .find(|p| p.role == "many")
+        .expect("the many-VMA workload")
+        .pid;
+    let maps = maps_of(&d, pid);
+    assert!(maps.len() > 50_000, "{name}: {} VMAs", maps.len());
+    let nodes = json_nodes(&d, pid);
+    let what = format!("{name} pid {pid}");
+
+    let best = (0..3)
+        .map(|_| pictures(&d, pid, &[], dir.path()))
+        .min_by_key(|p| p.2)
+        .unwrap();
+    let (svg, dot, took) = best;
+    assert!(
+        svg.len() < 5 << 20,
+        "{what}: default SVG is {} bytes",
+        svg.len()
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "{what}: tree --svg --dot took {took:?}"
+    );
+    let els = elements(&svg);
+    assert!(!ids(&els, "fold-0x").is_empty(), "{what}: nothing folded");
+    assert_eq!(
+        folded_counts(&els),
+        (nodes.len(), maps.len()),
+        "{what}: drawn + folded vs the tree"
+    );
+    let heap = maps
+        .iter()
+        .find(|l| l.path == "[heap]")
+        .expect("the workload has a heap");
+    let shown = |els: &[Element], l: &MapsLine| {
+        let r = format!("{:08x}-{:08x}", l.start, l.end);
+        ids(els, "vma-0x").values().any(|e| range_of(e) == r)
+    };
+    assert!(
+        shown(&els, heap),
+        "{what}: the heap is not drawn by default"
+    );
+    check_dot(&dot, &svg, dir.path(), &what);
+    check_renders(&svg, &what);
+
+    // --focus: a VMA in the middle of the address space comes into view.
+    let mid = &maps[maps.len() / 2];
+    let (svg, _, _) = pictures(
+        &d,
+        pid,
+        &["--focus", &format!("{:#x}", mid.start)],
+        dir.path(),
+    );
+    let els = elements(&svg);
+    assert!(
+        shown(&els, mid),
+        "{what}: --focus {:#x} not drawn",
+        mid.start
+    );
+    assert_eq!(
+        folded_counts(&els),
+        (nodes.len(), maps.len()),
+        "{what} --focus"
+    );
+
+    let (svg, _, _) = pictures(&d, pid, &["--full"], dir.path());
+    check_whole(&svg, &maps, &nodes, &format!("{what} --full"));
+}
+
+#[test]
+fn big_picture_5_10_rbtree() {
+    big_picture("5.10");
+}
+
+#[test]
+fn big_picture_6_1_maple() {
+    big_picture("6.1");
+}
+
+/// Runs `vmas PID --svg --dot`; returns (svg, dot).
+fn strip(d: &DumpFixture, pid: i32, dir: &Path) -> (String, String) {
+    let svg = dir.join(format!("{}-{pid}-strip.svg", d.name));
+    let dot = dir.join(format!("{}-{pid}-strip.dot", d.name));
+    let mut args = core_args(d);
+    args.extend(["vmas".into(), pid.to_string(), "--svg".into()]);
+    args.push(svg.display().to_string());
+    args.push("--dot".into());
+    args.push(dot.display().to_string());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "vmas {pid} on {}: {err}", d.name);
+    assert!(out.is_empty(), "a picture run prints no text: {out}");
+    (common::read_text(&svg), common::read_text(&dot))
+}
+
+/// Every line of maps once (range, permissions, path; heap and stack by kind), and a
+/// band for every hole between them with its size.
+fn check_strip(svg: &str, maps: &[MapsLine], what: &str) {
+    let els = elements(svg);
+    let vmas = ids(&els, "vma-0x");
+    let mut got: Vec<&str> = vmas.values().map(|e| e.texts[1].as_str()).collect();
+    let mut want: Vec<String> = maps
+        .iter()
+        .map(|l| format!("{:08x}-{:08x} {} {}", l.start, l.end, l.perms, l.path))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{what}: strip labels vs /proc/PID/maps");
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let class_of = |path: &str| {
+        let l = maps.iter().find(|l| l.path == path)?;
+        let r = format!("{:08x}-{:08x}", l.start, l.end);
+        let g = doc.descendants().find(|n| {
+            n.attribute("class").is_some_and(|c| c.starts_with("vma"))
+                && n.children()
+                    .any(|c| c.text().is_some_and(|t| t.starts_with(&r)))
+        })?;
+        g.attribute("class").map(str::to_string)
+    };
+    for (path, class) in [("[heap]", "vma heap"), ("[stack]", "vma stack")] {
+        if maps.iter().any(|l| l.path == path) {
+            assert_eq!(class_of(path).as_deref(), Some(class), "{what}: {path}");
+        }
+    }
+    // The holes of maps, from 0 to the top of user space (47-bit on these dumps).
+    let mut want_gaps = Vec::new();
+    let mut at = 0u64;
+    for l in maps {
+        if l.start > at {
+            want_gaps.push(format!("gap {}", human(l.start - at)));
+        }
+        at = at.max(l.end);
+    }
+    if at < 0x7fff_ffff_f000 {
+        want_gaps.push(format!("gap {}", human(0x7fff_ffff_f000 - at)));
+    }
+    let gaps: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| {
+            n.text()
+                .filter(|t| n.has_tag_name("text") && t.starts_with("gap "))
+        })
+        .collect();
+    assert_eq!(gaps, want_gaps, "{what}: gap bands vs the holes of maps");
+}
+
+fn strips(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d) {
+        let what = format!("{name} pid {pid} strip");
+        let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
+        let (svg, dot) = strip(&d, pid, dir.path());
+        check_strip(&svg, &parse_maps(&text), &what);
+        check_dot(&dot, &svg, dir.path(), &what);
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn strips_5_10() {
+    strips("5.10");
+}
+
+#[test]
+fn strips_6_1() {
+    strips("6.1");
+}
+
+/// pahole's top-level named members of one struct: name -> (offset, size, bit offset).
+fn pahole_members(text: &str) -> BTreeMap<String, (u64, u64, Option<u64>)> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix('\t') else {
+            continue;
+        };
+        if rest.starts_with(['\t', ' ', '/', '}']) {
+            continue;
+        }
+        let (Some(c), Some(e)) = (line.rfind("/*"), line.rfind("*/")) else {
+            continue;
+        };
+        let Some(decl) = line[..c].trim_end().strip_suffix(';') else {
+            continue;
+        };
+        // A forced alignment follows the name: `se __attribute__((__aligned__(64)))`.
+        let decl = decl.split(" __attribute__").next().unwrap_or(decl);
+        let name = decl.rsplit([' ', '\t', '*']).next().unwrap_or("");
+        let name = name.split([':', '[']).next().unwrap_or("").to_string();
+        // "offset size" or, for a bitfield, "offset:bit size" (":" may touch the bit).
+        let comment = line[c + 2..e].replace(':', ": ");
+        let nums: Vec<&str> = comment.split_whitespace().collect();
+        let (off, bit) = match nums.first().and_then(|n| n.strip_suffix(':')) {
+            Some(o) => (o, nums.get(1).map(|b| b.parse().unwrap())),
+            None => (nums[0], None),
+        };
+        let size = nums.last().unwrap().parse().unwrap();
+        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            m.insert(name, (off.parse().unwrap(), size, bit));
+        }
+    }
+    m
+}
+
+/// `layout NAME --svg`: each member box where pahole puts the member, holes as pahole counts them.
+#[test]
+fn layout_grids_match_pahole() {
+    let d = common::dump("6.1");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["task_struct", "vm_area_struct", "file", "inode"] {
+        let want_text = common::pahole::pahole_btf(&d.vmlinux, &["-C", name]);
+        let want = pahole_members(&want_text);
+        assert!(want.len() > 5, "{name}: pahole printed {want_text}");
+        let out = dir.path().join(format!("{name}.svg"));
+        let btf = d.vmlinux.display().to_string();
+        let (code, _, err) = run_vmscope(
+            &[
+                "layout",
+                "--btf",
+                &btf,
+                name,
+                "--svg",
+                out.to_str().unwrap(),
+            ],
+            LONG,
+        );
+        assert_eq!(code, 0, "{err}");
+        let svg = common::read_text(&out);
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let num = |n: roxmltree::Node, a: &str| n.attribute(a).map(|v| v.parse::<u64>().unwrap());
+        let got: BTreeMap<String, (u64, u64, Option<u64>)> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("member"))
+            .filter_map(|n| {
+                let name = n.attribute("data-name")?;
+                (!name.starts_with('(')).then(|| {
+                    (
+                        name.to_string(),
+                        (
+                            num(n, "data-offset").unwrap(),
+                            num(n, "data-size").unwrap(),
+                            num(n, "data-bit-offset"),
+                        ),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(got, want, "{name}: member boxes vs pahole");
+        // pahole's "holes: N, sum holes: M" against the hatched holes.
+        let holes: Vec<u64> = doc
+            .descendants()
+            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with("hole-")))
+            .map(|n| {
+                n.children()
+                    .find(|c| c.has_tag_name("text"))
+                    .and_then(|t| t.text())
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let field = |key: &str| {
+            want_text.split(key).nth(1).map(|r| {
+                r.trim_start()
+                    .split([',', ' '])
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+        };
+        assert_eq!(
+            holes.len() as u64,
+            field("holes:").unwrap_or(0),
+            "{name}: hole count"
+        );
+        assert_eq!(
+            holes.iter().sum::<u64>(),
+            field("sum holes:").unwrap_or(0),
+            "{name}: hole bytes"
+        );
+        check_renders(&svg, &format!("layout {name}"));
+    }
+}
