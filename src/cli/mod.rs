@@ -5,6 +5,7 @@ mod bt;
 mod check;
 mod color;
 mod completions;
+mod graph;
 mod info;
 mod layout;
 mod list;
@@ -90,6 +91,8 @@ pub enum Command {
     Man(man::ManArgs),
     /// Loaded modules: name, address, size, BTF, taints (like lsmod)
     Modules(modules::ModulesArgs),
+    /// A process's task_struct -> mm_struct -> tree root -> VMAs -> files, and pgd, as a picture
+    Graph(graph::GraphArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -188,6 +191,7 @@ pub fn main() -> i32 {
         Command::List(a) => list::run(a, t),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Graph(a) => graph::run(a, t),
     };
     match result {
         Ok(code) => code,
