@@ -682,3 +682,90 @@ fn graphs_5_10_rbtree() {
 fn graphs_6_1_maple() {
     graphs("6.1");
 }
+
+/// `costs PID --json` (and `tree PID --json`) parsed.
+fn json_of(d: &DumpFixture, cmd: &[&str]) -> serde_json::Value {
+    let mut args = core_args(d);
+    args.extend(cmd.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "{cmd:?} on {}: {err}", d.name);
+    serde_json::from_str(&out).expect("JSON")
+}
+
+/// `costs`: the rows `tree` prints plus the rb-tree + list pairing; the counts agree
+/// with the tree's own (VMAs = the guest's maps, nodes, height); the chart's bars carry
+/// the table's values.
+fn costs(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d).into_iter().take(3) {
+        let what = format!("{name} costs pid {pid}");
+        let p = pid.to_string();
+        let c = json_of(&d, &["costs", &p, "--json"]);
+        let t = json_of(&d, &["tree", &p, "--json"]);
+        let rows = c["rows"].as_array().unwrap();
+        let tree_rows = t["cost"].as_array().unwrap();
+        assert_eq!(rows.len(), 4, "{what}");
+        let mut without = rows.clone();
+        let both = without.remove(2);
+        assert_eq!(&without, tree_rows, "{what}: the rows tree prints");
+        for k in ["avg_steps", "max_steps", "avg_cache_lines"] {
+            assert_eq!(both[k], rows[1][k], "{what}: {k} from the rb-tree");
+        }
+        for k in ["iterate_steps", "iterate_cache_lines"] {
+            assert_eq!(both[k], rows[0][k], "{what}: {k} from the list");
+        }
+        let n = maps_of(&d, pid).len() as u64;
+        assert_eq!(c["vmas"].as_u64(), Some(n), "{what}");
+        assert_eq!(rows[0]["iterate_steps"].as_u64(), Some(n), "{what}: list");
+        if t["kind"] == "maple" {
+            let nodes = t["maple"]["nodes"].as_array().unwrap().len() as u64;
+            assert_eq!(rows[3]["basis"], "measured", "{what}");
+            assert_eq!(rows[3]["iterate_steps"].as_u64(), Some(nodes), "{what}");
+            assert_eq!(rows[3]["max_steps"], t["maple"]["height"], "{what}");
+        } else {
+            let nodes = t["rb"]["nodes"].as_array().unwrap();
+            let deepest = nodes.iter().filter_map(|x| x["depth"].as_u64()).max();
+            assert_eq!(nodes.len() as u64, n, "{what}: one rb node per VMA");
+            assert_eq!(rows[1]["basis"], "measured", "{what}");
+            assert_eq!(rows[1]["iterate_steps"].as_u64(), Some(2 * n), "{what}");
+            assert_eq!(rows[1]["max_steps"].as_u64(), deepest, "{what}");
+        }
+
+        let svg_path = dir.path().join(format!("costs-{pid}.svg"));
+        let mut args = core_args(&d);
+        args.extend(["costs".into(), p.clone(), "--svg".into()]);
+        args.push(svg_path.display().to_string());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = run_vmscope(&argv, LONG);
+        assert_eq!((code, out.as_str()), (0, ""), "{what}: {err}");
+        let svg = common::read_text(&svg_path);
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let mut bars = 0;
+        for b in doc
+            .descendants()
+            .filter(|x| x.attribute("class") == Some("bar"))
+        {
+            let id = b.attribute("id").unwrap();
+            let (measure, row) = id["bar-".len()..].rsplit_once('-').unwrap();
+            let row: usize = row.parse().unwrap();
+            let want = rows[row][measure].as_f64().unwrap();
+            let got: f64 = b.attribute("data-value").unwrap().parse().unwrap();
+            assert!((got - want).abs() < 1e-9, "{what}: {id} {got} vs {want}");
+            bars += 1;
+        }
+        assert_eq!(bars, 5 * rows.len(), "{what}: a bar per measure and row");
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn costs_5_10_rbtree() {
+    costs("5.10");
+}
+
+#[test]
+fn costs_6_1_maple() {
+    costs("6.1");
+}

@@ -5,6 +5,7 @@ mod bt;
 mod check;
 mod color;
 mod completions;
+mod costs;
 mod graph;
 mod info;
 mod layout;
@@ -93,6 +94,8 @@ pub enum Command {
     Modules(modules::ModulesArgs),
     /// A process's task_struct -> mm_struct -> tree root -> VMAs -> files, and pgd, as a picture
     Graph(graph::GraphArgs),
+    /// Lookup and iteration costs of a list, an rb-tree, both, and a maple tree on a process's VMAs
+    Costs(costs::CostsArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -192,6 +195,7 @@ pub fn main() -> i32 {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::Graph(a) => graph::run(a, t),
+        Command::Costs(a) => costs::run(a, t),
     };
     match result {
         Ok(code) => code,
