@@ -1,7 +1,8 @@
 //! `tree --svg/--dot` and `vmas --svg/--dot` on the fixture dumps (5.10 rb-tree, 6.1 maple
 //! tree), against the guest's own /proc/PID/maps (every VMA once, with its range and
 //! permissions; the gaps between them), `tree --json` (every node once), Graphviz's `dot`
-//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank).
+//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank);
+//! `graph --pid` against drgn's addresses, `costs` against `tree --json`'s rows and counts.
 
 mod common;
 
