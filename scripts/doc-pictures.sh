@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the example pictures under docs/img/ from the fixture dumps (see docs/testing.md):
 # the "file" workload's maple tree (6.1), rb-tree with its list and vmacache (5.10), and its
-# address-space strip, and vm_area_struct's cache lines. Usage: scripts/doc-pictures.sh  (builds vmscope in release first)
+# address-space strip, its task -> mm -> VMAs graph and cost chart, and vm_area_struct's cache lines. Usage: scripts/doc-pictures.sh  (builds vmscope in release first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${VMSCOPE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures}
@@ -18,6 +18,8 @@ for dump in 6.1 5.10; do
     core=(--core "$d/elf.core" --vmlinux "$d/vmlinux")
     "$BIN" "${core[@]}" tree "$pid" --svg "docs/img/tree-$dump-file.svg"
     "$BIN" "${core[@]}" vmas "$pid" --svg "docs/img/vmas-$dump-file.svg"
+    "$BIN" "${core[@]}" graph --pid "$pid" --svg "docs/img/graph-$dump-file.svg"
+    "$BIN" "${core[@]}" costs "$pid" --svg "docs/img/costs-$dump-file.svg"
 done
 "$BIN" layout --btf "$ROOT/dumps/6.1/vmlinux" vm_area_struct --svg docs/img/layout-6.1-vm_area_struct.svg
 ls -l docs/img

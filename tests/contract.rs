@@ -145,6 +145,9 @@ fn closed_pipe_ends_quietly() {
         vec!["completions", "zsh"],
         vec!["completions", "fish"],
         vec!["vtop", &start, "--pid", &pid],
+        vec!["graph", "--pid", &pid, "--dot", "/dev/null"],
+        vec!["costs", &pid],
+        vec!["costs", &pid, "--json"],
         vec![
             "list",
             "init_task.tasks",

@@ -1,7 +1,8 @@
 //! `tree --svg/--dot` and `vmas --svg/--dot` on the fixture dumps (5.10 rb-tree, 6.1 maple
 //! tree), against the guest's own /proc/PID/maps (every VMA once, with its range and
 //! permissions; the gaps between them), `tree --json` (every node once), Graphviz's `dot`
-//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank).
+//! (accepts the DOT and keeps its ids) and an in-process render (the picture is not blank);
+//! `graph --pid` against drgn's addresses, `costs` against `tree --json`'s rows and counts.
 
 mod common;
 
@@ -560,4 +561,212 @@ fn layout_grids_match_pahole() {
         );
         check_renders(&svg, &format!("layout {name}"));
     }
+}
+
+/// Runs `graph --pid PID --svg --dot`; returns (svg, dot).
+fn graph_files(d: &DumpFixture, pid: i32, dir: &Path) -> (String, String) {
+    let svg = dir.join(format!("graph-{}-{pid}.svg", d.name));
+    let dot = dir.join(format!("graph-{}-{pid}.dot", d.name));
+    let mut args = core_args(d);
+    args.extend(["graph".into(), "--pid".into(), pid.to_string()]);
+    args.extend(["--svg".into(), svg.display().to_string()]);
+    args.extend(["--dot".into(), dot.display().to_string()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "graph --pid {pid} on {}: {err}", d.name);
+    assert!(out.is_empty(), "a picture run prints no text: {out}");
+    (common::read_text(&svg), common::read_text(&dot))
+}
+
+/// The member names on the links from `from` to objects whose id starts with `to`.
+fn links<'a>(els: &'a [Element], from: &str, to: &str) -> Vec<(&'a str, &'a str)> {
+    let head = format!("edge-{from}-{to}");
+    els.iter()
+        .filter(|e| e.id.starts_with(&head))
+        .map(|e| {
+            let target = &e.id[format!("edge-{from}-").len()..];
+            (target, e.texts.first().map(String::as_str).unwrap_or(""))
+        })
+        .collect()
+}
+
+/// `graph --pid`: task and mm at drgn's addresses, the pgd and the tree root at the
+/// addresses drgn reads from that mm, every VMA drawn or folded in the guest's maps
+/// order with its range, permissions and path, files linked by `vm_file`.
+fn graphs(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    let ps = d.drgn_ps();
+    let maple = name != "5.10";
+    let pids: Vec<i32> = small_pids(&d).into_iter().take(4).collect();
+    let root = if maple { "mm_mt" } else { "mm_rb" };
+    let exprs: Vec<String> = pids
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("find_task(prog, {p}).mm.pgd"),
+                format!("find_task(prog, {p}).mm.{root}.address_of_()"),
+            ]
+        })
+        .collect();
+    let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+    let want = common::drgn_eval(&d, &exprs);
+    let mut folded = 0;
+    for (pid, oracle) in pids.iter().zip(want.chunks(2)) {
+        let what = format!("{name} graph pid {pid}");
+        let (svg, dot) = graph_files(&d, *pid, dir.path());
+        let els = elements(&svg);
+        let t = ps
+            .iter()
+            .find(|t| t.pid == *pid)
+            .expect("drgn ps has the pid");
+        let (task, mm) = (
+            format!("task-{:#x}", t.task),
+            format!("mm-{:#x}", t.mm.unwrap()),
+        );
+        assert_eq!(links(&els, &task, "mm-"), [(mm.as_str(), "mm")], "{what}");
+        let pgd = format!("pgd-{:#x}", oracle[0]["value"].as_u64().unwrap());
+        assert_eq!(links(&els, &mm, "pgd-"), [(pgd.as_str(), "pgd")], "{what}");
+        let kind = if maple { "maple_tree" } else { "rb_root" };
+        let r = format!("{kind}-{:#x}", oracle[1]["value"].as_u64().unwrap());
+        let to_root = links(&els, &mm, kind);
+        assert_eq!(to_root.len(), 1, "{what}: {to_root:?}");
+        assert_eq!(to_root[0].0, r, "{what}");
+        assert!(to_root[0].1.starts_with(root), "{what}: {to_root:?}");
+
+        // The drawn VMAs are the first of maps, each linked from the root; the rest folded.
+        let maps = maps_of(&d, *pid);
+        let drawn: Vec<&Element> = els.iter().filter(|e| e.id.starts_with("vma-")).collect();
+        let fold = els.iter().find(|e| e.id == "fold-vmas");
+        let rest = fold.map_or(0, |f| count_before(&f.texts[0], "more"));
+        assert_eq!(drawn.len() + rest, maps.len(), "{what}");
+        folded += usize::from(fold.is_some());
+        for (e, m) in drawn.iter().zip(&maps) {
+            let range = format!("{:08x}-{:08x} {}", m.start, m.end, m.perms);
+            assert_eq!(e.texts[1], range, "{what}: {}", e.id);
+            assert_eq!(e.texts[2], m.path, "{what}: {}", e.id);
+            assert_eq!(links(&els, &r, &e.id).len(), 1, "{what}: {r} -> {}", e.id);
+            let files = links(&els, &e.id, "file-");
+            let file_backed = m.inode != 0;
+            assert_eq!(files.len(), usize::from(file_backed), "{what}: {}", e.id);
+            for (f, member) in files {
+                assert_eq!(member, "vm_file");
+                let fe = els.iter().find(|x| x.id == f).expect("file box");
+                assert_eq!(fe.texts[1], m.path, "{what}: {f}");
+            }
+        }
+        if !maple {
+            // mm->mmap to the first VMA, then vm_next down the column.
+            let first = drawn.first().map(|e| e.id.as_str()).unwrap();
+            assert_eq!(links(&els, &mm, "vma-")[0].0, first, "{what}");
+            let next = els
+                .iter()
+                .filter(|e| e.texts.first().map(String::as_str) == Some("vm_next"));
+            assert_eq!(
+                next.count(),
+                drawn.len() - 1 + usize::from(fold.is_some()),
+                "{what}"
+            );
+        }
+        check_dot(&dot, &svg, dir.path(), &what);
+        check_renders(&svg, &what);
+    }
+    assert!(folded > 0, "{name}: no process had VMAs folded");
+}
+
+#[test]
+fn graphs_5_10_rbtree() {
+    graphs("5.10");
+}
+
+#[test]
+fn graphs_6_1_maple() {
+    graphs("6.1");
+}
+
+/// `costs PID --json` (and `tree PID --json`) parsed.
+fn json_of(d: &DumpFixture, cmd: &[&str]) -> serde_json::Value {
+    let mut args = core_args(d);
+    args.extend(cmd.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_vmscope(&argv, LONG);
+    assert_eq!(code, 0, "{cmd:?} on {}: {err}", d.name);
+    serde_json::from_str(&out).expect("JSON")
+}
+
+/// `costs`: the rows `tree` prints plus the rb-tree + list pairing; the counts agree
+/// with the tree's own (VMAs = the guest's maps, nodes, height); the chart's bars carry
+/// the table's values.
+fn costs(name: &str) {
+    let d = common::dump(name);
+    let dir = tempfile::tempdir().unwrap();
+    for pid in small_pids(&d).into_iter().take(3) {
+        let what = format!("{name} costs pid {pid}");
+        let p = pid.to_string();
+        let c = json_of(&d, &["costs", &p, "--json"]);
+        let t = json_of(&d, &["tree", &p, "--json"]);
+        let rows = c["rows"].as_array().unwrap();
+        let tree_rows = t["cost"].as_array().unwrap();
+        assert_eq!(rows.len(), 4, "{what}");
+        let mut without = rows.clone();
+        let both = without.remove(2);
+        assert_eq!(&without, tree_rows, "{what}: the rows tree prints");
+        for k in ["avg_steps", "max_steps", "avg_cache_lines"] {
+            assert_eq!(both[k], rows[1][k], "{what}: {k} from the rb-tree");
+        }
+        for k in ["iterate_steps", "iterate_cache_lines"] {
+            assert_eq!(both[k], rows[0][k], "{what}: {k} from the list");
+        }
+        let n = maps_of(&d, pid).len() as u64;
+        assert_eq!(c["vmas"].as_u64(), Some(n), "{what}");
+        assert_eq!(rows[0]["iterate_steps"].as_u64(), Some(n), "{what}: list");
+        if t["kind"] == "maple" {
+            let nodes = t["maple"]["nodes"].as_array().unwrap().len() as u64;
+            assert_eq!(rows[3]["basis"], "measured", "{what}");
+            assert_eq!(rows[3]["iterate_steps"].as_u64(), Some(nodes), "{what}");
+            assert_eq!(rows[3]["max_steps"], t["maple"]["height"], "{what}");
+        } else {
+            let nodes = t["rb"]["nodes"].as_array().unwrap();
+            let deepest = nodes.iter().filter_map(|x| x["depth"].as_u64()).max();
+            assert_eq!(nodes.len() as u64, n, "{what}: one rb node per VMA");
+            assert_eq!(rows[1]["basis"], "measured", "{what}");
+            assert_eq!(rows[1]["iterate_steps"].as_u64(), Some(2 * n), "{what}");
+            assert_eq!(rows[1]["max_steps"].as_u64(), deepest, "{what}");
+        }
+
+        let svg_path = dir.path().join(format!("costs-{pid}.svg"));
+        let mut args = core_args(&d);
+        args.extend(["costs".into(), p.clone(), "--svg".into()]);
+        args.push(svg_path.display().to_string());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = run_vmscope(&argv, LONG);
+        assert_eq!((code, out.as_str()), (0, ""), "{what}: {err}");
+        let svg = common::read_text(&svg_path);
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let mut bars = 0;
+        for b in doc
+            .descendants()
+            .filter(|x| x.attribute("class") == Some("bar"))
+        {
+            let id = b.attribute("id").unwrap();
+            let (measure, row) = id["bar-".len()..].rsplit_once('-').unwrap();
+            let row: usize = row.parse().unwrap();
+            let want = rows[row][measure].as_f64().unwrap();
+            let got: f64 = b.attribute("data-value").unwrap().parse().unwrap();
+            assert!((got - want).abs() < 1e-9, "{what}: {id} {got} vs {want}");
+            bars += 1;
+        }
+        assert_eq!(bars, 5 * rows.len(), "{what}: a bar per measure and row");
+        check_renders(&svg, &what);
+    }
+}
+
+#[test]
+fn costs_5_10_rbtree() {
+    costs("5.10");
+}
+
+#[test]
+fn costs_6_1_maple() {
+    costs("6.1");
 }

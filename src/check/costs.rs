@@ -200,3 +200,22 @@ pub fn maple_model_cost(n: u64) -> CostRow {
         iterate_cache_lines: nodes * 4,
     }
 }
+
+/// The pre-6.1 design, both structures together: `find_vma()` descends the rb-tree,
+/// while fork (`dup_mmap`) and exit (`exit_mmap`) follow the `vm_next` list.
+pub fn rb_with_list(rb: &CostRow, list: &CostRow) -> CostRow {
+    let basis = if rb.basis == list.basis {
+        rb.basis.clone()
+    } else {
+        format!("lookup {}, iteration {}", rb.basis, list.basis)
+    };
+    CostRow {
+        structure: "rb-tree + list (before 6.1)".into(),
+        basis,
+        avg_steps: rb.avg_steps,
+        max_steps: rb.max_steps,
+        avg_cache_lines: rb.avg_cache_lines,
+        iterate_steps: list.iterate_steps,
+        iterate_cache_lines: list.iterate_cache_lines,
+    }
+}

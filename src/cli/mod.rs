@@ -5,6 +5,8 @@ mod bt;
 mod check;
 mod color;
 mod completions;
+mod costs;
+mod graph;
 mod info;
 mod layout;
 mod list;
@@ -90,6 +92,10 @@ pub enum Command {
     Man(man::ManArgs),
     /// Loaded modules: name, address, size, BTF, taints (like lsmod)
     Modules(modules::ModulesArgs),
+    /// A process's task_struct -> mm_struct -> tree root -> VMAs -> files, and pgd, as a picture
+    Graph(graph::GraphArgs),
+    /// Lookup and iteration costs of a list, an rb-tree, both, and a maple tree on a process's VMAs
+    Costs(costs::CostsArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -188,6 +194,8 @@ pub fn main() -> i32 {
         Command::List(a) => list::run(a, t),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Graph(a) => graph::run(a, t),
+        Command::Costs(a) => costs::run(a, t),
     };
     match result {
         Ok(code) => code,

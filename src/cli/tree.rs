@@ -56,7 +56,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
         bad_vmas,
         issues,
         vmas,
-    }) = read_checked(&k, &mut reader, mm, a)?
+    }) = read_checked(&k, &mut reader, mm, a.pid, a.retries)?
     else {
         return Ok(2);
     };
@@ -164,24 +164,25 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
 }
 
 /// One coherent read of the tree, with every VMA checked as read.
-struct Checked {
-    tree: VmaTree,
-    map_count: i32,
-    reads: Option<u32>,
-    bad: Report,
-    bad_vmas: Vec<(VmaInfo, bool)>,
-    issues: usize,
+pub(super) struct Checked {
+    pub tree: VmaTree,
+    pub map_count: i32,
+    pub reads: Option<u32>,
+    pub bad: Report,
+    pub bad_vmas: Vec<(VmaInfo, bool)>,
+    pub issues: usize,
     /// Every VMA read (empty when the walk met bad nodes).
-    vmas: Vec<VmaInfo>,
+    pub vmas: Vec<VmaInfo>,
 }
 
 /// The tree of `mm` between stable reads, its VMAs checked; `None` when a live mm never
 /// stood still (the one line is printed here: exit 2).
-fn read_checked(
+pub(super) fn read_checked(
     k: &Kernel,
     reader: &mut VmaReader<'_>,
     mm: u64,
-    a: &TreeArgs,
+    pid: i32,
+    retries: u32,
 ) -> Result<Option<Checked>> {
     let mut attempts = 0;
     loop {
@@ -203,15 +204,12 @@ fn read_checked(
         let (tree, map_count, reads) = match read {
             Ok(s) => (s.walk, s.value, s.reads),
             Err(SnapshotError::Unstable { reads }) => {
-                eprintln!(
-                    "vmscope: pid {} changed on every one of {reads} reads",
-                    a.pid
-                );
+                eprintln!("vmscope: pid {} changed on every one of {reads} reads", pid);
                 return Ok(None);
             }
             Err(e) => {
                 return Err(anyhow::anyhow!("{e:#}"))
-                    .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", a.pid))
+                    .with_context(|| format!("pid {}: walking the VMA tree of mm {mm:#x}", pid))
             }
         };
         let reads = k.is_live().then_some(reads);
@@ -233,10 +231,10 @@ fn read_checked(
             });
             let vmas = match read {
                 Ok(v) => v,
-                Err(_) if k.is_live() && attempts < a.retries.max(1) => continue,
+                Err(_) if k.is_live() && attempts < retries.max(1) => continue,
                 Err(e) => {
                     return Err(e)
-                        .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", a.pid))
+                        .with_context(|| format!("pid {}: reading the VMAs of mm {mm:#x}", pid))
                 }
             };
             let ok = k.check_vma_records(&tree, &vmas, &mut bad);
@@ -247,13 +245,13 @@ fn read_checked(
         // Live: a record that looks impossible right after a stable walk was most likely
         // freed and reused in between; only one that survives a fresh read is reported.
         if k.is_live() && !bad.findings.is_empty() {
-            if attempts < a.retries.max(1) {
+            if attempts < retries.max(1) {
                 continue;
             }
             // Never stable enough to tell a torn read from a bad record: say so, exit 2.
             eprintln!(
                 "vmscope: pid {} changed on every one of {attempts} reads",
-                a.pid
+                pid
             );
             return Ok(None);
         }

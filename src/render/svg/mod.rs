@@ -1,6 +1,8 @@
 //! SVG pictures written as plain text: the VMA trees (`tree --svg`), with a tiny
 //! element writer and XML escaping of their own (no drawing crate).
 
+pub mod bars;
+pub mod graph;
 pub mod layout;
 pub mod maple;
 pub mod rb;
