@@ -43,7 +43,7 @@ pub struct BtArgs {
 pub fn run(a: &BtArgs, t: &TargetArgs) -> Result<i32> {
     let (types, k) = t.open_typed()?;
     let arch = k.paging().arch();
-    if arch != crate::memory::arch::Arch::X86_64 {
+    if arch != crate::kernel::Arch::X86_64 {
         bail!(
             "bt unwinds with x86-64 ORC tables; this dump is {}",
             arch.name()

@@ -3,7 +3,7 @@
 use super::target::TargetArgs;
 use crate::kernel::panic::PanicInfo;
 use crate::kernel::symbols::Origin;
-use crate::memory::space::Paging;
+use crate::kernel::Paging;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;

@@ -32,10 +32,13 @@ pub mod vma_layout;
 pub mod vma_reader;
 pub mod vtop;
 
-use crate::memory::arch::Arch;
-use crate::memory::dump::{Dump, Format, OpenError};
-use crate::memory::space::{KernelSpace, Paging};
-use crate::memory::vmcoreinfo::VmcoreInfo;
+use crate::memory::dump::{Format, OpenError};
+use crate::memory::space::KernelSpace;
+// What the CLI names of the layer below: it reaches memory only through here.
+pub use crate::memory::arch::Arch;
+pub use crate::memory::dump::{self, Dump};
+pub use crate::memory::space::Paging;
+pub use crate::memory::vmcoreinfo::VmcoreInfo;
 use crate::memory::x86_64::{self, DEFAULT_KERNEL_IMAGE_SIZE, START_KERNEL_MAP};
 use crate::memory::{MemError, Memory};
 use offsets::{OffsetError, Offsets, TypeLookup};
