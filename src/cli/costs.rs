@@ -40,30 +40,10 @@ struct CostsJson<'a> {
 pub fn run(a: &CostsArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
     let layout = k.vma_layout().context("probing VMA structures")?;
-    let (task, mm) = k.mm_of_pid(a.pid)?;
-    let Some(mm) = mm else {
-        anyhow::bail!(
-            "pid {} ({}) has no mm (kernel thread): no VMAs to measure",
-            task.pid,
-            task.comm
-        );
-    };
-    let held = crate::kernel::snapshot::HeldPages::new(&k.mem);
-    let mut reader = k.vma_reader()?;
-    reader.window = k.read_window(a.retries)?;
-    if k.is_live() {
-        reader.hold(&held);
-    }
-    let Some(c) = super::tree::read_checked(&k, &mut reader, mm, a.pid, a.retries)? else {
+    let Some((task, mm, c)) = super::tree::read_whole(&k, a.pid, a.retries, "no VMAs to measure")?
+    else {
         return Ok(2);
     };
-    if c.issues > 0 {
-        eprintln!(
-            "vmscope: pid {}: the walk met {} bad node(s); see `vmscope tree {}`",
-            a.pid, c.issues, a.pid
-        );
-        return Ok(2);
-    }
     let mut rows = lookup_costs(&c.tree, layout, c.map_count.max(0) as u64);
     // Rows: list, rb-tree, maple tree; the pairing goes after the rb-tree.
     if let [list, rb, ..] = rows.as_slice() {

@@ -37,30 +37,11 @@ pub struct GraphArgs {
 pub fn run(a: &GraphArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
     let layout = k.vma_layout().context("probing VMA structures")?;
-    let (task, mm) = k.mm_of_pid(a.pid)?;
-    let Some(mm) = mm else {
-        anyhow::bail!(
-            "pid {} ({}) has no mm (kernel thread): no address space to draw",
-            task.pid,
-            task.comm
-        );
-    };
-    let held = crate::kernel::snapshot::HeldPages::new(&k.mem);
-    let mut reader = k.vma_reader()?;
-    reader.window = k.read_window(a.retries)?;
-    if k.is_live() {
-        reader.hold(&held);
-    }
-    let Some(c) = super::tree::read_checked(&k, &mut reader, mm, a.pid, a.retries)? else {
+    let Some((task, mm, c)) =
+        super::tree::read_whole(&k, a.pid, a.retries, "no address space to draw")?
+    else {
         return Ok(2);
     };
-    if c.issues > 0 {
-        eprintln!(
-            "vmscope: pid {}: the walk met {} bad node(s); see `vmscope tree {}`",
-            a.pid, c.issues, a.pid
-        );
-        return Ok(2);
-    }
     let info = k.read_mm(mm)?;
     let g = build(&task, &info, layout, &c.tree, &c.vmas, a.vmas);
     for (path, text) in [

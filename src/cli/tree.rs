@@ -6,6 +6,7 @@ use super::target::TargetArgs;
 use super::warn;
 use crate::check::Report;
 use crate::kernel::snapshot::{read_stable, Attempt, HeldPages, SnapshotError, DEFAULT_READS};
+use crate::kernel::tasks::Task;
 use crate::kernel::vma::{VmaInfo, VmaReader, VmaTree};
 use crate::kernel::vma_check::lookup_costs;
 use crate::kernel::Kernel;
@@ -173,6 +174,43 @@ pub(super) struct Checked {
     pub issues: usize,
     /// Every VMA read (empty when the walk met bad nodes).
     pub vmas: Vec<VmaInfo>,
+}
+
+/// The checked tree of `pid`'s address space for a command that draws or measures all of
+/// it (`graph`, `costs`): a kernel thread is an error, and `None` (its one line printed,
+/// exit 2) when a live mm never stood still or the walk met bad nodes, which only `tree`
+/// shows.
+pub(super) fn read_whole(
+    k: &Kernel,
+    pid: i32,
+    retries: u32,
+    purpose: &str,
+) -> Result<Option<(Task, u64, Checked)>> {
+    let (task, mm) = k.mm_of_pid(pid)?;
+    let Some(mm) = mm else {
+        anyhow::bail!(
+            "pid {} ({}) has no mm (kernel thread): {purpose}",
+            task.pid,
+            task.comm
+        );
+    };
+    let held = HeldPages::new(&k.mem);
+    let mut reader = k.vma_reader()?;
+    reader.window = k.read_window(retries)?;
+    if k.is_live() {
+        reader.hold(&held);
+    }
+    let Some(c) = read_checked(k, &mut reader, mm, pid, retries)? else {
+        return Ok(None);
+    };
+    if c.issues > 0 {
+        eprintln!(
+            "vmscope: pid {pid}: the walk met {} bad node(s); see `vmscope tree {pid}`",
+            c.issues
+        );
+        return Ok(None);
+    }
+    Ok(Some((task, mm, c)))
 }
 
 /// The tree of `mm` between stable reads, its VMAs checked; `None` when a live mm never
