@@ -8,20 +8,7 @@
 #
 # Needs: the fixtures (fixtures/build.sh: dumps + drgn venv), hyperfine, a release build.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-dump=${1:-6.1}
-root=${VMSCOPE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures}
-dir=$root/dumps/$dump
-[[ -d $dir ]] || { echo "no fixture dump $dir: run fixtures/build.sh" >&2; exit 2; }
-py=$root/venv/bin/python
-[[ -x $py ]] || { echo "no drgn venv at $root/venv: run fixtures/build.sh" >&2; exit 2; }
-command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 2; }
-(cd "$here" && cargo build --release --quiet)
-bin=${CARGO_TARGET_DIR:-$here/target}/release/vmscope
-core=$dir/elf.core
-vmlinux=$dir/vmlinux
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. "$(dirname "$0")/dump-bench.sh"
 
 # Both must print the same number first.
 v=$("$bin" print --core "$core" --vmlinux "$vmlinux" --json init_mm.map_count | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')

@@ -6,21 +6,8 @@
 #
 # Needs: the fixtures (fixtures/build.sh: dumps + drgn venv), hyperfine, a release build.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-dump=${1:-6.1}
-root=${VMSCOPE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/vmscope/fixtures}
-dir=$root/dumps/$dump
-[[ -d $dir ]] || { echo "no fixture dump $dir: run fixtures/build.sh" >&2; exit 2; }
-py=$root/venv/bin/python
-[[ -x $py ]] || { echo "no drgn venv at $root/venv: run fixtures/build.sh" >&2; exit 2; }
-command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 2; }
-(cd "$here" && cargo build --release --quiet)
-bin=${CARGO_TARGET_DIR:-$here/target}/release/vmscope
-core=$dir/elf.core
-vmlinux=$dir/vmlinux
+. "$(dirname "$0")/dump-bench.sh"
 many=$(python3 -c "import json,sys; print(next(p['pid'] for p in json.load(open(sys.argv[1]))['processes'] if p['role']=='many'))" "$dir/workloads.json")
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 
 echo "dump $dump ($(cat "$dir/release")), 60k process: pid $many; $(uptime | sed "s/.*load/load/")"
 # Both tools must agree on the amount of work first.

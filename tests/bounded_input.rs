@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Address-space limit of the child: far below the 68 GB a forged ELF header once asked for.
@@ -26,42 +25,13 @@ fn s(p: &Path) -> String {
 /// Run vmscope with `args`; kill it after `limit`. Returns (exit code, stderr).
 fn run_limited(args: &[&str], limit: Duration) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmscope"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: AS_LIMIT,
-                rlim_max: AS_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn vmscope");
-    let err_pipe = child.stderr.take().expect("stderr");
-    let err_t = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("vmscope {args:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        err_t.join().expect("stderr reader"),
-    )
+    cmd.args(args);
+    let o = common::limited::run(cmd, AS_LIMIT, limit);
+    assert!(
+        !o.timed_out,
+        "vmscope {args:?} still running after {limit:?}"
+    );
+    (o.code.unwrap_or(-1), o.err)
 }
 
 /// Exit 2 within `limit`, one stderr line that mentions every string of `expect`.

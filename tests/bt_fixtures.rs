@@ -71,19 +71,7 @@ fn panic_series() -> Vec<String> {
 }
 
 fn bt(dir: &Path, file: &str, args: &[&str]) -> (String, String) {
-    let core = dir.join(file);
-    let vmlinux = dir.join("vmlinux");
-    let mut all = vec![
-        "bt",
-        "--core",
-        core.to_str().unwrap(),
-        "--vmlinux",
-        vmlinux.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    let (code, out, err) = common::run_vmscope(&all, TIMEOUT);
-    assert_eq!(code, 0, "vmscope {all:?}: {err}");
-    (out, err)
+    common::dump_runs::run_ok("bt", &dir.join(file), &dir.join("vmlinux"), args, TIMEOUT)
 }
 
 /// drgn's functions of a trace: the non-inline frames' ELF symbols, up to the first

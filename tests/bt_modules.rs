@@ -5,7 +5,6 @@
 mod common;
 
 use serde::Deserialize;
-use std::path::PathBuf;
 use vmscope::kernel::offsets::TypeLookup;
 use vmscope::kernel::Kernel;
 
@@ -22,24 +21,9 @@ struct DrgnModule {
     symbols: Vec<DrgnSymbol>,
 }
 
-fn dumps() -> Vec<(String, PathBuf)> {
-    let mut out: Vec<_> = common::dumps()
-        .into_iter()
-        .map(|d| (d.name, d.dir))
-        .collect();
-    for (series, _) in common::configured_kernels() {
-        let name = format!("{series}-panic");
-        out.push((
-            name.clone(),
-            common::fixtures_root().join("dumps").join(name),
-        ));
-    }
-    out
-}
-
 #[test]
 fn every_modules_symbols_are_drgns() {
-    for (name, dir) in dumps() {
+    for (name, dir) in common::dump_runs::dumps_and_panic_dumps() {
         let oracle = dir.join("drgn-modules/modules.json");
         assert!(
             oracle.is_file(),

@@ -99,17 +99,7 @@ fn our_groups(t: &J) -> Vec<Group> {
 
 /// Every dump with drgn's source oracle: build.sh's dumps and the panic dumps.
 fn dumps() -> Vec<(String, PathBuf)> {
-    let mut out: Vec<_> = common::dumps()
-        .into_iter()
-        .map(|d| (d.name, d.dir))
-        .collect();
-    for (series, _) in common::configured_kernels() {
-        let name = format!("{series}-panic");
-        out.push((
-            name.clone(),
-            common::fixtures_root().join("dumps").join(name),
-        ));
-    }
+    let out = common::dump_runs::dumps_and_panic_dumps();
     for (name, dir) in &out {
         assert!(
             dir.join("drgn-source/.stamp").is_file(),
@@ -121,20 +111,14 @@ fn dumps() -> Vec<(String, PathBuf)> {
 }
 
 fn bt_json(dir: &Path, extra: &[&str]) -> Vec<J> {
-    let core = dir.join("elf.core");
-    let vmlinux = dir.join("vmlinux");
-    let mut args = vec![
+    let args = [&["--all", "--json"], extra].concat();
+    let (out, err) = common::dump_runs::run_ok(
         "bt",
-        "--all",
-        "--json",
-        "--core",
-        core.to_str().unwrap(),
-        "--vmlinux",
-        vmlinux.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
-    assert_eq!(code, 0, "vmscope {args:?}: {err}");
+        &dir.join("elf.core"),
+        &dir.join("vmlinux"),
+        &args,
+        TIMEOUT,
+    );
     assert!(err.is_empty(), "{}: warnings: {err}", dir.display());
     serde_json::from_str(&out).unwrap()
 }

@@ -9,15 +9,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 fn dump_args() -> Vec<String> {
-    let d = common::fixtures_root().join("dumps/6.1");
-    let core = d.join("kdump-zstd");
-    assert!(core.exists(), "{}: {}", core.display(), common::BUILD_HINT);
-    vec![
-        "--core".into(),
-        core.display().to_string(),
-        "--vmlinux".into(),
-        d.join("vmlinux").display().to_string(),
-    ]
+    common::dump_runs::zstd_args("6.1")
 }
 
 fn user_pid() -> String {

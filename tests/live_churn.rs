@@ -87,23 +87,16 @@ fn churn_binary() -> PathBuf {
 }
 
 /// What one kernel's guest returned.
-struct Results {
-    kernel: String,
-    dir: tempfile::TempDir,
+struct Results(common::guest_files::GuestFiles);
+
+impl std::ops::Deref for Results {
+    type Target = common::guest_files::GuestFiles;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Results {
-    fn text(&self, rel: &str) -> String {
-        let p = self.dir.path().join(rel);
-        std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {}: {e}", self.kernel, p.display()))
-    }
-    fn status(&self, rel: &str) -> i32 {
-        self.text(rel)
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{}: {rel}: {e}", self.kernel))
-    }
     /// Each churner's pid and arguments, in the order they ran.
     fn churners(&self) -> Vec<(i32, String)> {
         self.text("pids")
@@ -143,17 +136,7 @@ fn boot(kernel: &str) -> Results {
             (churn.as_path(), "/bin/churn"),
         ],
     );
-    assert_eq!(
-        run.status, 0,
-        "{kernel}: the guest script failed: {}",
-        run.stderr
-    );
-    let dir = tempfile::tempdir().unwrap();
-    common::unpack_tar_b64(&run.stdout, dir.path());
-    Results {
-        kernel: kernel.into(),
-        dir,
-    }
+    Results(common::guest_files::GuestFiles::unpack(kernel, &run))
 }
 
 /// Exit 2 is allowed only as the one line that says no stable read could be had.

@@ -48,8 +48,7 @@ busybox tar -czf - -C $O . | busybox base64
 "#;
 
 struct LiveRun {
-    kernel: String,
-    dir: tempfile::TempDir,
+    files: common::guest_files::GuestFiles,
     /// The /proc copy run-in-guest took just before the script.
     before: common::ProcTree,
     workload_pids: BTreeSet<i32>,
@@ -57,17 +56,10 @@ struct LiveRun {
     _run: common::GuestRun,
 }
 
-impl LiveRun {
-    fn file(&self, rel: &str) -> String {
-        let p = self.dir.path().join(rel);
-        std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {}: {e}", self.kernel, p.display()))
-    }
-    fn status(&self, rel: &str) -> i32 {
-        self.file(rel)
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{}: {rel}: {e}", self.kernel))
+impl std::ops::Deref for LiveRun {
+    type Target = common::guest_files::GuestFiles;
+    fn deref(&self) -> &Self::Target {
+        &self.files
     }
 }
 
@@ -87,13 +79,7 @@ fn boot(kernel: &str, with_vmlinux: bool) -> LiveRun {
         with_vmlinux,
         &[(vmscope.as_path(), "/bin/vmscope")],
     );
-    assert_eq!(
-        run.status, 0,
-        "{kernel}: the guest script failed: {}",
-        run.stderr
-    );
-    let dir = tempfile::tempdir().unwrap();
-    common::unpack_tar_b64(&run.stdout, dir.path());
+    let files = common::guest_files::GuestFiles::unpack(kernel, &run);
     let before = run.proc();
     let wl = run.workloads();
     let workload_pids = wl.processes.iter().map(|p| p.pid).collect();
@@ -103,8 +89,7 @@ fn boot(kernel: &str, with_vmlinux: bool) -> LiveRun {
         .flat_map(|p| p.tids.iter().copied())
         .collect();
     LiveRun {
-        kernel: kernel.into(),
-        dir,
+        files,
         before,
         workload_pids,
         workload_tids,
@@ -141,11 +126,11 @@ fn assert_ps_matches_proc(r: &LiveRun) {
         0,
         "{}: vmscope ps: {}",
         r.kernel,
-        r.file("ps.err")
+        r.text("ps.err")
     );
-    let rows: Vec<J> = serde_json::from_str(&r.file("ps.json")).unwrap();
-    let ps_pid: i32 = r.file("ps.pid").trim().parse().unwrap();
-    let after = after_stats(&r.file("after.stat"));
+    let rows: Vec<J> = serde_json::from_str(&r.text("ps.json")).unwrap();
+    let ps_pid: i32 = r.text("ps.pid").trim().parse().unwrap();
+    let after = after_stats(&r.text("after.stat"));
     let mut before = BTreeMap::new();
     for pid in r.before.pids() {
         for tid in r.before.tids(pid) {
@@ -334,13 +319,13 @@ fn assert_vmas_match_maps(r: &LiveRun) {
 }
 
 fn assert_check_passes(r: &LiveRun) {
-    let out = r.file("check.out");
+    let out = r.text("check.out");
     assert_eq!(
         r.status("check.status"),
         0,
         "{}: vmscope check --all:\n{out}\n{}",
         r.kernel,
-        r.file("check.err")
+        r.text("check.err")
     );
     eprintln!(
         "{}: check --all: exit 0\n{}",

@@ -58,16 +58,7 @@ fn panic_dir(series: &str) -> PathBuf {
 }
 
 fn vmscope_log(core: &Path, vmlinux: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "log",
-        "--core",
-        core.to_str().unwrap(),
-        "--vmlinux",
-        vmlinux.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let (code, out, err) = common::run_vmscope(&args, TIMEOUT);
-    assert_eq!(code, 0, "vmscope {args:?}: {err}");
+    let (out, err) = common::dump_runs::run_ok("log", core, vmlinux, extra, TIMEOUT);
     assert!(
         err.is_empty(),
         "{}: warnings on a sound dump: {err}",

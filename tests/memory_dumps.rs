@@ -24,14 +24,9 @@ const FORMATS: [&str; 6] = [
 const ARM64: &str = "arm64-6.1";
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-pub fn dump_dir(name: &str) -> PathBuf {
-    let d = common::fixtures_root().join("dumps").join(name);
-    assert!(
-        d.join("workloads.json").exists() && d.join("proc").is_dir(),
-        "fixture dump {} is missing or incomplete: run ./fixtures/build.sh",
-        d.display()
-    );
-    d
+/// A fixture dump's directory (complete: stamped, with its vmlinux and /proc copy).
+fn dump_dir(name: &str) -> PathBuf {
+    common::dump(name).dir
 }
 
 fn core(name: &str, format: &str) -> PathBuf {

@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use common::limited::Outcome;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -47,62 +47,13 @@ impl Counts {
     }
 }
 
-struct Outcome {
-    code: Option<i32>,
-    signal: Option<i32>,
-    timed_out: bool,
-    out: String,
-    err: String,
-}
-
 fn run(args: &[String]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmscope"));
-    cmd.args(args)
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join("vmscope-mutation-cache"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: AS_LIMIT,
-                rlim_max: AS_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn vmscope");
-    let out_pipe = child.stdout.take().expect("stdout");
-    let err_pipe = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Outcome {
-        code: status.code(),
-        signal: if timed_out { None } else { status.signal() },
-        timed_out,
-        out: out_t.join().unwrap_or_default(),
-        err: err_t.join().unwrap_or_default(),
-    }
+    cmd.args(args).env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join("vmscope-mutation-cache"),
+    );
+    common::limited::run(cmd, AS_LIMIT, TIME_LIMIT)
 }
 
 /// What is impossible in `vmas` text: an empty or unaligned range, a user VMA above the

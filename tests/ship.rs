@@ -318,15 +318,7 @@ fn man_pages_render_and_list_every_option() {
 }
 
 fn dump_args(series: &str) -> Vec<String> {
-    let d = common::fixtures_root().join("dumps").join(series);
-    let core = d.join("kdump-zstd");
-    assert!(core.exists(), "{}: {}", core.display(), common::BUILD_HINT);
-    vec![
-        "--core".into(),
-        core.display().to_string(),
-        "--vmlinux".into(),
-        d.join("vmlinux").display().to_string(),
-    ]
+    common::dump_runs::zstd_args(series)
 }
 
 /// The highest workload pid of a fixture dump (a user process with an mm).

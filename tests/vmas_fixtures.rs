@@ -22,14 +22,9 @@ const FORMATS: [&str; 6] = [
     "kdump-excluded",
 ];
 
+/// A fixture dump's directory (complete: stamped, with its vmlinux and /proc copy).
 fn dump_dir(name: &str) -> PathBuf {
-    let d = common::fixtures_root().join("dumps").join(name);
-    assert!(
-        d.join("proc").is_dir() && d.join("vmlinux").exists(),
-        "fixture dump {} is missing: run ./fixtures/build.sh",
-        d.display()
-    );
-    d
+    common::dump(name).dir
 }
 
 fn file_in(dir: &Path, name: &str) -> PathBuf {

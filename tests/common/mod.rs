@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 /// pahole (the layout oracle) beside vmscope, on BTF.
+pub mod dump_runs;
+pub mod guest_files;
+pub mod limited;
 pub mod pahole;
 
 use std::collections::BTreeMap;
@@ -591,32 +594,11 @@ pub fn static_vmscope() -> PathBuf {
 /// Run the vmscope under test with a deadline: (status, stdout, stderr). A run past the
 /// deadline is killed and fails the test as a hang.
 pub fn run_vmscope(args: &[&str], timeout: std::time::Duration) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmscope"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn vmscope");
-    let out_pipe = child.stdout.take().unwrap();
-    let err_pipe = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            panic!("vmscope {args:?} hung for {timeout:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out_t.join().unwrap(),
-        err_t.join().unwrap(),
-    )
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmscope"));
+    cmd.args(args);
+    let o = limited::run(cmd, libc::RLIM_INFINITY, timeout);
+    assert!(!o.timed_out, "vmscope {args:?} hung for {timeout:?}");
+    (o.code.unwrap_or(-1), o.out, o.err)
 }
 
 /// (processes, VMAs) from the guest's own /proc/PID/maps files.
