@@ -152,9 +152,9 @@ fn check_fork(c: &Value, n: u64, what: &str) {
         );
     }
     // Before 6.1 each copy is linked after the previous one: no search, n nodes.
-    for k in 0..3 {
-        assert_eq!(u(&fork[k]["build"]["search_steps"]), 0, "{what}: fork {k}");
-        assert_eq!(u(&fork[k]["build"]["nodes"]), n, "{what}: fork {k}");
+    for (k, r) in fork.iter().take(3).enumerate() {
+        assert_eq!(u(&r["build"]["search_steps"]), 0, "{what}: fork {k}");
+        assert_eq!(u(&r["build"]["nodes"]), n, "{what}: fork {k}");
     }
     // From 6.1 each store walks from the root: one node at least, but into the empty tree.
     assert!(
