@@ -3,7 +3,7 @@
 //! the same VMA count when the kernel has another structure. Analysis only;
 //! render/tree.rs formats the rows.
 
-use crate::trees::maple::{MapleNodeSnap, MapleOffsets, MapleSnapshot, MapleType};
+use crate::trees::maple::{MapleNodeSnap, MapleOffsets, MapleSlot, MapleSnapshot, MapleType};
 use crate::trees::rbtree::{RbNodeSnap, RbSnapshot};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ pub struct CostRow {
     pub iterate_cache_lines: u64,
 }
 
-fn lines_of(addrs: impl IntoIterator<Item = u64>) -> u64 {
+pub fn lines_of(addrs: impl IntoIterator<Item = u64>) -> u64 {
     let mut v: Vec<u64> = addrs.into_iter().map(|a| a / CACHE_LINE).collect();
     v.sort_unstable();
     v.dedup();
@@ -123,47 +123,16 @@ pub fn rb_measured_cost(
 /// `mtree_range_walk()` touches: parent word (dead check), the last pivot or the
 /// metadata (data end), the pivots compared, and the slot taken.
 pub fn maple_measured_cost(s: &MapleSnapshot, o: &MapleOffsets) -> CostRow {
-    let by_addr: HashMap<u64, &MapleNodeSnap> = s.nodes.iter().map(|n| (n.addr, n)).collect();
+    let by_addr = maple_by_addr(s);
     let (mut steps, mut lines, mut max) = (0u64, 0u64, 0u64);
     let mut count = 0u64;
     for e in s.user_entries() {
-        let Some(mut n) = s.nodes.first() else { break };
-        let mut path = 0u64;
-        for _ in 0..64 {
-            path += 1;
-            let (piv_off, slot_off, meta_off) = match n.node_type {
-                MapleType::Arange64 => (o.arange64_pivot, o.arange64_slot, o.arange64_meta),
-                _ => (o.range64_pivot, o.range64_slot, o.range64_meta),
-            };
-            let end = n.slots.len().saturating_sub(1);
-            let mut i = 0;
-            let mut touched = vec![n.addr];
-            if n.node_type == MapleType::Arange64 || n.end_from_meta {
-                touched.push(n.addr + meta_off);
-            }
-            if n.node_type != MapleType::Arange64 {
-                touched.push(n.addr + piv_off + 8 * (n.pivots.len() as u64).saturating_sub(1));
-            }
-            while i < end {
-                touched.push(n.addr + piv_off + 8 * i as u64);
-                if n.pivots.get(i).copied().unwrap_or(u64::MAX) >= e.first {
-                    break;
-                }
-                i += 1;
-            }
-            touched.push(n.addr + slot_off + 8 * i as u64);
-            lines += lines_of(touched);
-            let Some(sl) = n.slots.get(i) else { break };
-            if n.node_type.is_leaf() {
-                break;
-            }
-            match by_addr.get(&(sl.raw & !0xff)) {
-                Some(k) => n = k,
-                None => break,
-            }
-        }
-        steps += path;
-        max = max.max(path);
+        let Some(w) = maple_walk(s, &by_addr, o, e.first) else {
+            break;
+        };
+        steps += w.steps;
+        lines += w.lines;
+        max = max.max(w.steps);
         count += 1;
     }
     let cnt = count.max(1) as f64;
@@ -176,6 +145,75 @@ pub fn maple_measured_cost(s: &MapleSnapshot, o: &MapleOffsets) -> CostRow {
         iterate_steps: s.nodes.len() as u64,
         iterate_cache_lines: s.nodes.len() as u64 * 4,
     }
+}
+
+/// The snapshot's nodes by address.
+pub fn maple_by_addr(s: &MapleSnapshot) -> HashMap<u64, &MapleNodeSnap> {
+    s.nodes.iter().map(|n| (n.addr, n)).collect()
+}
+
+/// One `mas_walk()` replayed on a snapshot: nodes, cache lines, and the slot reached.
+pub struct MapleWalk<'a> {
+    pub steps: u64,
+    pub lines: u64,
+    pub slot: Option<&'a MapleSlot>,
+    /// Whether the slot is the leaf's last.
+    pub last_in_leaf: bool,
+}
+
+/// `mas_walk(index)` on the snapshot (no memory reads), counting the nodes and the
+/// cache lines the kernel's `mtree_range_walk()` touches: parent word (dead check),
+/// the last pivot or the metadata (data end), the pivots compared, and the slot taken.
+/// `None` for an empty tree.
+pub fn maple_walk<'a>(
+    s: &'a MapleSnapshot,
+    by_addr: &HashMap<u64, &'a MapleNodeSnap>,
+    o: &MapleOffsets,
+    index: u64,
+) -> Option<MapleWalk<'a>> {
+    let mut n = s.nodes.first()?;
+    let mut w = MapleWalk {
+        steps: 0,
+        lines: 0,
+        slot: None,
+        last_in_leaf: false,
+    };
+    for _ in 0..64 {
+        w.steps += 1;
+        let (piv_off, slot_off, meta_off) = match n.node_type {
+            MapleType::Arange64 => (o.arange64_pivot, o.arange64_slot, o.arange64_meta),
+            _ => (o.range64_pivot, o.range64_slot, o.range64_meta),
+        };
+        let end = n.slots.len().saturating_sub(1);
+        let mut i = 0;
+        let mut touched = vec![n.addr];
+        if n.node_type == MapleType::Arange64 || n.end_from_meta {
+            touched.push(n.addr + meta_off);
+        }
+        if n.node_type != MapleType::Arange64 {
+            touched.push(n.addr + piv_off + 8 * (n.pivots.len() as u64).saturating_sub(1));
+        }
+        while i < end {
+            touched.push(n.addr + piv_off + 8 * i as u64);
+            if n.pivots.get(i).copied().unwrap_or(u64::MAX) >= index {
+                break;
+            }
+            i += 1;
+        }
+        touched.push(n.addr + slot_off + 8 * i as u64);
+        w.lines += lines_of(touched);
+        let Some(sl) = n.slots.get(i) else { break };
+        if n.node_type.is_leaf() {
+            w.slot = Some(sl);
+            w.last_in_leaf = i == end;
+            break;
+        }
+        match by_addr.get(&(sl.raw & !0xff)) {
+            Some(k) => n = k,
+            None => break,
+        }
+    }
+    Some(w)
 }
 
 /// Maple model for `n` VMAs when the kernel has no maple tree: leaves hold about

@@ -23,12 +23,16 @@ macro_rules! expect {
     };
 }
 
+pub mod churn;
+pub mod cost_table;
 pub mod costs;
 pub mod cross;
 pub mod maple;
 pub mod maps;
+pub mod probes;
 pub mod rbtree;
 pub mod records;
+pub mod work;
 
 #[cfg(test)]
 mod tests;

@@ -94,7 +94,7 @@ pub enum Command {
     Modules(modules::ModulesArgs),
     /// A process's task_struct -> mm_struct -> tree root -> VMAs -> files, and pgd, as a picture
     Graph(graph::GraphArgs),
-    /// Lookup and iteration costs of a list, an rb-tree, both, and a maple tree on a process's VMAs
+    /// Lookup, iteration, insert, erase and fork costs of a list, an rb-tree, both, and a maple tree on a process's VMAs
     Costs(costs::CostsArgs),
 }
 

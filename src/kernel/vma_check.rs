@@ -6,6 +6,7 @@ use super::tasks::Task;
 use super::vma::{maps_text, VmaInfo, VmaReader, VmaTree};
 use super::vma_layout::{VmaLayout, VmaTreeLayout};
 use super::{Kernel, KernelError, ReadContext};
+use crate::check::cost_table::{cost_table, CostTable, KernelTree, TableInput};
 use crate::check::costs::{self, CostRow};
 use crate::check::cross::{cross_check, CrossLimits, Walked};
 use crate::check::maple::WalkedVma;
@@ -148,13 +149,7 @@ pub struct VmaChecker<'a> {
 impl Kernel {
     /// A checker for this kernel's VMA trees.
     pub fn vma_checker(&self) -> Result<VmaChecker<'_>, KernelError> {
-        let stack_guard_gap = match self.syms.address("stack_guard_gap") {
-            Some(s) => self
-                .mem
-                .read_u64(s)
-                .ctx(|| format!("stack_guard_gap at {s:#x}"))?,
-            None => DEFAULT_STACK_GUARD_GAP,
-        };
+        let stack_guard_gap = self.stack_guard_gap()?;
         Ok(VmaChecker {
             k: self,
             mem: &self.mem,
@@ -280,6 +275,69 @@ impl<'a> VmaChecker<'a> {
             infos.push(g);
         }
         Ok(maps_text(&infos))
+    }
+}
+
+impl Kernel {
+    /// The kernel's `stack_guard_gap` (the default when the vmlinux lacks it).
+    pub fn stack_guard_gap(&self) -> Result<u64, KernelError> {
+        match self.syms.address("stack_guard_gap") {
+            Some(s) => self
+                .mem
+                .read_u64(s)
+                .ctx(|| format!("stack_guard_gap at {s:#x}")),
+            None => Ok(DEFAULT_STACK_GUARD_GAP),
+        }
+    }
+
+    /// The whole `costs` table for a walked `tree` and its `vmas` (address order):
+    /// lookups, iteration, random lookups from `seed`, insert, erase and fork.
+    pub fn cost_table(
+        &self,
+        tree: &VmaTree,
+        vmas: &[VmaInfo],
+        map_count: u64,
+        seed: u64,
+        probes: usize,
+    ) -> Result<CostTable, KernelError> {
+        let l = self.vma_layout()?;
+        let mut rows = lookup_costs(tree, l, map_count);
+        if let [list, rb, ..] = rows.as_slice() {
+            let both = costs::rb_with_list(rb, list);
+            rows.insert(2, both);
+        }
+        let kt = match (tree, &l.tree) {
+            (VmaTree::Maple(snap), VmaTreeLayout::Maple { maple, .. }) => KernelTree::Maple {
+                snap,
+                offsets: maple.clone(),
+            },
+            (VmaTree::Rb { tree: snap, .. }, VmaTreeLayout::RbTree { rb, vma, list, .. }) => {
+                KernelTree::Rb {
+                    snap,
+                    rb: rb.clone(),
+                    vma: vma.clone(),
+                    list: list.clone(),
+                }
+            }
+            _ => return Err(super::offsets::OffsetError::NoVmaTree.into()),
+        };
+        let walked: Vec<WalkedVma> = vmas
+            .iter()
+            .map(|v| WalkedVma {
+                vma: v.vma,
+                start: v.start,
+                end: v.end,
+                flags: v.flags,
+            })
+            .collect();
+        let input = TableInput {
+            vmas: &walked,
+            tree: kt,
+            stack_guard_gap: self.stack_guard_gap()?,
+            seed,
+            probes,
+        };
+        Ok(cost_table(rows, &input))
     }
 }
 

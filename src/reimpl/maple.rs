@@ -8,6 +8,7 @@
 //! not the kernel's exact node shapes. Like the kernel it never leaves two
 //! adjacent NULL ranges, not even across leaves (`mt_validate_nulls`).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt::{self, Debug};
 
@@ -116,6 +117,48 @@ pub struct Range<E> {
     pub entry: Option<E>,
 }
 
+/// What an operation did to one node, for counting the cache lines it touched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// A descent read the pivots up to `slot` and took that slot.
+    Read { slot: usize },
+    /// The gap of `slot` (and the node's metadata) rewritten in place.
+    Gap { slot: usize },
+    /// The parent pointer rewritten (a child adopted by another node).
+    Parent,
+    /// Slots or pivots changed: the kernel writes a new copy of the node.
+    Write,
+}
+
+/// One node touched: the arena id (stable while the node lives), whether it is a
+/// leaf (`maple_range_64`) or internal (`maple_arange_64`), and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeTouch {
+    pub node: usize,
+    pub leaf: bool,
+    pub how: Touch,
+}
+
+/// The work of the mutating operations, counted as it happens while counting is on
+/// ([`MapleTree::count_work`]); `costs` reads it per operation with
+/// [`MapleTree::take_work`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapleWork {
+    /// Nodes descended through to find the range (every descent of the operation).
+    pub search_steps: u64,
+    /// Full nodes split in two.
+    pub splits: u64,
+    /// Under-full nodes merged into a sibling.
+    pub merges: u64,
+    /// Under-full nodes refilled from a sibling.
+    pub redistributions: u64,
+    pub new_nodes: u64,
+    pub freed_nodes: u64,
+    /// Gap slots rewritten in a parent.
+    pub gap_updates: u64,
+    pub touched: Vec<NodeTouch>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MapleTree<E> {
     nodes: Vec<MNode<E>>,
@@ -123,6 +166,8 @@ pub struct MapleTree<E> {
     root: Option<NodeId>,
     height: usize,
     count: usize,
+    /// `Some` while counting: interior so that the read-only descents count too.
+    work: RefCell<Option<MapleWork>>,
 }
 
 impl<E: Copy + Eq + Debug> Default for MapleTree<E> {
@@ -154,7 +199,32 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             root: None,
             height: 0,
             count: 0,
+            work: RefCell::new(None),
         }
+    }
+
+    /// Start (`true`, from zero) or stop counting the work of inserts and erases.
+    pub fn count_work(&mut self, on: bool) {
+        *self.work.get_mut() = on.then(MapleWork::default);
+    }
+
+    /// The work counted since the last call, counters reset (zero when not counting).
+    pub fn take_work(&self) -> MapleWork {
+        match self.work.borrow_mut().as_mut() {
+            Some(w) => std::mem::take(w),
+            None => MapleWork::default(),
+        }
+    }
+
+    fn tally(&self, f: impl FnOnce(&mut MapleWork)) {
+        if let Some(w) = self.work.borrow_mut().as_mut() {
+            f(w);
+        }
+    }
+
+    fn touch(&self, node: NodeId, how: Touch) {
+        let leaf = self.nodes[node].is_leaf();
+        self.tally(|w| w.touched.push(NodeTouch { node, leaf, how }));
     }
 
     /// Number of non-NULL entries.
@@ -177,16 +247,20 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     }
 
     fn alloc(&mut self, node: MNode<E>) -> NodeId {
-        if let Some(id) = self.free.pop() {
+        let id = if let Some(id) = self.free.pop() {
             self.nodes[id] = node;
             id
         } else {
             self.nodes.push(node);
             self.nodes.len() - 1
-        }
+        };
+        self.tally(|w| w.new_nodes += 1);
+        self.touch(id, Touch::Write);
+        id
     }
 
     fn release(&mut self, id: NodeId) {
+        self.tally(|w| w.freed_nodes += 1);
         self.nodes[id].live = false;
         self.nodes[id].pivots.clear();
         self.nodes[id].kind = Kind::Leaf { slots: Vec::new() };
@@ -256,8 +330,13 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                     unchanged = *slot == g;
                     *slot = g;
                 }
+
                 // Always: slots may have been inserted or removed in `p`.
                 *meta_gap = Self::compute_meta_gap(gaps);
+            }
+            if !unchanged {
+                self.tally(|w| w.gap_updates += 1);
+                self.touch(p, Touch::Gap { slot: s });
             }
             // The parent's own maximum cannot have changed through this slot.
             if unchanged {
@@ -274,6 +353,9 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             Kind::Leaf { .. } => return,
         };
         for (k, c) in kids.into_iter().enumerate() {
+            if self.nodes[c].parent != Some((n, from + k)) {
+                self.touch(c, Touch::Parent);
+            }
             self.nodes[c].parent = Some((n, from + k));
         }
     }
@@ -291,6 +373,8 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                 .iter()
                 .position(|&p| p >= index)
                 .unwrap_or(node.len().saturating_sub(1));
+            self.tally(|w| w.search_steps += 1);
+            self.touch(n, Touch::Read { slot: i });
             match &node.kind {
                 Kind::Leaf { .. } => return Some((n, i, min)),
                 Kind::Internal { children, .. } => {
@@ -545,6 +629,7 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             slots.splice(i..=i, new_s);
         }
         self.count += 1;
+        self.touch(leaf, Touch::Write);
         self.fix_gaps_from(leaf);
         self.split_if_full(leaf);
         Ok(())
@@ -561,6 +646,8 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     /// right half into the parent, up to a new root.
     fn split_if_full(&mut self, mut n: NodeId) {
         while self.nodes[n].len() > self.nodes[n].capacity() {
+            self.tally(|w| w.splits += 1);
+            self.touch(n, Touch::Write);
             let len = self.nodes[n].len();
             let mid = len.div_ceil(2);
             let right_pivots = self.nodes[n].pivots.split_off(mid);
@@ -612,6 +699,7 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
                     return;
                 }
                 Some((p, s)) => {
+                    self.touch(p, Touch::Write);
                     let pn = &mut self.nodes[p];
                     pn.pivots.insert(s, sep);
                     if let Kind::Internal { children, gaps, .. } = &mut pn.kind {
@@ -639,6 +727,7 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             entry: Some(entry),
         };
         self.count -= 1;
+        self.touch(leaf, Touch::Write);
         if let Kind::Leaf { slots } = &mut self.nodes[leaf].kind {
             slots[i] = None;
         }
@@ -690,6 +779,7 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
     }
 
     fn remove_leaf_slot(&mut self, n: NodeId, i: usize) {
+        self.touch(n, Touch::Write);
         let node = &mut self.nodes[n];
         node.pivots.remove(i);
         if let Kind::Leaf { slots } = &mut node.kind {
@@ -704,6 +794,7 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
             return;
         };
         while let Some((p, s)) = self.nodes[n].parent {
+            self.touch(p, Touch::Write);
             self.nodes[p].pivots[s] = max;
             if s + 1 < self.nodes[p].len() {
                 break;
@@ -772,6 +863,10 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
 
     /// Append `b`'s slots to `a` (both children of `p` at `sa`, `sa + 1`).
     fn merge_into_left(&mut self, p: NodeId, sa: usize, a: NodeId, b: NodeId) {
+        self.tally(|w| w.merges += 1);
+        self.touch(a, Touch::Write);
+        self.touch(b, Touch::Read { slot: 0 });
+        self.touch(p, Touch::Write);
         let bp = std::mem::take(&mut self.nodes[b].pivots);
         let bk = std::mem::replace(&mut self.nodes[b].kind, Kind::Leaf { slots: Vec::new() });
         let a_len = self.nodes[a].len();
@@ -804,6 +899,10 @@ impl<E: Copy + Eq + Debug> MapleTree<E> {
 
     /// Share the slots of siblings `a` and `b` so that `a` holds `keep`.
     fn redistribute(&mut self, p: NodeId, sa: usize, a: NodeId, b: NodeId, keep: usize) {
+        self.tally(|w| w.redistributions += 1);
+        for n in [a, b, p] {
+            self.touch(n, Touch::Write);
+        }
         let mut piv = std::mem::take(&mut self.nodes[a].pivots);
         piv.append(&mut self.nodes[b].pivots);
         let bp = piv.split_off(keep);

@@ -405,3 +405,44 @@ fn rb_subtree_gap_with_stack_guard() {
     assert_eq!(rb.unmapped_area_topdown(PAGE, 0, 12 * PAGE), Some(9 * PAGE));
     assert!(rb.insert(Interval::new(19 * PAGE, 21 * PAGE)).is_err());
 }
+
+/// Counting changes nothing the trees answer, and the rb-tree's counts keep the
+/// red-black bounds (2 rotations per insert, 3 per erase; a search no deeper than
+/// 2 log2(n + 1)); a search step is counted per node compared.
+#[test]
+fn counted_work_within_bounds_and_harmless() {
+    let mut rng = XorShift::new(42);
+    let (mut rb, mut plain) = (RbTree::new(GUARD), RbTree::new(GUARD));
+    let mut mt: MapleTree<u64> = MapleTree::new();
+    rb.count_work(true);
+    mt.count_work(true);
+    let mut starts = Vec::new();
+    for _ in 0..4000 {
+        let page = rng.below(PAGES * 10);
+        let iv = Interval::new(page * PAGE, (page + 1) * PAGE);
+        let a = rb.insert(iv);
+        assert_eq!(a, plain.insert(iv));
+        let w = rb.take_work();
+        if a.is_ok() {
+            starts.push(iv.start);
+            let _ = mt.insert(iv.start, iv.end - 1, iv.start);
+            let bound = (2.0 * ((rb.len() + 1) as f64).log2()).floor() as u64;
+            assert!(w.rotations <= 2, "{w:?}");
+            assert!(w.search_steps <= bound, "{} > {bound}", w.search_steps);
+            assert_eq!(w.search_steps == 0, rb.len() == 1);
+        }
+    }
+    assert!(mt.take_work().splits > 0, "4,000 entries split leaves");
+    for (k, s) in starts.iter().enumerate() {
+        if k % 2 == 0 {
+            assert_eq!(rb.erase(*s), plain.erase(*s));
+            assert!(rb.take_work().rotations <= 3);
+            mt.erase(*s);
+        }
+    }
+    let w = mt.take_work();
+    assert!(w.search_steps >= (starts.len() / 2) as u64 && w.merges + w.redistributions > 0);
+    rb.validate().unwrap();
+    mt.validate().unwrap();
+    assert!(rb.iter().eq(plain.iter()));
+}

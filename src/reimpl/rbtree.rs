@@ -7,6 +7,7 @@
 //! node stores its own gap (the hole below it, measured with the stack guard
 //! like `vm_start_gap`) and the maximum of that over its subtree.
 
+use std::cell::RefCell;
 use std::fmt;
 
 type NodeId = usize;
@@ -118,6 +119,22 @@ pub fn vma_compute_gap(iv: &Interval, prev: Option<&Interval>, stack_guard_gap: 
     }
 }
 
+/// The work of the mutating operations, counted as it happens while counting is on
+/// ([`RbTree::count_work`]); `costs` reads it per operation with [`RbTree::take_work`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RbWork {
+    /// Nodes compared to find the position (insert) or the node (erase).
+    pub search_steps: u64,
+    pub rotations: u64,
+    /// Colour changes (a write that keeps the colour is not one).
+    pub recolours: u64,
+    /// Own-gap and `rb_subtree_gap` recomputations (the augment callbacks).
+    pub gap_updates: u64,
+    /// The `start` of every node read or written, repeats kept: the kernel's node is
+    /// the VMA that starts there.
+    pub touched: Vec<u64>,
+}
+
 #[derive(Clone, Debug)]
 pub struct RbTree {
     nodes: Vec<Node>,
@@ -125,6 +142,8 @@ pub struct RbTree {
     root: Option<NodeId>,
     len: usize,
     stack_guard_gap: u64,
+    /// `Some` while counting: interior so that the read-only walks count too.
+    work: RefCell<Option<RbWork>>,
 }
 
 impl RbTree {
@@ -136,7 +155,47 @@ impl RbTree {
             root: None,
             len: 0,
             stack_guard_gap,
+            work: RefCell::new(None),
         }
+    }
+
+    /// Start (`true`, from zero) or stop counting the work of inserts and erases.
+    pub fn count_work(&mut self, on: bool) {
+        *self.work.get_mut() = on.then(RbWork::default);
+    }
+
+    /// The work counted since the last call, counters reset (zero when not counting).
+    pub fn take_work(&self) -> RbWork {
+        match self.work.borrow_mut().as_mut() {
+            Some(w) => std::mem::take(w),
+            None => RbWork::default(),
+        }
+    }
+
+    fn tally(&self, f: impl FnOnce(&mut RbWork)) {
+        if let Some(w) = self.work.borrow_mut().as_mut() {
+            f(w);
+        }
+    }
+
+    fn touch(&self, n: NodeId) {
+        self.tally(|w| w.touched.push(self.nodes[n].iv.start));
+    }
+
+    fn set_color(&mut self, n: NodeId, c: Color) {
+        if self.nodes[n].color != c {
+            self.nodes[n].color = c;
+            self.tally(|w| w.recolours += 1);
+            self.touch(n);
+        }
+    }
+
+    /// Colour test of a node the fixups read (the uncle, the sibling and its children).
+    fn is_red_read(&self, n: Option<NodeId>) -> bool {
+        if let Some(id) = n {
+            self.touch(id);
+        }
+        self.is_red(n)
     }
 
     pub fn len(&self) -> usize {
@@ -177,15 +236,19 @@ impl RbTree {
     }
 
     fn first_in(&self, mut n: NodeId) -> NodeId {
+        self.touch(n);
         while let Some(l) = self.nodes[n].left {
             n = l;
+            self.touch(n);
         }
         n
     }
 
     fn last_in(&self, mut n: NodeId) -> NodeId {
+        self.touch(n);
         while let Some(r) = self.nodes[n].right {
             n = r;
+            self.touch(n);
         }
         n
     }
@@ -198,6 +261,7 @@ impl RbTree {
         let mut child = n;
         let mut p = self.nodes[n].parent;
         while let Some(pp) = p {
+            self.touch(pp);
             if self.nodes[pp].left == Some(child) {
                 return Some(pp);
             }
@@ -215,6 +279,7 @@ impl RbTree {
         let mut child = n;
         let mut p = self.nodes[n].parent;
         while let Some(pp) = p {
+            self.touch(pp);
             if self.nodes[pp].right == Some(child) {
                 return Some(pp);
             }
@@ -238,7 +303,12 @@ impl RbTree {
 
     /// `vma_compute_subtree_gap()` for one node from its children.
     fn recompute_subtree_gap(&mut self, n: NodeId) {
+        self.tally(|w| w.gap_updates += 1);
+        self.touch(n);
         let node = &self.nodes[n];
+        for c in [node.left, node.right].into_iter().flatten() {
+            self.touch(c);
+        }
         let mut g = node.gap;
         if let Some(l) = node.left {
             g = g.max(self.nodes[l].subtree_gap);
@@ -251,6 +321,8 @@ impl RbTree {
 
     /// Recompute the own gap of `n` from its in-order predecessor.
     fn update_own_gap(&mut self, n: NodeId) {
+        self.tally(|w| w.gap_updates += 1);
+        self.touch(n);
         let prev = self.prev_node(n).map(|p| self.nodes[p].iv);
         self.nodes[n].gap = vma_compute_gap(&self.nodes[n].iv, prev.as_ref(), self.stack_guard_gap);
     }
@@ -274,6 +346,7 @@ impl RbTree {
         match parent {
             None => self.root = new,
             Some(p) => {
+                self.touch(p);
                 if self.nodes[p].left == Some(old) {
                     self.nodes[p].left = new;
                 } else {
@@ -287,10 +360,12 @@ impl RbTree {
     /// rotated nodes need their subtree gap recomputed (lower one first).
     fn rotate_left(&mut self, x: NodeId) {
         let Some(y) = self.nodes[x].right else { return };
+        self.tally(|w| w.rotations += 1);
         let yl = self.nodes[y].left;
         self.nodes[x].right = yl;
         if let Some(c) = yl {
             self.nodes[c].parent = Some(x);
+            self.touch(c);
         }
         let xp = self.nodes[x].parent;
         self.nodes[y].parent = xp;
@@ -303,10 +378,12 @@ impl RbTree {
 
     fn rotate_right(&mut self, x: NodeId) {
         let Some(y) = self.nodes[x].left else { return };
+        self.tally(|w| w.rotations += 1);
         let yr = self.nodes[y].right;
         self.nodes[x].left = yr;
         if let Some(c) = yr {
             self.nodes[c].parent = Some(x);
+            self.touch(c);
         }
         let xp = self.nodes[x].parent;
         self.nodes[y].parent = xp;
@@ -324,6 +401,8 @@ impl RbTree {
         let mut n = self.root;
         let mut found = None;
         while let Some(id) = n {
+            self.tally(|w| w.search_steps += 1);
+            self.touch(id);
             let node = &self.nodes[id];
             if node.iv.end > addr {
                 found = Some(node.iv);
@@ -341,6 +420,8 @@ impl RbTree {
     fn find_node_by_start(&self, start: u64) -> Option<NodeId> {
         let mut n = self.root;
         while let Some(id) = n {
+            self.tally(|w| w.search_steps += 1);
+            self.touch(id);
             let s = self.nodes[id].iv.start;
             if start == s {
                 return Some(id);
@@ -372,7 +453,11 @@ impl RbTree {
                 end: iv.end,
             });
         }
-        if let Some(ex) = self.find_vma(iv.start) {
+        // The kernel finds an overlap during its position search: this check is not counted.
+        let counting = self.work.take();
+        let overlap = self.find_vma(iv.start);
+        *self.work.get_mut() = counting;
+        if let Some(ex) = overlap {
             if ex.start < iv.end {
                 return Err(RbInsertError::Overlap {
                     start: iv.start,
@@ -387,6 +472,8 @@ impl RbTree {
         let mut go_left = false;
         let mut cur = self.root;
         while let Some(id) = cur {
+            self.tally(|w| w.search_steps += 1);
+            self.touch(id);
             parent = Some(id);
             go_left = iv.end <= self.nodes[id].iv.start;
             cur = if go_left {
@@ -404,6 +491,13 @@ impl RbTree {
             gap: 0,
             subtree_gap: 0,
         });
+        self.link_new(n, parent, go_left);
+        Ok(())
+    }
+
+    /// Link the fresh red node `n` under `parent`, then fix gaps and colours.
+    fn link_new(&mut self, n: NodeId, parent: Option<NodeId>, go_left: bool) {
+        self.touch(n);
         match parent {
             None => self.root = Some(n),
             Some(p) if go_left => self.nodes[p].left = Some(n),
@@ -418,6 +512,47 @@ impl RbTree {
             self.propagate(Some(next));
         }
         self.insert_fixup(n);
+    }
+
+    /// `dup_mmap()`'s link before 6.1: the copy of each VMA goes to the right of the
+    /// previous copy, which the caller holds, so there is no search. `iv` must start
+    /// at or above the end of the last interval.
+    pub fn append(&mut self, iv: Interval) -> Result<(), RbInsertError> {
+        let last = self.root.map(|r| {
+            // The caller's `prev`: found without counting.
+            let mut n = r;
+            while let Some(x) = self.nodes[n].right {
+                n = x;
+            }
+            n
+        });
+        if let Some(l) = last {
+            let ex = self.nodes[l].iv;
+            if iv.start < ex.end {
+                return Err(RbInsertError::Overlap {
+                    start: iv.start,
+                    end: iv.end,
+                    existing_start: ex.start,
+                    existing_end: ex.end,
+                });
+            }
+        }
+        if iv.start >= iv.end {
+            return Err(RbInsertError::Empty {
+                start: iv.start,
+                end: iv.end,
+            });
+        }
+        let n = self.alloc(Node {
+            iv,
+            color: Color::Red,
+            parent: last,
+            left: None,
+            right: None,
+            gap: 0,
+            subtree_gap: 0,
+        });
+        self.link_new(n, last, false);
         Ok(())
     }
 
@@ -430,12 +565,12 @@ impl RbTree {
             let Some(g) = self.nodes[p].parent else { break };
             if self.nodes[g].left == Some(p) {
                 let uncle = self.nodes[g].right;
-                if self.is_red(uncle) {
+                if self.is_red_read(uncle) {
                     if let Some(u) = uncle {
-                        self.nodes[u].color = Color::Black;
+                        self.set_color(u, Color::Black);
                     }
-                    self.nodes[p].color = Color::Black;
-                    self.nodes[g].color = Color::Red;
+                    self.set_color(p, Color::Black);
+                    self.set_color(g, Color::Red);
                     z = g;
                 } else {
                     let mut p = p;
@@ -444,18 +579,18 @@ impl RbTree {
                         self.rotate_left(z);
                         p = self.nodes[z].parent.unwrap_or(z);
                     }
-                    self.nodes[p].color = Color::Black;
-                    self.nodes[g].color = Color::Red;
+                    self.set_color(p, Color::Black);
+                    self.set_color(g, Color::Red);
                     self.rotate_right(g);
                 }
             } else {
                 let uncle = self.nodes[g].left;
-                if self.is_red(uncle) {
+                if self.is_red_read(uncle) {
                     if let Some(u) = uncle {
-                        self.nodes[u].color = Color::Black;
+                        self.set_color(u, Color::Black);
                     }
-                    self.nodes[p].color = Color::Black;
-                    self.nodes[g].color = Color::Red;
+                    self.set_color(p, Color::Black);
+                    self.set_color(g, Color::Red);
                     z = g;
                 } else {
                     let mut p = p;
@@ -464,14 +599,14 @@ impl RbTree {
                         self.rotate_right(z);
                         p = self.nodes[z].parent.unwrap_or(z);
                     }
-                    self.nodes[p].color = Color::Black;
-                    self.nodes[g].color = Color::Red;
+                    self.set_color(p, Color::Black);
+                    self.set_color(g, Color::Red);
                     self.rotate_left(g);
                 }
             }
         }
         if let Some(r) = self.root {
-            self.nodes[r].color = Color::Black;
+            self.set_color(r, Color::Black);
         }
     }
 
@@ -486,6 +621,7 @@ impl RbTree {
         let (d, succ) = match (self.nodes[z].left, self.nodes[z].right) {
             (Some(_), Some(r)) => {
                 let y = self.first_in(r);
+                self.touch(z);
                 self.nodes[z].iv = self.nodes[y].iv;
                 (y, Some(z))
             }
@@ -496,6 +632,7 @@ impl RbTree {
         self.replace_child(parent, d, child);
         if let Some(c) = child {
             self.nodes[c].parent = parent;
+            self.touch(c);
         }
         let d_black = self.nodes[d].color == Color::Black;
         self.free.push(d);
@@ -509,7 +646,7 @@ impl RbTree {
         if d_black {
             if self.is_red(child) {
                 if let Some(c) = child {
-                    self.nodes[c].color = Color::Black;
+                    self.set_color(c, Color::Black);
                 }
             } else {
                 self.erase_fixup(child, parent);
@@ -527,30 +664,31 @@ impl RbTree {
                     break;
                 };
                 if self.nodes[w].color == Color::Red {
-                    self.nodes[w].color = Color::Black;
-                    self.nodes[p].color = Color::Red;
+                    self.set_color(w, Color::Black);
+                    self.set_color(p, Color::Red);
                     self.rotate_left(p);
                     let Some(nw) = self.nodes[p].right else { break };
                     w = nw;
                 }
-                if !self.is_red(self.nodes[w].left) && !self.is_red(self.nodes[w].right) {
-                    self.nodes[w].color = Color::Red;
+                self.touch(w);
+                if !self.is_red_read(self.nodes[w].left) && !self.is_red_read(self.nodes[w].right) {
+                    self.set_color(w, Color::Red);
                     x = Some(p);
                     parent = self.nodes[p].parent;
                 } else {
                     if !self.is_red(self.nodes[w].right) {
                         if let Some(wl) = self.nodes[w].left {
-                            self.nodes[wl].color = Color::Black;
+                            self.set_color(wl, Color::Black);
                         }
-                        self.nodes[w].color = Color::Red;
+                        self.set_color(w, Color::Red);
                         self.rotate_right(w);
                         let Some(nw) = self.nodes[p].right else { break };
                         w = nw;
                     }
-                    self.nodes[w].color = self.nodes[p].color;
-                    self.nodes[p].color = Color::Black;
+                    self.set_color(w, self.nodes[p].color);
+                    self.set_color(p, Color::Black);
                     if let Some(wr) = self.nodes[w].right {
-                        self.nodes[wr].color = Color::Black;
+                        self.set_color(wr, Color::Black);
                     }
                     self.rotate_left(p);
                     x = self.root;
@@ -561,30 +699,31 @@ impl RbTree {
                     break;
                 };
                 if self.nodes[w].color == Color::Red {
-                    self.nodes[w].color = Color::Black;
-                    self.nodes[p].color = Color::Red;
+                    self.set_color(w, Color::Black);
+                    self.set_color(p, Color::Red);
                     self.rotate_right(p);
                     let Some(nw) = self.nodes[p].left else { break };
                     w = nw;
                 }
-                if !self.is_red(self.nodes[w].left) && !self.is_red(self.nodes[w].right) {
-                    self.nodes[w].color = Color::Red;
+                self.touch(w);
+                if !self.is_red_read(self.nodes[w].left) && !self.is_red_read(self.nodes[w].right) {
+                    self.set_color(w, Color::Red);
                     x = Some(p);
                     parent = self.nodes[p].parent;
                 } else {
                     if !self.is_red(self.nodes[w].left) {
                         if let Some(wr) = self.nodes[w].right {
-                            self.nodes[wr].color = Color::Black;
+                            self.set_color(wr, Color::Black);
                         }
-                        self.nodes[w].color = Color::Red;
+                        self.set_color(w, Color::Red);
                         self.rotate_left(w);
                         let Some(nw) = self.nodes[p].left else { break };
                         w = nw;
                     }
-                    self.nodes[w].color = self.nodes[p].color;
-                    self.nodes[p].color = Color::Black;
+                    self.set_color(w, self.nodes[p].color);
+                    self.set_color(p, Color::Black);
                     if let Some(wl) = self.nodes[w].left {
-                        self.nodes[wl].color = Color::Black;
+                        self.set_color(wl, Color::Black);
                     }
                     self.rotate_right(p);
                     x = self.root;
@@ -593,7 +732,7 @@ impl RbTree {
             }
         }
         if let Some(xn) = x {
-            self.nodes[xn].color = Color::Black;
+            self.set_color(xn, Color::Black);
         }
     }
 

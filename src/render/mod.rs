@@ -1,6 +1,7 @@
 //! See ../lib.rs for where this layer sits.
 pub mod bt;
 pub mod check;
+pub mod costs;
 pub mod dot;
 pub mod graph;
 pub mod layout_json;
