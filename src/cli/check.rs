@@ -43,7 +43,7 @@ pub struct CheckArgs {
 }
 
 pub(super) struct Ctx<'a> {
-    k: &'a Kernel,
+    pub k: &'a Kernel,
     checker: VmaChecker<'a>,
     maps_dir: Option<PathBuf>,
     window: Window,

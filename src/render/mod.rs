@@ -3,6 +3,7 @@ pub mod bt;
 pub mod check;
 pub mod dot;
 pub mod graph;
+pub mod html;
 pub mod layout_json;
 pub mod log;
 pub mod modules;

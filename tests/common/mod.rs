@@ -5,6 +5,8 @@
 
 /// pahole (the layout oracle) beside vmscope, on BTF.
 pub mod pahole;
+/// Reading the SVG pictures: elements by id, folded counts, an in-process render.
+pub mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
