@@ -18,6 +18,7 @@ use crate::kernel::vma_layout::VmaLayout;
 use crate::render::check::{process_text, ProcessOut};
 use crate::render::html::{self, Verdict};
 use crate::render::style::Paint;
+use crate::render::table::escape;
 use crate::render::{svg, tree as r};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -70,6 +71,17 @@ pub fn run(a: &ReportArgs, t: &TargetArgs) -> Result<i32> {
             continue;
         }
         let s = section(&ctx, layout, p, a.retries);
+        // Live, a process may exit while it is read: as for `check`, it is left out.
+        if k.is_live() && !s.errors.is_empty() && !live::process_exists(p.0) {
+            progress.suspend(|| {
+                eprintln!(
+                    "vmscope: pid {} ({}) exited while being read",
+                    p.0,
+                    escape(&p.1)
+                )
+            });
+            continue;
+        }
         progress.suspend(|| {
             for e in &s.errors {
                 eprintln!("vmscope: pid {}: {}", s.pid, e.replace('\n', " "));
@@ -130,14 +142,10 @@ fn section(
         Ok((r, maps)) => (r, Ok(maps)),
         Err(e) => (Report::default(), Err(e)),
     };
-    let mut errors = Vec::new();
-    if let Err(e) = &res {
-        if k.is_live() && !live::process_exists(*pid) {
-            errors.push("exited while being read".to_string());
-        } else {
-            errors.push(format!("check: {e:#}"));
-        }
-    }
+    let errors = match &res {
+        Err(e) => vec![format!("check: {e:#}")],
+        Ok(_) => Vec::new(),
+    };
     let out = ProcessOut {
         pid: *pid,
         comm: comm.clone(),
