@@ -626,3 +626,61 @@ fn task_hidden_from_the_list_is_found_in_the_pid_idr(name: &str) {
     let w = doc["warnings"].to_string();
     assert!(w.contains("tasks.list") && w.contains(&victim_hex), "{w}");
 }
+
+/// `report` on a copy whose wl-many tree points back at its root and whose comm is
+/// markup with a newline: the section says why the tree could not be drawn, stderr says
+/// so in a line, the exit status is 2, and the name is text in the page, never markup.
+#[test]
+fn report_names_an_unreadable_process_and_escapes_its_comm_6_1() {
+    let c = Copy::new("6.1");
+    let tree = c.tree();
+    let s = maple(&tree);
+    let VmaTreeLayout::Maple { maple: o, .. } = &c.layout.tree else {
+        panic!("layout")
+    };
+    let inner = s
+        .nodes
+        .iter()
+        .find(|n| n.node_type == MapleType::Arange64 && n.came_from.is_some())
+        .unwrap_or_else(|| panic!("no inner node"));
+    c.poke(inner.addr + o.arange64_slot, s.ma_root & !2);
+    let task = c
+        .kernel
+        .tasks()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|t| t.pid == c.pid)
+        .unwrap_or_else(|| panic!("no task {}", c.pid));
+    let comm_off = c
+        .kernel
+        .off()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .task
+        .comm
+        .offset;
+    c.write_at(task.addr + comm_off, b"<i>\n</i>");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let html = dir.path().join("r.html");
+    let pid = c.pid.to_string();
+    let (code, _, err) = c.run(&["report", "-o", html.to_str().unwrap_or(""), "--pid", &pid]);
+    assert_eq!(code, 2, "{err}");
+    let line = format!("vmscope: pid {pid}: tree: pid {pid}: the walk met");
+    assert!(err.lines().any(|l| l.starts_with(&line)), "{err}");
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{e}"));
+    let section = page
+        .split(&format!("id=\"pid-{pid}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section for pid {pid}"));
+    assert!(
+        section.contains("<ul class=\"errors\"><li>tree: pid ") && section.contains("the walk met"),
+        "{section:.3000}"
+    );
+    assert!(
+        !page.contains("<i>") && !page.contains("</i>"),
+        "markup from memory in the page"
+    );
+    assert!(
+        page.contains("&lt;i&gt;\\n&lt;/i&gt;"),
+        "the comm is not shown escaped"
+    );
+}

@@ -140,6 +140,7 @@ fn closed_pipe_ends_quietly() {
         vec!["graph", "--pid", &pid, "--dot", "/dev/null"],
         vec!["costs", &pid],
         vec!["costs", &pid, "--json"],
+        vec!["report", "-o", "/dev/null", "--pid", &pid],
         vec![
             "list",
             "init_task.tasks",

@@ -32,8 +32,29 @@ ns = {
     "for_each_task": for_each_task,
     "mt_entries": lambda mt: [e.value_() for _, _, e in __import__("drgn.helpers.linux.mapletree", fromlist=["mt_for_each"]).mt_for_each(mt)],
     "phys": lambda mm, a: phys(mm, a),
+    "mt_nodes": lambda mt: mt_nodes(mt),
     "sym_at": lambda a: (lambda s: s.name if a == s.address else f"{s.name}+{a - s.address:#x}")(prog.symbol(a)),
 }
+
+
+def mt_nodes(mt):
+    """How many nodes a maple tree has (drgn's own node decoding, breadth first as
+    mt_for_each walks them); 0 when the root is an entry or empty."""
+    from drgn.helpers.linux import mapletree as m
+
+    root = mt.ma_root.value_()
+    if not m._xa_is_node(root):
+        return 0
+    queue, count = [(root, m._ulong_max(mt.prog_))], 0
+    while queue:
+        entry, top = queue.pop()
+        count += 1
+        _, pivots, slots, end, leaf = m._mte_to_node(mt.prog_, entry, top)
+        if not leaf:
+            for offset in range(end + 1):
+                hi = pivots[offset].value_() if offset < end else top
+                queue.append((slots[offset].value_(), hi))
+    return count
 
 
 def phys(mm, addr):

@@ -4,7 +4,7 @@
 //! One guest boot per test (kernel x source of types and symbols): a shell script runs
 //! `vmscope ps --json`, `vmscope vmas PID` for every process (with /proc/PID/maps read
 //! just before and just after), `vmscope check --all`, and reads every task's stat after
-//! `ps`; the results come back as a base64 tar on stdout. Together with the /proc copy
+//! `ps`, and `vmscope report`; the results come back as a base64 tar on stdout. Together with the /proc copy
 //! run-in-guest takes just before the script starts, `ps` is compared with the tasks both
 //! copies show, and `vmas` with maps that did not change while vmscope ran.
 
@@ -44,6 +44,8 @@ for d in /proc/[0-9]*; do
 done
 vmscope check --all $VMSCOPE >$O/check.out 2>$O/check.err
 echo $? >$O/check.status
+vmscope report $VMSCOPE -o $O/report.html >$O/report.out 2>$O/report.err
+echo $? >$O/report.status
 busybox tar -czf - -C $O . | busybox base64
 "#;
 
@@ -334,11 +336,51 @@ fn assert_check_passes(r: &LiveRun) {
     );
 }
 
+/// `report` live: exit 0, nothing on stdout, a section with an ok verdict and both
+/// pictures for every workload process (the rest may come and go while it runs).
+fn assert_report_passes(r: &LiveRun) {
+    assert_eq!(
+        r.status("report.status"),
+        0,
+        "{}: vmscope report:\n{}",
+        r.kernel,
+        r.text("report.err")
+    );
+    assert!(
+        r.text("report.out").is_empty(),
+        "{}: report printed on stdout",
+        r.kernel
+    );
+    let page = r.text("report.html");
+    for pid in &r.workload_pids {
+        let head = format!("<section class=\"process\" id=\"pid-{pid}\">");
+        let section = page
+            .split(&head)
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap_or_else(|| panic!("{}: no section for workload pid {pid}", r.kernel));
+        assert!(
+            section.contains("class=\"verdict ok\""),
+            "{}: pid {pid}: {section:.2000}",
+            r.kernel
+        );
+        for kind in ["strip", "tree", "chart"] {
+            assert!(
+                section.contains(&format!("<div class=\"picture {kind}\">\n<svg ")),
+                "{}: pid {pid}: no {kind} picture",
+                r.kernel
+            );
+        }
+    }
+    eprintln!("{}: report: exit 0, {} bytes", r.kernel, page.len());
+}
+
 fn live(kernel: &str, with_vmlinux: bool) {
     let r = boot(kernel, with_vmlinux);
     assert_ps_matches_proc(&r);
     assert_vmas_match_maps(&r);
     assert_check_passes(&r);
+    assert_report_passes(&r);
 }
 
 /// The kernel's own BTF and /proc/kallsyms: no vmlinux in the guest.

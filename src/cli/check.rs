@@ -9,6 +9,7 @@ use crate::kernel::live;
 use crate::kernel::snapshot::{
     read_stable, Attempt, HeldPages, SnapshotError, Window, DEFAULT_READS,
 };
+use crate::kernel::tasks::Task;
 use crate::kernel::vma::VmaTree;
 use crate::kernel::vma_check::VmaChecker;
 use crate::kernel::Kernel;
@@ -41,8 +42,8 @@ pub struct CheckArgs {
     pub verbose: bool,
 }
 
-struct Ctx<'a> {
-    k: &'a Kernel,
+pub(super) struct Ctx<'a> {
+    pub k: &'a Kernel,
     checker: VmaChecker<'a>,
     maps_dir: Option<PathBuf>,
     window: Window,
@@ -80,13 +81,77 @@ fn maps_source(c: &Ctx<'_>, pid: i32) -> MapsSource {
     }
 }
 
+/// What checking reads through: the kernel, its checker (holding `held` live), the
+/// maps to compare with and the read window.
+pub(super) fn context<'a>(
+    k: &'a Kernel,
+    held: &'a HeldPages<'a>,
+    maps_dir: Option<PathBuf>,
+    retries: u32,
+) -> Result<Ctx<'a>> {
+    let mut checker = k.vma_checker()?;
+    if k.is_live() {
+        checker.hold(held);
+    }
+    Ok(Ctx {
+        k,
+        checker,
+        maps_dir,
+        window: k.read_window(retries)?,
+        held: k.is_live().then_some(held),
+    })
+}
+
+/// One process to look at: its thread-group leader (pid, comm, task address) and mm.
+pub(super) type Process = (i32, String, u64, u64);
+
+/// The processes of `pids` (threads resolve to their process), or with `None` every
+/// process that has an mm; a kernel thread asked for is told to `skipped` and left out.
+pub(super) fn processes(
+    tasks: &[Task],
+    pids: Option<&[i32]>,
+    mut skipped: impl FnMut(String),
+) -> Result<Vec<Process>> {
+    let mut todo = Vec::new();
+    let Some(pids) = pids else {
+        for t in tasks {
+            if let (Some(mm), true, None) = (t.mm, t.pid == t.tgid, t.idle_cpu) {
+                todo.push((t.pid, t.comm.clone(), t.addr, mm));
+            }
+        }
+        return Ok(todo);
+    };
+    for &pid in pids {
+        let Some(t) = tasks.iter().find(|t| t.pid == pid && t.idle_cpu.is_none()) else {
+            anyhow::bail!("pid {pid}: no such task in this kernel");
+        };
+        let leader = tasks
+            .iter()
+            .find(|x| x.pid == t.tgid && x.idle_cpu.is_none())
+            .unwrap_or(t);
+        match t.mm {
+            Some(mm) => todo.push((leader.pid, leader.comm.clone(), leader.addr, mm)),
+            None => skipped(format!(
+                "pid {pid} ({}) has no mm (kernel thread)",
+                escape(&t.comm)
+            )),
+        }
+    }
+    Ok(todo)
+}
+
 fn read_maps(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Check one process against a stable read of it (kernel/snapshot.rs): the report,
 /// and where its maps came from; `Err` when something prevented checking.
-fn check_process(c: &Ctx<'_>, pid: i32, leader: u64, mm: u64) -> Result<(Report, String)> {
+pub(super) fn check_process(
+    c: &Ctx<'_>,
+    pid: i32,
+    leader: u64,
+    mm: u64,
+) -> Result<(Report, String)> {
     let source = maps_source(c, pid);
     let reader = std::cell::RefCell::new(c.k.vma_reader()?);
     reader.borrow_mut().window = c.window;
@@ -143,45 +208,14 @@ pub fn run(a: &CheckArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
     k.vma_layout().context("probing VMA structures")?;
     let held = HeldPages::new(&k.mem);
-    let mut checker = k.vma_checker()?;
-    if k.is_live() {
-        checker.hold(&held);
-    }
-    let ctx = Ctx {
-        k: &k,
-        checker,
-        maps_dir: a.maps_dir.clone(),
-        window: k.read_window(a.retries)?,
-        held: k.is_live().then_some(&held),
-    };
+    let ctx = context(&k, &held, a.maps_dir.clone(), a.retries)?;
 
     // Processes: one per mm, the thread-group leader.
     let tasks = k.tasks()?;
-    let mut todo: Vec<(i32, String, u64, u64)> = Vec::new();
-    if a.all {
-        for t in &tasks {
-            if let (Some(mm), true, None) = (t.mm, t.pid == t.tgid, t.idle_cpu) {
-                todo.push((t.pid, t.comm.clone(), t.addr, mm));
-            }
-        }
-    } else {
-        for &pid in &a.pids {
-            let Some(t) = tasks.iter().find(|t| t.pid == pid && t.idle_cpu.is_none()) else {
-                anyhow::bail!("pid {pid}: no such task in this kernel");
-            };
-            let leader = tasks
-                .iter()
-                .find(|x| x.pid == t.tgid && x.idle_cpu.is_none())
-                .unwrap_or(t);
-            match t.mm {
-                Some(mm) => todo.push((leader.pid, leader.comm.clone(), leader.addr, mm)),
-                None => eprintln!(
-                    "vmscope: pid {pid} ({}) has no mm (kernel thread): nothing to check",
-                    escape(&t.comm)
-                ),
-            }
-        }
-    }
+    let pids = (!a.all).then_some(a.pids.as_slice());
+    let todo = processes(&tasks, pids, |line| {
+        eprintln!("vmscope: {line}: nothing to check")
+    })?;
 
     // The task list's second witness (--all only: it is about every task).
     let mut sources = Report::default();

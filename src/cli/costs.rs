@@ -12,6 +12,9 @@ use serde::Serialize;
 use std::io::Write as _;
 use std::path::PathBuf;
 
+/// Random lookup addresses measured when `--probes` is not given.
+pub const DEFAULT_PROBES: usize = 10_000;
+
 #[derive(Args, Debug)]
 pub struct CostsArgs {
     /// Process (or thread) ID
@@ -26,7 +29,7 @@ pub struct CostsArgs {
     #[arg(long, value_name = "N", value_parser = super::target::parse_u64)]
     pub seed: Option<u64>,
     /// Number of random lookup addresses
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PROBES)]
     pub probes: usize,
     /// Live: walks a stable read may take before giving up (exit 2)
     #[arg(long, value_name = "N", default_value_t = crate::kernel::snapshot::DEFAULT_READS)]

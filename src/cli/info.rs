@@ -1,8 +1,10 @@
 //! `vmscope info`: what kernel this is and how its memory is mapped.
 
 use super::target::TargetArgs;
+use crate::debuginfo::KernelTypes;
 use crate::kernel::panic::PanicInfo;
 use crate::kernel::symbols::Origin;
+use crate::kernel::Kernel;
 use crate::kernel::Paging;
 use anyhow::Result;
 use clap::Args;
@@ -18,30 +20,22 @@ pub struct InfoArgs {
 
 pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
     let k = t.open(None)?;
-    let facts = arch_facts(k.paging());
-    let cpus = k.online_cpus()?;
-    let build_id = k
-        .vmcoreinfo
-        .as_ref()
-        .and_then(|i| i.build_id())
-        .map(str::to_string);
     let panic = panic_info(t, &k)?;
-    let (types, symbols) = t.sources(&k);
-    let from_vmlinux = k.syms.origin() == Origin::Vmlinux;
     if a.json {
+        let f = gather(t, &k)?;
         let mut v = json!({
             "release": k.release,
             "format": k.format.to_string(),
             "kaslr_offset": format!("{:#x}", k.kaslr_offset()),
             "text": format!("{:#x}", k.text_start()),
-            "cpus_online": cpus,
-            "build_id": build_id,
+            "cpus_online": f.cpus,
+            "build_id": f.build_id,
             "vmlinux": k.syms.path(),
             "vmlinux_build_id": k.syms.build_id,
-            "types": types,
-            "symbols": symbols,
+            "types": f.types,
+            "symbols": f.symbols,
         });
-        for f in &facts {
+        for f in &f.facts {
             v[f.key] = f.json.clone();
         }
         // Only after a panic: other dumps' output stays as it was.
@@ -57,51 +51,69 @@ pub fn run(a: &InfoArgs, t: &TargetArgs) -> Result<i32> {
         crate::render::print_json(&v)?;
         return Ok(0);
     }
-    writeln!(std::io::stdout().lock(), "release           {}", k.release)?;
-    writeln!(std::io::stdout().lock(), "format            {}", k.format)?;
-    writeln!(
-        std::io::stdout().lock(),
-        "KASLR offset      {:#x}",
-        k.kaslr_offset()
-    )?;
-    writeln!(
-        std::io::stdout().lock(),
-        "_text             {:#x}",
-        k.text_start()
-    )?;
-    for f in &facts {
-        writeln!(std::io::stdout().lock(), "{:<18}{}", f.label, f.text)?;
+    write!(std::io::stdout().lock(), "{}", text(t, &k, panic.as_ref())?)?;
+    Ok(0)
+}
+
+/// What `info` says besides the kernel's own fields.
+struct Gathered {
+    facts: Vec<Fact>,
+    cpus: Vec<u32>,
+    build_id: Option<String>,
+    types: String,
+    symbols: String,
+}
+
+fn gather(t: &TargetArgs, k: &Kernel) -> Result<Gathered> {
+    let (types, symbols) = t.sources(k);
+    Ok(Gathered {
+        facts: arch_facts(k.paging()),
+        cpus: k.online_cpus()?,
+        build_id: k
+            .vmcoreinfo
+            .as_ref()
+            .and_then(|i| i.build_id())
+            .map(str::to_string),
+        types,
+        symbols,
+    })
+}
+
+/// `info`'s text: one `label  value` line per fact (`report` shows it too).
+pub(super) fn text(t: &TargetArgs, k: &Kernel, panic: Option<&PanicInfo>) -> Result<String> {
+    use std::fmt::Write as _;
+    let f = gather(t, k)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "release           {}", k.release);
+    let _ = writeln!(s, "format            {}", k.format);
+    let _ = writeln!(s, "KASLR offset      {:#x}", k.kaslr_offset());
+    let _ = writeln!(s, "_text             {:#x}", k.text_start());
+    for f in &f.facts {
+        let _ = writeln!(s, "{:<18}{}", f.label, f.text);
     }
-    writeln!(
-        std::io::stdout().lock(),
+    let _ = writeln!(
+        s,
         "CPUs online       {} ({})",
-        cpus.len(),
-        cpus.iter()
+        f.cpus.len(),
+        f.cpus
+            .iter()
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",")
-    )?;
-    if let Some(b) = build_id {
-        writeln!(std::io::stdout().lock(), "build-id          {b}")?;
+    );
+    if let Some(b) = f.build_id {
+        let _ = writeln!(s, "build-id          {b}");
     }
-    if from_vmlinux {
-        writeln!(
-            std::io::stdout().lock(),
-            "vmlinux           {}",
-            k.syms.path()
-        )?;
+    if k.syms.origin() == Origin::Vmlinux {
+        let _ = writeln!(s, "vmlinux           {}", k.syms.path());
     } else {
-        writeln!(std::io::stdout().lock(), "types             {types}")?;
-        writeln!(std::io::stdout().lock(), "symbols           {symbols}")?;
+        let _ = writeln!(s, "types             {}", f.types);
+        let _ = writeln!(s, "symbols           {}", f.symbols);
     }
-    if let Some(p) = &panic {
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            crate::render::bt::panic_line(p)
-        )?;
+    if let Some(p) = panic {
+        let _ = writeln!(s, "{}", crate::render::bt::panic_line(p));
     }
-    Ok(0)
+    Ok(s)
 }
 
 /// One line of the architecture's translation facts: text label and value, JSON key and value.
@@ -175,20 +187,25 @@ fn arch_facts(p: &Paging) -> Vec<Fact> {
 
 /// The panic, when the dump was taken after one. The types (for the task and the
 /// message) are loaded only then; without them, the CPU alone.
-fn panic_info(t: &TargetArgs, k: &crate::kernel::Kernel) -> Result<Option<PanicInfo>> {
+fn panic_info(t: &TargetArgs, k: &Kernel) -> Result<Option<PanicInfo>> {
+    if k.panic_cpu()?.is_none() {
+        return Ok(None);
+    }
+    panic_with(k, t.load_types().ok().as_ref())
+}
+
+/// The panic with the types already loaded (or none: the CPU alone).
+pub(super) fn panic_with(k: &Kernel, types: Option<&KernelTypes>) -> Result<Option<PanicInfo>> {
     let Some(cpu) = k.panic_cpu()? else {
         return Ok(None);
     };
-    Ok(Some(match t.load_types() {
-        Ok(types) => k.panic_info(&types)?.unwrap_or(PanicInfo {
-            cpu,
-            task: None,
-            message: None,
-        }),
-        Err(_) => PanicInfo {
-            cpu,
-            task: None,
-            message: None,
-        },
+    let bare = PanicInfo {
+        cpu,
+        task: None,
+        message: None,
+    };
+    Ok(Some(match types {
+        Some(types) => k.panic_info(types)?.unwrap_or(bare),
+        None => bare,
     }))
 }

@@ -19,6 +19,7 @@ mod progress;
 mod ps;
 mod rd;
 mod read;
+mod report;
 mod show;
 mod sym;
 mod target;
@@ -96,6 +97,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Lookup, iteration, insert, erase and fork costs of a list, an rb-tree, both, and a maple tree on a process's VMAs
     Costs(costs::CostsArgs),
+    /// One self-contained HTML page: info, tasks, and per process its pictures, check and costs
+    Report(report::ReportArgs),
 }
 
 /// One line: the error and the causes its message does not already contain.
@@ -196,6 +199,7 @@ pub fn main() -> i32 {
         Command::Man(a) => man::run(a),
         Command::Graph(a) => graph::run(a, t),
         Command::Costs(a) => costs::run(a, t),
+        Command::Report(a) => report::run(a, t),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! walked tree, drawn by render/svg and render/dot from the same snapshot the text uses.
 
 use super::target::parse_u64;
+use crate::kernel::tasks::Task;
 use crate::kernel::vma::{VmaInfo, VmaTree};
 use crate::kernel::vma_reader::VmacacheView;
 use crate::render::view::{self, Labels, Policy, VmaLabel};
@@ -58,6 +59,14 @@ pub fn labels(vmas: &[VmaInfo]) -> Labels {
 const MAPLE_TOP: u32 = 2;
 const RB_TOP: u32 = 4;
 
+/// What to draw of a tree: which texts, and how much of a big tree.
+pub struct Draw {
+    pub svg: bool,
+    pub dot: bool,
+    pub focus: Option<u64>,
+    pub full: bool,
+}
+
 /// Writes the pictures asked for. `cache` is the 5.10 vmacache, marked on its VMAs.
 pub fn write(
     p: &PictureArgs,
@@ -66,6 +75,46 @@ pub fn write(
     cache: &[VmacacheView],
     title: &str,
 ) -> Result<()> {
+    let d = Draw {
+        svg: p.svg.is_some(),
+        dot: p.dot.is_some(),
+        focus: p.focus,
+        full: p.full,
+    };
+    let (svg_text, dot_text) = draw(&d, tree, vmas, cache, title);
+    for (path, text) in [(&p.svg, svg_text), (&p.dot, dot_text)] {
+        if let (Some(path), Some(text)) = (path, text) {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The title of a tree picture: which process, mm, structure and map_count.
+pub fn tree_title(task: &Task, mm: u64, tree: &VmaTree, map_count: i32) -> String {
+    let kind = match tree {
+        VmaTree::Maple(_) => "maple tree",
+        VmaTree::Rb { .. } => "rb-tree and vm_next list",
+    };
+    format!(
+        "pid {} ({}) mm {mm:#x}: {kind}, map_count {map_count}",
+        task.pid, task.comm
+    )
+}
+
+/// The title of an address-space strip.
+pub fn strip_title(task: &Task, mm: u64) -> String {
+    format!("pid {} ({}) mm {mm:#x}: address space", task.pid, task.comm)
+}
+
+/// The SVG and DOT texts `d` asks for (`None` for the other).
+pub fn draw(
+    d: &Draw,
+    tree: &VmaTree,
+    vmas: &[VmaInfo],
+    cache: &[VmacacheView],
+    title: &str,
+) -> (Option<String>, Option<String>) {
     let labels = labels(vmas);
     let heap = vmas
         .iter()
@@ -83,18 +132,16 @@ pub fn write(
         }
     }
     let mut policy = Policy {
-        full: p.full || vmas.len() <= view::WHOLE_UP_TO,
+        full: d.full || vmas.len() <= view::WHOLE_UP_TO,
         top_depth: MAPLE_TOP,
-        focus: p.focus.or(heap).into_iter().collect(),
+        focus: d.focus.or(heap).into_iter().collect(),
     };
-    let (svg_text, dot_text) = match tree {
+    match tree {
         VmaTree::Maple(s) => {
             let v = view::maple(s, &policy);
             (
-                p.svg
-                    .as_ref()
-                    .map(|_| svg::maple::picture(s, &v, &labels, title)),
-                p.dot.as_ref().map(|_| dot::maple(s, &v, &labels, title)),
+                d.svg.then(|| svg::maple::picture(s, &v, &labels, title)),
+                d.dot.then(|| dot::maple(s, &v, &labels, title)),
             )
         }
         VmaTree::Rb { tree, list } => {
@@ -108,21 +155,14 @@ pub fn write(
             );
             let v = view::rb(tree, &policy);
             (
-                p.svg.as_ref().map(|_| {
+                d.svg.then(|| {
                     svg::rb::picture(tree, list, &v, &labels, &cached, policy.full, title)
                 }),
-                p.dot
-                    .as_ref()
-                    .map(|_| dot::rb(tree, list, &v, &labels, &cached, policy.full, title)),
+                d.dot
+                    .then(|| dot::rb(tree, list, &v, &labels, &cached, policy.full, title)),
             )
         }
-    };
-    for (path, text) in [(&p.svg, svg_text), (&p.dot, dot_text)] {
-        if let (Some(path), Some(text)) = (path, text) {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
     }
-    Ok(())
 }
 
 /// `vmas PID --svg/--dot`: the address-space strip of `vmas` (in address order).
@@ -132,12 +172,7 @@ pub fn write_strip(
     vmas: &[VmaInfo],
     title: &str,
 ) -> Result<()> {
-    let l = labels(vmas);
-    let mut rows: Vec<(u64, VmaLabel)> = vmas
-        .iter()
-        .filter_map(|v| Some((v.vma, l.get(&v.vma)?.clone())))
-        .collect();
-    rows.sort_by_key(|(_, v)| v.start);
+    let rows = strip_rows(vmas);
     if let Some(p) = svg_path {
         std::fs::write(p, svg::strip::picture(&rows, title))
             .with_context(|| format!("writing {}", p.display()))?;
@@ -147,4 +182,15 @@ pub fn write_strip(
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
+}
+
+/// The rows of an address-space strip: each VMA's label, in address order.
+pub fn strip_rows(vmas: &[VmaInfo]) -> Vec<(u64, VmaLabel)> {
+    let l = labels(vmas);
+    let mut rows: Vec<(u64, VmaLabel)> = vmas
+        .iter()
+        .filter_map(|v| Some((v.vma, l.get(&v.vma)?.clone())))
+        .collect();
+    rows.sort_by_key(|(_, v)| v.start);
+    rows
 }

@@ -4,6 +4,7 @@
 use super::target::TargetArgs;
 use super::warn;
 use crate::check::Report;
+use crate::kernel::Kernel;
 use crate::render::{self, ps::PsRow};
 use anyhow::Result;
 use clap::Args;
@@ -18,6 +19,18 @@ pub struct PsArgs {
 
 pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
     let (_types, k) = t.open_typed()?;
+    let (rows, bad) = rows(&k)?;
+    warn::print("ps", &bad);
+    if a.json {
+        crate::render::print_json(&rows)?;
+        return Ok(warn::status(&bad));
+    }
+    write!(std::io::stdout().lock(), "{}", render::ps::table(&rows))?;
+    Ok(warn::status(&bad))
+}
+
+/// One row per task, and what is impossible about the tasks (`report` lists them too).
+pub(super) fn rows(k: &Kernel) -> Result<(Vec<PsRow>, Report)> {
     let mut rows = Vec::new();
     let mut bad = Report::default();
     let tasks = k.tasks()?;
@@ -44,11 +57,5 @@ pub fn run(a: &PsArgs, t: &TargetArgs) -> Result<i32> {
             warnings: warn::about(&bad, t.addr),
         });
     }
-    warn::print("ps", &bad);
-    if a.json {
-        crate::render::print_json(&rows)?;
-        return Ok(warn::status(&bad));
-    }
-    write!(std::io::stdout().lock(), "{}", render::ps::table(&rows))?;
-    Ok(warn::status(&bad))
+    Ok((rows, bad))
 }

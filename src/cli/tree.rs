@@ -66,14 +66,7 @@ pub fn run(a: &TreeArgs, t: &TargetArgs) -> Result<i32> {
 
     let mut out = std::io::stdout().lock();
     if a.picture.wanted() {
-        let kind = match &tree {
-            VmaTree::Maple(_) => "maple tree",
-            VmaTree::Rb { .. } => "rb-tree and vm_next list",
-        };
-        let title = format!(
-            "pid {} ({}) mm {mm:#x}: {kind}, map_count {map_count}",
-            task.pid, task.comm
-        );
+        let title = super::picture::tree_title(&task, mm, &tree, map_count);
         super::picture::write(&a.picture, &tree, &vmas, &vmacache, &title)?;
     } else if a.json {
         let j = match &tree {
@@ -186,6 +179,22 @@ pub(super) fn read_whole(
     retries: u32,
     purpose: &str,
 ) -> Result<Option<(Task, u64, Checked)>> {
+    Ok(printed(read_whole_or(k, pid, retries, purpose)?))
+}
+
+/// `Some` of what was read, or `None` with the one line saying why printed on stderr.
+fn printed<T>(r: Result<T, String>) -> Option<T> {
+    r.map_err(|line| eprintln!("vmscope: {line}")).ok()
+}
+
+/// As [`read_whole`], with the one line (why there is no whole tree) handed back as
+/// `Err` instead of printed (`report` writes it in the page too).
+pub(super) fn read_whole_or(
+    k: &Kernel,
+    pid: i32,
+    retries: u32,
+    purpose: &str,
+) -> Result<Result<(Task, u64, Checked), String>> {
     let (task, mm) = k.mm_of_pid(pid)?;
     let Some(mm) = mm else {
         anyhow::bail!(
@@ -200,17 +209,17 @@ pub(super) fn read_whole(
     if k.is_live() {
         reader.hold(&held);
     }
-    let Some(c) = read_checked(k, &mut reader, mm, pid, retries)? else {
-        return Ok(None);
+    let c = match read_checked_or(k, &mut reader, mm, pid, retries)? {
+        Ok(c) => c,
+        Err(line) => return Ok(Err(line)),
     };
     if c.issues > 0 {
-        eprintln!(
-            "vmscope: pid {pid}: the walk met {} bad node(s); see `vmscope tree {pid}`",
+        return Ok(Err(format!(
+            "pid {pid}: the walk met {} bad node(s); see `vmscope tree {pid}`",
             c.issues
-        );
-        return Ok(None);
+        )));
     }
-    Ok(Some((task, mm, c)))
+    Ok(Ok((task, mm, c)))
 }
 
 /// The tree of `mm` between stable reads, its VMAs checked; `None` when a live mm never
@@ -222,6 +231,17 @@ pub(super) fn read_checked(
     pid: i32,
     retries: u32,
 ) -> Result<Option<Checked>> {
+    Ok(printed(read_checked_or(k, reader, mm, pid, retries)?))
+}
+
+/// As [`read_checked`], the line handed back as `Err` instead of printed.
+fn read_checked_or(
+    k: &Kernel,
+    reader: &mut VmaReader<'_>,
+    mm: u64,
+    pid: i32,
+    retries: u32,
+) -> Result<Result<Checked, String>> {
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -242,8 +262,9 @@ pub(super) fn read_checked(
         let (tree, map_count, reads) = match read {
             Ok(s) => (s.walk, s.value, s.reads),
             Err(SnapshotError::Unstable { reads }) => {
-                eprintln!("vmscope: pid {} changed on every one of {reads} reads", pid);
-                return Ok(None);
+                return Ok(Err(format!(
+                    "pid {pid} changed on every one of {reads} reads"
+                )));
             }
             Err(e) => {
                 return Err(anyhow::anyhow!("{e:#}"))
@@ -287,13 +308,11 @@ pub(super) fn read_checked(
                 continue;
             }
             // Never stable enough to tell a torn read from a bad record: say so, exit 2.
-            eprintln!(
-                "vmscope: pid {} changed on every one of {attempts} reads",
-                pid
-            );
-            return Ok(None);
+            return Ok(Err(format!(
+                "pid {pid} changed on every one of {attempts} reads"
+            )));
         }
-        return Ok(Some(Checked {
+        return Ok(Ok(Checked {
             tree,
             map_count,
             reads,

@@ -201,7 +201,7 @@ pub fn run(a: &VmasArgs, t: &TargetArgs) -> Result<i32> {
     let ok = k.check_vma_records(&tree, &vmas, &mut r);
     warn::print(&format!("pid {pid}"), &r);
     if a.svg.is_some() || a.dot.is_some() {
-        let title = format!("pid {} ({}) mm {mm:#x}: address space", task.pid, task.comm);
+        let title = super::picture::strip_title(&task, mm);
         super::picture::write_strip(a.svg.as_deref(), a.dot.as_deref(), &vmas, &title)?;
     } else if a.json {
         let reads = live.then_some(s.reads);

@@ -4,6 +4,7 @@ pub mod check;
 pub mod costs;
 pub mod dot;
 pub mod graph;
+pub mod html;
 pub mod layout_json;
 pub mod log;
 pub mod modules;

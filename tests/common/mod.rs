@@ -8,6 +8,8 @@ pub mod dump_runs;
 pub mod guest_files;
 pub mod limited;
 pub mod pahole;
+/// Reading the SVG pictures: elements by id, folded counts, an in-process render.
+pub mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
