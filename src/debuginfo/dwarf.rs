@@ -171,7 +171,10 @@ impl TypeDb {
         }
         // Names defined in the first units (task_struct, mm_struct, ...) are found by a short
         // sequential scan, as fast as pahole, without waiting for the whole index.
-        if let Some(hit) = index::early_scan(&self.file, name, kind)? {
+        crate::debuginfo::tmark("early scan");
+        let early = index::early_scan(&self.file, name, kind)?;
+        crate::debuginfo::tmark("early scan done");
+        if let Some(hit) = early {
             if let Ok(mut early) = self.early.lock() {
                 early.insert(key, Some(hit));
             }
