@@ -171,10 +171,7 @@ impl TypeDb {
         }
         // Names defined in the first units (task_struct, mm_struct, ...) are found by a short
         // sequential scan, as fast as pahole, without waiting for the whole index.
-        crate::debuginfo::tmark("early scan");
-        let early = index::early_scan(&self.file, name, kind)?;
-        crate::debuginfo::tmark("early scan done");
-        if let Some(hit) = early {
+        if let Some(hit) = index::early_scan(&self.file, name, kind)? {
             if let Ok(mut early) = self.early.lock() {
                 early.insert(key, Some(hit));
             }

@@ -95,7 +95,6 @@ impl Inflating {
                     Codec::Zstd => inflate_zstd(&worker, data),
                 }
                 .map_err(|e| format!("{} data {e}", codec.name()));
-                crate::debuginfo::tmark("inflate done");
             })?;
         Ok(Inflating { shared })
     }

@@ -25,15 +25,6 @@ mod split;
 mod sup;
 mod vars;
 
-pub(crate) fn tmark(what: &str) {
-    use std::sync::OnceLock;
-    static T0: OnceLock<std::time::Instant> = OnceLock::new();
-    let t0 = T0.get_or_init(std::time::Instant::now);
-    if std::env::var_os("VMSCOPE_TMARK").is_some() {
-        eprintln!("[{:8.3}] {what}", t0.elapsed().as_secs_f64());
-    }
-}
-
 /// The model's traits and ids, for the layers above that only consume types.
 pub use crate::types::model::{NameKind, TypeId, TypeSource, TypeSourceExt};
 pub use dwarf::{open, DebugInfoError, OpenOptions, TypeDb};

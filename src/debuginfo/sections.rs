@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::{
-    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader,
+    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, Reader, UnitHeader,
 };
 use memmap2::Mmap;
 use object::{Object, ObjectSection};
@@ -185,8 +185,7 @@ enum InfoData {
     Inflating(Inflating),
 }
 
-/// How a section is to be read: now, deferred when compressed, or (`.debug_info`) streamed
-/// when compressed.
+/// When a compressed section is inflated: at open, or on first use.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Load {
     Now,
@@ -363,7 +362,6 @@ impl DwarfFile {
         let file = crate::input::open_regular(path).map_err(io)?;
         // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
         // usual mmap caveat and is out of our control.
-        crate::debuginfo::tmark("open");
         let mmap = Arc::new(unsafe { Mmap::map(&file) }.map_err(io)?);
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
@@ -426,9 +424,7 @@ impl DwarfFile {
         };
         // Check the first unit header now, so that garbage DWARF fails at open with a clear
         // error; the other headers are read only when needed (or come from the index cache).
-        crate::debuginfo::tmark("open: sections");
         db.unit_header(0)?;
-        crate::debuginfo::tmark("open: unit 0");
         Ok(db)
     }
 
@@ -661,9 +657,8 @@ impl DwarfFile {
         // the initial length (12 bytes at most) says how much of the section the unit needs
         let head = self.info_upto(off.saturating_add(12))?;
         let mut r = Slice::new(head.get(off..).unwrap_or(&[]), LittleEndian);
-        use gimli::Reader;
         let (len, format) = r.read_initial_length().map_err(bad)?;
-        let end = (len as usize)
+        let end = len
             .checked_add(format.initial_length_size() as usize)
             .and_then(|n| n.checked_add(off))
             .ok_or_else(|| self.bad(start, "unit length overflows"))?;

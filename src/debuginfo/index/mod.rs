@@ -46,10 +46,8 @@ pub(crate) fn load_or_build(
     let ix = IndexFile::from_index(&built, db.units()?, db.debug_info_len())
         .ok_or_else(|| db.bad(0, "index too large"))?
         .with_sup_len(db.sup().map_or(0, DwarfFile::debug_info_len));
-    crate::debuginfo::tmark("index file");
     if let Some(dir) = cache_dir {
         cache::store_cache(db, dir, &ix);
     }
-    crate::debuginfo::tmark("cache stored");
     Ok(ix)
 }

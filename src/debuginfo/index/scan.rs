@@ -495,7 +495,6 @@ pub(crate) fn build(
         spans.push(span);
     }
     let streamed = spans.len();
-    crate::debuginfo::tmark(&format!("build: streamed {streamed}"));
     if let Some(last) = spans.last() {
         db.read_unit_spans_from(last.end, &mut spans)?;
         db.set_units(spans);
@@ -519,7 +518,6 @@ pub(crate) fn build(
     index.merge(rest);
     imports.append(&mut more);
     index.has_shapes = shapes;
-    crate::debuginfo::tmark("build: done");
     if let Some(sup) = db.sup() {
         // dwz: the supplementary file's units this file imports (and those they import)
         // hold types of this file too; they come after the file's own.
