@@ -514,7 +514,8 @@ pub(crate) fn build(
     if streamed > 0 {
         tick(streamed as u64);
     }
-    let (rest, mut more) = index_units(db, &units[streamed..], shapes, 0, &tick)?;
+    let rest = units.get(streamed..).unwrap_or(&[]);
+    let (rest, mut more) = index_units(db, rest, shapes, 0, &tick)?;
     index.merge(rest);
     imports.append(&mut more);
     index.has_shapes = shapes;
