@@ -49,7 +49,7 @@ impl TypeDb {
     /// The call frame information of this file; None when it has no `.debug_frame`.
     pub fn call_frames(&self) -> Result<Option<CallFrames<'_>>, DebugInfoError> {
         let file = self.dwarf_file();
-        let bytes = file.debug_frame();
+        let bytes = file.debug_frame()?;
         if bytes.is_empty() {
             return Ok(None);
         }

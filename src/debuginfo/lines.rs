@@ -67,13 +67,18 @@ impl TypeDb {
 
 impl<'a> Sources<'a> {
     pub(crate) fn new(file: &'a DwarfFile) -> Self {
+        // sections that do not read (compressed, corrupt) leave every lookup empty, and say why
+        let (dwarf, error) = match file.gimli_dwarf() {
+            Ok(d) => (d, None),
+            Err(e) => (gimli::Dwarf::default(), Some(e)),
+        };
         Sources {
             file,
-            dwarf: file.gimli_dwarf(),
+            dwarf,
             ranges: OnceCell::new(),
             units: RefCell::new(HashMap::new()),
             answers: RefCell::new(HashMap::new()),
-            error: RefCell::new(None),
+            error: RefCell::new(error),
         }
     }
 

@@ -17,6 +17,7 @@ mod decompress;
 pub mod dwarf;
 pub mod find;
 mod index;
+mod inflate;
 pub mod lines;
 mod sections;
 pub mod select;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::{
-    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, UnitHeader,
+    constants as dw, AttributeValue, DebugInfoOffset, EndianSlice, LittleEndian, Reader, UnitHeader,
 };
 use memmap2::Mmap;
 use object::{Object, ObjectSection};
 
+use super::inflate::{Codec, Inflating};
 use super::sup::SupLink;
 
 pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
@@ -76,8 +77,8 @@ pub(crate) struct UnitSpan {
 /// The mapped file and its DWARF sections.
 pub(crate) struct DwarfFile {
     path: PathBuf,
-    mmap: Mmap,
-    info: SectionData,
+    mmap: Arc<Mmap>,
+    info: InfoData,
     abbrev: SectionData,
     str_: SectionData,
     line_str: SectionData,
@@ -122,7 +123,7 @@ struct CodeSections {
 
 impl CodeSections {
     fn open(path: &Path, obj: &object::File<'_>, map: &[u8]) -> Result<Self, DebugInfoError> {
-        let s = |name| section_data(path, obj, map, name, false);
+        let s = |name| section_data(path, obj, map, name, false, Load::Deferred);
         Ok(CodeSections {
             line: s(".debug_line")?,
             aranges: s(".debug_aranges")?,
@@ -134,19 +135,61 @@ impl CodeSections {
     }
 }
 
-/// A debug section: a range of the mapped file, or (relocatable objects only) a relocated copy.
-struct SectionData {
-    range: Range<usize>,
-    owned: Option<Vec<u8>>,
+/// A debug section: a range of the mapped file, an inflated or relocated copy, or (a
+/// compressed section only some commands read: line tables, frames) one inflated on first use.
+enum SectionData {
+    Mapped(Range<usize>),
+    Owned(Vec<u8>),
+    Deferred {
+        compressed: Range<usize>,
+        format: object::CompressionFormat,
+        size: u64,
+        inflated: OnceLock<Result<Vec<u8>, String>>,
+    },
 }
 
 impl SectionData {
-    fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
-        match &self.owned {
-            Some(v) => v,
-            None => map.get(self.range.clone()).unwrap_or(&[]),
+    const EMPTY: SectionData = SectionData::Mapped(0..0);
+
+    /// The bytes; `Err` only for a deferred section that does not inflate.
+    fn bytes<'a>(&'a self, map: &'a [u8]) -> Result<&'a [u8], &'a str> {
+        match self {
+            SectionData::Mapped(r) => Ok(map.get(r.clone()).unwrap_or(&[])),
+            SectionData::Owned(v) => Ok(v),
+            SectionData::Deferred {
+                compressed,
+                format,
+                size,
+                inflated,
+            } => {
+                let r = inflated.get_or_init(|| {
+                    let c = object::CompressedData {
+                        format: *format,
+                        data: map.get(compressed.clone()).unwrap_or(&[]),
+                        uncompressed_size: *size,
+                    };
+                    c.decompress()
+                        .map(|d| d.into_owned())
+                        .map_err(|e| e.to_string())
+                });
+                r.as_deref().map_err(String::as_str)
+            }
         }
     }
+}
+
+/// `.debug_info`: like any section, or (compressed) inflated on a thread of its own from
+/// open on, read as it arrives.
+enum InfoData {
+    Ready(SectionData),
+    Inflating(Inflating),
+}
+
+/// When a compressed section is inflated: at open, or on first use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Load {
+    Now,
+    Deferred,
 }
 
 fn section_data(
@@ -155,30 +198,28 @@ fn section_data(
     map: &[u8],
     name: &'static str,
     required: bool,
+    load: Load,
 ) -> Result<SectionData, DebugInfoError> {
-    let missing = || -> Result<SectionData, DebugInfoError> {
-        if required {
-            Err(DebugInfoError::NoDwarf {
-                path: path.to_path_buf(),
-                section: name,
-            })
-        } else {
-            Ok(SectionData {
-                range: 0..0,
-                owned: None,
-            })
-        }
+    let missing = || match required {
+        true => Err(DebugInfoError::NoDwarf {
+            path: path.to_path_buf(),
+            section: name,
+        }),
+        false => Ok(SectionData::EMPTY),
     };
     let Some(sec) = file.section_by_name(name) else {
         return missing();
     };
-    let compressed = sec
-        .compressed_file_range()
-        .map_err(|e| DebugInfoError::NotElf {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    if compressed.format != object::CompressionFormat::None {
+    let relocatable = file.kind() == object::ObjectKind::Relocatable;
+    if let Some(c) = compressed(path, &sec)? {
+        if load == Load::Deferred && !relocatable {
+            return Ok(SectionData::Deferred {
+                compressed: range_in(path, map, c.offset, c.compressed_size, name)?,
+                format: c.format,
+                size: c.uncompressed_size,
+                inflated: OnceLock::new(),
+            });
+        }
         // SHF_COMPRESSED (zlib, zstd) or a legacy .zdebug_* section: inflated once, here.
         let data = sec
             .uncompressed_data()
@@ -187,44 +228,92 @@ fn section_data(
                 section: name,
                 reason: e.to_string(),
             })?;
-        let owned = if file.kind() == object::ObjectKind::Relocatable {
-            relocated(path, file, &sec, &data, name)?
-        } else {
-            data.into_owned()
-        };
-        return Ok(SectionData {
-            range: 0..0,
-            owned: Some(owned),
-        });
+        return Ok(SectionData::Owned(match relocatable {
+            true => relocated(path, file, &sec, &data, name)?,
+            false => data.into_owned(),
+        }));
     }
     let Some((off, size)) = sec.file_range() else {
         return missing();
     };
-    let start = usize::try_from(off).ok();
-    let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
-    let range = match (start, end) {
-        (Some(s), Some(e)) if e <= map.len() => s..e,
-        _ => {
-            return Err(DebugInfoError::Truncated {
-                path: path.to_path_buf(),
-                section: name,
-            })
-        }
-    };
+    let range = range_in(path, map, off, size, name)?;
     // Only relocatable objects (gcc -c output, kernel modules) need their DWARF relocated. An
     // ET_EXEC vmlinux also carries .rela.debug_* but those are already applied.
-    let owned = if file.kind() == object::ObjectKind::Relocatable {
-        Some(relocated(
-            path,
-            file,
-            &sec,
-            map.get(range.clone()).unwrap_or(&[]),
-            name,
-        )?)
-    } else {
-        None
+    if relocatable {
+        let data = map.get(range).unwrap_or(&[]);
+        return Ok(SectionData::Owned(relocated(path, file, &sec, data, name)?));
+    }
+    Ok(SectionData::Mapped(range))
+}
+
+/// `.debug_info`: compressed in a linked file, inflated on its own thread from now on;
+/// otherwise as any other section.
+fn info_data(
+    path: &Path,
+    file: &object::File<'_>,
+    map: &Arc<Mmap>,
+) -> Result<InfoData, DebugInfoError> {
+    const NAME: &str = ".debug_info";
+    let sec = file.section_by_name(NAME);
+    let linked = file.kind() != object::ObjectKind::Relocatable;
+    let c = match &sec {
+        Some(sec) if linked => compressed(path, sec)?,
+        _ => None,
     };
-    Ok(SectionData { range, owned })
+    let codec = match c.map(|c| c.format) {
+        Some(object::CompressionFormat::Zlib) => Some(Codec::Zlib),
+        Some(object::CompressionFormat::Zstandard) => Some(Codec::Zstd),
+        _ => None,
+    };
+    let (Some(c), Some(codec)) = (c, codec) else {
+        return section_data(path, file, map, NAME, true, Load::Now).map(InfoData::Ready);
+    };
+    let err = |reason: String| DebugInfoError::Compressed {
+        path: path.to_path_buf(),
+        section: NAME,
+        reason,
+    };
+    let range = range_in(path, map, c.offset, c.compressed_size, NAME)?;
+    // read front to back by the inflating thread
+    let _ = map.advise_range(memmap2::Advice::Sequential, range.start, range.len());
+    let len = usize::try_from(c.uncompressed_size)
+        .map_err(|_| err(format!("{:#x} bytes is too large", c.uncompressed_size)))?;
+    Inflating::start(Arc::clone(map), range, codec, len)
+        .map(InfoData::Inflating)
+        .map_err(|e| err(format!("{len:#x} bytes to inflate into: {e}")))
+}
+
+/// Where a compressed section's data lies, if it is compressed.
+fn compressed(
+    path: &Path,
+    sec: &object::Section<'_, '_>,
+) -> Result<Option<object::CompressedFileRange>, DebugInfoError> {
+    let c = sec
+        .compressed_file_range()
+        .map_err(|e| DebugInfoError::NotElf {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    Ok((c.format != object::CompressionFormat::None).then_some(c))
+}
+
+/// `off..off + size` as a range of `map`, or an error when it does not lie inside.
+fn range_in(
+    path: &Path,
+    map: &[u8],
+    off: u64,
+    size: u64,
+    name: &'static str,
+) -> Result<Range<usize>, DebugInfoError> {
+    let start = usize::try_from(off).ok();
+    let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
+    match (start, end) {
+        (Some(s), Some(e)) if e <= map.len() => Ok(s..e),
+        _ => Err(DebugInfoError::Truncated {
+            path: path.to_path_buf(),
+            section: name,
+        }),
+    }
 }
 
 /// Copy of a section with its absolute relocations applied (symbol value + addend).
@@ -273,11 +362,11 @@ impl DwarfFile {
         let file = crate::input::open_regular(path).map_err(io)?;
         // SAFETY-relevant note: the map is read-only; a file truncated underneath us is the
         // usual mmap caveat and is out of our control.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let mmap = Arc::new(unsafe { Mmap::map(&file) }.map_err(io)?);
         // Lookups touch a few scattered pages: no read-ahead around each fault.
         let _ = mmap.advise(memmap2::Advice::Random);
         let (info, abbrev, str_, line_str, str_offsets, code, build_id, sup_link) = {
-            let obj = object::File::parse(&*mmap).map_err(|e| DebugInfoError::NotElf {
+            let obj = object::File::parse(&mmap[..]).map_err(|e| DebugInfoError::NotElf {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
@@ -286,11 +375,13 @@ impl DwarfFile {
                     path: path.to_path_buf(),
                 });
             }
-            let info = section_data(path, &obj, &mmap, ".debug_info", true)?;
-            let abbrev = section_data(path, &obj, &mmap, ".debug_abbrev", true)?;
-            let str_ = section_data(path, &obj, &mmap, ".debug_str", false)?;
-            let line_str = section_data(path, &obj, &mmap, ".debug_line_str", false)?;
-            let str_offsets = section_data(path, &obj, &mmap, ".debug_str_offsets", false)?;
+            // first, so that the sections below inflate while .debug_info does
+            let info = info_data(path, &obj, &mmap)?;
+            let now = |name, required| section_data(path, &obj, &mmap, name, required, Load::Now);
+            let abbrev = now(".debug_abbrev", true)?;
+            let str_ = now(".debug_str", false)?;
+            let line_str = now(".debug_line_str", false)?;
+            let str_offsets = now(".debug_str_offsets", false)?;
             // a DWARF 5 supplementary file is known by its .debug_sup checksum instead
             let build_id = obj
                 .build_id()
@@ -373,14 +464,10 @@ impl DwarfFile {
     /// Read types from `s` (the file's units with their split-DWARF halves in place of the
     /// skeletons) rather than from the file's own sections.
     pub(crate) fn use_split(&mut self, s: SplitSections) {
-        let owned = |v| SectionData {
-            range: 0..0,
-            owned: Some(v),
-        };
-        self.info = owned(s.info);
-        self.abbrev = owned(s.abbrev);
-        self.str_ = owned(s.str_);
-        self.str_offsets = owned(s.str_offsets);
+        self.info = InfoData::Ready(SectionData::Owned(s.info));
+        self.abbrev = SectionData::Owned(s.abbrev);
+        self.str_ = SectionData::Owned(s.str_);
+        self.str_offsets = SectionData::Owned(s.str_offsets);
         self.split_bases = s.bases;
         self.units = OnceLock::new();
         if let Ok(c) = self.abbrev_cache.get_mut() {
@@ -389,13 +476,13 @@ impl DwarfFile {
     }
 
     /// The raw bytes of the file's sections the split-DWARF merge starts from.
-    pub(crate) fn own_sections(&self) -> [&[u8]; 4] {
-        [
-            self.sec(&self.info),
+    pub(crate) fn own_sections(&self) -> Result<[&[u8]; 4], DebugInfoError> {
+        Ok([
+            self.info_upto(usize::MAX)?,
             self.sec(&self.abbrev),
             self.sec(&self.str_),
             self.sec(&self.str_offsets),
-        ]
+        ])
     }
 
     /// The supplementary file, when the file has one.
@@ -426,8 +513,7 @@ impl DwarfFile {
 
     /// Read-ahead for the front-to-back scan of an index build.
     pub(crate) fn advise_sequential(&self) {
-        let r = &self.info.range;
-        if self.info.owned.is_none() && !r.is_empty() {
+        if let InfoData::Ready(SectionData::Mapped(r)) = &self.info {
             let _ = self
                 .mmap
                 .advise_range(memmap2::Advice::Sequential, r.start, r.len());
@@ -447,21 +533,55 @@ impl DwarfFile {
         }
     }
 
+    /// A section read at open (never deferred, so never failing here).
     fn sec<'a>(&'a self, s: &'a SectionData) -> &'a [u8] {
+        s.bytes(&self.mmap).unwrap_or(&[])
+    }
+
+    /// A section that may be deferred: inflated now if it was not yet.
+    fn deferred<'a>(
+        &'a self,
+        s: &'a SectionData,
+        name: &'static str,
+    ) -> Result<&'a [u8], DebugInfoError> {
         s.bytes(&self.mmap)
+            .map_err(|reason| DebugInfoError::Compressed {
+                path: self.path.clone(),
+                section: name,
+                reason: reason.to_string(),
+            })
     }
 
-    pub(crate) fn debug_info(&self) -> gimli::DebugInfo<Slice<'_>> {
-        gimli::DebugInfo::new(self.sec(&self.info), LittleEndian)
+    /// The first `end` bytes of `.debug_info` at least (all of it at most): while it is
+    /// still being inflated, waits until they are there.
+    fn info_upto(&self, end: usize) -> Result<&[u8], DebugInfoError> {
+        match &self.info {
+            InfoData::Ready(s) => Ok(self.sec(s)),
+            InfoData::Inflating(i) => i.upto(end).map_err(|reason| DebugInfoError::Compressed {
+                path: self.path.clone(),
+                section: ".debug_info",
+                reason,
+            }),
+        }
     }
 
-    /// Every section as gimli's `Dwarf`, for line programs and address ranges.
-    pub(crate) fn gimli_dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
+    /// Whether all of `.debug_info` can be read without waiting.
+    pub(crate) fn info_complete(&self) -> bool {
+        match &self.info {
+            InfoData::Ready(_) => true,
+            InfoData::Inflating(i) => i.finished(),
+        }
+    }
+
+    /// Every section as gimli's `Dwarf`, for line programs and address ranges (the code
+    /// sections inflated now if compressed).
+    pub(crate) fn gimli_dwarf(&self) -> Result<gimli::Dwarf<Slice<'_>>, DebugInfoError> {
         use gimli::SectionId as S;
         let c = &self.code;
-        let load = |id: S| -> Result<Slice<'_>, ()> {
+        let info = self.info_upto(usize::MAX)?;
+        let load = |id: S| -> Result<Slice<'_>, DebugInfoError> {
             let s = match id {
-                S::DebugInfo => &self.info,
+                S::DebugInfo => return Ok(Slice::new(info, LittleEndian)),
                 S::DebugAbbrev => &self.abbrev,
                 S::DebugStr => &self.str_,
                 S::DebugLineStr => &self.line_str,
@@ -473,40 +593,41 @@ impl DwarfFile {
                 S::DebugAddr => &c.addr,
                 _ => return Ok(Slice::new(&[], LittleEndian)),
             };
-            Ok(Slice::new(self.sec(s), LittleEndian))
+            Ok(Slice::new(self.deferred(s, id.name())?, LittleEndian))
         };
-        gimli::Dwarf::load(load).unwrap_or_default()
+        gimli::Dwarf::load(load)
     }
 
     /// `.debug_frame` (empty when absent): call frame information for unwinding.
-    pub(crate) fn debug_frame(&self) -> &[u8] {
-        self.sec(&self.code.frame)
+    pub(crate) fn debug_frame(&self) -> Result<&[u8], DebugInfoError> {
+        self.deferred(&self.code.frame, ".debug_frame")
     }
 
-    /// Size of `.debug_info`, part of the cache key.
+    /// Size of `.debug_info` (inflated), part of the cache key.
     pub(crate) fn debug_info_len(&self) -> u64 {
-        self.sec(&self.info).len() as u64
+        match &self.info {
+            InfoData::Ready(s) => self.sec(s).len() as u64,
+            InfoData::Inflating(i) => i.len() as u64,
+        }
     }
 
     fn read_unit_spans(&self) -> Result<Vec<UnitSpan>, DebugInfoError> {
         let mut spans = Vec::new();
-        let mut iter = self.debug_info().units();
-        loop {
-            let header = match iter.next() {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
-                Err(e) => {
-                    let at = spans.last().map(|s: &UnitSpan| s.end).unwrap_or(0);
-                    return Err(self.bad(at, format!("unit header: {e}")));
-                }
-            };
-            let start = header
-                .offset()
-                .as_debug_info_offset()
-                .map(|o| o.0 as u64)
-                .unwrap_or(0);
-            let end = start.saturating_add(header.length_including_self() as u64);
-            spans.push(UnitSpan { start, end });
+        self.read_unit_spans_from(0, &mut spans)?;
+        Ok(spans)
+    }
+
+    /// Append the spans of the units from `start` (a unit boundary) to the end of
+    /// `.debug_info` to `spans`; none at all is an error. Bounded: each unit moves forward.
+    pub(crate) fn read_unit_spans_from(
+        &self,
+        start: u64,
+        spans: &mut Vec<UnitSpan>,
+    ) -> Result<(), DebugInfoError> {
+        let mut at = start;
+        while let Some((_, span)) = self.unit_at(at)? {
+            spans.push(span);
+            at = span.end;
         }
         if spans.is_empty() {
             return Err(DebugInfoError::NoDwarf {
@@ -514,14 +635,36 @@ impl DwarfFile {
                 section: ".debug_info units",
             });
         }
-        Ok(spans)
+        Ok(())
+    }
+
+    /// The header and span of the unit at `start`, None at the end of `.debug_info`.
+    pub(crate) fn unit_at(
+        &self,
+        start: u64,
+    ) -> Result<Option<(UnitHeader<Slice<'_>>, UnitSpan)>, DebugInfoError> {
+        if start >= self.debug_info_len() {
+            return Ok(None);
+        }
+        let header = self.unit_header(start)?;
+        let end = start.saturating_add(header.length_including_self() as u64);
+        Ok(Some((header, UnitSpan { start, end })))
     }
 
     pub(crate) fn unit_header(&self, start: u64) -> Result<UnitHeader<Slice<'_>>, DebugInfoError> {
+        let bad = |e: gimli::Error| self.bad(start, format!("unit header: {e}"));
         let off = usize::try_from(start).map_err(|_| self.bad(start, "offset too large"))?;
-        self.debug_info()
+        // the initial length (12 bytes at most) says how much of the section the unit needs
+        let head = self.info_upto(off.saturating_add(12))?;
+        let mut r = Slice::new(head.get(off..).unwrap_or(&[]), LittleEndian);
+        let (len, format) = r.read_initial_length().map_err(bad)?;
+        let end = len
+            .checked_add(format.initial_length_size() as usize)
+            .and_then(|n| n.checked_add(off))
+            .ok_or_else(|| self.bad(start, "unit length overflows"))?;
+        gimli::DebugInfo::new(self.info_upto(end)?, LittleEndian)
             .header_from_offset(DebugInfoOffset(off))
-            .map_err(|e| self.bad(start, format!("unit header: {e}")))
+            .map_err(bad)
     }
 
     pub(crate) fn abbreviations(
@@ -677,16 +820,14 @@ impl DwarfFile {
             .find(|u| u.start <= offset && offset < u.end)
     }
 
-    /// Unit spans read header by header from the start of `.debug_info`.
+    /// Unit spans read header by header from the start of `.debug_info` (as it is inflated,
+    /// when it is); ends at the first unreadable header.
     pub(crate) fn unit_spans_iter(&self) -> impl Iterator<Item = UnitSpan> + '_ {
-        let mut iter = self.debug_info().units();
+        let mut at = 0;
         std::iter::from_fn(move || {
-            let h = iter.next().ok()??;
-            let start = h.offset().as_debug_info_offset()?.0 as u64;
-            Some(UnitSpan {
-                start,
-                end: start.saturating_add(h.length_including_self() as u64),
-            })
+            let (_, span) = self.unit_at(at).ok()??;
+            at = span.end;
+            Some(span)
         })
     }
 }

@@ -244,7 +244,7 @@ pub(crate) fn attach_split(file: &mut DwarfFile) -> Result<(), DebugInfoError> {
         true => Some(DwoFile::read(&dwp_path)?),
         false => None,
     };
-    let [info, abbrev, str_, str_offsets] = file.own_sections();
+    let [info, abbrev, str_, str_offsets] = file.own_sections()?;
     let mut m = Merge {
         file,
         out: SplitSections {

@@ -471,12 +471,34 @@ pub(crate) fn scan_from(
 
 /// Build the whole index in parallel: groups of consecutive units are indexed independently
 /// (first definition within the group), then merged in unit order. With `shapes`, unit-level
-/// structs/unions also get their shape (for the full listing).
+/// structs/unions also get their shape (for the full listing). While `.debug_info` is still
+/// being inflated (compressed), the units already there are indexed here, one by one as they
+/// arrive; the rest, once all is there, in parallel.
 pub(crate) fn build(
     db: &DwarfFile,
     shapes: bool,
     progress: Option<&IndexProgress>,
 ) -> Result<NameIndex, DebugInfoError> {
+    let mut index = NameIndex::default();
+    let mut imports = Vec::new();
+    let mut spans = Vec::new();
+    let mut buf = UnitOut::default();
+    while !db.info_complete() {
+        let at = spans.last().map_or(0, |s: &UnitSpan| s.end);
+        let Some((_, span)) = db.unit_at(at)? else {
+            break;
+        };
+        buf.clear();
+        scan_unit(db, span, &mut buf, shapes)?;
+        insert_all(&mut index, &buf, 0);
+        imports.append(&mut buf.imports);
+        spans.push(span);
+    }
+    let streamed = spans.len();
+    if let Some(last) = spans.last() {
+        db.read_unit_spans_from(last.end, &mut spans)?;
+        db.set_units(spans);
+    }
     let units = db.units()?;
     // the scan reads .debug_info front to back
     db.advise_sequential();
@@ -489,7 +511,13 @@ pub(crate) fn build(
         }
     };
     tick(0);
-    let (mut index, imports) = index_units(db, units, shapes, 0, &tick)?;
+    if streamed > 0 {
+        tick(streamed as u64);
+    }
+    let rest = units.get(streamed..).unwrap_or(&[]);
+    let (rest, mut more) = index_units(db, rest, shapes, 0, &tick)?;
+    index.merge(rest);
+    imports.append(&mut more);
     index.has_shapes = shapes;
     if let Some(sup) = db.sup() {
         // dwz: the supplementary file's units this file imports (and those they import)
@@ -499,6 +527,14 @@ pub(crate) fn build(
         index.merge(from_sup);
     }
     Ok(index)
+}
+
+/// Add the definitions one unit's scan found to `ix`, offsets tagged with `tag`.
+fn insert_all(ix: &mut NameIndex, unit: &UnitOut<'_>, tag: u64) {
+    for r in &unit.raws {
+        let name = String::from_utf8_lossy(&r.name);
+        ix.insert(&name, r.kind, r.offset | tag, r.top);
+    }
 }
 
 /// Index `units` of `db` in parallel groups merged in unit order, offsets tagged with `tag`;
@@ -520,10 +556,7 @@ fn index_units(
             for span in spans {
                 buf.clear();
                 scan_unit(db, *span, &mut buf, shapes)?;
-                for r in &buf.raws {
-                    let name = String::from_utf8_lossy(&r.name);
-                    ix.insert(&name, r.kind, r.offset | tag, r.top);
-                }
+                insert_all(&mut ix, &buf, tag);
                 imports.append(&mut buf.imports);
             }
             tick(spans.len() as u64);
