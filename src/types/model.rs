@@ -310,6 +310,12 @@ pub trait TypeSource: Sync {
     /// changes pahole's output (no forced-alignment notes, no "Force padding").
     fn has_alignment_info(&self) -> bool;
 
+    /// True when the source stores `int a[2][3]` as an array of arrays (BTF), which
+    /// [`ArrayType::dims`] flattens; false when it states every dimension of one array (DWARF).
+    fn array_dimensions_nested(&self) -> bool {
+        false
+    }
+
     /// Names of every struct and union, each once (first definition), in source order.
     fn composite_names(&self) -> Result<Vec<String>, TypeError>;
 

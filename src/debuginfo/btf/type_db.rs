@@ -604,6 +604,10 @@ impl TypeSource for BtfDb {
         false
     }
 
+    fn array_dimensions_nested(&self) -> bool {
+        true
+    }
+
     /// pahole's full listing from BTF: every named struct and union in id order, a name
     /// repeated only for a different shape (size, member count, member names where both
     /// have one, bit offsets, bitfield widths), as pahole's `structures__add` decides.
