@@ -331,13 +331,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// A type defined inside a struct's body, printed where it is defined as a body of its
     /// own (its own stats, the parent's column widths), as pahole does. Its cacheline
     /// markers continue the parent's count: only lines past the last one printed get one.
-    /// pahole 1.30 closes it with the parent's suffix (a typedef name under -E).
+    /// It closes with the parent's suffix, as pahole hands it the parent's context (`} name`
+    /// inside `typedef struct {...} name`).
     fn nested_type(&mut self, out: &mut Sink<'_>, id: TypeId, parent: &Conf) {
         let mut conf = parent.clone();
-        if !self.newer() {
-            conf.prefix = None;
-            conf.suffix = None;
-        }
         conf.union_member = false;
         out.tabs(conf.indent);
         match self.get(Some(id)) {
