@@ -69,6 +69,49 @@ fn fixtures_match_pahole_btf_name_by_name() {
     assert!(compared > 300, "only {compared} comparisons");
 }
 
+/// `--as-pahole 1.30` on the C fixtures (flexible arrays as pahole 1.25+ notes them in
+/// fixtures/layout/flexible.c), from DWARF and from BTF: every name with each option, and
+/// the full listing, byte-identical to pahole 1.30 (no type tags, so no allowance used).
+#[test]
+fn fixtures_match_pahole_1_30() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut total = Against130::default();
+    for src in c_fixtures() {
+        let obj = compile(&src, dir.path());
+        let (raw, _) = encode_btf(&obj);
+        let names = composite_names(&raw);
+        for (format, file, source) in [("dwarf", &obj, "--vmlinux"), ("btf", &raw, "--btf")] {
+            let oracle = |args: &[&str]| {
+                let mut all = vec!["-F", format];
+                all.extend_from_slice(args);
+                pahole_1_30(file, &all)
+            };
+            let ours = |args: &[&str]| {
+                run(std::process::Command::new(vmscope_bin())
+                    .args(["layout", "--no-cache", "--as-pahole", "1.30", source])
+                    .arg(file)
+                    .args(args))
+            };
+            let mut runs: Vec<Vec<&str>> = vec![vec![]];
+            for name in &names {
+                for opts in [&[][..], &["--hex"], &["-E"], &["-c", "32"]] {
+                    let mut args = opts.to_vec();
+                    args.extend(["-C", name.as_str()]);
+                    runs.push(args);
+                }
+            }
+            for args in runs {
+                let m = against_1_30(&oracle(&args), &ours(&args))
+                    .unwrap_or_else(|e| panic!("{} {format} {args:?}: {e}", src.display()));
+                assert_eq!(m.identical, m.blocks, "{} {format} {args:?}", src.display());
+                total.add(m);
+            }
+        }
+    }
+    eprintln!("C fixtures: {}", total.summary());
+    assert!(total.blocks > 500, "{total:?}");
+}
+
 #[test]
 fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -162,6 +162,10 @@ pub struct EnumType {
     pub signed: bool,
     pub enumerators: Vec<Enumerator>,
     pub declaration: bool,
+    /// BTF only: the kind flag marks the values signed, stored in this many bits (32 for
+    /// BTF_KIND_ENUM, whose values are kept as their low 32 bits; 64 for ENUM64); 0 when not.
+    /// pahole 1.25+ prints such values signed; 1.24, like [`EnumType::signed`], does not.
+    pub btf_signed_bits: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

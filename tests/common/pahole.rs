@@ -299,3 +299,21 @@ pub fn against_1_30(want: &str, got: &str) -> Result<Against130, String> {
         doubled_const: wb.len() - identical,
     })
 }
+
+/// Run pahole 1.30 with `args` on `file`: its stdout. With `-C`, from DWARF, this build of
+/// 1.30 prints every type asked for and then exits 1 with `pahole: FILE: Invalid argument`
+/// on stderr; that exit alone is accepted (with its output compared as it is), any other fails.
+pub fn pahole_1_30(file: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(newer_pahole());
+    cmd.args(args).arg(file);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let known_exit = stderr == format!("pahole: {}: Invalid argument\n", file.display());
+    assert!(
+        out.status.success() || (known_exit && !out.stdout.is_empty()),
+        "{cmd:?} failed: {stderr}"
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}

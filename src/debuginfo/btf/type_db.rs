@@ -242,6 +242,11 @@ impl BtfDb {
                     signed: false,
                     enumerators,
                     declaration: false,
+                    btf_signed_bits: match (ty.kind_flag, ty.kind) {
+                        (false, _) => 0,
+                        (true, BtfKind::Enum) => 32,
+                        (true, _) => 64,
+                    },
                 })
             }
             BtfKind::Typedef => Type::Typedef(Typedef {

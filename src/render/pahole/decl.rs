@@ -266,12 +266,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     out.ch('\t');
                     out.left(&en.name, max_len);
                     out.put(" = ");
+                    // pahole 1.25+ sign-extends a signed 32-bit BTF enumerator
+                    let btf_signed = if self.newer() { e.btf_signed_bits } else { 0 };
+                    let value = match btf_signed {
+                        32 => en.value as u32 as i32 as i64 as u64,
+                        _ => en.value,
+                    };
                     if self.opts.hex {
-                        out.put(&hash_x(en.value, 0));
-                    } else if e.signed {
-                        out.fmt(format_args!("{}", en.value as i64));
+                        out.put(&hash_x(value, 0));
+                    } else if e.signed || btf_signed != 0 {
+                        out.fmt(format_args!("{}", value as i64));
                     } else {
-                        out.fmt(format_args!("{}", en.value));
+                        out.fmt(format_args!("{value}"));
                     }
                     out.put(",\n");
                 }
