@@ -2,7 +2,9 @@
 //! encoded with `pahole -J` (as raw BTF and as an ELF .BTF section), and the .BTF sections
 //! of the fixture kernels (Debian's and the clang-built 6.12), for every struct and union name.
 //! The clang kernel's type tags, which 1.24 cannot read, are checked against pahole 1.30
-//! (`common::pahole::agrees`).
+//! (`common::pahole::agrees`), and all of that kernel's blocks, and the gcc kernels' full
+//! listings, against pahole 1.30 byte for byte with `--as-pahole 1.30`
+//! (`common::pahole::against_1_30`).
 
 mod common;
 
@@ -67,6 +69,49 @@ fn fixtures_match_pahole_btf_name_by_name() {
     assert!(compared > 300, "only {compared} comparisons");
 }
 
+/// `--as-pahole 1.30` on the C fixtures (flexible arrays as pahole 1.25+ notes them in
+/// fixtures/layout/flexible.c), from DWARF and from BTF: every name with each option, and
+/// the full listing, byte-identical to pahole 1.30 (no type tags, so no allowance used).
+#[test]
+fn fixtures_match_pahole_1_30() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut total = Against130::default();
+    for src in c_fixtures() {
+        let obj = compile(&src, dir.path());
+        let (raw, _) = encode_btf(&obj);
+        let names = composite_names(&raw);
+        for (format, file, source) in [("dwarf", &obj, "--vmlinux"), ("btf", &raw, "--btf")] {
+            let oracle = |args: &[&str]| {
+                let mut all = vec!["-F", format];
+                all.extend_from_slice(args);
+                pahole_1_30(file, &all)
+            };
+            let ours = |args: &[&str]| {
+                run(std::process::Command::new(vmscope_bin())
+                    .args(["layout", "--no-cache", "--as-pahole", "1.30", source])
+                    .arg(file)
+                    .args(args))
+            };
+            let mut runs: Vec<Vec<&str>> = vec![vec![]];
+            for name in &names {
+                for opts in [&[][..], &["--hex"], &["-E"], &["-c", "32"]] {
+                    let mut args = opts.to_vec();
+                    args.extend(["-C", name.as_str()]);
+                    runs.push(args);
+                }
+            }
+            for args in runs {
+                let m = against_1_30(&oracle(&args), &ours(&args))
+                    .unwrap_or_else(|e| panic!("{} {format} {args:?}: {e}", src.display()));
+                assert_eq!(m.identical, m.blocks, "{} {format} {args:?}", src.display());
+                total.add(m);
+            }
+        }
+    }
+    eprintln!("C fixtures: {}", total.summary());
+    assert!(total.blocks > 500, "{total:?}");
+}
+
 #[test]
 fn fixtures_full_dump_sizes_and_member_counts_match_pahole_btf() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,6 +173,10 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
             names.len() - differ.len(),
             names.len()
         ));
+        if newer_oracle_for(vmlinux).is_some() {
+            let m = names_against_1_30(vmlinux, &names, &[]);
+            report.push(format!("{}: -C NAME: {}", vmlinux.display(), m.summary()));
+        }
         residue.extend(
             differ
                 .into_iter()
@@ -145,6 +194,11 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
             if !agrees(&pahole_btf(vmlinux, &args), newer.as_deref(), &got) {
                 residue.push(format!("{}: {name} (alone)", vmlinux.display()));
             }
+            if let Some(newer) = &newer {
+                if let Err(e) = against_1_30(newer, &vmscope_btf_1_30(vmlinux, &args)) {
+                    residue.push(format!("{}: {name} (alone, 1.30): {e}", vmlinux.display()));
+                }
+            }
         }
     }
     eprintln!("{}", report.join("\n"));
@@ -154,6 +208,27 @@ fn every_struct_and_union_matches(vmlinuxes: &[PathBuf], min_names: usize) {
         report.join("\n"),
         residue.join("\n")
     );
+}
+
+/// `-C` output of pahole 1.30 and of `--as-pahole 1.30` for `names` (batched): every block
+/// byte for byte but for 1.30's doubled const; panics at the first other difference.
+fn names_against_1_30(vmlinux: &Path, names: &[String], extra: &[&str]) -> Against130 {
+    let mut total = Against130::default();
+    for chunk in names.chunks(1500) {
+        let list = chunk.join(",");
+        let mut args = extra.to_vec();
+        args.extend(["-C", &list]);
+        let want = pahole_1_30_btf(vmlinux, &args);
+        let m = against_1_30(&want, &vmscope_btf_1_30(vmlinux, &args)).unwrap_or_else(|e| {
+            panic!(
+                "{} {extra:?}: --as-pahole 1.30 differs from pahole 1.30 at {e}",
+                vmlinux.display()
+            )
+        });
+        assert_eq!(m.blocks, chunk.len(), "{} {extra:?}", vmlinux.display());
+        total.add(m);
+    }
+    total
 }
 
 /// `-E`, `--hex` and other cacheline sizes on the structs the project cares most about.
@@ -195,6 +270,10 @@ fn options_match(vmlinuxes: &[PathBuf]) {
                 "{} {opts:?}: {differ:?}",
                 vmlinux.display()
             );
+            if newer_oracle_for(vmlinux).is_some() {
+                let m = names_against_1_30(vmlinux, &present, opts);
+                eprintln!("{} {opts:?}: {}", vmlinux.display(), m.summary());
+            }
         }
     }
 }
@@ -243,6 +322,7 @@ fn full_listing_matches(vmlinuxes: &[PathBuf]) {
                 w.len(),
                 w.len() - tagged
             );
+            full_listing_against_1_30(vmlinux);
         }
         assert_eq!(
             vmscope_btf(vmlinux, &["--sizes"]),
@@ -256,5 +336,31 @@ fn full_listing_matches(vmlinuxes: &[PathBuf]) {
             "{}",
             vmlinux.display()
         );
+    }
+}
+
+/// `--as-pahole 1.30` against pahole 1.30's full listing: the whole text, every block byte for
+/// byte but for 1.30's doubled const. Returns the figures (also printed).
+fn full_listing_against_1_30(vmlinux: &Path) -> Against130 {
+    let want = pahole_1_30_btf(vmlinux, &[]);
+    let m = against_1_30(&want, &vmscope_btf_1_30(vmlinux, &[])).unwrap_or_else(|e| {
+        panic!(
+            "{}: full listing of --as-pahole 1.30 differs from pahole 1.30 at {e}",
+            vmlinux.display()
+        )
+    });
+    eprintln!("{}: full listing: {}", vmlinux.display(), m.summary());
+    assert!(m.blocks > 1500, "{}: {m:?}", vmlinux.display());
+    m
+}
+
+/// The 1.30 mode is not tuned to the clang kernel: the gcc-built Debian kernels' BTF full
+/// listings are pahole 1.30's too, every block byte-identical (no type tags there, so no
+/// doubled const either).
+#[test]
+fn fixture_kernels_full_listing_matches_pahole_1_30_btf() {
+    for vmlinux in common::fixture_vmlinuxes() {
+        let m = full_listing_against_1_30(&vmlinux);
+        assert_eq!(m.identical, m.blocks, "{}", vmlinux.display());
     }
 }

@@ -1,7 +1,7 @@
 //! `vmscope layout` against `pahole -F dwarf` on the real vmlinux files (Debian's with pahole 1.24,
-//! the clang-built one with the newer pahole that reads its type tags): every struct
-//! and union pahole lists, compared block by block; reports identical/total and names any
-//! residue. Also `-C` lookups (pahole's first-definition rule, function-local types included)
+//! the clang-built one with the newer pahole that reads its type tags, and with
+//! `--as-pahole 1.30` against that pahole byte for byte): every struct and union pahole lists,
+//! compared block by block; reports identical/total and names any residue. Also `-C` lookups (pahole's first-definition rule, function-local types included)
 //! and a cold-then-warm run through the on-disk index cache.
 
 mod common;
@@ -165,6 +165,27 @@ fn compare_full_dump(vmlinux: &Path) {
         "full dumps differ in order or between blocks for {}",
         vmlinux.display()
     );
+    if let Some(newer) = &newer {
+        same_as_1_30(vmlinux, newer, cache.path(), p.len());
+    }
+}
+
+/// Where pahole 1.30 is the oracle (type tags): `--as-pahole 1.30` must print its whole dump,
+/// every block byte for byte (`common::pahole::against_1_30`).
+fn same_as_1_30(vmlinux: &Path, newer: &str, cache: &Path, nr_blocks: usize) {
+    let got = vmscope(vmlinux, cache, &["--as-pahole", "1.30"]);
+    let m = common::pahole::against_1_30(newer, &got).unwrap_or_else(|e| {
+        panic!(
+            "{}: --as-pahole 1.30 differs from pahole 1.30 -F dwarf at {e}",
+            vmlinux.display()
+        )
+    });
+    eprintln!(
+        "{}: pahole -F dwarf 1.30 against --as-pahole 1.30: {}",
+        vmlinux.display(),
+        m.summary()
+    );
+    assert_eq!(m.blocks, nr_blocks, "{}", vmlinux.display());
 }
 
 /// Everything printed outside struct and union blocks, in order.
@@ -292,6 +313,31 @@ fn lookups_by_name_match_pahole_c() {
             vmscope(&k, cache.path(), &["-c", "128", "mm_struct"]),
             "-c 128 mm_struct"
         );
+    }
+}
+
+/// `-C` on the clang kernel against pahole 1.30 with `--as-pahole 1.30`, with the options that
+/// change the text: typedefs of anonymous structs whose body defines a type (`sockptr_t`: the
+/// nested union closes with the typedef's name), `-E` expanding typedefs of named structs and
+/// named enums, and the blank line after each type asked for.
+#[test]
+fn clang_kernel_lookups_match_pahole_1_30() {
+    let names = "sockptr_t,arch_spinlock_t,atomic_t,pid_t,task_struct,mm_struct,user_arg_ptr";
+    for k in common::source_vmlinuxes() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        for opts in [&[][..], &["-E"], &["--hex"], &["-c", "128"]] {
+            let mut pahole_args = vec!["-F", "dwarf"];
+            pahole_args.extend_from_slice(opts);
+            pahole_args.extend(["-C", names]);
+            let want = common::pahole::pahole_1_30(&k, &pahole_args);
+            let mut args = vec!["--as-pahole", "1.30", "-C", names];
+            args.extend_from_slice(opts);
+            let got = vmscope(&k, cache.path(), &args);
+            let m = common::pahole::against_1_30(&want, &got)
+                .unwrap_or_else(|e| panic!("{} {opts:?}: -C {names}: {e}", k.display()));
+            eprintln!("{} -C {opts:?}: {}", k.display(), m.summary());
+            assert_eq!(m.blocks, names.split(',').count(), "{opts:?}");
+        }
     }
 }
 

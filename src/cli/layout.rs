@@ -20,7 +20,18 @@ mod vmscope_types {
     pub use crate::debuginfo::{NameKind, TypeId, TypeSource};
     pub use crate::render::layout_json::{layout_json, JsonType, SCHEMA_VERSION};
     pub use crate::render::pahole::infer::Inference;
-    pub use crate::render::pahole::{PrintOptions, Printer};
+    pub use crate::render::pahole::{PaholeVersion, PrintOptions, Printer};
+}
+
+/// The pahole whose text `layout` reproduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AsPahole {
+    /// Debian 12's pahole
+    #[value(name = "1.24")]
+    V1_24,
+    /// pahole 1.30 (Debian 13): more notes on member types, -E expands enums and typedefs
+    #[value(name = "1.30")]
+    V1_30,
 }
 
 #[derive(Args, Debug)]
@@ -39,6 +50,14 @@ pub struct LayoutArgs {
     /// Cacheline size in bytes
     #[arg(short = 'c', long = "cacheline-size", default_value_t = 64)]
     pub cacheline_size: u32,
+    /// Print exactly as this pahole version does (its notes and summaries differ)
+    #[arg(
+        long = "as-pahole",
+        value_enum,
+        value_name = "VERSION",
+        default_value = "1.24"
+    )]
+    pub as_pahole: AsPahole,
     /// One line per struct/union: name, size, number of holes (tab-separated)
     #[arg(short = 's', long)]
     pub sizes: bool,
@@ -116,6 +135,10 @@ fn print_opts(a: &LayoutArgs) -> PrintOptions {
         hex: a.hex,
         expand_types: a.expand_types,
         cacheline_size: a.cacheline_size,
+        version: match a.as_pahole {
+            AsPahole::V1_24 => PaholeVersion::V1_24,
+            AsPahole::V1_30 => PaholeVersion::V1_30,
+        },
     }
 }
 
@@ -209,7 +232,7 @@ fn run_with<S: TypeSource>(src: &S, path: &Path, a: &LayoutArgs) -> Result<i32> 
             // input) leaves no half-printed text before the error.
             let mut text = Vec::new();
             printer
-                .print(*id, &mut text)
+                .print_asked(*id, &mut text)
                 .with_context(|| path.display().to_string())?;
             out.write_all(&text)?;
         }

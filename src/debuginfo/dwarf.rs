@@ -258,6 +258,7 @@ impl TypeDb {
                     signed,
                     enumerators,
                     declaration: attrs.declaration,
+                    btf_signed_bits: 0,
                 })
             }
             dw::DW_TAG_pointer_type

@@ -243,6 +243,9 @@ impl TypeSource for KernelTypes {
     fn has_alignment_info(&self) -> bool {
         self.inner().has_alignment_info()
     }
+    fn array_dimensions_nested(&self) -> bool {
+        self.inner().array_dimensions_nested()
+    }
     fn composite_names(&self) -> Result<Vec<String>, TypeError> {
         self.inner().composite_names()
     }

@@ -162,6 +162,10 @@ pub struct EnumType {
     pub signed: bool,
     pub enumerators: Vec<Enumerator>,
     pub declaration: bool,
+    /// BTF only: the kind flag marks the values signed, stored in this many bits (32 for
+    /// BTF_KIND_ENUM, whose values are kept as their low 32 bits; 64 for ENUM64); 0 when not.
+    /// pahole 1.25+ prints such values signed; 1.24, like [`EnumType::signed`], does not.
+    pub btf_signed_bits: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,6 +313,12 @@ pub trait TypeSource: Sync {
     /// True when the source records explicit alignment attributes (DWARF); false for BTF, which
     /// changes pahole's output (no forced-alignment notes, no "Force padding").
     fn has_alignment_info(&self) -> bool;
+
+    /// True when the source stores `int a[2][3]` as an array of arrays (BTF), which
+    /// [`ArrayType::dims`] flattens; false when it states every dimension of one array (DWARF).
+    fn array_dimensions_nested(&self) -> bool {
+        false
+    }
 
     /// Names of every struct and union, each once (first definition), in source order.
     fn composite_names(&self) -> Result<Vec<String>, TypeError>;

@@ -163,7 +163,8 @@ pub fn differing_names(file: &Path, names: &[String], extra: &[&str]) -> Vec<Str
 /// declaration (spacing aside: the two versions align columns differently), offset and size
 /// must be its, in order. Its other lines are not compared: pahole 1.25+ changed the comments
 /// it adds (`XXX last struct has 1 hole`, `member types with holes`, `flexible array members`),
-/// and vmscope keeps 1.24's, as every readable block shows.
+/// and vmscope prints 1.24's by default, as every readable block shows; [`against_1_30`]
+/// compares `--as-pahole 1.30` with all of 1.30's lines.
 pub fn agrees(want: &str, newer: Option<&str>, got: &str) -> bool {
     if want == got {
         return true;
@@ -222,4 +223,97 @@ fn same_members(newer: &[MemberFact], got: &[MemberFact]) -> bool {
                     && ((n.1.contains("const const") && unconst(&n.1) == unconst(&g.1))
                         || (n.1.starts_with('}') && name(&n.1) == name(&g.1))))
         })
+}
+
+/// `pahole -F btf ARGS FILE` with pahole 1.30, for any file (the gcc kernels too).
+pub fn pahole_1_30_btf(file: &Path, args: &[&str]) -> String {
+    run(Command::new(newer_pahole())
+        .args(["-F", "btf"])
+        .args(args)
+        .arg(file))
+}
+
+/// `vmscope layout --as-pahole 1.30 --btf FILE ARGS`
+pub fn vmscope_btf_1_30(file: &Path, args: &[&str]) -> String {
+    let mut all = vec!["--as-pahole", "1.30"];
+    all.extend_from_slice(args);
+    vmscope_btf(file, &all)
+}
+
+/// How vmscope's `--as-pahole 1.30` text compared with pahole 1.30's.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Against130 {
+    /// Blocks (one per printed type).
+    pub blocks: usize,
+    /// Blocks byte-identical.
+    pub identical: usize,
+    /// Blocks that differ only where pahole 1.30 doubles a `const`.
+    pub doubled_const: usize,
+}
+
+impl Against130 {
+    pub fn add(&mut self, o: Against130) {
+        self.blocks += o.blocks;
+        self.identical += o.identical;
+        self.doubled_const += o.doubled_const;
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} blocks byte-identical to pahole 1.30, {} differing only in 1.30's doubled const",
+            self.identical, self.blocks, self.doubled_const
+        )
+    }
+}
+
+/// `got` (vmscope `--as-pahole 1.30`) against `want` (pahole 1.30): the whole text byte for
+/// byte, order and separators included, with one allowance: pahole 1.30 loses the place of a
+/// `const` next to a type tag (`const char __user *const __user *native` comes out as
+/// `const const char  *  * native`), so a line where 1.30 prints `const const` is compared
+/// with its `const`s dropped and its spacing collapsed (the declaration's length moves the
+/// offset comment). Every other line must be identical. Err names the first difference.
+pub fn against_1_30(want: &str, got: &str) -> Result<Against130, String> {
+    let unconst = |l: &str| {
+        l.split_whitespace()
+            .filter(|w| *w != "const")
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.split('\n').collect(), got.split('\n').collect());
+    for (i, (a, b)) in w.iter().zip(&g).enumerate() {
+        if a != b && !(a.contains("const const") && unconst(a) == unconst(b)) {
+            return Err(format!(
+                "line {}:\n  pahole 1.30: {a}\n  vmscope:     {b}",
+                i + 1
+            ));
+        }
+    }
+    if w.len() != g.len() {
+        return Err(format!("{} lines vs {} lines", w.len(), g.len()));
+    }
+    let (wb, gb) = (blocks(want), blocks(got));
+    let identical = wb.iter().zip(&gb).filter(|(a, b)| a == b).count();
+    Ok(Against130 {
+        blocks: wb.len(),
+        identical,
+        doubled_const: wb.len() - identical,
+    })
+}
+
+/// Run pahole 1.30 with `args` on `file`: its stdout. With `-C`, from DWARF, this build of
+/// 1.30 prints every type asked for and then exits 1 with `pahole: FILE: Invalid argument`
+/// on stderr; that exit alone is accepted (with its output compared as it is), any other fails.
+pub fn pahole_1_30(file: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(newer_pahole());
+    cmd.args(args).arg(file);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let known_exit = stderr == format!("pahole: {}: Invalid argument\n", file.display());
+    assert!(
+        out.status.success() || (known_exit && !out.stdout.is_empty()),
+        "{cmd:?} failed: {stderr}"
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
 }

@@ -242,6 +242,11 @@ impl BtfDb {
                     signed: false,
                     enumerators,
                     declaration: false,
+                    btf_signed_bits: match (ty.kind_flag, ty.kind) {
+                        (false, _) => 0,
+                        (true, BtfKind::Enum) => 32,
+                        (true, _) => 64,
+                    },
                 })
             }
             BtfKind::Typedef => Type::Typedef(Typedef {
@@ -602,6 +607,10 @@ impl TypeSource for BtfDb {
 
     fn has_alignment_info(&self) -> bool {
         false
+    }
+
+    fn array_dimensions_nested(&self) -> bool {
+        true
     }
 
     /// pahole's full listing from BTF: every named struct and union in id order, a name

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use super::member_types::MemberTypeSums;
 use super::sink::{hash_x, plural, Sink, MAX_TABS};
 use super::{Conf, MemberLine, Printer};
 use crate::types::layout::{self, Layout, MemberLayout};
@@ -16,8 +17,8 @@ struct Sums {
     bit_holes: u32,
     bytes: u32,
     bits: u32,
-    nr_paddings: u16,
-    paddings: u32,
+    /// What the members' struct types have (padding; 1.25+: holes, flexible arrays...).
+    types: MemberTypeSums,
     nr_forced: u16,
     nr_forced_holes: u16,
     forced_holes: u32,
@@ -111,7 +112,9 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         if inline_kind {
             self.type_decl(out, m.ty, None, &sconf);
             if let Some(n) = &m.name {
-                if ty.and_then(|t| t.name()).is_none() {
+                // `}name` after an expanded named body until pahole 1.25
+                let expanded = sconf.expand_types && self.newer();
+                if ty.and_then(|t| t.name()).is_none() || expanded {
                     out.ch(' ');
                 }
                 out.put(n);
@@ -328,10 +331,10 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// A type defined inside a struct's body, printed where it is defined as a body of its
     /// own (its own stats, the parent's column widths), as pahole does. Its cacheline
     /// markers continue the parent's count: only lines past the last one printed get one.
+    /// It closes with the parent's suffix, as pahole hands it the parent's context (`} name`
+    /// inside `typedef struct {...} name`).
     fn nested_type(&mut self, out: &mut Sink<'_>, id: TypeId, parent: &Conf) {
         let mut conf = parent.clone();
-        conf.prefix = None;
-        conf.suffix = None;
         conf.union_member = false;
         out.tabs(conf.indent);
         match self.get(Some(id)) {
@@ -442,9 +445,16 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             sums.nr_forced = sums.nr_forced.wrapping_add(1);
         }
+        // a member whose type is missing is skipped; from 1.25 on it still counts as the last
+        let newer = self.newer();
+        let skipped = |sums: &mut Sums| {
+            if newer {
+                sums.last = Some(i);
+            }
+        };
         if let Some(lm) = last {
             if sums.last_size != 0 && !self.bitfield_notes(out, lm, pos, sums, cconf) {
-                return;
+                return skipped(sums);
             }
         }
         if sums.newline {
@@ -454,7 +464,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         if self.get(pos.ty).is_none() {
             out.tabs(cconf.indent);
             out.put("<ERROR: type not found>");
-            return;
+            return skipped(sums);
         }
         cconf.last_member = i + 1 == l.members.len() && !sums.nested_tail;
         cconf.first_member = last.is_none();
@@ -546,20 +556,8 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             out.fmt(text);
         };
         if let (Some(Type::Struct(_)), Some(tid)) = (self.get(pos.ty), pos.ty) {
-            self.infer.infer_packed(tid);
-            let padding = self.infer.layout(tid).map(|t| t.padding).unwrap_or(0);
-            if padding > 0 {
-                sums.nr_paddings = sums.nr_paddings.wrapping_add(1);
-                sums.paddings = sums.paddings.wrapping_add(padding as u32);
-                note(
-                    out,
-                    sums,
-                    format_args!(
-                        "/* XXX last struct has {} byte{} of padding */",
-                        padding,
-                        plural(padding as i64)
-                    ),
-                );
+            if let Some(text) = self.member_type_note(tid, &mut sums.types) {
+                note(out, sums, format_args!("{text}"));
             }
         }
         if pos.bit_hole != 0 {
@@ -673,15 +671,8 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         if l.padding > 0 {
             line(out, format_args!("/* padding: {} */\n", l.padding));
         }
-        if s.nr_paddings > 0 {
-            line(
-                out,
-                format_args!(
-                    "/* paddings: {}, sum paddings: {} */\n",
-                    s.nr_paddings, s.paddings
-                ),
-            );
-        }
+        self.member_types_with(out, &s.types, indent);
+        self.member_paddings(out, &s.types, indent);
         if l.bit_padding > 0 {
             line(
                 out,
@@ -698,6 +689,7 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             out.put(" */\n");
         }
+        self.flexible_array_members(out, &s.types, indent);
         let last_cl = (cconf.base_offset.wrapping_add(l.size)) % self.cl_size();
         if last_cl != 0 {
             line(out, format_args!("/* last cacheline: {last_cl} bytes */\n"));

@@ -132,7 +132,8 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                 tconf.type_spacing -= 8;
                 self.union_body(out, tid, tconf);
             }
-            Type::Enum(e) if e.name.is_some() => {
+            // pahole 1.25+ expands named enums under -E too
+            Type::Enum(e) if e.name.is_some() && !(expand_types && self.newer()) => {
                 tagged(out, "enum ", e.name.as_deref(), name, tconf.type_spacing)
             }
             Type::Enum(_) => self.enum_body(out, tid, tconf),
@@ -265,12 +266,18 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
                     out.ch('\t');
                     out.left(&en.name, max_len);
                     out.put(" = ");
+                    // pahole 1.25+ sign-extends a signed 32-bit BTF enumerator
+                    let btf_signed = if self.newer() { e.btf_signed_bits } else { 0 };
+                    let value = match btf_signed {
+                        32 => en.value as u32 as i32 as i64 as u64,
+                        _ => en.value,
+                    };
                     if self.opts.hex {
-                        out.put(&hash_x(en.value, 0));
-                    } else if e.signed {
-                        out.fmt(format_args!("{}", en.value as i64));
+                        out.put(&hash_x(value, 0));
+                    } else if e.signed || btf_signed != 0 {
+                        out.fmt(format_args!("{}", value as i64));
                     } else {
-                        out.fmt(format_args!("{}", en.value));
+                        out.fmt(format_args!("{value}"));
                     }
                     out.put(",\n");
                 }
@@ -293,40 +300,49 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
         let Some(Type::Typedef(td)) = self.get(Some(id)) else {
             return;
         };
-        let Some(target) = td.target else {
-            return out.fmt(format_args!("typedef void {}", td.name));
+        out.put("typedef ");
+        let mut target = td.target;
+        if self.newer() {
+            // 1.25+ spells out `_Atomic` and goes on with the type it qualifies
+            for _ in 0..MAX_CHAIN {
+                match self.get(target) {
+                    Some(Type::Qualified(q)) if q.qualifier == Qualifier::Atomic => {
+                        out.put("_Atomic ");
+                        target = q.target;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let Some(target) = target else {
+            return out.fmt(format_args!("void {}", td.name));
         };
         let fn_decl = |pointer| FnDecl::named(Some(&td.name), pointer, 0);
         match self.get(Some(target)) {
-            None => out.fmt(format_args!("typedef <ERROR: type not found> {}", td.name)),
-            Some(Type::Array(_)) => {
-                out.put("typedef ");
-                self.array_decl(out, target, Some(&td.name), conf);
-            }
+            None => out.fmt(format_args!("<ERROR: type not found> {}", td.name)),
+            Some(Type::Array(_)) => self.array_decl(out, target, Some(&td.name), conf),
             Some(Type::Pointer(p)) if matches!(self.get(p.target), Some(Type::Function(_))) => {
-                out.put("typedef ");
                 if let Some(f) = p.target {
                     names::function(self.src, out, f, &fn_decl(true));
                 }
             }
-            Some(Type::Function(_)) => {
-                out.put("typedef ");
-                names::function(self.src, out, target, &fn_decl(false));
+            Some(Type::Function(_)) => names::function(self.src, out, target, &fn_decl(false)),
+            Some(t @ (Type::Struct(_) | Type::Union(_))) if self.newer() => {
+                self.typedef_body_newer(out, target, t, &td.name, conf)
             }
             Some(Type::Struct(c)) if c.name.is_some() => out.fmt(format_args!(
-                "typedef struct {} {}",
+                "struct {} {}",
                 c.name.as_deref().unwrap_or(""),
                 td.name
             )),
             Some(Type::Enum(e)) if e.name.is_some() => out.fmt(format_args!(
-                "typedef enum {} {}",
+                "enum {} {}",
                 e.name.as_deref().unwrap_or(""),
                 td.name
             )),
             Some(Type::Struct(_)) | Some(Type::Enum(_)) => {
                 let mut tconf = conf.clone();
                 tconf.suffix = Some(td.name.clone());
-                out.put("typedef ");
                 if matches!(self.get(Some(target)), Some(Type::Struct(_))) {
                     self.class_body(out, target, &tconf);
                 } else {
@@ -335,7 +351,36 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             }
             Some(_) => {
                 let tn = self.tag_name(out, Some(target));
-                out.fmt(format_args!("typedef {} {}", tn, td.name));
+                out.fmt(format_args!("{} {}", tn, td.name));
+            }
+        }
+    }
+
+    /// pahole 1.25+ on a typedef of a struct or union: a named one by name (a union's name
+    /// padded like a member's type), unless -E; otherwise its body, columns 8 narrower.
+    fn typedef_body_newer(
+        &mut self,
+        out: &mut Sink<'_>,
+        target: TypeId,
+        ty: &Type,
+        name: &str,
+        conf: &Conf,
+    ) {
+        let is_union = matches!(ty, Type::Union(_));
+        match ty.name() {
+            Some(n) if !conf.expand_types && is_union => {
+                tagged(out, "union ", Some(n), Some(name), conf.type_spacing)
+            }
+            Some(n) if !conf.expand_types => out.fmt(format_args!("struct {n} {name}")),
+            _ => {
+                let mut tconf = conf.clone();
+                tconf.type_spacing -= 8;
+                tconf.suffix = Some(name.to_string());
+                if is_union {
+                    self.union_body(out, target, &tconf);
+                } else {
+                    self.class_body(out, target, &tconf);
+                }
             }
         }
     }

@@ -1,4 +1,6 @@
-//! Printer producing the same bytes as `pahole -F dwarf -C NAME` of pahole 1.24.
+//! Printer producing the same bytes as `pahole -F dwarf -C NAME` of pahole 1.24, or of
+//! pahole 1.30 when [`PrintOptions::version`] says so (1.25 and later print more notes about
+//! member types, and expand enums and typedefs under `-E`; see [`PaholeVersion`]).
 //!
 //! The column arithmetic follows pahole's own: a member line is padded to
 //! `type_spacing + name_spacing` columns counted from the start of the type text; nested
@@ -13,6 +15,7 @@
 mod body;
 mod decl;
 pub mod infer;
+mod member_types;
 pub mod names;
 pub mod sink;
 
@@ -24,12 +27,27 @@ use crate::types::model::{Qualifier, Type, TypeError, TypeId, TypeSource};
 use infer::Inference;
 use sink::{Failure, Sink, OUTPUT_BUDGET};
 
-/// User-visible options (pahole's `--hex`, `-E`, `-c`).
+/// Whose output the printer reproduces. Both print the same members, offsets and sizes;
+/// they differ in the notes and summaries around them and in what `-E` expands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaholeVersion {
+    /// Debian 12's pahole.
+    #[default]
+    V1_24,
+    /// pahole 1.30 (Debian 13): after a struct member whose type has holes, bit holes, bit
+    /// padding or a flexible array, `XXX last struct has ...` says so, and the summary counts
+    /// them (`member types with ...`, `flexible array members: ...`); under `-E` named enums
+    /// and typedefs of structs and unions are expanded, with a space before the member name.
+    V1_30,
+}
+
+/// User-visible options (pahole's `--hex`, `-E`, `-c`, and which pahole to print like).
 #[derive(Clone, Debug)]
 pub struct PrintOptions {
     pub hex: bool,
     pub expand_types: bool,
     pub cacheline_size: u32,
+    pub version: PaholeVersion,
 }
 
 impl Default for PrintOptions {
@@ -38,6 +56,7 @@ impl Default for PrintOptions {
             hex: false,
             expand_types: false,
             cacheline_size: 64,
+            version: PaholeVersion::V1_24,
         }
     }
 }
@@ -156,6 +175,7 @@ pub struct Printer<'a, S: TypeSource + ?Sized> {
     src: &'a S,
     opts: PrintOptions,
     infer: Inference<'a, S>,
+    flex: member_types::FlexibleArrays,
 }
 
 impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
@@ -164,7 +184,13 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
             src,
             opts,
             infer: Inference::new(src),
+            flex: member_types::FlexibleArrays::default(),
         }
+    }
+
+    /// Printing like pahole 1.25 or later.
+    fn newer(&self) -> bool {
+        self.opts.version == PaholeVersion::V1_30
     }
 
     /// The inferred-attribute state, for output that must agree with the printed text.
@@ -212,6 +238,19 @@ impl<'a, S: TypeSource + ?Sized> Printer<'a, S> {
     /// Write what `pahole -C NAME` prints for this type, final newline included.
     pub fn print(&mut self, id: TypeId, w: &mut dyn Write) -> Result<(), PrintError> {
         self.print_with(id, w, None)
+    }
+
+    /// What `pahole -C NAME` prints for a type asked for by name: [`Printer::print`]'s text,
+    /// then (pahole 1.25+) a blank line.
+    pub fn print_asked(&mut self, id: TypeId, w: &mut dyn Write) -> Result<(), PrintError> {
+        self.print(id, w)?;
+        if self.newer() {
+            w.write_all(b"\n").map_err(|source| PrintError::Io {
+                top: describe(self.src, id),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// As [`Printer::print`], with `visitor` called on each member line.
