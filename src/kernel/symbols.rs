@@ -319,7 +319,11 @@ impl Symbols {
                 continue;
             }
             for (i, want) in names.iter().enumerate() {
-                if found[i].is_none() && want.len() == len && self.name(s) == want.as_bytes() {
+                let same = want.len() == len && {
+                    let name = self.name(s);
+                    name.first() == want.as_bytes().first() && name == want.as_bytes()
+                };
+                if found[i].is_none() && same {
                     found[i] = Some(s.addr);
                     left -= 1;
                 }
