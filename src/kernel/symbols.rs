@@ -307,9 +307,9 @@ impl Symbols {
         let mut left = names.len();
         // The wanted lengths as bits (all set for any length of 64 or more): most
         // symbols are passed over with one test.
-        let lengths = names
-            .iter()
-            .fold(0u64, |m, n| m | 1u64.checked_shl(n.len() as u32).unwrap_or(u64::MAX));
+        let lengths = names.iter().fold(0u64, |m, n| {
+            m | 1u64.checked_shl(n.len() as u32).unwrap_or(u64::MAX)
+        });
         for s in &self.syms {
             if left == 0 {
                 break;

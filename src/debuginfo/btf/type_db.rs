@@ -531,7 +531,10 @@ impl BtfDb {
             .filter(|(_, _, k)| kinds.contains(k))
             .map(|&(_, id, _)| id)
             .find(|&id| {
-                let name_off = self.btf.reader().get_u32(self.btf.record_offsets[id as usize] as usize);
+                let name_off = self
+                    .btf
+                    .reader()
+                    .get_u32(self.btf.record_offsets[id as usize] as usize);
                 name_off.and_then(|o| self.btf.name_bytes(o)) == Some(name.as_bytes())
             })
     }
@@ -625,7 +628,10 @@ impl TypeSource for BtfDb {
             .0
             .iter()
             .filter_map(|&(_, id, _)| {
-                let off = self.btf.reader().get_u32(self.btf.record_offsets[id as usize] as usize)?;
+                let off = self
+                    .btf
+                    .reader()
+                    .get_u32(self.btf.record_offsets[id as usize] as usize)?;
                 self.btf.name(off).ok().map(str::to_string)
             })
             .collect();
