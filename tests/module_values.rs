@@ -9,9 +9,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value as Json;
 
@@ -123,28 +122,8 @@ fn pahole_members(ko: &Path, base_btf: &Path, ty: &str) -> BTreeMap<String, (u64
 
 /// drgn's answer for `request` on the dump (with the module's .ko when it has DWARF).
 fn oracle(d: &common::DumpFixture, ko: Option<&Path>, request: &Json) -> Json {
-    let python = common::fixtures_root().join("venv/bin/python");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drgn_module_values.py");
-    let mut cmd = Command::new(python);
-    cmd.arg(script).arg(d.dir.join("elf.core")).arg(&d.vmlinux);
-    if let Some(ko) = ko {
-        cmd.arg(ko);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run drgn");
-    let input = serde_json::to_vec(request).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "drgn: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("drgn JSON")
+    let extra: Vec<&Path> = ko.into_iter().collect();
+    common::drgn_json(d, "tests/drgn_module_values.py", &extra, request)
 }
 
 /// A leaf of vmscope's value tree: where it is and what it holds.
