@@ -31,12 +31,16 @@ PY
 
 # "WALL CPU": median wall and median CPU (user+sys) milliseconds of RUNS runs of CMD
 # (output discarded; a failure aborts). CPU is the steadier figure on a loaded machine.
+# Bash's own `time` reports both to the millisecond (GNU time counts CPU in 10 ms steps,
+# coarse for a 20 ms run).
 median_ms() {
-    local ws=() cs=()
+    local ws=() cs=() r u s
     for _ in $(seq "$RUNS"); do
-        /usr/bin/time -o "$tmp/t" -f "%e %U %S" "$@" > /dev/null || { echo "failed: $*" >&2; exit 2; }
-        read -r e u s < <(tail -1 "$tmp/t")
-        ws+=("$(awk -v e="$e" 'BEGIN { printf "%d", e * 1000 }')")
+        local rc=0
+        { TIMEFORMAT='%3R %3U %3S'; time "$@" > /dev/null 2> "$tmp/err"; } 2> "$tmp/t" || rc=$?
+        ((rc == 0)) || { cat "$tmp/err" >&2; echo "failed: $*" >&2; exit 2; }
+        read -r r u s < "$tmp/t"
+        ws+=("$(awk -v r="$r" 'BEGIN { printf "%d", r * 1000 }')")
         cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')")
     done
     local mid=$(( (RUNS + 1) / 2 ))

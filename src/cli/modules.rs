@@ -4,7 +4,9 @@
 use super::target::TargetArgs;
 use crate::debuginfo::btf::{Btf, BtfDb};
 use crate::debuginfo::KernelTypes;
+use crate::kernel::module_syms::ModuleSymbols;
 use crate::kernel::modules::ModuleOffsets;
+use crate::kernel::Kernel;
 use crate::render::modules::{table, ModuleRow};
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
@@ -48,12 +50,7 @@ pub fn run(a: &ModulesArgs, t: &TargetArgs) -> Result<i32> {
 
 /// The types of loaded module `name`: its registered BTF, split on the kernel's BTF (the
 /// dump's own, or the `.BTF` of the vmlinux whose DWARF `types` came from).
-pub fn module_types(
-    k: &crate::kernel::Kernel,
-    types: &KernelTypes,
-    t: &TargetArgs,
-    name: &str,
-) -> Result<BtfDb> {
+pub fn module_types(k: &Kernel, types: &KernelTypes, t: &TargetArgs, name: &str) -> Result<BtfDb> {
     let offsets = ModuleOffsets::probe(types)?;
     let modules = k.modules(&offsets)?;
     let m = modules
@@ -74,4 +71,52 @@ pub fn module_types(
     let btf = Btf::from_split_bytes(base, &split, "the kernel's BTF")
         .with_context(|| format!("module {name}'s BTF at {:#x}", m.btf.map_or(0, |b| b.0)))?;
     Ok(BtfDb::new(btf, crate::debuginfo::btf::DEFAULT_CACHELINE))
+}
+
+/// The loaded modules' symbols; a module whose table cannot be read is named in a warning.
+pub fn module_symbols(k: &Kernel, types: &KernelTypes) -> Result<ModuleSymbols> {
+    let (syms, warnings) = k.module_symbols(types)?;
+    for w in warnings {
+        eprintln!("vmscope: warning: module symbols: {w}");
+    }
+    Ok(syms)
+}
+
+/// As [`module_symbols`], for a command that opened the kernel without types (rd, sym):
+/// they are loaded only when a name or an address is not the kernel image's. None
+/// when they cannot be read: the caller's own "no such symbol" says more.
+pub fn loaded_module_symbols(t: &TargetArgs) -> Option<ModuleSymbols> {
+    let (types, k) = t.open_typed().ok()?;
+    module_symbols(&k, &types).ok()
+}
+
+/// The address of symbol `name`: with `module`, that module's symbol first, else the
+/// kernel's first; then any loaded module's. `loaded` is used when given, else read.
+pub fn symbol_address(
+    k: &Kernel,
+    types: &KernelTypes,
+    loaded: Option<&ModuleSymbols>,
+    name: &str,
+    module: Option<&str>,
+) -> Result<u64> {
+    if module.is_none() {
+        if let Some(a) = k.syms.address(name) {
+            return Ok(a);
+        }
+    }
+    let read;
+    let mods = match loaded {
+        Some(m) => m,
+        None => {
+            read = module_symbols(k, types)?;
+            &read
+        }
+    };
+    mods.lookup(name, module)
+        .map(|(a, _)| a)
+        .or_else(|| k.syms.address(name))
+        .ok_or_else(|| match module {
+            Some(m) => anyhow!("'{name}' is neither a symbol of module {m} nor of the kernel"),
+            None => anyhow!("'{name}' is neither an address nor a kernel or module symbol"),
+        })
 }

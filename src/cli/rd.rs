@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct RdArgs {
-    /// Kernel virtual address (0x...), physical with --phys, or a symbol name
+    /// Kernel virtual address (0x...), physical with --phys, or a kernel or module symbol
     #[arg(value_name = "ADDR | SYMBOL")]
     pub at: String,
     /// Bytes to read (default: 64)
@@ -30,10 +30,17 @@ pub fn run(a: &RdArgs, t: &TargetArgs) -> Result<i32> {
     let k = t.open(None)?;
     let addr = match parse_u64(&a.at) {
         Ok(x) => x,
-        Err(_) if !a.phys => k
-            .syms
-            .address(&a.at)
-            .ok_or_else(|| anyhow!("'{}' is neither an address nor a kernel symbol", a.at))?,
+        Err(_) if !a.phys => match k.syms.address(&a.at) {
+            Some(x) => x,
+            None => super::modules::loaded_module_symbols(t)
+                .and_then(|m| m.lookup(&a.at, None).map(|(x, _)| x))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "'{}' is neither an address nor a kernel or module symbol",
+                        a.at
+                    )
+                })?,
+        },
         Err(e) => return Err(anyhow!(e)),
     };
     let len = parse_u64(&a.len).map_err(|e| anyhow!(e))?;

@@ -1,4 +1,4 @@
-//! `vmscope show TYPE (ADDR | --pid N) [MEMBER.PATH] [--json]`: a struct's layout
+//! `vmscope show TYPE (ADDR | SYMBOL | --pid N) [MEMBER.PATH] [--json] [--module NAME]`: a struct's layout
 //! (pahole columns: type, name, offset, size) with the value of every member read
 //! from kernel memory beside it. Nested structs and unions are expanded and
 //! indented; offsets are from the start of the object shown.
@@ -23,7 +23,8 @@ pub struct ShowArgs {
     /// Struct or union name, e.g. task_struct, mm_struct, vm_area_struct
     #[arg(value_name = "TYPE")]
     pub type_name: String,
-    /// ADDR (kernel virtual, 0x...) unless --pid is given, then an optional MEMBER.PATH
+    /// ADDR (kernel virtual, 0x..., or a kernel or module symbol) unless --pid is given,
+    /// then an optional MEMBER.PATH
     #[arg(value_name = "ADDR | MEMBER.PATH", num_args = 0..=2)]
     pub rest: Vec<String>,
     /// Use the task (task_struct) or its mm (mm_struct) of this pid
@@ -51,6 +52,11 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
         (None, _) => bail!("give an address or --pid N"),
     };
     let (types, k) = t.open_typed()?;
+    // With --module, pointers into modules are named too, and its statics are addresses.
+    let modsyms = match &a.module {
+        Some(_) => Some(super::modules::module_symbols(&k, &types)?),
+        None => None,
+    };
     let base = match (a.pid, addr_arg) {
         (Some(pid), _) => {
             let t = k.task_by_pid(pid)?;
@@ -60,7 +66,17 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
                 other => bail!("--pid selects a task_struct or mm_struct, not {other}; give an address instead"),
             }
         }
-        (None, Some(s)) => parse_u64(&s).map_err(|e| anyhow!(e))?,
+        (None, Some(s)) => match parse_u64(&s) {
+            Ok(x) => x,
+            Err(e) if s.starts_with(|c: char| c.is_ascii_digit()) => bail!(e),
+            Err(_) => super::modules::symbol_address(
+                &k,
+                &types,
+                modsyms.as_ref(),
+                &s,
+                a.module.as_deref(),
+            )?,
+        },
         (None, None) => bail!("give an address or --pid N"),
     };
     let module_types = match &a.module {
@@ -114,6 +130,7 @@ pub fn run(a: &ShowArgs, t: &TargetArgs) -> Result<i32> {
     let dec = Decoder {
         types: src,
         syms: &k.syms,
+        modules: modsyms.as_ref(),
     };
     let ctx = if path.is_some() {
         a.type_name.as_str()

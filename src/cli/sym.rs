@@ -1,6 +1,8 @@
 //! `vmscope sym (NAME | ADDR) [--json]`: a symbol's runtime address, or the
-//! `symbol+offset` covering an address (vmlinux ELF symbols or kallsyms).
+//! `symbol+offset` covering an address (vmlinux ELF symbols or kallsyms; then the loaded
+//! modules' symbols, shown as `name [module]`).
 
+use super::modules::loaded_module_symbols;
 use super::target::{parse_u64, TargetArgs};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -9,7 +11,7 @@ use std::io::Write as _;
 
 #[derive(Args, Debug)]
 pub struct SymArgs {
-    /// A symbol name (e.g. init_task) or a kernel address (0x...)
+    /// A kernel or module symbol name (e.g. init_task) or a kernel address (0x...)
     #[arg(value_name = "NAME | ADDR")]
     pub what: String,
     /// Print {"name","address","symbol"} as JSON
@@ -23,12 +25,25 @@ pub fn run(a: &SymArgs, t: &TargetArgs) -> Result<i32> {
         let addr = parse_u64(&a.what).map_err(anyhow::Error::msg)?;
         match k.syms.describe(addr) {
             Some(s) => (addr, s),
-            None => bail!("{addr:#x}: no kernel symbol covers this address"),
+            None => match loaded_module_symbols(t).and_then(|m| m.describe(addr)) {
+                Some(s) => (addr, s),
+                None => bail!("{addr:#x}: no kernel or module symbol covers this address"),
+            },
         }
     } else {
         match k.syms.address(&a.what) {
             Some(addr) => (addr, a.what.clone()),
-            None => bail!("no symbol '{}' in {}", a.what, k.syms.path()),
+            None => match loaded_module_symbols(t).and_then(|m| {
+                m.lookup(&a.what, None)
+                    .map(|(addr, name)| (addr, format!("{} [{name}]", a.what)))
+            }) {
+                Some(found) => found,
+                None => bail!(
+                    "no symbol '{}' in {} nor in a loaded module",
+                    a.what,
+                    k.syms.path()
+                ),
+            },
         }
     };
     let mut out = std::io::stdout().lock();

@@ -173,7 +173,7 @@ impl Btf {
         let header = BtfHeader::parse(data)?;
         let strings = range_usize(header.strings_range());
         check_string_section(data, &strings)?;
-        let record_offsets = index_records(data, &header)?;
+        let (record_offsets, reach) = index_records(data, &header)?;
         let mut btf = Btf {
             blob,
             header,
@@ -183,7 +183,11 @@ impl Btf {
             origin: None,
             split: None,
         };
-        btf.validate_references()?;
+        // The indexing pass saw the largest references: only when one is out of range
+        // are the records walked again, for the first bad one in id order.
+        if reach.name_off as usize >= btf.strings.len() || reach.type_id >= btf.type_count() {
+            btf.validate_references()?;
+        }
         btf.pointer_size = elf_pointer_size.unwrap_or_else(|| btf.guess_pointer_size());
         Ok(btf)
     }
@@ -403,7 +407,14 @@ fn check_string_section(data: &[u8], strings: &std::ops::Range<usize>) -> Result
 }
 
 /// Walk the type section record by record and note where each id starts.
-fn index_records(data: &[u8], header: &BtfHeader) -> Result<Vec<u32>, BtfError> {
+/// The largest string offset and type id any record refers to.
+#[derive(Default)]
+struct Reach {
+    name_off: u32,
+    type_id: u32,
+}
+
+fn index_records(data: &[u8], header: &BtfHeader) -> Result<(Vec<u32>, Reach), BtfError> {
     let types = range_usize(header.types_range());
     // The records are read through a reader limited to the type section, so a tail
     // running into the string section is reported as truncated.
@@ -412,15 +423,25 @@ fn index_records(data: &[u8], header: &BtfHeader) -> Result<Vec<u32>, BtfError> 
         big_endian: header.big_endian,
     };
     let mut offsets = Vec::with_capacity(header.type_len as usize / 24 + 1);
+    let mut reach = Reach::default();
     offsets.push(0); // void
     let mut off = types.start;
     while off < types.end {
         let id = offsets.len() as u32;
         let ty = BtfType::decode(section, id, off)?;
+        // The closures never fail: they only note the largest references.
+        let _ = ty.for_each_name(|n, _| {
+            reach.name_off = reach.name_off.max(n);
+            Ok(())
+        });
+        let _ = ty.for_each_type_ref(|t, _| {
+            reach.type_id = reach.type_id.max(t);
+            Ok(())
+        });
         offsets.push(off as u32);
         off += ty.record_len();
     }
-    Ok(offsets)
+    Ok((offsets, reach))
 }
 
 /// Longest chain of typedefs, modifiers and arrays followed before declaring a cycle.

@@ -83,9 +83,9 @@ pub fn dump_kallsyms(dump: &Dump) -> Result<Symbols, KernelError> {
         relative_base: base,
     };
     let decoded = kallsyms::decode(&t, stext).map_err(bad)?;
-    let syms = Symbols::from_kallsyms_text(
+    let syms = Symbols::from_decoded(
         &format!("{} (kallsyms in memory)", dump.path),
-        kallsyms::to_text(&decoded),
+        decoded,
         Origin::DumpMemory,
     )?;
     agree_with_vmcoreinfo(&syms, info)?;
@@ -139,8 +139,10 @@ fn agree_with_vmcoreinfo(syms: &Symbols, info: &VmcoreInfo) -> Result<(), Kernel
         .filter(|(n, _)| ADDRESS_SYMBOLS.contains(n))
         .collect();
     pairs.sort_unstable();
-    for (name, want) in pairs {
-        if let Some(have) = syms.raw_address(name) {
+    let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+    let found = syms.raw_addresses(&names);
+    for ((name, want), have) in pairs.into_iter().zip(found) {
+        if let Some(have) = have {
             if have != want {
                 return Err(KernelError::ForeignSymbols {
                     file: syms.path().into(),

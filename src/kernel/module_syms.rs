@@ -50,6 +50,25 @@ impl ModuleSymbols {
         let module = self.modules.get(s.module)?;
         Some((&s.name, addr - s.addr, s.size, module))
     }
+
+    /// `name+0xoff [module]` for an address inside a module's symbol, as bt prints frames.
+    pub fn describe(&self, addr: u64) -> Option<String> {
+        let (name, off, _, module) = self.symbolize(addr)?;
+        Some(if off == 0 {
+            format!("{name} [{module}]")
+        } else {
+            format!("{name}+{off:#x} [{module}]")
+        })
+    }
+
+    /// Symbol `name`: (address, module), taken from module `module` when one is named,
+    /// else from the first module defining it (statics of two modules may share a name).
+    pub fn lookup(&self, name: &str, module: Option<&str>) -> Option<(u64, &str)> {
+        self.symbols.iter().find_map(|s| {
+            let m = self.modules.get(s.module)?;
+            (s.name == name && module.is_none_or(|want| want == m)).then_some((s.addr, m.as_str()))
+        })
+    }
 }
 
 /// Member offsets of the module list and the symbol tables.
@@ -218,5 +237,10 @@ mod tests {
         assert_eq!(m.symbolize(0x2000), Some(("b", 0, 0x10, "m")));
         assert_eq!(m.symbolize(0x1020), None);
         assert_eq!(m.symbolize(0x0fff), None);
+        assert_eq!(m.describe(0x1018).as_deref(), Some("a+0x18 [m]"));
+        assert_eq!(m.describe(0x2000).as_deref(), Some("b [m]"));
+        assert_eq!(m.lookup("b", Some("m")), Some((0x2000, "m")));
+        assert_eq!(m.lookup("b", Some("other")), None);
+        assert_eq!(m.lookup("note", None), Some((0x1010, "m")));
     }
 }

@@ -177,6 +177,47 @@ impl Symbols {
         origin: Origin,
     ) -> Result<Symbols, KernelError> {
         let syms = parse_kallsyms(&text);
+        Symbols::from_parts(path, text, syms, origin)
+    }
+
+    /// Symbols of a decoded kallsyms table (the dump's own), its names kept in the
+    /// table's one buffer. A name that is not UTF-8 or holds a blank (never a kernel
+    /// symbol's) is left out, as it would be from kallsyms text.
+    pub fn from_decoded(
+        path: &str,
+        table: super::kallsyms::Decoded,
+        origin: Origin,
+    ) -> Result<Symbols, KernelError> {
+        let syms = table
+            .syms
+            .iter()
+            .filter_map(|&(addr, at, len)| {
+                let kind = *table.text.get(at as usize)?;
+                let name = table.text.get(at as usize + 1..(at + len) as usize)?;
+                // Printable ASCII (every real name) needs no check; the rest is checked.
+                let plain = table.plain
+                    || std::str::from_utf8(name)
+                        .is_ok_and(|n| !n.contains(|c: char| c.is_ascii_whitespace()));
+                plain.then_some(Sym {
+                    addr,
+                    size: 0,
+                    name_off: u64::from(at) + 1,
+                    name_len: len - 1,
+                    binding: if kind.is_ascii_uppercase() { 2 } else { 0 },
+                })
+            })
+            .collect();
+        Symbols::from_parts(path, table.text, syms, origin)
+    }
+
+    /// A kallsyms-style table (runtime addresses, names in `names`), refused when
+    /// empty or when kptr_restrict zeroed every address.
+    fn from_parts(
+        path: &str,
+        text: Vec<u8>,
+        syms: Vec<Sym>,
+        origin: Origin,
+    ) -> Result<Symbols, KernelError> {
         if syms.is_empty() {
             return Err(KernelError::Vmlinux {
                 file: path.into(),
@@ -258,6 +299,37 @@ impl Symbols {
     /// The table's own (unrelocated) address of `name`.
     pub(crate) fn raw_address(&self, name: &str) -> Option<u64> {
         self.table_address(name)
+    }
+
+    /// [`Self::raw_address`] of each of `names` (first match each), in one pass over the table.
+    pub(crate) fn raw_addresses(&self, names: &[&str]) -> Vec<Option<u64>> {
+        let mut found = vec![None; names.len()];
+        let mut left = names.len();
+        // The wanted lengths as bits (all set for any length of 64 or more): most
+        // symbols are passed over with one test.
+        let lengths = names.iter().fold(0u64, |m, n| {
+            m | 1u64.checked_shl(n.len() as u32).unwrap_or(u64::MAX)
+        });
+        for s in &self.syms {
+            if left == 0 {
+                break;
+            }
+            let len = s.name_len as usize;
+            if lengths & 1u64.checked_shl(len as u32).unwrap_or(u64::MAX) == 0 {
+                continue;
+            }
+            for (i, want) in names.iter().enumerate() {
+                let same = want.len() == len && {
+                    let name = self.name(s);
+                    name.first() == want.as_bytes().first() && name == want.as_bytes()
+                };
+                if found[i].is_none() && same {
+                    found[i] = Some(s.addr);
+                    left -= 1;
+                }
+            }
+        }
+        found
     }
 
     /// True when the table holds runtime addresses (kallsyms), false for link addresses (vmlinux).

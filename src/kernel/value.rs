@@ -3,6 +3,7 @@
 //! point to, char arrays become strings, enums their enumerator, and a few
 //! well-known flag words (task state, vm_flags) are decoded.
 
+use super::module_syms::ModuleSymbols;
 use super::symbols::Symbols;
 use super::tasks::task_state_char;
 use super::Kernel;
@@ -152,6 +153,8 @@ fn flag_names(value: u64, table: &[(u64, &str)]) -> Vec<String> {
 pub struct Decoder<'a> {
     pub types: &'a dyn TypeSource,
     pub syms: &'a Symbols,
+    /// Loaded modules' symbols, for pointers into a module (`show --module`).
+    pub modules: Option<&'a ModuleSymbols>,
 }
 
 /// One C type split into the part before the name and the array dimensions after it.
@@ -424,7 +427,10 @@ impl Decoder<'_> {
             }
             Type::Pointer(_) => Value::Pointer {
                 address: format!("{raw:#x}"),
-                symbol: self.syms.describe(raw),
+                symbol: self
+                    .syms
+                    .describe(raw)
+                    .or_else(|| self.modules.and_then(|m| m.describe(raw))),
             },
             Type::Enum(e) => {
                 let name = e

@@ -650,27 +650,8 @@ pub fn unpack_tar_b64(b64: &str, dest: &Path) {
 /// drgn (0.3, in the fixture venv) evaluating Python expressions on a dump through
 /// tests/drgn_print.py: one `{"kind","value","address"}` per expression, in order.
 pub fn drgn_eval(d: &DumpFixture, exprs: &[&str]) -> Vec<serde_json::Value> {
-    use std::io::Write as _;
-    let python = fixtures_root().join("venv/bin/python");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drgn_print.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(d.dir.join("elf.core"))
-        .arg(&d.vmlinux)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run drgn");
-    let input = serde_json::to_vec(exprs).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "drgn: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = drgn_json(d, "tests/drgn_print.py", &[], &serde_json::json!(exprs));
+    serde_json::from_value(out).expect("drgn: a JSON array")
 }
 
 /// vmscope with no vmlinux to find (empty HOME, no VMSCOPE_DEBUG_DIRS): types from BTF,
@@ -776,4 +757,35 @@ pub fn btf_expr(e: &str) -> String {
         }
     }
     out
+}
+
+/// A drgn script of tests/ (fixtures venv) on `d`'s ELF dump and vmlinux, then `extra`
+/// arguments, with `input` as JSON on stdin: its stdout, parsed.
+pub fn drgn_json(
+    d: &DumpFixture,
+    script: &str,
+    extra: &[&Path],
+    input: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write as _;
+    let python = fixtures_root().join("venv/bin/python");
+    let mut child = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
+        .arg(d.dir.join("elf.core"))
+        .arg(&d.vmlinux)
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run drgn");
+    let bytes = serde_json::to_vec(input).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "drgn {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("drgn JSON")
 }

@@ -32,8 +32,16 @@ pub struct BtfDb {
     types: Vec<OnceLock<Box<Type>>>,
     inference: Mutex<InferenceCache>,
     lookups: AtomicU32,
-    /// Named struct, union, enum and typedef ids by name, in id order; built on demand.
-    name_index: OnceLock<HashMap<String, Vec<(u32, BtfKind)>>>,
+    /// Named struct, union, enum and typedef ids by name; built on demand.
+    name_index: OnceLock<NameIndex>,
+}
+
+/// Named struct, union, enum and typedef ids sorted by (hash of the name, id): a lookup
+/// checks each candidate's name in the string section, so no name is copied.
+struct NameIndex(Vec<(u64, u32, BtfKind)>);
+
+fn name_hash(name: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name)
 }
 
 /// Hasher for maps keyed by type id: ids are dense small integers, so a multiplicative
@@ -486,28 +494,54 @@ impl BtfDb {
         Ok(true)
     }
 
-    fn build_name_index(&self) -> HashMap<String, Vec<(u32, BtfKind)>> {
-        let mut index: HashMap<String, Vec<(u32, BtfKind)>> = HashMap::new();
-        for ty in self.btf.types().flatten() {
+    fn build_name_index(&self) -> NameIndex {
+        let btf = &self.btf;
+        let r = btf.reader();
+        let mut v = Vec::new();
+        // Record heads only (name and kind words): the records were checked at open.
+        for (id, &off) in btf.record_offsets.iter().enumerate().skip(1) {
+            let off = off as usize;
+            let (Some(name_off), Some(info)) = (r.get_u32(off), r.get_u32(off + 4)) else {
+                continue;
+            };
+            let Some(kind) = BtfKind::from_raw((info >> 24) & 0x1f) else {
+                continue;
+            };
             let indexed = matches!(
-                ty.kind,
+                kind,
                 BtfKind::Struct
                     | BtfKind::Union
                     | BtfKind::Enum
                     | BtfKind::Enum64
                     | BtfKind::Typedef
             );
-            if !indexed || ty.name_off == 0 {
+            if !indexed || name_off == 0 {
                 continue;
             }
-            if let Ok(name) = self.btf.name(ty.name_off) {
-                index
-                    .entry(name.to_string())
-                    .or_default()
-                    .push((ty.id, ty.kind));
+            if let Some(name) = btf.name_bytes(name_off) {
+                v.push((name_hash(name), id as u32, kind));
             }
         }
-        index
+        v.sort_unstable_by_key(|&(h, id, _)| (h, id));
+        NameIndex(v)
+    }
+
+    /// The first id (in id order) named `name` whose kind is one of `kinds`, from the index.
+    fn indexed(&self, index: &NameIndex, name: &str, kinds: &[BtfKind]) -> Option<u32> {
+        let h = name_hash(name.as_bytes());
+        let from = index.0.partition_point(|&(x, _, _)| x < h);
+        index.0[from..]
+            .iter()
+            .take_while(|&&(x, _, _)| x == h)
+            .filter(|(_, _, k)| kinds.contains(k))
+            .map(|&(_, id, _)| id)
+            .find(|&id| {
+                let name_off = self
+                    .btf
+                    .reader()
+                    .get_u32(self.btf.record_offsets[id as usize] as usize);
+                name_off.and_then(|o| self.btf.name_bytes(o)) == Some(name.as_bytes())
+            })
     }
 
     fn kinds_for(kind: NameKind) -> &'static [BtfKind] {
@@ -571,10 +605,7 @@ impl TypeSource for BtfDb {
             self.btf.find_first_by_name(name, kinds)
         } else {
             let index = self.name_index.get_or_init(|| self.build_name_index());
-            index
-                .get(name)
-                .and_then(|ids| ids.iter().find(|(_, k)| kinds.contains(k)))
-                .map(|&(id, _)| id)
+            self.indexed(index, name, kinds)
         };
         match found {
             Some(id) => {
@@ -598,7 +629,20 @@ impl TypeSource for BtfDb {
 
     fn all_type_names(&self) -> Result<Vec<String>, TypeError> {
         let index = self.name_index.get_or_init(|| self.build_name_index());
-        Ok(index.keys().cloned().collect())
+        let mut names: Vec<String> = index
+            .0
+            .iter()
+            .filter_map(|&(_, id, _)| {
+                let off = self
+                    .btf
+                    .reader()
+                    .get_u32(self.btf.record_offsets[id as usize] as usize)?;
+                self.btf.name(off).ok().map(str::to_string)
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
     }
 
     fn pointer_size(&self) -> u64 {

@@ -282,6 +282,7 @@ impl<'k> Evaluator<'k> {
         let d = crate::kernel::value::Decoder {
             types: self.types,
             syms: &self.kernel.syms,
+            modules: None,
         };
         let t = d.type_text(ty.id);
         let mut s = t.base;

@@ -22,6 +22,7 @@ impl Evaluator<'_> {
         let dec = Decoder {
             types: self.types,
             syms: &self.kernel.syms,
+            modules: None,
         };
         let leaf = |type_name: String, value: Value, address| Printed {
             node: ValueNode {
