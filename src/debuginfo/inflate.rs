@@ -80,6 +80,20 @@ impl Inflating {
             wake: Condvar::new(),
             cancel: AtomicBool::new(false),
         });
+        #[cfg(target_os = "linux")]
+        {
+            // Left alone, the inflating thread would fault in every page of its output
+            // itself, on the critical path (40,000 faults for a 160 MB .debug_info, a sixth
+            // of its time). This thread populates the mapping ahead of it instead; it writes
+            // no byte (the pages stay zero until filled). Only a hint: a kernel without
+            // MADV_POPULATE_WRITE (before 5.14) says no and the inflater faults as before.
+            let ahead = Arc::clone(&shared);
+            let _ = std::thread::Builder::new()
+                .name("inflate-populate".into())
+                .spawn(move || {
+                    let _ = ahead._buf.advise(memmap2::Advice::PopulateWrite);
+                });
+        }
         let worker = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("inflate".into())
