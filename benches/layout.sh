@@ -75,9 +75,9 @@ done
 
 # The same vmlinux with SHF_COMPRESSED zlib debug sections: cold lookup of the late struct
 # (decompression included) next to the uncompressed one; the target is at most 2x. 6.1
-# fixture, 2 cores, quiet (see docs/performance.md): 0.460 s vs 0.205 s = 2.25x (3.27x before
-# the index scan followed the inflating thread). Inflating .debug_info alone (164 MB out of
-# 98 MB, one serial zlib stream) takes 0.42-0.48 s, already over 2x the uncompressed run.
+# fixture, 2 cores, quiet (see docs/performance.md): 0.385 s vs 0.205 s = 1.88x (3.27x before
+# the index scan followed the inflating thread, 2.08x before a second thread populated the
+# output pages ahead of the inflater).
 echo
 zlib=${ZLIB_VMLINUX:-$work/vmlinux.zlib}
 [ -n "${ZLIB_VMLINUX:-}" ] || objcopy --compress-debug-sections=zlib "$VMLINUX" "$zlib"
