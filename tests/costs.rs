@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{parse_maps, run_vmscope, DumpFixture, MapsLine};
+use common::{run_vmscope, DumpFixture, MapsLine};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use vmscope::check::maple::WalkedVma;
@@ -19,15 +19,6 @@ use vmscope::memory::Memory;
 use vmscope::trees::maple::MapleType;
 
 const LONG: Duration = Duration::from_secs(300);
-
-/// The guest's maps minus the gate VMA ([vsyscall] is no tree entry).
-fn maps_of(d: &DumpFixture, pid: i32) -> Vec<MapsLine> {
-    let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
-    parse_maps(&text)
-        .into_iter()
-        .filter(|l| l.path != "[vsyscall]")
-        .collect()
-}
 
 fn json_of(d: &DumpFixture, cmd: &[&str]) -> (Value, Duration) {
     let mut args: Vec<String> = vec![
@@ -168,7 +159,7 @@ fn check_process(d: &DumpFixture, pid: i32) -> Duration {
     let p = pid.to_string();
     let (c, took) = json_of(d, &["costs", &p, "--json"]);
     let (t, _) = json_of(d, &["tree", &p, "--json"]);
-    let maps = maps_of(d, pid);
+    let maps = d.tree_maps(pid);
     let n = maps.len() as u64;
     let mm = common::parse_hex(t["mm"].as_str().expect("mm in hex")).unwrap();
     assert_eq!(u(&c["seed"]), mm, "{what}: the default seed is the mm");
@@ -244,7 +235,7 @@ fn costs(name: &str) {
     let took = check_process(&d, many);
     eprintln!(
         "{name}: costs of the {}-VMA process took {took:?}",
-        maps_of(&d, many).len()
+        d.tree_maps(many).len()
     );
 }
 
@@ -274,7 +265,7 @@ fn costs_seed_reproducible() {
     );
     assert_eq!(a, b);
     assert_eq!((u(&a["seed"]), u(&a["probes"])), (7, 500));
-    check_list(&a, &maps_of(&d, small[0]), "seed 7");
+    check_list(&a, &d.tree_maps(small[0]), "seed 7");
 }
 
 /// The kernel's walk of one process as the check layer's VMAs, with its VMA flags.
@@ -322,7 +313,7 @@ fn replay(name: &str) {
         let (_, mm) = k.mm_of_pid(pid).unwrap_or_else(|e| panic!("{e}"));
         let tree = k.vma_reader().unwrap().walk_tree(mm.unwrap()).unwrap();
         let vmas = walked(&k, &l, &tree);
-        let maps: Vec<(u64, u64)> = maps_of(&d, pid).iter().map(|m| (m.start, m.end)).collect();
+        let maps: Vec<(u64, u64)> = d.tree_maps(pid).iter().map(|m| (m.start, m.end)).collect();
         let order: Vec<(u64, u64)> = vmas.iter().map(|v| (v.start, v.end)).collect();
         assert_eq!(order, maps, "{what}: the walk is the guest's maps");
         let ch = vmscope::check::cost_table::replay(&vmas, guard);

@@ -16,15 +16,6 @@ use vmscope::render::svg::strip::human;
 
 const LONG: Duration = Duration::from_secs(120);
 
-/// The guest's maps minus the gate VMA ([vsyscall] is no tree entry).
-fn maps_of(d: &DumpFixture, pid: i32) -> Vec<MapsLine> {
-    let text = common::read_text(&d.proc_dir().join(format!("{pid}/maps")));
-    parse_maps(&text)
-        .into_iter()
-        .filter(|l| l.path != "[vsyscall]")
-        .collect()
-}
-
 fn core_args(d: &DumpFixture) -> Vec<String> {
     vec![
         "--core".into(),
@@ -147,7 +138,7 @@ fn small_pids(d: &DumpFixture) -> Vec<i32> {
         .processes
         .iter()
         .map(|p| p.pid)
-        .filter(|&pid| maps_of(d, pid).len() < 400)
+        .filter(|&pid| d.tree_maps(pid).len() < 400)
         .collect();
     assert!(pids.len() >= 5, "{}: workloads {pids:?}", d.name);
     pids
@@ -159,7 +150,7 @@ fn whole_pictures(name: &str) {
     for pid in small_pids(&d) {
         let what = format!("{name} pid {pid}");
         let (svg, dot, _) = pictures(&d, pid, &[], dir.path());
-        check_whole(&svg, &maps_of(&d, pid), &json_nodes(&d, pid), &what);
+        check_whole(&svg, &d.tree_maps(pid), &json_nodes(&d, pid), &what);
         check_dot(&dot, &svg, dir.path(), &what);
         check_renders(&svg, &what);
     }
@@ -187,7 +178,7 @@ fn big_picture(name: &str) {
         .find(|p| p.role == "many")
         .expect("the many-VMA workload")
         .pid;
-    let maps = maps_of(&d, pid);
+    let maps = d.tree_maps(pid);
     assert!(maps.len() > 50_000, "{name}: {} VMAs", maps.len());
     let nodes = json_nodes(&d, pid);
     let what = format!("{name} pid {pid}");
@@ -540,7 +531,7 @@ fn graphs(name: &str) {
         assert!(to_root[0].1.starts_with(root), "{what}: {to_root:?}");
 
         // The drawn VMAs are the first of maps, each linked from the root; the rest folded.
-        let maps = maps_of(&d, *pid);
+        let maps = d.tree_maps(*pid);
         let drawn: Vec<&Element> = els.iter().filter(|e| e.id.starts_with("vma-")).collect();
         let fold = els.iter().find(|e| e.id == "fold-vmas");
         let rest = fold.map_or(0, |f| count_before(&f.texts[0], "more"));
@@ -622,7 +613,7 @@ fn costs(name: &str) {
         for k in ["iterate_steps", "iterate_cache_lines"] {
             assert_eq!(both[k], rows[0][k], "{what}: {k} from the list");
         }
-        let n = maps_of(&d, pid).len() as u64;
+        let n = d.tree_maps(pid).len() as u64;
         assert_eq!(c["vmas"].as_u64(), Some(n), "{what}");
         assert_eq!(rows[0]["iterate_steps"].as_u64(), Some(n), "{what}: list");
         if t["kind"] == "maple" {

@@ -152,14 +152,10 @@ pub fn rb_model_probes(name: &str, vmas: &[WalkedVma], guard: u64, addrs: &[u64]
         });
     }
     t.count_work(true);
-    let per: Vec<(u64, Option<u64>)> = addrs
-        .iter()
-        .map(|&a| {
-            t.find_vma(a);
-            (t.take_work().search_steps, None)
-        })
-        .collect();
-    ProbeRow::new(name, "model", &per)
+    model_row(name, addrs, |a| {
+        t.find_vma(a);
+        t.take_work().search_steps
+    })
 }
 
 /// The reimplemented maple tree, built from the VMAs, counting its own descents.
@@ -169,12 +165,15 @@ pub fn maple_model_probes(name: &str, vmas: &[WalkedVma], addrs: &[u64]) -> Prob
         let _ = t.insert(w.start, w.end.wrapping_sub(1), w.vma);
     }
     t.count_work(true);
-    let per: Vec<(u64, Option<u64>)> = addrs
-        .iter()
-        .map(|&a| {
-            t.find_vma(a);
-            (t.take_work().search_steps, None)
-        })
-        .collect();
+    model_row(name, addrs, |a| {
+        t.find_vma(a);
+        t.take_work().search_steps
+    })
+}
+
+/// A model's row: the search steps its own descent counted for each address (no cache
+/// lines: the model has no addresses of the kernel's).
+fn model_row(name: &str, addrs: &[u64], mut steps: impl FnMut(u64) -> u64) -> ProbeRow {
+    let per: Vec<(u64, Option<u64>)> = addrs.iter().map(|&a| (steps(a), None)).collect();
     ProbeRow::new(name, "model", &per)
 }

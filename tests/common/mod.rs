@@ -201,6 +201,14 @@ impl DumpFixture {
     pub fn proc(&self) -> ProcTree {
         ProcTree::new(self.proc_dir())
     }
+    /// The guest's maps of `pid` minus the gate VMA ([vsyscall] is no tree entry).
+    pub fn tree_maps(&self, pid: i32) -> Vec<MapsLine> {
+        let text = read_text(&self.proc_dir().join(format!("{pid}/maps")));
+        parse_maps(&text)
+            .into_iter()
+            .filter(|l| l.path != "[vsyscall]")
+            .collect()
+    }
     pub fn workloads(&self) -> Workloads {
         read_json(&self.dir.join("workloads.json"))
     }
